@@ -1,0 +1,226 @@
+"""One cattrs converter, a registry of payload types by name and version, and upcasters.
+
+Errors:
+    CodecError
+    ├── UnknownEventType   a type name nobody registered
+    └── UndecodableEvent   a stored event whose fields or payload do not validate
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from types import MappingProxyType
+from typing import Any, TypeVar
+
+import attrs
+import cattrs
+import orjson
+
+from events.envelope import DatasetEvent, Env, EventPayload, freeze_map
+
+__all__ = [
+    "CodecError",
+    "EventCodec",
+    "PayloadRegistry",
+    "UndecodableEvent",
+    "UnknownEventType",
+    "Upcaster",
+    "build_converter",
+    "default_registry",
+    "register_payload",
+]
+
+P = TypeVar("P", bound=EventPayload)
+Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+class CodecError(Exception):
+    """An event could not be encoded or decoded."""
+
+
+class UnknownEventType(CodecError):
+    """The event type name is not registered: never dropped silently."""
+
+
+class UndecodableEvent(CodecError):
+    """A stored event does not decode into a valid DatasetEvent."""
+
+
+def build_converter() -> cattrs.Converter:
+    """Build the converter that knows frozen mappings, datetimes and UUIDs."""
+    converter = cattrs.Converter(forbid_extra_keys=True)
+    converter.register_unstructure_hook(MappingProxyType, dict)
+    converter.register_structure_hook(
+        Mapping[str, str], lambda value, _t: freeze_map(_str_map(value))
+    )
+    converter.register_unstructure_hook(datetime, lambda value: value.isoformat())
+    converter.register_structure_hook(datetime, lambda value, _t: _parse_time(value))
+    converter.register_unstructure_hook(uuid.UUID, str)
+    converter.register_structure_hook(uuid.UUID, lambda value, _t: uuid.UUID(value))
+    return converter
+
+
+def _str_map(value: object) -> dict[str, str]:
+    if not isinstance(value, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    ):
+        raise TypeError("expected an object of strings")
+    return dict(value)
+
+
+def _parse_time(value: object) -> datetime:
+    if not isinstance(value, str):
+        raise TypeError("expected an RFC 3339 string")
+    return datetime.fromisoformat(value)
+
+
+@attrs.frozen
+class _Entry:
+    cls: type[EventPayload]
+    version: int
+    upcasters: dict[int, Upcaster]
+
+
+class PayloadRegistry:
+    """Payload classes by stable type name, with upcasters from older schema versions."""
+
+    def __init__(self) -> None:
+        self._entries: dict[str, _Entry] = {}
+
+    def register(self, cls: type[P], *, upcasters: Mapping[int, Upcaster] | None = None) -> type[P]:
+        """Register a payload class under its event_type; a clash with another class is an error."""
+        name = cls.event_type
+        known = self._entries.get(name)
+        if known is not None and known.cls is not cls:
+            raise CodecError(f"event type {name!r} is already registered to {known.cls!r}")
+        self._entries[name] = _Entry(cls, cls.schema_version, dict(upcasters or {}))
+        return cls
+
+    def payload_class(self, event_type: str) -> type[EventPayload]:
+        """Return the class for a type name, or raise UnknownEventType."""
+        return self._entry(event_type).cls
+
+    def upcast(self, event_type: str, version: int, payload: dict[str, Any]) -> dict[str, Any]:
+        """Bring a stored payload of an older schema version up to the current one."""
+        entry = self._entry(event_type)
+        if version > entry.version:
+            raise UndecodableEvent(
+                f"{event_type} schema version {version} is newer than this code ({entry.version})"
+            )
+        while version < entry.version:
+            step = entry.upcasters.get(version)
+            if step is None:
+                raise UndecodableEvent(f"{event_type}: no upcaster from schema version {version}")
+            payload = step(payload)
+            version += 1
+        return payload
+
+    def types(self) -> list[type[EventPayload]]:
+        """Return every registered payload class."""
+        return [entry.cls for entry in self._entries.values()]
+
+    def _entry(self, event_type: str) -> _Entry:
+        try:
+            return self._entries[event_type]
+        except KeyError:
+            raise UnknownEventType(f"unknown event type {event_type!r}") from None
+
+
+default_registry = PayloadRegistry()
+
+
+def register_payload(
+    cls: type[P] | None = None, *, upcasters: Mapping[int, Upcaster] | None = None
+) -> Any:
+    """Register a payload class in the default registry; usable bare or with upcasters."""
+
+    def wrap(target: type[P]) -> type[P]:
+        return default_registry.register(target, upcasters=upcasters)
+
+    return wrap if cls is None else wrap(cls)
+
+
+class EventCodec:
+    """Encode DatasetEvents to JSON and decode them back, through one converter."""
+
+    def __init__(self, registry: PayloadRegistry | None = None) -> None:
+        self.registry = registry if registry is not None else default_registry
+        self.converter = build_converter()
+
+    def payload_to_json(self, payload: EventPayload) -> bytes:
+        """Serialise a payload alone, as the store keeps it."""
+        return orjson.dumps(self.converter.unstructure(payload))
+
+    def payload_from_json(self, event_type: str, schema_version: int, raw: bytes | str) -> Any:
+        """Decode a stored payload of a given type and version into its current class."""
+        cls = self.registry.payload_class(event_type)
+        try:
+            data = orjson.loads(raw)
+            if schema_version != cls.schema_version:
+                data = self.registry.upcast(event_type, schema_version, data)
+            return self.converter.structure(data, cls)
+        except CodecError:
+            raise
+        except Exception as exc:
+            raise UndecodableEvent(f"{event_type} payload does not decode: {exc}") from None
+
+    def to_dict(self, event: DatasetEvent) -> dict[str, Any]:
+        """Return the envelope as plain JSON-ready data."""
+        return {
+            "event_id": str(event.event_id),
+            "type": event.type,
+            "schema_version": event.schema_version,
+            "stream": event.stream,
+            "version": event.version,
+            "tenant": event.tenant,
+            "env": event.env.value,
+            "request_id": event.request_id,
+            "trace_id": event.trace_id,
+            "actor": event.actor,
+            "occurred_at": event.occurred_at.isoformat(),
+            "payload": self.converter.unstructure(event.payload),
+            "metadata": dict(event.metadata),
+        }
+
+    def encode(self, event: DatasetEvent) -> bytes:
+        """Serialise a whole event as one JSON document."""
+        return orjson.dumps(self.to_dict(event))
+
+    def from_dict(self, data: Mapping[str, Any]) -> DatasetEvent:
+        """Build a validated DatasetEvent from its JSON form."""
+        try:
+            event_type = data["type"]
+            cls = self.registry.payload_class(event_type)
+            payload = data["payload"]
+            version = data.get("schema_version", cls.schema_version)
+            if version != cls.schema_version:
+                payload = self.registry.upcast(event_type, version, dict(payload))
+            return DatasetEvent(
+                event_id=uuid.UUID(data["event_id"]),
+                stream=data["stream"],
+                version=data["version"],
+                tenant=data["tenant"],
+                env=Env(data["env"]),
+                request_id=data["request_id"],
+                trace_id=data["trace_id"],
+                actor=data["actor"],
+                occurred_at=datetime.fromisoformat(data["occurred_at"]),
+                payload=self.converter.structure(payload, cls),
+                metadata=data.get("metadata") or {},
+            )
+        except CodecError:
+            raise
+        except Exception as exc:
+            raise UndecodableEvent(f"event does not decode: {exc!r}") from None
+
+    def decode(self, raw: bytes | str) -> DatasetEvent:
+        """Parse one JSON document into a validated DatasetEvent."""
+        try:
+            data = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            raise UndecodableEvent(f"not JSON: {exc}") from None
+        if not isinstance(data, dict):
+            raise UndecodableEvent("an event must be a JSON object")
+        return self.from_dict(data)

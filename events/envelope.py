@@ -1,0 +1,140 @@
+"""The immutable DatasetEvent envelope and the checks on its context fields."""
+
+from __future__ import annotations
+
+import enum
+import re
+import uuid
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from types import MappingProxyType
+from typing import Any, ClassVar
+
+import attrs
+from attrs import field, frozen
+
+__all__ = [
+    "RESERVED_TENANT",
+    "TENANT_PATTERN",
+    "DatasetEvent",
+    "Env",
+    "EventPayload",
+    "FrozenMap",
+    "InvalidContext",
+    "check_request_id",
+    "check_tenant",
+    "freeze_map",
+]
+
+TENANT_PATTERN = re.compile(r"t_[a-z0-9][a-z0-9_-]{0,62}")
+RESERVED_TENANT = "t_unknown"
+
+FrozenMap = Mapping[str, str]
+_EMPTY: FrozenMap = MappingProxyType({})
+
+
+class InvalidContext(ValueError):
+    """A tenant, env or request id that no event may carry."""
+
+
+class Env(enum.StrEnum):
+    """The environments a tenant's data lives in; each is its own partition."""
+
+    DEV = "dev"
+    STAGING = "staging"
+    PROD = "prod"
+
+
+def check_tenant(tenant: object) -> str:
+    """Return the tenant if it is a real one, else raise InvalidContext."""
+    if not isinstance(tenant, str):
+        raise InvalidContext(f"tenant must be a string, not {type(tenant).__name__}")
+    if TENANT_PATTERN.fullmatch(tenant) is None:
+        raise InvalidContext(f"tenant {tenant!r} does not match ^t_[a-z0-9][a-z0-9_-]{{0,62}}$")
+    if tenant == RESERVED_TENANT:
+        raise InvalidContext(f"tenant {RESERVED_TENANT!r} is reserved and never valid")
+    return tenant
+
+
+def check_request_id(request_id: object) -> str:
+    """Return the request id if it is non-blank and unpadded, else raise InvalidContext."""
+    if not isinstance(request_id, str):
+        raise InvalidContext(f"request id must be a string, not {type(request_id).__name__}")
+    if not request_id or request_id.strip() != request_id:
+        raise InvalidContext(f"request id {request_id!r} is empty or padded with whitespace")
+    return request_id
+
+
+def freeze_map(value: Mapping[str, str] | None) -> FrozenMap:
+    """Return a read-only copy of a str->str mapping."""
+    if not value:
+        return _EMPTY
+    if isinstance(value, MappingProxyType):
+        return value
+    return MappingProxyType(dict(value))
+
+
+class EventPayload:
+    """Base of every typed payload; subclasses are frozen attrs classes with a type name."""
+
+    __slots__ = ()
+    event_type: ClassVar[str]
+    schema_version: ClassVar[int] = 1
+
+
+def _tenant_validator(_inst: object, _attr: attrs.Attribute[str], value: str) -> None:
+    check_tenant(value)
+
+
+def _env_validator(_inst: object, _attr: attrs.Attribute[Env], value: Env) -> None:
+    if not isinstance(value, Env):
+        raise InvalidContext(f"env {value!r} is not one of {[e.value for e in Env]}")
+
+
+def _text_validator(_inst: object, attr: attrs.Attribute[str], value: str) -> None:
+    try:
+        check_request_id(value)
+    except InvalidContext:
+        raise InvalidContext(f"{attr.name} {value!r} is empty, blank or padded") from None
+
+
+def _version_validator(_inst: object, _attr: attrs.Attribute[int], value: int) -> None:
+    if type(value) is not int or value < 1:
+        raise ValueError(f"version must be an int >= 1, not {value!r}")
+
+
+def _payload_validator(_inst: object, _attr: attrs.Attribute[Any], value: object) -> None:
+    if not isinstance(value, EventPayload) or not attrs.has(type(value)):
+        raise TypeError(f"payload must be a registered attrs EventPayload, not {type(value)!r}")
+
+
+def _utc_validator(_inst: object, _attr: attrs.Attribute[datetime], value: datetime) -> None:
+    if not isinstance(value, datetime) or value.utcoffset() != timedelta(0):
+        raise ValueError(f"occurred_at must be an aware UTC datetime, not {value!r}")
+
+
+@frozen(kw_only=True, slots=True, eq=True, hash=False)
+class DatasetEvent:
+    """One immutable fact in the log, stamped with the context of the request that made it."""
+
+    event_id: uuid.UUID = field(validator=attrs.validators.instance_of(uuid.UUID))
+    stream: str = field(validator=_text_validator)
+    version: int = field(validator=_version_validator)
+    tenant: str = field(validator=_tenant_validator)
+    env: Env = field(validator=_env_validator)
+    request_id: str = field(validator=_text_validator)
+    trace_id: str = field(validator=_text_validator)
+    actor: str = field(validator=_text_validator)
+    occurred_at: datetime = field(validator=_utc_validator)
+    payload: EventPayload = field(validator=_payload_validator)
+    metadata: FrozenMap = field(default=_EMPTY, converter=freeze_map)
+
+    @property
+    def type(self) -> str:
+        """Return the stable dotted type name of the payload."""
+        return self.payload.event_type
+
+    @property
+    def schema_version(self) -> int:
+        """Return the schema version of the payload."""
+        return self.payload.schema_version
