@@ -1,0 +1,66 @@
+"""Who is asking and where: the RequestContext and AuthContext every command carries."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from types import MappingProxyType
+
+import attrs
+from attrs import field, frozen
+
+from events.envelope import Env, check_request_id, check_tenant
+
+__all__ = ["AuthContext", "RequestContext", "Role", "has_role"]
+
+
+class Role(enum.StrEnum):
+    """What a member may do in a tenant; admin includes member."""
+
+    MEMBER = "member"
+    ADMIN = "admin"
+
+
+def _tenant(_inst: object, _attr: attrs.Attribute[str], value: str) -> None:
+    check_tenant(value)
+
+
+def _request_id(_inst: object, _attr: attrs.Attribute[str], value: str) -> None:
+    check_request_id(value)
+
+
+def _env(_inst: object, _attr: attrs.Attribute[Env], value: Env) -> None:
+    if not isinstance(value, Env):
+        raise ValueError(f"env {value!r} is not an Env")
+
+
+@frozen(kw_only=True)
+class RequestContext:
+    """The tenant, env and request id of one request; no field has a default."""
+
+    tenant: str = field(validator=_tenant)
+    env: Env = field(validator=_env)
+    request_id: str = field(validator=_request_id)
+
+
+def _freeze_memberships(
+    value: Mapping[str, frozenset[Role]],
+) -> Mapping[str, frozenset[Role]]:
+    return MappingProxyType({tenant: frozenset(roles) for tenant, roles in value.items() if roles})
+
+
+@frozen(kw_only=True)
+class AuthContext:
+    """The verified caller: its subject and its roles per tenant."""
+
+    sub: str = field(validator=_request_id)
+    memberships: Mapping[str, frozenset[Role]] = field(converter=_freeze_memberships)
+    expires_at: float = 0.0
+
+
+def has_role(auth: AuthContext, tenant: str, role: Role = Role.MEMBER) -> bool:
+    """Decide whether the caller holds role (admin counts as member) in tenant."""
+    roles = auth.memberships.get(tenant)
+    if not roles:
+        return False
+    return role in roles or Role.ADMIN in roles
