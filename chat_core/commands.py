@@ -1,0 +1,81 @@
+"""Commands: what a caller asks the chat domain to do, each carrying both contexts."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+
+from attrs import field, frozen
+
+from chat_core.context import AuthContext, RequestContext
+from chat_core.views import MessageView, Replay, TemperatureConfigView, ThreadView
+from events.bus import Command
+from events.envelope import FrozenMap, freeze_map
+
+__all__ = [
+    "CreateThread",
+    "Idempotency",
+    "PostMessage",
+    "RedactMessage",
+    "SetTemperatureConfig",
+]
+
+
+@frozen(kw_only=True)
+class Idempotency:
+    """An Idempotency-Key with the fingerprint of the request that carried it."""
+
+    key: str
+    fingerprint: str
+
+
+@frozen(kw_only=True)
+class CreateThread(Command[ThreadView | Replay]):
+    """Open a thread."""
+
+    context: RequestContext
+    auth: AuthContext
+    title: str | None = None
+    metadata: FrozenMap = field(factory=dict, converter=freeze_map)
+    idempotency: Idempotency | None = None
+
+
+@frozen(kw_only=True)
+class PostMessage(Command[MessageView | Replay]):
+    """Post a message to a thread, which gives it the thread's next seq."""
+
+    context: RequestContext
+    auth: AuthContext
+    thread_id: str
+    role: str
+    content: str
+    metadata: FrozenMap = field(factory=dict, converter=freeze_map)
+    idempotency: Idempotency | None = None
+
+
+@frozen(kw_only=True)
+class RedactMessage(Command[None]):
+    """Withdraw a message's content from every read; repeating it changes nothing."""
+
+    context: RequestContext
+    auth: AuthContext
+    thread_id: str
+    message_id: str
+
+
+def _freeze_floats(value: Mapping[str, float]) -> Mapping[str, float]:
+    return MappingProxyType(dict(value))
+
+
+@frozen(kw_only=True)
+class SetTemperatureConfig(Command[TemperatureConfigView | Replay]):
+    """Replace the tenant's temperature config for this env."""
+
+    context: RequestContext
+    auth: AuthContext
+    default: float
+    min: float
+    max: float
+    overrides: Mapping[str, float] = field(factory=dict, converter=_freeze_floats)
+    if_match: str | None = None
+    idempotency: Idempotency | None = None

@@ -1,0 +1,61 @@
+"""Idempotency keys: the first answer is stored with its events and replayed thereafter."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime
+
+from chat_core.commands import Idempotency
+from chat_core.context import AuthContext, RequestContext
+from chat_core.errors import IdempotencyInFlight, IdempotencyMismatch
+from chat_core.views import Replay
+from events.store.base import EventStore, IdempotencyRecord
+
+__all__ = ["IdempotencyGuard", "Replay", "scope_key"]
+
+
+def scope_key(context: RequestContext, auth: AuthContext, key: str) -> str:
+    """Name the record of a key under (tenant, env, sub, key), in a bounded length."""
+    parts = "\x1f".join((context.tenant, context.env.value, auth.sub, key))
+    return hashlib.sha256(parts.encode()).hexdigest()
+
+
+class IdempotencyGuard:
+    """Answer repeats from the store and refuse a key whose first request is still running."""
+
+    def __init__(self, store: EventStore) -> None:
+        self._store = store
+        self._in_flight: set[str] = set()
+
+    @asynccontextmanager
+    async def claim(self, scope: str) -> AsyncIterator[None]:
+        """Hold the key for the length of one request, else raise IdempotencyInFlight."""
+        if scope in self._in_flight:
+            raise IdempotencyInFlight("a request with this Idempotency-Key is still in flight")
+        self._in_flight.add(scope)
+        try:
+            yield
+        finally:
+            self._in_flight.discard(scope)
+
+    async def replay(self, scope: str, idempotency: Idempotency) -> Replay | None:
+        """Return the stored answer for this key, or None; another request's key is an error."""
+        record = await self._store.get_idempotency(scope)
+        if record is None:
+            return None
+        if record.fingerprint != idempotency.fingerprint:
+            raise IdempotencyMismatch(
+                "this Idempotency-Key was already used with a different request"
+            )
+        return Replay(status=record.status, body=record.body)
+
+    @staticmethod
+    def record(
+        scope: str, idempotency: Idempotency, status: int, body: bytes, now: datetime
+    ) -> IdempotencyRecord:
+        """Build the record to store with the events of the first answer."""
+        return IdempotencyRecord(
+            key=scope, fingerprint=idempotency.fingerprint, status=status, body=body, created_at=now
+        )

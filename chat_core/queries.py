@@ -1,0 +1,118 @@
+"""Reads: threads, message pages and the temperature config, each within one tenant and env."""
+
+from __future__ import annotations
+
+from chat_core.context import AuthContext, RequestContext
+from chat_core.cursors import decode_cursor, encode_cursor
+from chat_core.decide import require_role
+from chat_core.errors import NotFound
+from chat_core.payloads import ThreadCreated
+from chat_core.readmodel import StreamCache, TemperatureState, ThreadState
+from chat_core.streams import THREAD_ID, temperature_stream, thread_stream
+from chat_core.views import MessageView, Page, TemperatureConfigView, ThreadView
+from events.store.base import EventFilter, EventStore
+
+__all__ = ["ChatQueries"]
+
+
+class ChatQueries:
+    """Answer reads from cached stream folds and the store's indexes."""
+
+    def __init__(
+        self,
+        *,
+        store: EventStore,
+        threads: StreamCache[ThreadState],
+        temperatures: StreamCache[TemperatureState],
+        temperature_defaults: TemperatureState,
+    ) -> None:
+        self._store = store
+        self._threads = threads
+        self._temperatures = temperatures
+        self._defaults = temperature_defaults
+
+    async def list_threads(
+        self, context: RequestContext, auth: AuthContext, *, limit: int, after: str | None
+    ) -> Page:
+        """Return a page of this tenant and env's threads, newest first."""
+        require_role(context, auth)
+        before = None if after is None else decode_cursor(after, "threads", "desc")
+        wanted = EventFilter(
+            tenants=[context.tenant], envs=[context.env], types=[ThreadCreated.event_type]
+        )
+        found = [
+            item
+            async for item in self._store.read_all(
+                before_position=before, event_filter=wanted, limit=limit + 1, descending=True
+            )
+        ]
+        views: list[ThreadView] = []
+        for item in found[:limit]:
+            payload = item.event.payload
+            assert isinstance(payload, ThreadCreated)
+            state = await self._threads.load(thread_stream(context, payload.thread_id))
+            views.append(state.view())
+        has_more = len(found) > limit
+        cursor = encode_cursor("threads", "desc", found[limit - 1].position) if has_more else None
+        return Page(data=tuple(views), has_more=has_more, next=cursor)
+
+    async def get_thread(
+        self, context: RequestContext, auth: AuthContext, thread_id: str
+    ) -> ThreadView:
+        """Return one thread of this tenant and env, else NotFound."""
+        return (await self._thread(context, auth, thread_id)).view()
+
+    async def list_messages(
+        self,
+        context: RequestContext,
+        auth: AuthContext,
+        thread_id: str,
+        *,
+        limit: int,
+        after: str | None,
+        order: str,
+    ) -> Page:
+        """Return a page of a thread's messages by seq, in either order."""
+        state = await self._thread(context, auth, thread_id)
+        messages = state.messages
+        if order == "asc":
+            start = 0 if after is None else decode_cursor(after, "messages", order)
+            chosen = messages[start : start + limit + 1]
+        else:
+            end = len(messages) if after is None else decode_cursor(after, "messages", order) - 1
+            end = max(0, min(end, len(messages)))
+            chosen = messages[max(0, end - limit - 1) : end][::-1]
+        has_more = len(chosen) > limit
+        page: list[MessageView] = [message.view(thread_id) for message in chosen[:limit]]
+        cursor = encode_cursor("messages", order, page[-1].seq) if has_more else None
+        return Page(data=tuple(page), has_more=has_more, next=cursor)
+
+    async def get_temperature(
+        self, context: RequestContext, auth: AuthContext
+    ) -> TemperatureConfigView:
+        """Return the temperature config, or the configured defaults at version 0."""
+        require_role(context, auth)
+        state = await self._temperatures.load(temperature_stream(context))
+        source = state if state.version else self._defaults
+        return TemperatureConfigView(
+            tenant=context.tenant,
+            env=context.env,
+            default=source.default,
+            min=source.min,
+            max=source.max,
+            overrides=source.overrides,
+            version=state.version,
+            updated_at=state.updated_at,
+            updated_by=state.updated_by,
+        )
+
+    async def _thread(
+        self, context: RequestContext, auth: AuthContext, thread_id: str
+    ) -> ThreadState:
+        require_role(context, auth)
+        if THREAD_ID.fullmatch(thread_id) is None:
+            raise NotFound("no such thread in this tenant and env")
+        state = await self._threads.load(thread_stream(context, thread_id))
+        if not state.exists or state.tenant != context.tenant or state.env != context.env:
+            raise NotFound("no such thread in this tenant and env")
+        return state

@@ -1,0 +1,232 @@
+"""Read models folded from each stream's events, cached and caught up from the store on use.
+
+A cached state is only ever moved forward by events read from the store (or just appended
+to it), so it is exactly the fold of its stream up to its version. Nothing is replayed at
+start-up: a stream is folded the first time it is used and kept in a bounded LRU.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
+from functools import singledispatch
+from typing import Generic, Protocol, TypeVar
+
+from attrs import define, field
+
+from chat_core.payloads import (
+    MessagePosted,
+    MessageRedacted,
+    TemperatureConfigChanged,
+    ThreadCreated,
+)
+from chat_core.views import MessageView, ThreadView
+from events.envelope import DatasetEvent, Env, EventPayload, FrozenMap
+from events.store.base import EventStore, RecordedEvent
+
+__all__ = [
+    "MessageState",
+    "StreamCache",
+    "TemperatureState",
+    "ThreadState",
+    "apply_event",
+]
+
+
+@define(kw_only=True)
+class MessageState:
+    """One message as folded from its events."""
+
+    message_id: str
+    seq: int
+    role: str
+    content: str | None
+    metadata: FrozenMap
+    author: str
+    created_at: datetime
+    request_id: str
+    redacted: bool = False
+    erased: bool = False
+
+    def view(self, thread_id: str) -> MessageView:
+        """Return the message as the API shows it."""
+        withdrawn = self.redacted or self.erased
+        return MessageView(
+            id=self.message_id,
+            thread_id=thread_id,
+            seq=self.seq,
+            role=self.role,
+            content=None if withdrawn else self.content,
+            metadata={} if withdrawn else self.metadata,
+            author=self.author,
+            created_at=self.created_at,
+            request_id=self.request_id,
+            redacted=self.redacted,
+            erased=self.erased,
+        )
+
+
+@define(kw_only=True)
+class ThreadState:
+    """A thread and its messages by seq, folded from the thread's stream."""
+
+    version: int = 0
+    thread_id: str | None = None
+    tenant: str | None = None
+    env: Env | None = None
+    title: str | None = None
+    metadata: FrozenMap = field(factory=dict)
+    created_at: datetime | None = None
+    created_by: str | None = None
+    messages: list[MessageState] = field(factory=list)
+    by_id: dict[str, MessageState] = field(factory=dict)
+
+    @property
+    def exists(self) -> bool:
+        """Tell whether the thread was created."""
+        return self.thread_id is not None
+
+    @property
+    def last_seq(self) -> int:
+        """Return the seq of the newest message, 0 when there is none."""
+        return len(self.messages)
+
+    def view(self) -> ThreadView:
+        """Return the thread as the API shows it."""
+        assert self.thread_id is not None and self.created_at is not None
+        assert self.created_by is not None
+        return ThreadView(
+            id=self.thread_id,
+            title=self.title,
+            metadata=self.metadata,
+            created_at=self.created_at,
+            created_by=self.created_by,
+            message_count=len(self.messages),
+            last_seq=self.last_seq,
+        )
+
+
+@define(kw_only=True)
+class TemperatureState:
+    """The newest temperature config change of one tenant and env."""
+
+    version: int = 0
+    default: float = 0.0
+    min: float = 0.0
+    max: float = 0.0
+    overrides: Mapping[str, float] = field(factory=dict)
+    updated_at: datetime | None = None
+    updated_by: str | None = None
+
+
+class Versioned(Protocol):
+    version: int
+
+
+S = TypeVar("S", bound=Versioned)
+
+
+@singledispatch
+def _apply(payload: EventPayload, state: object, event: DatasetEvent) -> None:
+    """Ignore event types a state does not fold."""
+
+
+@_apply.register
+def _(payload: ThreadCreated, state: object, event: DatasetEvent) -> None:
+    if isinstance(state, ThreadState):
+        state.thread_id = payload.thread_id
+        state.tenant = event.tenant
+        state.env = event.env
+        state.title = payload.title
+        state.metadata = payload.metadata
+        state.created_at = event.occurred_at
+        state.created_by = event.actor
+
+
+@_apply.register
+def _(payload: MessagePosted, state: object, event: DatasetEvent) -> None:
+    if isinstance(state, ThreadState):
+        message = MessageState(
+            message_id=payload.message_id,
+            seq=payload.seq,
+            role=payload.role,
+            content=payload.content,
+            metadata=payload.metadata,
+            author=event.actor,
+            created_at=event.occurred_at,
+            request_id=event.request_id,
+        )
+        state.messages.append(message)
+        state.by_id[payload.message_id] = message
+
+
+@_apply.register
+def _(payload: MessageRedacted, state: object, event: DatasetEvent) -> None:
+    if isinstance(state, ThreadState) and payload.message_id in state.by_id:
+        state.by_id[payload.message_id].redacted = True
+
+
+@_apply.register
+def _(payload: TemperatureConfigChanged, state: object, event: DatasetEvent) -> None:
+    if isinstance(state, TemperatureState):
+        state.default = payload.default
+        state.min = payload.min
+        state.max = payload.max
+        state.overrides = payload.overrides
+        state.updated_at = event.occurred_at
+        state.updated_by = event.actor
+
+
+def apply_event(state: S, event: DatasetEvent) -> S:
+    """Fold one event into a state, moving its version on."""
+    _apply(event.payload, state, event)
+    state.version = event.version
+    return state
+
+
+class StreamCache(Generic[S]):
+    """A bounded LRU of folded stream states, caught up from the store on every use."""
+
+    def __init__(
+        self, store: EventStore, new_state: Callable[[], S], *, capacity: int = 10_000
+    ) -> None:
+        self._store = store
+        self._new_state = new_state
+        self._capacity = capacity
+        self._states: OrderedDict[str, S] = OrderedDict()
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+
+    def lock(self, stream: str) -> asyncio.Lock:
+        """Return the lock that serialises this process's writers to one stream."""
+        lock = self._locks.get(stream)
+        if lock is None:
+            lock = asyncio.Lock()
+            self._locks[stream] = lock
+        return lock
+
+    async def load(self, stream: str) -> S:
+        """Return the stream's state, folded up to the store's newest event."""
+        state = self._states.get(stream)
+        if state is None:
+            state = self._new_state()
+        else:
+            self._states.move_to_end(stream)
+        while True:
+            batch = await self._store.read_stream(stream, after_version=state.version, limit=1000)
+            self.advance(stream, state, batch)
+            if len(batch) < 1000:
+                return state
+
+    def advance(self, stream: str, state: S, recorded: Iterable[RecordedEvent]) -> None:
+        """Fold newly read or appended events into a state and keep it cached."""
+        for item in recorded:
+            if item.event.version == state.version + 1:
+                apply_event(state, item.event)
+        if state.version:
+            self._states[stream] = state
+            self._states.move_to_end(stream)
+            while len(self._states) > self._capacity:
+                self._states.popitem(last=False)

@@ -1,0 +1,221 @@
+"""Settings from CHAT_CORE_* environment variables or matching flags, checked at start."""
+
+from __future__ import annotations
+
+import math
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from types import MappingProxyType
+
+import orjson
+from attrs import field, frozen
+
+from chat_core.decide import check_temperature
+from chat_core.readmodel import TemperatureState
+from events.envelope import Env
+
+__all__ = [
+    "DEFAULT_STORE",
+    "Settings",
+    "SettingsError",
+    "TemperatureDefaults",
+    "dev_secret",
+    "load_settings",
+]
+
+DEFAULT_STORE = "sqlite:///./data/chat.db"
+DEV_ISSUER = "chat-core-dev"
+DEV_AUDIENCE = "chat-core"
+SECRET_FILE = "dev-hs256.secret"  # noqa: S105 -- a file name, not a secret
+MIN_SECRET_BYTES = 32
+
+
+class SettingsError(ValueError):
+    """A setting that is missing or malformed; the server refuses to start."""
+
+
+@frozen(kw_only=True)
+class TemperatureDefaults:
+    """The temperature config served before any write."""
+
+    default: float = 1.0
+    min: float = 0.0
+    max: float = 2.0
+    overrides: Mapping[str, float] = field(factory=lambda: MappingProxyType({}))
+
+    def state(self) -> TemperatureState:
+        """Return the defaults as a version-0 state."""
+        return TemperatureState(
+            default=self.default, min=self.min, max=self.max, overrides=self.overrides
+        )
+
+
+@frozen(kw_only=True)
+class Settings:
+    """Everything the server is configured with."""
+
+    store_url: str = DEFAULT_STORE
+    host: str = "127.0.0.1"
+    port: int = 8080
+    mode: str = "dev"
+    issuer: str = DEV_ISSUER
+    audience: str = DEV_AUDIENCE
+    hs256_secret: bytes | None = None
+    jwks: str | None = None
+    algorithms: tuple[str, ...] | None = None
+    envs: frozenset[Env] = frozenset(Env)
+    max_body: int = 65536
+    leeway: int = 30
+    temperature_defaults: TemperatureDefaults = field(factory=TemperatureDefaults)
+    log_format: str = "text"
+    log_level: str = "INFO"
+
+    @property
+    def data_dir(self) -> Path:
+        """Return the folder beside the SQLite file, or ./data for other stores."""
+        if self.store_url.startswith("sqlite:///"):
+            return Path(self.store_url.removeprefix("sqlite:///")).parent
+        return Path("data")
+
+
+ENV_NAMES = {
+    "store_url": "CHAT_CORE_STORE",
+    "host": "CHAT_CORE_HOST",
+    "port": "CHAT_CORE_PORT",
+    "mode": "CHAT_CORE_MODE",
+    "issuer": "CHAT_CORE_ISSUER",
+    "audience": "CHAT_CORE_AUDIENCE",
+    "hs256_secret": "CHAT_CORE_HS256_SECRET",
+    "jwks": "CHAT_CORE_JWKS",
+    "algorithms": "CHAT_CORE_ALGORITHMS",
+    "envs": "CHAT_CORE_ENVS",
+    "max_body": "CHAT_CORE_MAX_BODY",
+    "leeway": "CHAT_CORE_LEEWAY",
+    "temperature_defaults": "CHAT_CORE_TEMPERATURE_DEFAULTS",
+    "log_format": "CHAT_CORE_LOG_FORMAT",
+    "log_level": "CHAT_CORE_LOG_LEVEL",
+}
+
+
+def load_settings(
+    environ: Mapping[str, str], flags: Mapping[str, str | None] | None = None
+) -> Settings:
+    """Build Settings from flags, then CHAT_CORE_* variables, then defaults."""
+    raw: dict[str, str] = {}
+    for name, variable in ENV_NAMES.items():
+        value = (flags or {}).get(name)
+        if value is None:
+            value = environ.get(variable)
+        if value is not None and value != "":
+            raw[name] = value
+    mode = raw.get("mode", "dev")
+    if mode not in ("dev", "prod"):
+        raise SettingsError(f"CHAT_CORE_MODE must be dev or prod, not {mode!r}")
+    if mode == "prod":
+        _require_prod(raw)
+    secret = raw.get("hs256_secret")
+    if secret is not None and len(secret.encode()) < MIN_SECRET_BYTES:
+        raise SettingsError(f"CHAT_CORE_HS256_SECRET must be at least {MIN_SECRET_BYTES} bytes")
+    return Settings(
+        store_url=raw.get("store_url", DEFAULT_STORE),
+        host=raw.get("host", "127.0.0.1"),
+        port=_int(raw, "port", 8080, 0, 65535),
+        mode=mode,
+        issuer=raw.get("issuer", DEV_ISSUER),
+        audience=raw.get("audience", DEV_AUDIENCE),
+        hs256_secret=None if secret is None else secret.encode(),
+        jwks=raw.get("jwks"),
+        algorithms=_algorithms(raw.get("algorithms")),
+        envs=_envs(raw.get("envs")),
+        max_body=_int(raw, "max_body", 65536, 1, 64 * 1024 * 1024),
+        leeway=_int(raw, "leeway", 30, 0, 3600),
+        temperature_defaults=_temperature(raw.get("temperature_defaults")),
+        log_format=_choice(raw, "log_format", "text", ("text", "json")),
+        log_level=raw.get("log_level", "INFO").upper(),
+    )
+
+
+def _require_prod(raw: Mapping[str, str]) -> None:
+    missing = [ENV_NAMES[name] for name in ("issuer", "audience") if name not in raw]
+    if "hs256_secret" not in raw and "jwks" not in raw:
+        missing.append("CHAT_CORE_HS256_SECRET or CHAT_CORE_JWKS")
+    if missing:
+        raise SettingsError(f"prod mode refuses to start without {', '.join(missing)}")
+
+
+def _int(raw: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    text = raw.get(name)
+    if text is None:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise SettingsError(f"{ENV_NAMES[name]} must be an integer, not {text!r}") from None
+    if not low <= value <= high:
+        raise SettingsError(f"{ENV_NAMES[name]} must be between {low} and {high}")
+    return value
+
+
+def _choice(raw: Mapping[str, str], name: str, default: str, allowed: tuple[str, ...]) -> str:
+    value = raw.get(name, default)
+    if value not in allowed:
+        raise SettingsError(f"{ENV_NAMES[name]} must be one of {', '.join(allowed)}")
+    return value
+
+
+def _algorithms(text: str | None) -> tuple[str, ...] | None:
+    if text is None:
+        return None
+    names = tuple(name.strip() for name in text.split(",") if name.strip())
+    if not names:
+        raise SettingsError("CHAT_CORE_ALGORITHMS names no algorithm")
+    return names
+
+
+def _envs(text: str | None) -> frozenset[Env]:
+    if text is None:
+        return frozenset(Env)
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    try:
+        envs = frozenset(Env(name) for name in names)
+    except ValueError:
+        raise SettingsError("CHAT_CORE_ENVS must be a subset of dev,staging,prod") from None
+    if not envs:
+        raise SettingsError("CHAT_CORE_ENVS names no env")
+    return envs
+
+
+def _temperature(text: str | None) -> TemperatureDefaults:
+    if text is None:
+        return TemperatureDefaults()
+    try:
+        data = orjson.loads(text)
+        overrides = {str(k): float(v) for k, v in data.get("overrides", {}).items()}
+        defaults = TemperatureDefaults(
+            default=float(data.get("default", 1.0)),
+            min=float(data.get("min", 0.0)),
+            max=float(data.get("max", 2.0)),
+            overrides=MappingProxyType(overrides),
+        )
+    except (orjson.JSONDecodeError, AttributeError, TypeError, ValueError):
+        raise SettingsError("CHAT_CORE_TEMPERATURE_DEFAULTS must be a JSON object") from None
+    problems = check_temperature(defaults.default, defaults.min, defaults.max, overrides)
+    if problems or not all(math.isfinite(v) for v in overrides.values()):
+        detail = "; ".join(f"{name} {message}" for name, message in problems)
+        raise SettingsError(f"CHAT_CORE_TEMPERATURE_DEFAULTS is out of bounds: {detail}")
+    return defaults
+
+
+def dev_secret(data_dir: Path) -> bytes:
+    """Return the dev HS256 secret kept in data_dir, making it (mode 0600) the first time."""
+    path = data_dir / SECRET_FILE
+    data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_bytes().strip()
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(secrets.token_urlsafe(48))
+    return path.read_bytes().strip()

@@ -1,0 +1,137 @@
+"""What reads and commands return: frozen views shaped as the HTTP contract shows them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from attrs import frozen
+
+from events.envelope import Env, FrozenMap
+
+__all__ = [
+    "MessageView",
+    "Page",
+    "Replay",
+    "TemperatureConfigView",
+    "ThreadView",
+    "rfc3339",
+]
+
+
+def rfc3339(moment: datetime) -> str:
+    """Format an aware UTC datetime as RFC 3339 with a Z."""
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+@frozen(kw_only=True)
+class ThreadView:
+    """A thread as the API shows it."""
+
+    id: str
+    title: str | None
+    metadata: FrozenMap
+    created_at: datetime
+    created_by: str
+    message_count: int
+    last_seq: int
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the contract's JSON object."""
+        return {
+            "id": self.id,
+            "title": self.title,
+            "metadata": dict(self.metadata),
+            "created_at": rfc3339(self.created_at),
+            "created_by": self.created_by,
+            "message_count": self.message_count,
+            "last_seq": self.last_seq,
+        }
+
+
+@frozen(kw_only=True)
+class MessageView:
+    """A message as the API shows it; withdrawn content reads as null."""
+
+    id: str
+    thread_id: str
+    seq: int
+    role: str
+    content: str | None
+    metadata: FrozenMap
+    author: str
+    created_at: datetime
+    request_id: str
+    redacted: bool = False
+    erased: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the contract's JSON object."""
+        return {
+            "id": self.id,
+            "thread_id": self.thread_id,
+            "seq": self.seq,
+            "role": self.role,
+            "content": self.content,
+            "metadata": dict(self.metadata),
+            "author": self.author,
+            "created_at": rfc3339(self.created_at),
+            "request_id": self.request_id,
+            "redacted": self.redacted,
+            "erased": self.erased,
+        }
+
+
+@frozen(kw_only=True)
+class TemperatureConfigView:
+    """A tenant's temperature config for one env, at a version."""
+
+    tenant: str
+    env: Env
+    default: float
+    min: float
+    max: float
+    overrides: Mapping[str, float]
+    version: int
+    updated_at: datetime | None
+    updated_by: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the contract's JSON object."""
+        return {
+            "tenant": self.tenant,
+            "env": self.env.value,
+            "default": self.default,
+            "min": self.min,
+            "max": self.max,
+            "overrides": dict(self.overrides),
+            "version": self.version,
+            "updated_at": None if self.updated_at is None else rfc3339(self.updated_at),
+            "updated_by": self.updated_by,
+        }
+
+
+@frozen(kw_only=True)
+class Page:
+    """One page of a listing, with the cursor of the next."""
+
+    data: tuple[ThreadView | MessageView, ...]
+    has_more: bool
+    next: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the contract's page object."""
+        return {
+            "data": [item.to_json() for item in self.data],
+            "has_more": self.has_more,
+            "next": self.next,
+        }
+
+
+@frozen(kw_only=True)
+class Replay:
+    """The stored first answer to a repeated idempotent request."""
+
+    status: int
+    body: bytes

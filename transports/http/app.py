@@ -1,0 +1,30 @@
+"""The aiohttp application factory."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from chat_core.bootstrap import ChatCore
+from transports.http import chat_views, ops_views, temperature_views
+from transports.http.keys import CORE
+from transports.http.middleware import authenticate, build_context, errors_and_request_id
+
+__all__ = ["create_app"]
+
+
+def create_app(core: ChatCore) -> web.Application:
+    """Build the HTTP app around a bootstrapped chat core; closing the app closes the core."""
+    app = web.Application(
+        middlewares=[errors_and_request_id, authenticate, build_context],
+        client_max_size=core.settings.max_body,
+    )
+    app[CORE] = core
+    app.add_routes(ops_views.routes)
+    app.add_routes(chat_views.routes)
+    app.add_routes(temperature_views.routes)
+    app.on_cleanup.append(_close_core)
+    return app
+
+
+async def _close_core(app: web.Application) -> None:
+    await app[CORE].close()

@@ -1,0 +1,157 @@
+"""The middlewares every request passes: request id and errors, authentication, context."""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from chat_core.context import AuthContext, RequestContext, Role, has_role
+from chat_core.errors import (
+    BadRequest,
+    ChatError,
+    Conflict,
+    Forbidden,
+    IdempotencyInFlight,
+    IdempotencyMismatch,
+    NotFound,
+    PreconditionFailed,
+    ValidationFailed,
+)
+from chat_core.tokens import InvalidToken
+from events.envelope import Env, InvalidContext, check_tenant
+from transports.http.keys import AUTH, CONTEXT, CORE, REQUEST_ID
+from transports.http.problems import HTTPProblem, problem_response
+
+__all__ = [
+    "PUBLIC_PATHS",
+    "authenticate",
+    "build_context",
+    "errors_and_request_id",
+    "is_public",
+]
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+REQUEST_ID_PATTERN = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/openapi.json", "/docs"})
+
+log = logging.getLogger("transports.http")
+
+_CHAT_STATUS: dict[type[ChatError], int] = {
+    BadRequest: 400,
+    Forbidden: 403,
+    NotFound: 404,
+    Conflict: 409,
+    IdempotencyInFlight: 409,
+    PreconditionFailed: 412,
+    ValidationFailed: 422,
+    IdempotencyMismatch: 422,
+}
+
+
+def is_public(request: web.Request) -> bool:
+    """Tell whether a request goes to a route that needs no token."""
+    return request.path in PUBLIC_PATHS and request.match_info.http_exception is None
+
+
+def _request_id(request: web.Request) -> str:
+    sent = request.headers.get("X-Request-Id")
+    if sent is not None and REQUEST_ID_PATTERN.fullmatch(sent):
+        return sent
+    return str(uuid.uuid4())
+
+
+@web.middleware
+async def errors_and_request_id(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Give every request an id, echo it, and turn every error into problem+json."""
+    request_id = _request_id(request)
+    request[REQUEST_ID] = request_id
+    try:
+        response = await handler(request)
+    except HTTPProblem as problem:
+        return problem_response(
+            problem.status,
+            problem.detail,
+            request_id=request_id,
+            errors=problem.errors,
+            headers=problem.problem_headers,
+        )
+    except ChatError as error:
+        status = _CHAT_STATUS.get(type(error), 400)
+        errors = error.errors if isinstance(error, ValidationFailed) else ()
+        return problem_response(status, str(error), request_id=request_id, errors=errors)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        detail = exc.text if exc.text and not exc.text.startswith(str(exc.status)) else exc.reason
+        return problem_response(
+            exc.status, detail, request_id=request_id, headers=_kept_headers(exc)
+        )
+    except Exception:
+        log.exception("unhandled error in request %s", request_id)
+        return problem_response(
+            500, "the server failed to answer; the request id identifies it", request_id=request_id
+        )
+    if not response.prepared:
+        response.headers["X-Request-Id"] = request_id
+    return response
+
+
+def _kept_headers(exc: web.HTTPException) -> dict[str, str]:
+    return {name: exc.headers[name] for name in ("Allow",) if name in exc.headers}
+
+
+@web.middleware
+async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Refuse with 401 every non-public request without a valid bearer token."""
+    if not is_public(request):
+        request[AUTH] = verify_request(request)
+    return await handler(request)
+
+
+def verify_request(request: web.Request) -> AuthContext:
+    """Verify the request's bearer token, or raise a 401 problem with its challenge."""
+    verifier = request.app[CORE].verifier
+    try:
+        return verifier.verify_authorization(request.headers.get("Authorization"))
+    except InvalidToken as exc:
+        challenge = exc.challenge
+        detail = "a valid bearer token is required" if exc.token_sent else "no bearer token sent"
+        raise HTTPProblem(401, detail, headers={"WWW-Authenticate": challenge}) from None
+
+
+@web.middleware
+async def build_context(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Build the RequestContext from the headers (400) and check membership (403)."""
+    if not is_public(request):
+        context = context_from_headers(request)
+        if not has_role(request[AUTH], context.tenant, Role.MEMBER):
+            raise HTTPProblem(403, f"the caller is not a member of tenant {context.tenant}")
+        request[CONTEXT] = context
+    return await handler(request)
+
+
+def context_from_headers(request: web.Request) -> RequestContext:
+    """Read X-Tenant-Id, X-Env and X-Request-Id into a RequestContext, else a 400 problem."""
+    headers = request.headers
+    tenant = headers.get("X-Tenant-Id")
+    if tenant is None:
+        raise HTTPProblem(400, "the X-Tenant-Id header is required")
+    try:
+        check_tenant(tenant)
+    except InvalidContext:
+        raise HTTPProblem(400, "X-Tenant-Id must match ^t_[a-z0-9][a-z0-9_-]{0,62}$") from None
+    env_name = headers.get("X-Env")
+    allowed = request.app[CORE].settings.envs
+    if env_name is None:
+        raise HTTPProblem(400, "the X-Env header is required")
+    if env_name not in {env.value for env in allowed}:
+        names = ", ".join(sorted(env.value for env in allowed))
+        raise HTTPProblem(400, f"X-Env must be one of: {names}")
+    sent_id = headers.get("X-Request-Id")
+    if sent_id is not None and REQUEST_ID_PATTERN.fullmatch(sent_id) is None:
+        raise HTTPProblem(400, "X-Request-Id must match ^[A-Za-z0-9._:-]{1,128}$")
+    return RequestContext(tenant=tenant, env=Env(env_name), request_id=request[REQUEST_ID])

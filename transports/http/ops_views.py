@@ -1,0 +1,39 @@
+"""Public operational routes: liveness, readiness and the API description."""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+
+from transports.http.keys import CORE
+from transports.http.openapi import openapi_document
+from transports.http.requests import json_response
+
+__all__ = ["routes"]
+
+routes = web.RouteTableDef()
+log = logging.getLogger("transports.http")
+
+
+@routes.get("/healthz")
+async def healthz(_request: web.Request) -> web.Response:
+    """Say the process is alive."""
+    return json_response(200, {"status": "ok"})
+
+
+@routes.get("/readyz")
+async def readyz(request: web.Request) -> web.Response:
+    """Say whether the store answers."""
+    try:
+        await request.app[CORE].store.ping()
+    except Exception:
+        log.warning("readiness check failed: the store does not answer", exc_info=True)
+        return json_response(503, {"status": "unavailable"})
+    return json_response(200, {"status": "ok"})
+
+
+@routes.get("/openapi.json")
+async def openapi(_request: web.Request) -> web.Response:
+    """Serve the OpenAPI 3.1 description of every route."""
+    return json_response(200, openapi_document())

@@ -1,0 +1,123 @@
+"""Reading a request: body limits, content type, JSON, idempotency keys and query strings."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from chat_core.commands import Idempotency
+from chat_core.views import Replay
+from transports.http.keys import CORE
+from transports.http.problems import HTTPProblem
+
+__all__ = [
+    "PageParams",
+    "idempotency_of",
+    "json_response",
+    "page_params",
+    "read_json",
+    "reject_query",
+    "replay_response",
+]
+
+IDEMPOTENCY_KEY = re.compile(r"[\x20-\x7e]{1,255}")
+MAX_LIMIT = 100
+DEFAULT_LIMIT = 20
+
+
+async def read_json(request: web.Request, *, empty_is_object: bool) -> tuple[Any, bytes]:
+    """Return the parsed JSON body and its raw bytes, refusing with 413, 415 or 400."""
+    limit = request.app[CORE].settings.max_body
+    if request.content_length is not None and request.content_length > limit:
+        raise HTTPProblem(413, f"the body is over the {limit}-byte limit")
+    try:
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        raise HTTPProblem(413, f"the body is over the {limit}-byte limit") from None
+    if len(raw) > limit:
+        raise HTTPProblem(413, f"the body is over the {limit}-byte limit")
+    if not raw and empty_is_object:
+        return {}, raw
+    if request.content_type != "application/json":
+        raise HTTPProblem(415, "the body must be application/json")
+    try:
+        return orjson.loads(raw), raw
+    except orjson.JSONDecodeError as exc:
+        raise HTTPProblem(400, f"the body is not valid JSON: {exc.msg}") from None
+
+
+def reject_query(request: web.Request) -> None:
+    """Refuse with 400 a query string on a route that takes none."""
+    if request.query:
+        raise HTTPProblem(400, f"unknown query parameter: {', '.join(sorted(request.query))}")
+
+
+def idempotency_of(request: web.Request, raw: bytes) -> Idempotency | None:
+    """Return the request's Idempotency-Key with the fingerprint of method, path and body."""
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return None
+    if IDEMPOTENCY_KEY.fullmatch(key) is None:
+        raise HTTPProblem(400, "Idempotency-Key must be 1 to 255 printable ASCII characters")
+    digest = hashlib.sha256()
+    for part in (request.method.encode(), request.path.encode(), raw):
+        digest.update(len(part).to_bytes(8, "big"))
+        digest.update(part)
+    return Idempotency(key=key, fingerprint=digest.hexdigest())
+
+
+class PageParams:
+    """The limit, after and order of a listing."""
+
+    __slots__ = ("after", "limit", "order")
+
+    def __init__(self, limit: int, after: str | None, order: str) -> None:
+        self.limit = limit
+        self.after = after
+        self.order = order
+
+
+def page_params(request: web.Request, *, orders: tuple[str, ...] = ()) -> PageParams:
+    """Parse limit, after (and order where allowed); anything else or malformed is 400."""
+    allowed = {"limit", "after"} | ({"order"} if orders else set())
+    query = request.query
+    unknown = sorted(set(query) - allowed)
+    if unknown:
+        raise HTTPProblem(400, f"unknown query parameter: {', '.join(unknown)}")
+    for name in query:
+        if len(query.getall(name)) > 1:
+            raise HTTPProblem(400, f"query parameter {name} is given more than once")
+    limit = DEFAULT_LIMIT
+    if "limit" in query:
+        text = query["limit"]
+        if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= MAX_LIMIT:
+            raise HTTPProblem(400, f"limit must be an integer from 1 to {MAX_LIMIT}")
+        limit = int(text)
+    order = orders[0] if orders else ""
+    if "order" in query:
+        order = query["order"]
+        if order not in orders:
+            raise HTTPProblem(400, f"order must be one of: {', '.join(orders)}")
+    after = query.get("after")
+    if after is not None and not after:
+        raise HTTPProblem(400, "after must be a cursor from a previous page")
+    return PageParams(limit, after, order)
+
+
+def json_response(status: int, data: Any, *, headers: dict[str, str] | None = None) -> web.Response:
+    """Render JSON with orjson."""
+    return web.Response(
+        status=status, body=orjson.dumps(data), content_type="application/json", headers=headers
+    )
+
+
+def replay_response(replay: Replay, *, headers: dict[str, str] | None = None) -> web.Response:
+    """Answer a repeated idempotent request with the stored first answer."""
+    merged = {"Idempotent-Replayed": "true", **(headers or {})}
+    return web.Response(
+        status=replay.status, body=replay.body, content_type="application/json", headers=merged
+    )
