@@ -1,0 +1,110 @@
+"""The chat-core command line: serve and token."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from aiohttp import web
+
+from chat_core.bootstrap import bootstrap, hs256_secret
+from chat_core.settings import ENV_NAMES, Settings, SettingsError, load_settings
+from chat_core.tokens import mint_token, parse_tenant_roles
+from transports.cli.logs import configure_logging
+from transports.http.app import create_app
+
+__all__ = ["main"]
+
+DEV_SUB = "u_dev"
+DEV_TENANT = "t_dev"
+
+
+def _add_setting_flags(parser: argparse.ArgumentParser) -> None:
+    for name, variable in ENV_NAMES.items():
+        flag = "--" + variable.removeprefix("CHAT_CORE_").lower().replace("_", "-")
+        parser.add_argument(flag, dest=name, default=None, help=f"overrides ${variable}")
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="chat-core", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run the HTTP server")
+    _add_setting_flags(serve)
+    token = commands.add_parser("token", help="print a token signed with the HS256 secret")
+    _add_setting_flags(token)
+    token.add_argument("--sub", required=True, help="the token's subject")
+    token.add_argument(
+        "--tenant",
+        action="append",
+        required=True,
+        dest="tenants",
+        help="t_acme:member,admin (repeatable)",
+    )
+    token.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds")
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    flags = {name: getattr(args, name, None) for name in ENV_NAMES}
+    return load_settings(os.environ, flags)
+
+
+def _token(settings: Settings, sub: str, tenants: dict[str, list[str]], ttl: int) -> str:
+    secret = hs256_secret(settings)
+    if secret is None:
+        raise SettingsError("no HS256 secret is configured, so no token can be signed here")
+    return mint_token(
+        secret=secret,
+        issuer=settings.issuer,
+        audience=settings.audience,
+        sub=sub,
+        tenants=tenants,
+        ttl=ttl,
+    )
+
+
+def _print_dev_banner(settings: Settings) -> None:
+    token = _token(settings, DEV_SUB, {DEV_TENANT: ["member", "admin"]}, 24 * 3600)
+    base = f"http://{settings.host}:{settings.port}"
+    print(f"chat-core (dev mode) on {base}, store {settings.store_url}", flush=True)
+    print(f"dev token for {DEV_SUB}, admin of {DEV_TENANT}, valid 24 h:\n{token}\n", flush=True)
+    print(
+        f"curl -s {base}/temperature/config -H 'Authorization: Bearer {token}' "
+        f"-H 'X-Tenant-Id: {DEV_TENANT}' -H 'X-Env: dev'\n",
+        flush=True,
+    )
+
+
+def _serve(settings: Settings) -> None:
+    configure_logging(log_format=settings.log_format, level=settings.log_level)
+    if settings.mode == "dev":
+        _print_dev_banner(settings)
+
+    async def make_app() -> web.Application:
+        return create_app(await bootstrap(settings=settings))
+
+    web.run_app(make_app(), host=settings.host, port=settings.port, print=None, shutdown_timeout=10)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the process exit status."""
+    args = _build_parser().parse_args(argv)
+    try:
+        settings = _settings(args)
+        if args.command == "serve":
+            _serve(settings)
+            return 0
+        tenants: dict[str, list[str]] = {}
+        for spec in args.tenants:
+            tenants.update(parse_tenant_roles(spec))
+        print(_token(settings, args.sub, tenants, args.ttl))
+        return 0
+    except (SettingsError, ValueError) as exc:
+        print(f"chat-core: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
