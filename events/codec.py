@@ -12,17 +12,18 @@ import uuid
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from types import MappingProxyType
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_args, get_origin
 
 import attrs
 import cattrs
 import orjson
 
-from events.envelope import DatasetEvent, Env, EventPayload, freeze_map
+from events.envelope import DatasetEvent, Env, EventPayload
 
 __all__ = [
     "CodecError",
     "EventCodec",
+    "PayloadDecoder",
     "PayloadRegistry",
     "UndecodableEvent",
     "UnknownEventType",
@@ -34,6 +35,7 @@ __all__ = [
 
 P = TypeVar("P", bound=EventPayload)
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
+PayloadDecoder = Callable[[bytes | str], EventPayload]
 
 
 class CodecError(Exception):
@@ -52,9 +54,8 @@ def build_converter() -> cattrs.Converter:
     """Build the converter that knows frozen mappings, datetimes and UUIDs."""
     converter = cattrs.Converter(forbid_extra_keys=True)
     converter.register_unstructure_hook(MappingProxyType, dict)
-    converter.register_structure_hook(
-        Mapping[str, str], lambda value, _t: freeze_map(_str_map(value))
-    )
+    # Mapping[str, X] is not a class, so singledispatch cannot take it: match by predicate.
+    converter.register_structure_hook_factory(_is_mapping_type, _frozen_mapping_hook)
     converter.register_unstructure_hook(datetime, lambda value: value.isoformat())
     converter.register_structure_hook(datetime, lambda value, _t: _parse_time(value))
     converter.register_unstructure_hook(uuid.UUID, str)
@@ -62,12 +63,33 @@ def build_converter() -> cattrs.Converter:
     return converter
 
 
-def _str_map(value: object) -> dict[str, str]:
+def _is_mapping_type(target: Any) -> bool:
+    origin: Any = get_origin(target)
+    return origin is Mapping
+
+
+def _frozen_mapping_hook(mapping_type: Any) -> Callable[[object, Any], Mapping[str, Any]]:
+    """Return the hook for one Mapping[str, X] type; get_args is slow, so it runs once."""
+    _, value_type = get_args(mapping_type) or (str, Any)
+
+    def structure(value: object, _t: Any) -> Mapping[str, Any]:
+        return _frozen_mapping(value, value_type)
+
+    return structure
+
+
+def _frozen_mapping(value: object, value_type: Any) -> Mapping[str, Any]:
+    """Structure a JSON object into a read-only mapping whose values have the declared type."""
+    if type(value) is dict and not value:
+        return MappingProxyType({})
     if not isinstance(value, Mapping) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+        isinstance(k, str) and (value_type is Any or isinstance(v, value_type))
+        for k, v in value.items()
     ):
-        raise TypeError("expected an object of strings")
-    return dict(value)
+        if value_type is float and isinstance(value, Mapping):
+            return MappingProxyType({str(k): float(v) for k, v in value.items()})
+        raise TypeError(f"expected an object of {getattr(value_type, '__name__', value_type)}")
+    return MappingProxyType(dict(value))
 
 
 def _parse_time(value: object) -> datetime:
@@ -148,6 +170,7 @@ class EventCodec:
     def __init__(self, registry: PayloadRegistry | None = None) -> None:
         self.registry = registry if registry is not None else default_registry
         self.converter = build_converter()
+        self._decoders: dict[tuple[str, int], PayloadDecoder] = {}
 
     def payload_to_json(self, payload: EventPayload) -> bytes:
         """Serialise a payload alone, as the store keeps it."""
@@ -155,16 +178,37 @@ class EventCodec:
 
     def payload_from_json(self, event_type: str, schema_version: int, raw: bytes | str) -> Any:
         """Decode a stored payload of a given type and version into its current class."""
+        return self.payload_decoder(event_type, schema_version)(raw)
+
+    def payload_decoder(self, event_type: str, schema_version: int) -> PayloadDecoder:
+        """Return a cached function that decodes stored payloads of one type and version."""
+        key = (event_type, schema_version)
+        decoder = self._decoders.get(key)
+        if decoder is None:
+            decoder = self._build_decoder(event_type, schema_version)
+            self._decoders[key] = decoder
+        return decoder
+
+    def _build_decoder(self, event_type: str, schema_version: int) -> PayloadDecoder:
         cls = self.registry.payload_class(event_type)
-        try:
-            data = orjson.loads(raw)
-            if schema_version != cls.schema_version:
-                data = self.registry.upcast(event_type, schema_version, data)
-            return self.converter.structure(data, cls)
-        except CodecError:
-            raise
-        except Exception as exc:
-            raise UndecodableEvent(f"{event_type} payload does not decode: {exc}") from None
+        # The hook is looked up once per type, not once per event: replay decodes millions.
+        hook = self.converter.get_structure_hook(cls)
+        upcast = schema_version != cls.schema_version
+        registry = self.registry
+
+        def decode(raw: bytes | str) -> EventPayload:
+            try:
+                data = orjson.loads(raw)
+                if upcast:
+                    data = registry.upcast(event_type, schema_version, data)
+                payload: EventPayload = hook(data, cls)
+                return payload
+            except CodecError:
+                raise
+            except Exception as exc:
+                raise UndecodableEvent(f"{event_type} payload does not decode: {exc}") from None
+
+        return decode
 
     def to_dict(self, event: DatasetEvent) -> dict[str, Any]:
         """Return the envelope as plain JSON-ready data."""

@@ -82,8 +82,18 @@ class EventPayload:
     schema_version: ClassVar[int] = 1
 
 
+# Tenants already found valid: a log holds few tenants and replay checks millions of events.
+_VALID_TENANTS: set[str] = set()
+_VALID_TENANTS_MAX = 4096
+_PAYLOAD_CLASSES: set[type[Any]] = set()
+
+
 def _tenant_validator(_inst: object, _attr: attrs.Attribute[str], value: str) -> None:
+    if type(value) is str and value in _VALID_TENANTS:
+        return
     check_tenant(value)
+    if type(value) is str and len(_VALID_TENANTS) < _VALID_TENANTS_MAX:
+        _VALID_TENANTS.add(value)
 
 
 def _env_validator(_inst: object, _attr: attrs.Attribute[Env], value: Env) -> None:
@@ -92,6 +102,9 @@ def _env_validator(_inst: object, _attr: attrs.Attribute[Env], value: Env) -> No
 
 
 def _text_validator(_inst: object, attr: attrs.Attribute[str], value: str) -> None:
+    # Same test as check_request_id (strip() removes exactly what isspace() finds), inlined.
+    if type(value) is str and value and not value[0].isspace() and not value[-1].isspace():
+        return
     try:
         check_request_id(value)
     except InvalidContext:
@@ -104,8 +117,12 @@ def _version_validator(_inst: object, _attr: attrs.Attribute[int], value: int) -
 
 
 def _payload_validator(_inst: object, _attr: attrs.Attribute[Any], value: object) -> None:
-    if not isinstance(value, EventPayload) or not attrs.has(type(value)):
-        raise TypeError(f"payload must be a registered attrs EventPayload, not {type(value)!r}")
+    cls = type(value)
+    if cls in _PAYLOAD_CLASSES:
+        return
+    if not isinstance(value, EventPayload) or not attrs.has(cls):
+        raise TypeError(f"payload must be a registered attrs EventPayload, not {cls!r}")
+    _PAYLOAD_CLASSES.add(cls)
 
 
 def _utc_validator(_inst: object, _attr: attrs.Attribute[datetime], value: datetime) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from events.codec import EventCodec
 from events.store.base import EventStore, StoreError
 
-__all__ = ["open_store", "redact_url"]
+__all__ = ["open_store", "redact_url", "sqlite_path"]
 
 
 def redact_url(url: str) -> str:
@@ -18,16 +18,24 @@ def redact_url(url: str) -> str:
     return f"{scheme}{sep}{user}:***@{host}" if ":" in credentials else url
 
 
+def sqlite_path(url: str) -> str:
+    """Return the file path of a SQLite URL: three slashes then a relative path, four absolute."""
+    # As in SQLAlchemy: sqlite:///data/chat.db is relative, sqlite:////var/chat.db absolute.
+    if not url.startswith("sqlite:///") or url == "sqlite:///":
+        raise StoreError(f"a SQLite URL is sqlite:///relative.db or sqlite:////abs.db, not {url!r}")
+    return url.removeprefix("sqlite:///")
+
+
 async def open_store(url: str, *, codec: EventCodec) -> EventStore:
     """Open (and create where needed) the store a URL names."""
     if url == "memory://" or url.startswith("memory:"):
         from events.store.memory import MemoryEventStore
 
         return MemoryEventStore()
-    if url.startswith("sqlite://"):
+    if url.startswith("sqlite:"):
         from events.store.sqlite import SQLiteEventStore
 
-        return await SQLiteEventStore.open(url.removeprefix("sqlite://"), codec=codec)
+        return await SQLiteEventStore.open(sqlite_path(url), codec=codec)
     if url.startswith(("postgresql://", "postgres://")):
         from events.store.postgres import PostgresEventStore  # type: ignore[import-not-found]
 

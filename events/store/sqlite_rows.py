@@ -1,0 +1,147 @@
+"""Turn DatasetEvents into SQLite rows and back, and filters into WHERE clauses."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from events.codec import CodecError, EventCodec, PayloadDecoder, UndecodableEvent
+from events.envelope import DatasetEvent, Env
+from events.store.base import EventFilter, RecordedEvent
+from events.store.sqlite_schema import COLUMNS
+
+__all__ = ["SELECT", "RowDecoder", "encode_event", "encode_time", "filter_clause"]
+
+Row = tuple[Any, ...]
+_ENVS: dict[Any, Any] = {env.value: env for env in Env}
+
+
+def encode_time(value: datetime) -> str:
+    """Return a fixed-width UTC timestamp, so text order is time order in SQL."""
+    return value.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def encode_event(codec: EventCodec, event: DatasetEvent) -> Row:
+    """Return the row of an event, less its position, which the writer assigns."""
+    payload = event.payload
+    return (
+        event.event_id.bytes,
+        event.stream,
+        event.version,
+        payload.event_type,
+        payload.schema_version,
+        event.tenant,
+        event.env.value,
+        event.request_id,
+        event.trace_id,
+        event.actor,
+        encode_time(event.occurred_at),
+        codec.payload_to_json(payload),
+        orjson.dumps(dict(event.metadata)) if event.metadata else None,
+    )
+
+
+class RowDecoder:
+    """Build validated RecordedEvents from rows, with payload decoders cached per type."""
+
+    def __init__(self, codec: EventCodec) -> None:
+        self._codec = codec
+        self._payloads: dict[tuple[str, int], PayloadDecoder] = {}
+
+    def decode(self, rows: Sequence[Row]) -> list[RecordedEvent]:
+        """Decode a page of rows in order."""
+        payloads = self._payloads
+        envs = _ENVS
+        parse_time = datetime.fromisoformat
+        load_json = orjson.loads
+        out: list[RecordedEvent] = []
+        append = out.append
+        for (
+            position,
+            event_id,
+            stream,
+            version,
+            event_type,
+            schema_version,
+            tenant,
+            env,
+            request_id,
+            trace_id,
+            actor,
+            occurred_at,
+            payload,
+            metadata,
+        ) in rows:
+            decode_payload = payloads.get((event_type, schema_version))
+            if decode_payload is None:
+                decode_payload = self._codec.payload_decoder(event_type, schema_version)
+                payloads[(event_type, schema_version)] = decode_payload
+            try:
+                event = DatasetEvent(
+                    event_id=_uuid(event_id),
+                    stream=stream,
+                    version=version,
+                    tenant=tenant,
+                    env=envs[env] if env in envs else env,  # noqa: SIM401 (get is typed Optional)
+                    request_id=request_id,
+                    trace_id=trace_id,
+                    actor=actor,
+                    occurred_at=parse_time(occurred_at),
+                    payload=decode_payload(payload),
+                    metadata=None if metadata is None else load_json(metadata),
+                )
+            except CodecError:
+                raise
+            except Exception as exc:
+                raise UndecodableEvent(f"event at position {position}: {exc}") from None
+            append(RecordedEvent(event=event, position=position))
+        return out
+
+
+_new_uuid = uuid.UUID.__new__
+_set = object.__setattr__
+_UNKNOWN = uuid.SafeUUID.unknown
+
+
+def _uuid(raw: bytes) -> uuid.UUID:
+    """Return the UUID of 16 stored bytes, as UUID(bytes=raw) would, at a third of the cost."""
+    if len(raw) != 16:
+        raise ValueError(f"an event id is 16 bytes, not {len(raw)}")
+    # UUID.__init__ spends most of its time choosing among its five argument forms.
+    value = _new_uuid(uuid.UUID)
+    _set(value, "int", int.from_bytes(raw, "big"))
+    _set(value, "is_safe", _UNKNOWN)
+    return value
+
+
+def filter_clause(event_filter: EventFilter | None) -> tuple[list[str], list[Any]]:
+    """Return SQL conditions and their parameters that select what the filter matches."""
+    if event_filter is None:
+        return [], []
+    conditions: list[str] = []
+    params: list[Any] = []
+    for column, values in (
+        ("tenant", event_filter.tenants),
+        ("env", {Env(env).value for env in event_filter.envs}),
+        ("type", event_filter.types),
+        ("stream", event_filter.streams),
+    ):
+        if values:
+            ordered = sorted(values)
+            conditions.append(f"{column} IN ({', '.join('?' * len(ordered))})")
+            params.extend(ordered)
+    if event_filter.since is not None:
+        conditions.append("occurred_at >= ?")
+        params.append(encode_time(event_filter.since))
+    if event_filter.until is not None:
+        conditions.append("occurred_at < ?")
+        params.append(encode_time(event_filter.until))
+    return conditions, params
+
+
+# Built from constants only, never from input.
+SELECT = f"SELECT {COLUMNS} FROM events"  # noqa: S608

@@ -1,0 +1,83 @@
+"""The SQLite event store's schema, its migrations, and how its connections are opened."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from events.store.base import StoreError
+
+__all__ = ["COLUMNS", "SCHEMA_VERSION", "connect", "migrate"]
+
+# Column order shared by every insert and select, so rows are plain tuples end to end.
+COLUMNS = (
+    "position, event_id, stream, version, type, schema_version, tenant, env, "
+    "request_id, trace_id, actor, occurred_at, payload, metadata"
+)
+
+_V1 = """
+CREATE TABLE events (
+    position INTEGER PRIMARY KEY,
+    event_id BLOB NOT NULL UNIQUE,
+    stream TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    type TEXT NOT NULL,
+    schema_version INTEGER NOT NULL,
+    tenant TEXT NOT NULL,
+    env TEXT NOT NULL,
+    request_id TEXT NOT NULL,
+    trace_id TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    occurred_at TEXT NOT NULL,
+    payload BLOB NOT NULL,
+    metadata BLOB,
+    UNIQUE (stream, version)
+);
+CREATE INDEX events_by_tenant_env_type ON events (tenant, env, type, position);
+CREATE TABLE idempotency (
+    key TEXT PRIMARY KEY,
+    fingerprint TEXT NOT NULL,
+    status INTEGER NOT NULL,
+    body BLOB NOT NULL,
+    created_at TEXT NOT NULL
+) WITHOUT ROWID;
+"""
+
+# Migration n brings user_version n-1 to n; append new ones, never edit old ones.
+_MIGRATIONS = (_V1,)
+SCHEMA_VERSION = len(_MIGRATIONS)
+
+
+def connect(path: str, *, readonly: bool = False) -> sqlite3.Connection:
+    """Open a connection in autocommit mode with WAL and fully synchronous commits."""
+    if not readonly and path != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    # check_same_thread is off because close() runs on another thread than the reads did.
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA busy_timeout = 10000")
+    if not readonly:
+        conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = FULL")
+    if readonly:
+        conn.execute("PRAGMA query_only = ON")
+    return conn
+
+
+def migrate(conn: sqlite3.Connection) -> None:
+    """Bring the schema up to SCHEMA_VERSION, each step in its own transaction."""
+    current: int = conn.execute("PRAGMA user_version").fetchone()[0]
+    if current > SCHEMA_VERSION:
+        raise StoreError(
+            f"database schema version {current} is newer than this code ({SCHEMA_VERSION})"
+        )
+    for version in range(current + 1, SCHEMA_VERSION + 1):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in _MIGRATIONS[version - 1].split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {version}")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")

@@ -1,0 +1,107 @@
+"""The group-commit step: write many pending appends in one transaction, each failing alone."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Sequence
+from typing import Any
+
+import attrs
+
+from events.envelope import DatasetEvent
+from events.store.base import (
+    ConcurrencyError,
+    IdempotencyConflict,
+    InvalidAppend,
+    RecordedEvent,
+    StoreError,
+    check_batch,
+)
+from events.store.sqlite_schema import COLUMNS
+
+__all__ = ["PendingAppend", "write_batch"]
+
+_INSERT_EVENT = f"INSERT INTO events ({COLUMNS}) VALUES ({', '.join('?' * 14)})"  # noqa: S608
+_INSERT_IDEMPOTENCY = (
+    "INSERT INTO idempotency (key, fingerprint, status, body, created_at) VALUES (?, ?, ?, ?, ?)"
+)
+_STREAM_VERSION = "SELECT COALESCE(MAX(version), 0) FROM events WHERE stream = ?"
+_HEAD = "SELECT COALESCE(MAX(position), 0) FROM events"
+
+
+@attrs.define(kw_only=True)
+class PendingAppend:
+    """One caller's append waiting for the writer, and what became of it."""
+
+    stream: str
+    events: Sequence[DatasetEvent]
+    rows: list[tuple[Any, ...]]
+    expected_version: int | None
+    idempotency: tuple[Any, ...] | None
+    future: asyncio.Future[list[RecordedEvent]]
+    outcome: list[RecordedEvent] | StoreError | None = None
+
+
+def write_batch(conn: sqlite3.Connection, batch: Sequence[PendingAppend]) -> int:
+    """Write every append that fits in one transaction and return the new head position.
+
+    Each append sits in its own savepoint, so one that fails is rolled back alone and its
+    neighbours still commit; versions are tracked in memory so two appends to one stream
+    in the same batch are checked in order.
+    """
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        head: int = conn.execute(_HEAD).fetchone()[0]
+        versions: dict[str, int] = {}
+        for item in batch:
+            current = versions.get(item.stream)
+            if current is None:
+                current = conn.execute(_STREAM_VERSION, (item.stream,)).fetchone()[0]
+            try:
+                _check(item, current)
+                _insert(conn, item, head)
+            except StoreError as exc:
+                item.outcome = exc
+                continue
+            item.outcome = [
+                RecordedEvent(event=event, position=head + offset)
+                for offset, event in enumerate(item.events, start=1)
+            ]
+            head += len(item.rows)
+            versions[item.stream] = current + len(item.rows)
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    return head
+
+
+def _check(item: PendingAppend, current: int) -> None:
+    if item.expected_version is not None and item.expected_version != current:
+        raise ConcurrencyError(item.stream, item.expected_version, current)
+    check_batch(item.stream, item.events, current)
+
+
+def _insert(conn: sqlite3.Connection, item: PendingAppend, head: int) -> None:
+    conn.execute("SAVEPOINT append")
+    try:
+        if item.idempotency is not None:
+            try:
+                conn.execute(_INSERT_IDEMPOTENCY, item.idempotency)
+            except sqlite3.IntegrityError:
+                key = item.idempotency[0]
+                raise IdempotencyConflict(f"idempotency key {key!r} already recorded") from None
+        try:
+            conn.executemany(
+                _INSERT_EVENT,
+                [(head + offset, *row) for offset, row in enumerate(item.rows, start=1)],
+            )
+        except sqlite3.IntegrityError as exc:
+            raise InvalidAppend(f"events clash with recorded ones: {exc}") from None
+    except BaseException:
+        conn.execute("ROLLBACK TO append")
+        conn.execute("RELEASE append")
+        raise
+    conn.execute("RELEASE append")
