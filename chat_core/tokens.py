@@ -32,7 +32,7 @@ import math
 import re
 import time
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -166,6 +166,10 @@ def _check_secret(_inst: object, _attr: attrs.Attribute[bytes | None], value: by
     OctKey.import_key(value)
 
 
+def _as_tuple(values: Iterable[str]) -> tuple[str, ...]:
+    return tuple(values)
+
+
 def _default_algorithms(settings: TokenSettings) -> tuple[str, ...]:
     algorithms: tuple[str, ...] = ()
     if settings.hs256_secret is not None:
@@ -206,7 +210,7 @@ class TokenSettings:
     jwks: KeySet | None = field(default=None, converter=_to_key_set)
     algorithms: tuple[str, ...] = field(
         default=attrs.Factory(_default_algorithms, takes_self=True),
-        converter=tuple,
+        converter=_as_tuple,
         validator=_check_algorithms,
     )
     leeway: int = field(default=30, validator=_check_non_negative)
