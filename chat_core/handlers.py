@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, nullcontext
 from datetime import datetime
 from typing import Any, TypeVar
@@ -20,7 +20,7 @@ from chat_core.commands import (
 )
 from chat_core.context import AuthContext, RequestContext
 from chat_core.errors import Conflict, NotFound
-from chat_core.idempotency import IdempotencyGuard, scope_key
+from chat_core.idempotency import IdempotencyGuard, idempotency_metadata, scope_key
 from chat_core.payloads import MessagePosted, TemperatureConfigChanged, ThreadCreated
 from chat_core.readmodel import StreamCache, TemperatureState, ThreadState
 from chat_core.streams import (
@@ -181,8 +181,9 @@ class ChatHandlers:
         for _attempt in range(MAX_ATTEMPTS):
             state = await cache.load(stream)
             now = self._clock()
+            metadata = idempotency_metadata(scope, idempotency, status)
             events = [
-                self._event(context, auth, stream, state.version + offset, payload, now)
+                self._event(context, auth, stream, state.version + offset, payload, now, metadata)
                 for offset, payload in enumerate(decision(state), start=1)
             ]
             answer = render(state, events)
@@ -218,6 +219,7 @@ class ChatHandlers:
         version: int,
         payload: EventPayload,
         now: datetime,
+        metadata: Mapping[str, str],
     ) -> DatasetEvent:
         return DatasetEvent(
             event_id=uuid.uuid4(),
@@ -230,6 +232,7 @@ class ChatHandlers:
             actor=auth.sub,
             occurred_at=now,
             payload=payload,
+            metadata=metadata,
         )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from datetime import datetime
 
@@ -13,13 +13,39 @@ from chat_core.errors import IdempotencyInFlight, IdempotencyMismatch
 from chat_core.views import Replay
 from events.store.base import EventStore, IdempotencyRecord
 
-__all__ = ["IdempotencyGuard", "Replay", "scope_key"]
+__all__ = [
+    "IDEMPOTENCY_FINGERPRINT",
+    "IDEMPOTENCY_SCOPE",
+    "IDEMPOTENCY_STATUS",
+    "IdempotencyGuard",
+    "idempotency_metadata",
+    "scope_key",
+]
+
+# Event metadata that names the idempotent request an event answered, so that replay can
+# rebuild every idempotency record from the log alone.
+IDEMPOTENCY_SCOPE = "idempotency_scope"
+IDEMPOTENCY_FINGERPRINT = "idempotency_fingerprint"
+IDEMPOTENCY_STATUS = "idempotency_status"
 
 
 def scope_key(context: RequestContext, auth: AuthContext, key: str) -> str:
     """Name the record of a key under (tenant, env, sub, key), in a bounded length."""
     parts = "\x1f".join((context.tenant, context.env.value, auth.sub, key))
     return hashlib.sha256(parts.encode()).hexdigest()
+
+
+def idempotency_metadata(
+    scope: str | None, idempotency: Idempotency | None, status: int
+) -> Mapping[str, str]:
+    """Return the event metadata that ties an event to its idempotent request, if any."""
+    if scope is None or idempotency is None:
+        return {}
+    return {
+        IDEMPOTENCY_SCOPE: scope,
+        IDEMPOTENCY_FINGERPRINT: idempotency.fingerprint,
+        IDEMPOTENCY_STATUS: str(status),
+    }
 
 
 class IdempotencyGuard:
