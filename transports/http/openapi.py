@@ -1,11 +1,147 @@
-"""The OpenAPI 3.1 description of the HTTP contract."""
+"""The OpenAPI 3.1 description of the HTTP contract, one operation per registered route.
+
+OPERATIONS is keyed by (method, path) exactly as the router registers them; a test proves
+the two sets equal, so a route added without its description (or the reverse) fails CI.
+"""
 
 from __future__ import annotations
 
 from functools import cache
 from typing import Any
 
-__all__ = ["openapi_document"]
+from transports.http.openapi_parts import (
+    HEADERS,
+    PARAMETERS,
+    context,
+    json_body,
+    problems,
+    response,
+)
+from transports.http.openapi_schemas import SCHEMAS
+
+__all__ = ["OPERATIONS", "openapi_document"]
+
+Spec = dict[str, Any]
+PUBLIC: list[Spec] = []
+_WRITE_HEADERS = ("Idempotent-Replayed",)
+_READ_ERRORS = (400, 401, 403, 500)
+_WRITE_ERRORS = (400, 401, 403, 409, 413, 415, 422, 500)
+
+
+def _operation(
+    summary: str,
+    responses: dict[str, Spec],
+    *,
+    tag: str,
+    parameters: list[Spec] | None = None,
+    body: Spec | None = None,
+    security: list[Spec] | None = None,
+) -> Spec:
+    spec: Spec = {"summary": summary, "tags": [tag], "responses": responses}
+    if parameters is not None:
+        spec["parameters"] = parameters
+    if body is not None:
+        spec["requestBody"] = body
+    if security is not None:
+        spec["security"] = security
+    return spec
+
+
+def _ok(
+    status: int, schema: str | Spec | None, *headers: str, media: str = "application/json"
+) -> dict[str, Spec]:
+    return {str(status): response(status, schema, headers=headers, media=media)}
+
+
+OPERATIONS: dict[tuple[str, str], Spec] = {
+    ("POST", "/chat/threads"): _operation(
+        "Open a thread.",
+        {**_ok(201, "Thread", *_WRITE_HEADERS), **problems(*_WRITE_ERRORS)},
+        tag="chat",
+        parameters=context("IdempotencyKey"),
+        body=json_body("CreateThread", required=False),
+    ),
+    ("GET", "/chat/threads"): _operation(
+        "List this tenant and env's threads, newest first.",
+        {**_ok(200, "ThreadPage"), **problems(*_READ_ERRORS)},
+        tag="chat",
+        parameters=context("Limit", "After"),
+    ),
+    ("GET", "/chat/threads/{thread_id}"): _operation(
+        "Show one thread.",
+        {**_ok(200, "Thread"), **problems(*_READ_ERRORS, 404)},
+        tag="chat",
+        parameters=context("ThreadId"),
+    ),
+    ("POST", "/chat/threads/{thread_id}/messages"): _operation(
+        "Post a message to a thread.",
+        {**_ok(201, "Message", *_WRITE_HEADERS), **problems(*_WRITE_ERRORS, 404)},
+        tag="chat",
+        parameters=context("ThreadId", "IdempotencyKey"),
+        body=json_body("PostMessage", required=True),
+    ),
+    ("GET", "/chat/threads/{thread_id}/messages"): _operation(
+        "Page through a thread's messages by seq.",
+        {**_ok(200, "MessagePage"), **problems(*_READ_ERRORS, 404)},
+        tag="chat",
+        parameters=context("ThreadId", "Limit", "After", "Order"),
+    ),
+    ("DELETE", "/chat/threads/{thread_id}/messages/{message_id}"): _operation(
+        "Redact a message: its author or an admin; repeating it is harmless.",
+        {**_ok(204, None), **problems(*_READ_ERRORS, 404, 409)},
+        tag="chat",
+        parameters=context("ThreadId", "MessageId"),
+    ),
+    ("GET", "/temperature/config"): _operation(
+        "Show the temperature config to a member.",
+        {**_ok(200, "TemperatureConfig", "ETag"), **problems(*_READ_ERRORS)},
+        tag="temperature",
+        parameters=context(),
+    ),
+    ("PUT", "/temperature/config"): _operation(
+        "Replace the temperature config: admins only, guarded by If-Match when given.",
+        {
+            **_ok(200, "TemperatureConfig", "ETag", *_WRITE_HEADERS),
+            **problems(*_WRITE_ERRORS, 412),
+        },
+        tag="temperature",
+        parameters=context("IfMatch", "IdempotencyKey"),
+        body=json_body("SetTemperatureConfig", required=True),
+    ),
+    ("GET", "/healthz"): _operation(
+        "Say the process is alive.",
+        {**_ok(200, "Health"), **problems(500)},
+        tag="operations",
+        security=PUBLIC,
+    ),
+    ("GET", "/readyz"): _operation(
+        "Say whether the store answers.",
+        {**_ok(200, "Health"), **_ok(503, "Health"), **problems(500)},
+        tag="operations",
+        security=PUBLIC,
+    ),
+    ("GET", "/openapi.json"): _operation(
+        "Serve this document.",
+        {**_ok(200, {"type": "object"}), **problems(500)},
+        tag="operations",
+        security=PUBLIC,
+    ),
+    ("GET", "/docs"): _operation(
+        "List the routes as a self-contained HTML page.",
+        {**_ok(200, {"type": "string"}, media="text/html"), **problems(500)},
+        tag="operations",
+        security=PUBLIC,
+    ),
+}
+
+
+def _paths() -> dict[str, dict[str, Spec]]:
+    paths: dict[str, dict[str, Spec]] = {}
+    for (method, path), operation in OPERATIONS.items():
+        operation_id = f"{method.lower()}_{path.strip('/').replace('/', '_').replace('.', '_')}"
+        operation_id = operation_id.replace("{", "").replace("}", "")
+        paths.setdefault(path, {})[method.lower()] = {"operationId": operation_id, **operation}
+    return paths
 
 
 @cache
@@ -13,6 +149,21 @@ def openapi_document() -> dict[str, Any]:
     """Return the OpenAPI 3.1 document, built once."""
     return {
         "openapi": "3.1.0",
-        "info": {"title": "chat-core", "version": "0.1.0"},
-        "paths": {},
+        "info": {
+            "title": "chat-core",
+            "version": "0.1.0",
+            "description": "Event-sourced, multi-tenant chat and per-tenant temperature config.",
+        },
+        "servers": [{"url": "/"}],
+        "security": [{"bearer": []}],
+        "tags": [{"name": name} for name in ("chat", "temperature", "operations")],
+        "paths": _paths(),
+        "components": {
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+            },
+            "parameters": PARAMETERS,
+            "headers": HEADERS,
+            "schemas": SCHEMAS,
+        },
     }

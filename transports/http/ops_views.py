@@ -1,4 +1,4 @@
-"""Public operational routes: liveness, readiness and the API description."""
+"""Public operational routes: liveness, readiness and the API description (JSON and HTML)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import logging
 
 from aiohttp import web
 
+from transports.http.docs_page import docs_html
 from transports.http.keys import CORE
 from transports.http.openapi import openapi_document
 from transports.http.requests import json_response
@@ -37,3 +38,9 @@ async def readyz(request: web.Request) -> web.Response:
 async def openapi(_request: web.Request) -> web.Response:
     """Serve the OpenAPI 3.1 description of every route."""
     return json_response(200, openapi_document())
+
+
+@routes.get("/docs")
+async def docs(_request: web.Request) -> web.Response:
+    """Serve a self-contained HTML page that lists every route."""
+    return web.Response(text=docs_html(), content_type="text/html")

@@ -1,0 +1,117 @@
+"""The app serves the document and the docs page, and its real answers fit the schemas."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+from jsonschema import Draft202012Validator
+from referencing import Registry
+from referencing.jsonschema import DRAFT202012
+
+from transports.http.openapi import openapi_document
+
+Client = TestClient[Any, Any]
+BASE = "urn:chat-core:openapi"
+
+
+def _check(operation: tuple[str, str], status: int, content_type: str, body: Any) -> None:
+    """Validate a body against the schema the document gives that route and status."""
+    method, path = operation
+    document = openapi_document()
+    assert str(status) in document["paths"][path][method.lower()]["responses"]
+    steps = ["paths", path, method.lower(), "responses", str(status), "content", content_type]
+    pointer = "/".join(step.replace("~", "~0").replace("/", "~1") for step in steps)
+    schema = {"$ref": f"{BASE}#/{pointer}/schema"}
+    registry = Registry().with_resource(BASE, DRAFT202012.create_resource(document))
+    Draft202012Validator(
+        schema, registry=registry, format_checker=Draft202012Validator.FORMAT_CHECKER
+    ).validate(body)
+
+
+async def _answer(client: Client, method: str, url: str, **kwargs: Any) -> tuple[int, str, Any]:
+    async with client.request(method, url, **kwargs) as response:
+        body = await response.json(content_type=None) if response.status != 204 else None
+        assert "X-Request-Id" in response.headers
+        return response.status, response.content_type, body
+
+
+async def test_openapi_json_is_served_publicly(client: Client) -> None:
+    status, content_type, body = await _answer(client, "GET", "/openapi.json")
+    assert (status, content_type) == (200, "application/json")
+    assert body == openapi_document()
+
+
+async def test_docs_page_lists_every_path(client: Client) -> None:
+    async with client.get("/docs") as response:
+        assert response.status == 200
+        assert response.content_type == "text/html"
+        page = await response.text()
+    for path in openapi_document()["paths"]:
+        assert f"<code>{path}</code>" in page
+
+
+async def test_chat_answers_fit_their_schemas(client: Client, headers: dict[str, str]) -> None:
+    status, kind, thread = await _answer(
+        client,
+        "POST",
+        "/chat/threads",
+        json={"title": "t", "metadata": {"k": "v"}},
+        headers=headers,
+    )
+    _check(("POST", "/chat/threads"), status, kind, thread)
+    messages = f"/chat/threads/{thread['id']}/messages"
+    status, kind, message = await _answer(
+        client, "POST", messages, json={"content": "hi"}, headers=headers
+    )
+    _check(("POST", "/chat/threads/{thread_id}/messages"), status, kind, message)
+    status, _, _ = await _answer(client, "DELETE", f"{messages}/{message['id']}", headers=headers)
+    assert status == 204
+    for operation, url in [
+        (("GET", "/chat/threads"), "/chat/threads?limit=1"),
+        (("GET", "/chat/threads/{thread_id}"), f"/chat/threads/{thread['id']}"),
+        (("GET", "/chat/threads/{thread_id}/messages"), f"{messages}?order=desc"),
+    ]:
+        status, kind, body = await _answer(client, "GET", url, headers=headers)
+        _check(operation, status, kind, body)
+
+
+async def test_temperature_answers_fit_their_schemas(
+    client: Client, headers: dict[str, str]
+) -> None:
+    operation = ("GET", "/temperature/config")
+    _check(operation, *await _answer(client, "GET", "/temperature/config", headers=headers))
+    config = {"default": 0.7, "min": 0.1, "max": 1.5, "overrides": {"m": 0.2}}
+    answer = await _answer(client, "PUT", "/temperature/config", json=config, headers=headers)
+    _check(("PUT", "/temperature/config"), *answer)
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "extra", "status"),
+    [
+        ("GET", "/chat/threads", {"Authorization": ""}, 401),
+        ("GET", "/chat/threads", {"X-Tenant-Id": "nope"}, 400),
+        ("GET", "/chat/threads/th_missing", {}, 404),
+        ("POST", "/chat/threads/th_missing/messages", {}, 422),
+        ("PUT", "/temperature/config", {"If-Match": '"9"'}, 412),
+    ],
+)
+async def test_problems_fit_the_problem_schema(
+    client: Client,
+    headers: dict[str, str],
+    method: str,
+    url: str,
+    extra: dict[str, str],
+    status: int,
+) -> None:
+    body = {"default": 1, "min": 0, "max": 2} if method == "PUT" else {"content": ""}
+    answer = await _answer(client, method, url, json=body, headers={**headers, **extra})
+    assert answer[:2] == (status, "application/problem+json")
+    path = url if "th_missing" not in url else url.replace("th_missing", "{thread_id}")
+    _check((method, path), *answer)
+
+
+async def test_health_answers_fit_their_schemas(client: Client) -> None:
+    for path in ("/healthz", "/readyz"):
+        _check(("GET", path), *await _answer(client, "GET", path))

@@ -1,0 +1,162 @@
+"""Reusable OpenAPI pieces: the context headers, query parameters and responses of the routes."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Any
+
+from transports.http.openapi_schemas import MESSAGE_ID, THREAD_ID, ref
+from transports.http.problems import PROBLEM_JSON
+
+__all__ = [
+    "HEADERS",
+    "PARAMETERS",
+    "context",
+    "json_body",
+    "problems",
+    "response",
+]
+
+Spec = dict[str, Any]
+
+_HEADER_NAMES = ("X-Request-Id", "ETag", "Idempotent-Replayed", "WWW-Authenticate", "Allow")
+
+
+def _header(description: str, schema: Spec) -> Spec:
+    return {"description": description, "schema": schema}
+
+
+HEADERS: dict[str, Spec] = {
+    "X-Request-Id": _header(
+        "The request's id: the one sent, else one the server made.", {"type": "string"}
+    ),
+    "ETag": _header('The strong tag of the config\'s version: "<version>".', {"type": "string"}),
+    "Idempotent-Replayed": _header(
+        "true when this is the recorded first answer to the same Idempotency-Key.",
+        {"type": "string", "enum": ["true"]},
+    ),
+    "WWW-Authenticate": _header("The bearer challenge.", {"type": "string"}),
+    "Allow": _header("The methods the path takes.", {"type": "string"}),
+}
+assert set(HEADERS) == set(_HEADER_NAMES)
+
+
+def _in_header(name: str, schema: Spec, *, required: bool, description: str) -> Spec:
+    return {
+        "name": name,
+        "in": "header",
+        "required": required,
+        "description": description,
+        "schema": schema,
+    }
+
+
+def _in_query(name: str, schema: Spec, description: str) -> Spec:
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "description": description,
+        "schema": schema,
+    }
+
+
+def _in_path(name: str, pattern: str) -> Spec:
+    schema = {"type": "string", "pattern": pattern}
+    return {"name": name, "in": "path", "required": True, "schema": schema}
+
+
+PARAMETERS: dict[str, Spec] = {
+    "TenantId": _in_header(
+        "X-Tenant-Id",
+        {
+            "type": "string",
+            "pattern": "^t_[a-z0-9][a-z0-9_-]{0,62}$",
+            "not": {"const": "t_unknown"},
+        },
+        required=True,
+        description="The tenant; the caller must be a member of it. t_unknown is reserved.",
+    ),
+    "Env": _in_header(
+        "X-Env",
+        {"type": "string", "enum": ["dev", "staging", "prod"]},
+        required=True,
+        description="The environment; the server may allow fewer (CHAT_CORE_ENVS).",
+    ),
+    "RequestId": _in_header(
+        "X-Request-Id",
+        {"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,128}$"},
+        required=False,
+        description="The caller's id for the request, echoed in the response.",
+    ),
+    "IdempotencyKey": _in_header(
+        "Idempotency-Key",
+        {"type": "string", "pattern": "^[\\x21-\\x7e]([\\x20-\\x7e]{0,253}[\\x21-\\x7e])?$"},
+        required=False,
+        description="1 to 255 printable ASCII characters; repeats replay the first answer.",
+    ),
+    "IfMatch": _in_header(
+        "If-Match",
+        {"type": "string", "minLength": 1},
+        required=False,
+        description='"<version>" or *; any other tag is 412.',
+    ),
+    "Limit": _in_query(
+        "limit", {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}, "Page size."
+    ),
+    "After": _in_query(
+        "after",
+        {"type": "string", "minLength": 1, "maxLength": 64},
+        "The next cursor of a previous page.",
+    ),
+    "Order": _in_query(
+        "order",
+        {"type": "string", "enum": ["asc", "desc"], "default": "asc"},
+        "The order of messages by seq.",
+    ),
+    "ThreadId": _in_path("thread_id", THREAD_ID),
+    "MessageId": _in_path("message_id", MESSAGE_ID),
+}
+
+
+def context(*names: str) -> list[Spec]:
+    """List the context headers every private route takes, then the named parameters."""
+    chosen = ("TenantId", "Env", "RequestId", *names)
+    return [{"$ref": f"#/components/parameters/{name}"} for name in chosen]
+
+
+def response(
+    status: int,
+    schema: str | Spec | None,
+    *,
+    headers: tuple[str, ...] = (),
+    media: str = "application/json",
+) -> Spec:
+    """Describe one response, with X-Request-Id and the named headers."""
+    spec: Spec = {
+        "description": HTTPStatus(status).phrase,
+        "headers": {
+            name: {"$ref": f"#/components/headers/{name}"} for name in ("X-Request-Id", *headers)
+        },
+    }
+    if schema is not None:
+        spec["content"] = {media: {"schema": ref(schema) if isinstance(schema, str) else schema}}
+    return spec
+
+
+def problems(*statuses: int) -> dict[str, Spec]:
+    """Describe each status as a problem+json response; 401 carries its challenge."""
+    return {
+        str(status): response(
+            status,
+            "Problem",
+            headers=("WWW-Authenticate",) if status == 401 else (),
+            media=PROBLEM_JSON,
+        )
+        for status in statuses
+    }
+
+
+def json_body(schema: str, *, required: bool) -> Spec:
+    """Describe a JSON request body."""
+    return {"required": required, "content": {"application/json": {"schema": ref(schema)}}}
