@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import uuid
 from datetime import UTC, datetime, timedelta
 
 from hypothesis import strategies as st
@@ -72,7 +71,7 @@ def datasets_events(draw: st.DrawFn) -> DatasetEvent:
     """Draw a valid DatasetEvent with a test payload."""
     request_id = draw(request_ids)
     return DatasetEvent(
-        event_id=draw(st.uuids().map(uuid.UUID)),
+        event_id=draw(st.uuids()),
         stream=draw(request_ids),
         version=draw(st.integers(1, 2**31)),
         tenant=draw(tenants),
