@@ -26,6 +26,8 @@ __all__ = [
 MAX_METADATA_KEYS = 16
 MAX_METADATA_KEY = 64
 MAX_METADATA_VALUE = 1024
+MIN_TEMPERATURE = 0.0
+MAX_TEMPERATURE = 2.0
 FieldErrors = list[tuple[str, str]]
 
 
@@ -92,11 +94,13 @@ class TemperatureBody:
     overrides: dict[str, float] = field(factory=dict)
 
     def problems(self) -> FieldErrors:
-        """List non-finite numbers; the domain checks the bounds."""
+        """List numbers outside 0..2, so a bad body is 422 before If-Match can make it 412."""
         values = {"default": self.default, "min": self.min, "max": self.max}
         values.update({f"overrides.{k}": v for k, v in self.overrides.items()})
         return [
-            (name, "must be a finite number") for name, v in values.items() if not math.isfinite(v)
+            (name, f"must be a number from {MIN_TEMPERATURE} to {MAX_TEMPERATURE}")
+            for name, v in values.items()
+            if not (math.isfinite(v) and MIN_TEMPERATURE <= v <= MAX_TEMPERATURE)
         ]
 
 
@@ -128,6 +132,8 @@ def _strict_float(value: object, _type: object) -> float:
 def _build() -> cattrs.Converter:
     converter = cattrs.Converter(forbid_extra_keys=True, detailed_validation=True)
     converter.register_structure_hook(str, _strict_str)
+    # An optional string may be left out (its default None), but an explicit null is not a str.
+    converter.register_structure_hook(str | None, _strict_str)
     converter.register_structure_hook(float, _strict_float)
     return converter
 

@@ -42,7 +42,8 @@ async def read_json(request: web.Request, *, empty_is_object: bool) -> tuple[Any
         raise HTTPProblem(413, f"the body is over the {limit}-byte limit")
     if not raw and empty_is_object:
         return {}, raw
-    if request.content_type != "application/json":
+    # 415 is for a body in another format; an empty body is simply not JSON (400 below).
+    if raw and request.content_type != "application/json":
         raise HTTPProblem(415, "the body must be application/json")
     try:
         return orjson.loads(raw), raw
