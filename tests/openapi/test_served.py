@@ -115,3 +115,25 @@ async def test_problems_fit_the_problem_schema(
 async def test_health_answers_fit_their_schemas(client: Client) -> None:
     for path in ("/healthz", "/readyz"):
         _check(("GET", path), *await _answer(client, "GET", path))
+
+
+async def test_out_of_range_temperature_is_422_before_if_match(
+    client: Client, headers: dict[str, str]
+) -> None:
+    body = {"default": 3, "min": 0, "max": 1}
+    status, kind, problem = await _answer(
+        client, "PUT", "/temperature/config", json=body, headers={**headers, "If-Match": '"9"'}
+    )
+    assert (status, kind) == (422, "application/problem+json")
+    assert [error["field"] for error in problem["errors"]] == ["default"]
+
+
+async def test_an_undeclared_method_is_405_with_allow_even_without_context(
+    client: Client, headers: dict[str, str]
+) -> None:
+    token_only = {"Authorization": headers["Authorization"]}
+    for path in ("/healthz", "/temperature/config", "/chat/threads/th_x"):
+        async with client.request("TRACE", path, headers=token_only) as response:
+            assert response.status == 405, path
+            assert response.content_type == "application/problem+json"
+            assert "GET" in response.headers["Allow"]

@@ -125,8 +125,12 @@ def verify_request(request: web.Request) -> AuthContext:
 
 @web.middleware
 async def build_context(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Build the RequestContext from the headers (400) and check membership (403)."""
-    if not is_public(request):
+    """Build the RequestContext from the headers (400) and check membership (403).
+
+    A request no route matches skips this: its 404 or 405 is about the path and method, not
+    the tenant, so it needs only the token (checked before) to learn that.
+    """
+    if not is_public(request) and request.match_info.http_exception is None:
         context = context_from_headers(request)
         if not has_role(request[AUTH], context.tenant, Role.MEMBER):
             raise HTTPProblem(403, f"the caller is not a member of tenant {context.tenant}")

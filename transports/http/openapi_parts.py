@@ -97,9 +97,9 @@ PARAMETERS: dict[str, Spec] = {
     ),
     "IfMatch": _in_header(
         "If-Match",
-        {"type": "string", "minLength": 1},
+        {"type": "string"},
         required=False,
-        description='"<version>" or *; any other tag is 412.',
+        description='"<version>" or *; any other value, empty included, is 412.',
     ),
     "Limit": _in_query(
         "limit", {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}, "Page size."
