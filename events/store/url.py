@@ -37,7 +37,7 @@ async def open_store(url: str, *, codec: EventCodec) -> EventStore:
 
         return await SQLiteEventStore.open(sqlite_path(url), codec=codec)
     if url.startswith(("postgresql://", "postgres://")):
-        from events.store.postgres import PostgresEventStore  # type: ignore[import-not-found]
+        from events.store.postgres import PostgresEventStore
 
         store: EventStore = await PostgresEventStore.open(url, codec=codec)
         return store

@@ -1,0 +1,77 @@
+"""The PostgreSQL event store's schema and its migrations, run under an advisory lock."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from events.store.base import StoreError
+
+__all__ = ["APPEND_LOCK", "CHANNEL", "COLUMNS", "MIGRATION_LOCK", "SCHEMA_VERSION", "migrate"]
+
+# Advisory lock keys are per database; "chatcore" in ASCII, and the next number.
+APPEND_LOCK = 0x63686174636F7265
+MIGRATION_LOCK = APPEND_LOCK + 1
+CHANNEL = "chat_core_events"
+
+# Column order shared by every insert and select, so rows are plain tuples end to end.
+COLUMNS = (
+    "position, event_id, stream, version, type, schema_version, tenant, env, "
+    "request_id, trace_id, actor, occurred_at, payload, metadata"
+)
+
+# json (not jsonb) keeps the codec's bytes exactly as written, and still answers ->> in psql.
+_V1 = """
+CREATE TABLE events (
+    position bigint PRIMARY KEY,
+    event_id uuid NOT NULL UNIQUE,
+    stream text NOT NULL,
+    version integer NOT NULL,
+    type text NOT NULL,
+    schema_version integer NOT NULL,
+    tenant text NOT NULL,
+    env text NOT NULL,
+    request_id text NOT NULL,
+    trace_id text NOT NULL,
+    actor text NOT NULL,
+    occurred_at timestamptz NOT NULL,
+    payload json NOT NULL,
+    metadata json,
+    UNIQUE (stream, version)
+);
+CREATE INDEX events_by_tenant_env_type ON events (tenant, env, type, position);
+CREATE TABLE idempotency (
+    key text PRIMARY KEY,
+    fingerprint text NOT NULL,
+    status integer NOT NULL,
+    body bytea NOT NULL,
+    created_at timestamptz NOT NULL
+);
+"""
+
+# Migration n brings schema version n-1 to n; append new ones, never edit old ones.
+_MIGRATIONS = (_V1,)
+SCHEMA_VERSION = len(_MIGRATIONS)
+
+_VERSION_TABLE = "CREATE TABLE IF NOT EXISTS chat_core_schema (version integer PRIMARY KEY)"
+
+
+async def migrate(conn: Any) -> None:
+    """Bring the schema up to SCHEMA_VERSION, each step in its own transaction.
+
+    A session advisory lock makes concurrent start-ups take turns: the first migrates,
+    the others then find the schema current and do nothing.
+    """
+    await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK)
+    try:
+        await conn.execute(_VERSION_TABLE)
+        current: int = await conn.fetchval("SELECT COALESCE(max(version), 0) FROM chat_core_schema")
+        if current > SCHEMA_VERSION:
+            raise StoreError(
+                f"database schema version {current} is newer than this code ({SCHEMA_VERSION})"
+            )
+        for version in range(current + 1, SCHEMA_VERSION + 1):
+            async with conn.transaction():
+                await conn.execute(_MIGRATIONS[version - 1])
+                await conn.execute("INSERT INTO chat_core_schema (version) VALUES ($1)", version)
+    finally:
+        await conn.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK)
