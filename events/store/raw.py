@@ -1,0 +1,142 @@
+"""Read a log's rows as stored, undecoded, so a check sees what a tampered row really holds.
+
+A row is a tuple in the column order of the SQLite schema: position, event_id, stream,
+version, type, schema_version, tenant, env, request_id, trace_id, actor, occurred_at,
+payload, metadata. A SQLite file is read through its own read-only connection; any other
+store is read through `read_all` and re-encoded, since it cannot hold a row that does not
+decode.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any, Protocol
+
+from events.codec import EventCodec
+from events.store.base import EventStore, StoreError
+from events.store.sqlite_rows import encode_event
+from events.store.sqlite_schema import COLUMNS
+from events.store.url import sqlite_path
+
+__all__ = ["RawLog", "RawRow", "SQLiteRawLog", "StoreRawLog", "StreamEntry", "open_raw_log"]
+
+RawRow = tuple[Any, ...]
+StreamEntry = tuple[str, int, int]
+PAGE = 5000
+
+# Built from constants only, never from input.
+_ROWS = (
+    f"SELECT {COLUMNS} FROM events "  # noqa: S608
+    "WHERE position > ? AND position < ? ORDER BY position LIMIT ?"
+)
+# Row values walk the UNIQUE (stream, version) index without a sort.
+_BY_STREAM = (
+    "SELECT stream, version, position FROM events "
+    "WHERE (stream, version) > (?, ?) ORDER BY stream, version LIMIT ?"
+)
+
+
+class RawLog(Protocol):
+    """The rows of a log in position order, and where the backend can, in stream order."""
+
+    def pages(
+        self, *, after_position: int = 0, before_position: int | None = None
+    ) -> AsyncIterator[list[RawRow]]:
+        """Yield pages of rows between two positions, in position order."""
+        ...
+
+    def stream_entries(self) -> AsyncIterator[list[StreamEntry]] | None:
+        """Yield (stream, version, position) ordered by stream then version, or None."""
+        ...
+
+    async def close(self) -> None:
+        """Release what the reader holds."""
+        ...
+
+
+class SQLiteRawLog:
+    """Read a SQLite log's rows through a read-only connection, page by page."""
+
+    def __init__(self, path: str) -> None:
+        if not Path(path).is_file():
+            raise StoreError(f"no SQLite log at {path!r}")
+        uri = Path(path).resolve().as_uri() + "?mode=ro"
+        self._conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
+        self._conn.execute("PRAGMA query_only = ON")
+
+    async def pages(
+        self, *, after_position: int = 0, before_position: int | None = None
+    ) -> AsyncIterator[list[RawRow]]:
+        """Yield pages of rows between two positions, in position order."""
+        lower = max(after_position, 0)
+        upper = (1 << 62) if before_position is None else before_position
+        while True:
+            page = await asyncio.to_thread(self._fetch, _ROWS, (lower, upper, PAGE))
+            if not page:
+                return
+            yield page
+            if len(page) < PAGE:
+                return
+            lower = page[-1][0]
+
+    async def _entries(self) -> AsyncIterator[list[StreamEntry]]:
+        stream, version = "", 0
+        while True:
+            page = await asyncio.to_thread(self._fetch, _BY_STREAM, (stream, version, PAGE))
+            if not page:
+                return
+            yield page
+            if len(page) < PAGE:
+                return
+            stream, version = page[-1][0], page[-1][1]
+
+    def stream_entries(self) -> AsyncIterator[list[StreamEntry]] | None:
+        """Yield (stream, version, position) ordered by stream then version, from the index."""
+        return self._entries()
+
+    async def close(self) -> None:
+        """Close the read-only connection."""
+        self._conn.close()
+
+    def _fetch(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
+        return self._conn.execute(sql, params).fetchall()
+
+
+class StoreRawLog:
+    """Present any store's decoded events as rows, for backends that hold only valid events."""
+
+    def __init__(self, store: EventStore, codec: EventCodec) -> None:
+        self._store = store
+        self._codec = codec
+
+    async def pages(
+        self, *, after_position: int = 0, before_position: int | None = None
+    ) -> AsyncIterator[list[RawRow]]:
+        """Yield pages of re-encoded events between two positions, in position order."""
+        page: list[RawRow] = []
+        async for item in self._store.read_all(
+            after_position=after_position, before_position=before_position
+        ):
+            page.append((item.position, *encode_event(self._codec, item.event)))
+            if len(page) == PAGE:
+                yield page
+                page = []
+        if page:
+            yield page
+
+    def stream_entries(self) -> AsyncIterator[list[StreamEntry]] | None:
+        """Return None: this backend has no stream-ordered scan."""
+        return None
+
+    async def close(self) -> None:
+        """Leave the store open: its owner closes it."""
+
+
+def open_raw_log(url: str, store: EventStore, codec: EventCodec) -> RawLog:
+    """Return the rows of the log a URL names: straight from the file for SQLite."""
+    if url.startswith("sqlite:"):
+        return SQLiteRawLog(sqlite_path(url))
+    return StoreRawLog(store, codec)
