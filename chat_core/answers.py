@@ -1,0 +1,73 @@
+"""Render the answer an event gave its request, as the pipeline rendered it when it was new."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from chat_core.payloads import MessagePosted, TemperatureConfigChanged, ThreadCreated
+from chat_core.views import MessageView, TemperatureConfigView, ThreadView
+from events.envelope import DatasetEvent
+
+__all__ = ["Answer", "render_answer"]
+
+
+class Answer(Protocol):
+    """A view that renders as the JSON body of a response."""
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the contract's JSON object."""
+        ...
+
+
+def _thread(event: DatasetEvent, payload: ThreadCreated) -> ThreadView:
+    return ThreadView(
+        id=payload.thread_id,
+        title=payload.title,
+        metadata=payload.metadata,
+        created_at=event.occurred_at,
+        created_by=event.actor,
+        message_count=0,
+        last_seq=0,
+    )
+
+
+def _message(event: DatasetEvent, payload: MessagePosted) -> MessageView:
+    return MessageView(
+        id=payload.message_id,
+        thread_id=payload.thread_id,
+        seq=payload.seq,
+        role=payload.role,
+        content=payload.content,
+        metadata=payload.metadata,
+        author=event.actor,
+        created_at=event.occurred_at,
+        request_id=event.request_id,
+    )
+
+
+def _temperature(event: DatasetEvent, payload: TemperatureConfigChanged) -> TemperatureConfigView:
+    return TemperatureConfigView(
+        tenant=event.tenant,
+        env=event.env,
+        default=payload.default,
+        min=payload.min,
+        max=payload.max,
+        overrides=payload.overrides,
+        version=event.version,
+        updated_at=event.occurred_at,
+        updated_by=event.actor,
+    )
+
+
+_RENDERERS: dict[type[Any], Callable[[DatasetEvent, Any], Answer]] = {
+    ThreadCreated: _thread,
+    MessagePosted: _message,
+    TemperatureConfigChanged: _temperature,
+}
+
+
+def render_answer(event: DatasetEvent) -> Answer | None:
+    """Return the view a created thread, posted message or config change answered with."""
+    render = _RENDERERS.get(type(event.payload))
+    return None if render is None else render(event, event.payload)
