@@ -1,4 +1,4 @@
-"""The chat-core command line: serve and token."""
+"""The chat-core command line: serve, token and the event tooling."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from chat_core.bootstrap import bootstrap, hs256_secret
 from chat_core.settings import ENV_NAMES, Settings, SettingsError, load_settings
 from chat_core.tokens import mint_token, parse_tenant_roles
 from transports.cli.logs import configure_logging
+from transports.cli.tooling import TOOLING_COMMANDS, add_tooling_commands, run_tooling
 from transports.http.app import create_app
 
 __all__ = ["main"]
@@ -43,6 +44,7 @@ def _build_parser() -> argparse.ArgumentParser:
         help="t_acme:member,admin (repeatable)",
     )
     token.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds")
+    add_tooling_commands(commands)
     return parser
 
 
@@ -91,6 +93,8 @@ def _serve(settings: Settings) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the process exit status."""
     args = _build_parser().parse_args(argv)
+    if args.command in TOOLING_COMMANDS:
+        return run_tooling(args)
     try:
         settings = _settings(args)
         if args.command == "serve":

@@ -1,0 +1,83 @@
+"""The checking and moving commands: verify, replay and copy."""
+
+from __future__ import annotations
+
+import argparse
+from typing import TextIO
+
+from chat_core.replay import idempotency_record, replay_log
+from events.codec import EventCodec
+from events.store import open_store
+from events.store.base import EventStore
+from events.store.raw import open_raw_log
+from events.tooling import LogVerifier, copy_log
+from transports.cli.progress import progress_bar
+from transports.cli.tooling_args import store_url
+
+__all__ = ["run_copy", "run_replay", "run_verify"]
+
+
+async def run_verify(
+    args: argparse.Namespace, store: EventStore, codec: EventCodec, out: TextIO
+) -> int:
+    """Check every row of the log as stored; list each fault and exit 1 when there is any."""
+    raw = open_raw_log(store_url(args), store, codec)
+    verifier = LogVerifier(raw, codec)
+    faults = 0
+    try:
+        with progress_bar("verify", total=await store.head_position()) as progress:
+            async for fault in verifier.faults(progress=progress):
+                faults += 1
+                out.write(f"{fault}\n")
+    finally:
+        await raw.close()
+    verdict = "no fault" if not faults else f"{faults} fault{'s' * (faults != 1)}"
+    out.write(f"verified {verifier.checked} events: {verdict}\n")
+    return 1 if faults else 0
+
+
+async def run_replay(
+    args: argparse.Namespace, store: EventStore, codec: EventCodec, out: TextIO
+) -> int:
+    """Rebuild the derived state from the log; with --check, exit 1 on any difference."""
+    with progress_bar("replay", total=await store.head_position()) as progress:
+        result = await replay_log(store, check=args.check, progress=progress)
+    for difference in result.differences:
+        out.write(f"differs: {difference}\n")
+    out.write(
+        f"replayed {result.events} events: {len(result.threads)} threads, "
+        f"{result.messages} messages, {len(result.temperatures)} temperature configs, "
+        f"{result.idempotency_records} idempotency records\n"
+    )
+    if args.check:
+        count = len(result.differences)
+        out.write("live state matches\n" if not count else f"{count} differences\n")
+    return 1 if result.differences else 0
+
+
+async def run_copy(args: argparse.Namespace, codec: EventCodec, out: TextIO) -> int:
+    """Copy the source log into the destination store, resuming where it stopped."""
+    if args.source == args.destination:
+        raise ValueError("the source and the destination are the same store")
+    source = await open_store(_existing(args.source), codec=codec)
+    try:
+        destination = await open_store(args.destination, codec=codec)
+        try:
+            total = await source.head_position() - await destination.head_position()
+            with progress_bar("copy", total=total) as progress:
+                result = await copy_log(
+                    source, destination, idempotency_of=idempotency_record, progress=progress
+                )
+        finally:
+            await destination.close()
+    finally:
+        await source.close()
+    kept = "positions kept" if result.positions_kept else "positions renumbered (source has holes)"
+    out.write(
+        f"copied {result.copied} events after source position {result.resumed_after}; {kept}\n"
+    )
+    return 0
+
+
+def _existing(url: str) -> str:
+    return store_url(argparse.Namespace(store=url))

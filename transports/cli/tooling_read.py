@@ -1,0 +1,97 @@
+"""The reading commands: events (list or follow), export and stats."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import datetime
+from typing import TextIO
+
+import orjson
+
+from events.codec import EventCodec
+from events.store.base import EventStore, RecordedEvent
+from events.tooling import (
+    export_events,
+    export_record,
+    follow_selection,
+    log_stats,
+    open_export,
+    read_selection,
+)
+from transports.cli.progress import progress_bar
+from transports.cli.tooling_args import selection_of
+
+__all__ = ["run_events", "run_export", "run_stats"]
+
+
+def _line(item: RecordedEvent) -> str:
+    event = item.event
+    return (
+        f"{item.position:>9}  {event.occurred_at.isoformat(timespec='milliseconds')}  "
+        f"{event.tenant}/{event.env.value}  {event.type}  {event.stream}@{event.version}  "
+        f"{event.request_id}"
+    )
+
+
+async def run_events(
+    args: argparse.Namespace, store: EventStore, codec: EventCodec, out: TextIO
+) -> int:
+    """Print the selected events one per line; with --follow, keep printing new ones."""
+    selection = selection_of(args)
+    items = follow_selection(store, selection) if args.follow else read_selection(store, selection)
+    async for item in items:
+        text = orjson.dumps(export_record(codec, item)).decode() if args.json else _line(item)
+        out.write(text + "\n")
+        if args.follow:
+            out.flush()
+    return 0
+
+
+async def run_export(
+    args: argparse.Namespace, store: EventStore, codec: EventCodec, out: TextIO
+) -> int:
+    """Write the selected events as JSON Lines to a file (gzip by .gz) or to stdout."""
+    selection = selection_of(args)
+    total = None if selection.event_filter else await store.head_position() - selection.after
+    with (
+        open_export(args.output, sys.stdout.buffer) as sink,
+        progress_bar("export", total=total) as progress,
+    ):
+        count = await export_events(store, codec, selection, sink, progress=progress)
+    if args.output != "-":
+        out.write(f"exported {count} events to {args.output}\n")
+    return 0
+
+
+async def run_stats(
+    args: argparse.Namespace, store: EventStore, codec: EventCodec, out: TextIO
+) -> int:
+    """Print the selected events' counts per tenant, env and type as a table."""
+    selection = selection_of(args)
+    total = None if selection.event_filter else await store.head_position() - selection.after
+    with progress_bar("stats", total=total) as progress:
+        stats = await log_stats(store, selection, progress=progress)
+    header = ("tenant", "env", "type", "events", "first", "last")
+    rows = [
+        (tenant, env, type_, f"{row.count:,}", _time(row.first), _time(row.last))
+        for (tenant, env, type_), row in stats.sorted_rows()
+    ]
+    rows.append(("total", "", "", f"{stats.total:,}", "", ""))
+    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows, strict=True)]
+    for cells in (header, *rows):
+        pairs = enumerate(zip(cells, widths, strict=True))
+        padded = [_cell(cell, width, index == 3) for index, (cell, width) in pairs]
+        out.write("  ".join(padded).rstrip() + "\n")
+    for label, index in (("tenant", 0), ("env", 1), ("type", 2)):
+        counts = ", ".join(f"{name} {count:,}" for name, count in stats.totals_by(index).items())
+        out.write(f"per {label}: {counts or 'none'}\n")
+    return 0
+
+
+def _time(moment: datetime) -> str:
+    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _cell(cell: str, width: int, numeric: bool) -> str:
+    return cell.rjust(width) if numeric else cell.ljust(width)
