@@ -23,10 +23,20 @@ trap 'kill "$SERVER" 2>/dev/null || true; wait "$SERVER" 2>/dev/null || true; rm
 
 TOKEN=$("$BIN/chat-core" token --sub u_fuzz --tenant "$TENANT:member,admin")
 BASE=http://127.0.0.1:$PORT
+up=no
 for _ in $(seq 1 50); do
-  "$BIN/python" -c "import urllib.request; urllib.request.urlopen('$BASE/healthz')" 2>/dev/null && break
+  if "$BIN/python" -c "import urllib.request; urllib.request.urlopen('$BASE/healthz')" 2>/dev/null; then
+    up=yes
+    break
+  fi
+  kill -0 "$SERVER" 2>/dev/null || break
   sleep 0.2
 done
+if [ "$up" != yes ]; then
+  echo "the server did not come up on $BASE:" >&2
+  cat "$WORK/server.log" >&2
+  exit 1
+fi
 
 CHECKS=not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance,negative_data_rejection,missing_required_header,unsupported_method,ignored_auth
 fuzz() {
