@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import orjson
 from aiohttp import ClientResponse, web
-from aiohttp.test_utils import TestClient
+from aiohttp.test_utils import TestClient, TestServer
 from joserfc import jwt
 from joserfc.jwk import OctKey
 
@@ -28,6 +30,8 @@ __all__ = [
     "PUBLIC_PATHS",
     "SECRET",
     "USERS",
+    "Answer",
+    "SyncApp",
     "all_events",
     "auth_headers",
     "build_app",
@@ -213,3 +217,61 @@ async def post_message(
     assert response.status == 201, await response.text()
     message: dict[str, Any] = await response.json()
     return message
+
+
+class Answer:
+    """What a synchronous request got back: status, headers and raw body."""
+
+    __slots__ = ("body", "headers", "status")
+
+    def __init__(self, status: int, headers: Mapping[str, str], body: bytes) -> None:
+        self.status = status
+        self.headers = headers
+        self.body = body
+
+    def json(self) -> Any:
+        """Parse the body as JSON."""
+        return orjson.loads(self.body)
+
+
+class SyncApp:
+    """Drive the real app from synchronous code (Hypothesis) through one asyncio.Runner."""
+
+    def __init__(self, **options: Any) -> None:
+        self._runner = asyncio.Runner()
+        self.client: TestClient[Any, Any] = self._runner.run(self._start(options))
+        self.store: EventStore = self.client.app[CORE].store
+
+    @staticmethod
+    async def _start(options: Mapping[str, Any]) -> TestClient[Any, Any]:
+        client: TestClient[Any, Any] = TestClient(TestServer(await build_app(**options)))
+        await client.start_server()
+        return client
+
+    def request(self, method: str, path: str, **request: Any) -> Answer:
+        """Make one request and read its whole answer."""
+        return self._runner.run(self._request(method, path, request))
+
+    async def _request(self, method: str, path: str, request: Mapping[str, Any]) -> Answer:
+        async with self.client.request(method, path, **request) as response:
+            body = await response.read()
+            return Answer(response.status, response.headers.copy(), body)
+
+    def head(self) -> int:
+        """Return the store's head position."""
+        return self._runner.run(self.store.head_position())
+
+    def events(self, after_position: int = 0) -> list[RecordedEvent]:
+        """Return the recorded events after a position."""
+        return self._runner.run(all_events(self.store, after_position))
+
+    def run(self, coroutine: Any) -> Any:
+        """Run any coroutine on the app's loop."""
+        return self._runner.run(coroutine)
+
+    def close(self) -> None:
+        """Stop the server, close the core and the loop."""
+        try:
+            self._runner.run(self.client.close())
+        finally:
+            self._runner.close()
