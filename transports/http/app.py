@@ -8,20 +8,24 @@ from chat_core.bootstrap import ChatCore
 from transports.http import chat_views, ops_views, temperature_views
 from transports.http.keys import CORE
 from transports.http.middleware import authenticate, build_context, errors_and_request_id
+from transports.http.stream_settings import StreamSettings
+from transports.http.streaming import add_streams
+from transports.http.websocket import refuse_by_close
 
 __all__ = ["create_app"]
 
 
-def create_app(core: ChatCore) -> web.Application:
+def create_app(core: ChatCore, *, streams: StreamSettings | None = None) -> web.Application:
     """Build the HTTP app around a bootstrapped chat core; closing the app closes the core."""
     app = web.Application(
-        middlewares=[errors_and_request_id, authenticate, build_context],
+        middlewares=[errors_and_request_id, refuse_by_close, authenticate, build_context],
         client_max_size=core.settings.max_body,
     )
     app[CORE] = core
     app.add_routes(ops_views.routes)
     app.add_routes(chat_views.routes)
     app.add_routes(temperature_views.routes)
+    add_streams(app, streams or StreamSettings())
     app.on_cleanup.append(_close_core)
     return app
 

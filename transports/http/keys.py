@@ -6,10 +6,33 @@ from aiohttp import web
 
 from chat_core.bootstrap import ChatCore
 from chat_core.context import AuthContext, RequestContext
+from chat_core.hub import StreamHub
+from chat_core.tickets import StreamTicket, TicketBook
+from transports.http.render import EventRenderer
+from transports.http.stream_settings import StreamSettings
 
-__all__ = ["AUTH", "CONTEXT", "CORE", "REQUEST_ID"]
+__all__ = [
+    "AUTH",
+    "CONTEXT",
+    "CORE",
+    "HUB",
+    "RENDERER",
+    "REQUEST_ID",
+    "SOCKETS",
+    "STREAMS",
+    "TICKET",
+    "TICKETS",
+]
 
 CORE = web.AppKey("core", ChatCore)
 REQUEST_ID = web.RequestKey("request_id", str)
 AUTH = web.RequestKey("auth", AuthContext)
 CONTEXT = web.RequestKey("context", RequestContext)
+
+# Live streams: one hub per process, the ticket book, and the open WebSockets to close.
+HUB = web.AppKey("hub", StreamHub)
+TICKETS = web.AppKey("tickets", TicketBook)
+STREAMS = web.AppKey("streams", StreamSettings)
+RENDERER = web.AppKey("renderer", EventRenderer)
+SOCKETS = web.AppKey("sockets", set[web.WebSocketResponse])
+TICKET = web.RequestKey("ticket", StreamTicket)

@@ -23,13 +23,15 @@ from chat_core.errors import (
 )
 from chat_core.tokens import InvalidToken
 from events.envelope import Env, InvalidContext, check_tenant
-from transports.http.keys import AUTH, CONTEXT, CORE, REQUEST_ID
+from transports.http.keys import AUTH, CONTEXT, CORE, REQUEST_ID, TICKET
 from transports.http.problems import HTTPProblem, problem_response
+from transports.http.tickets import redeem_ticket, takes_ticket
 
 __all__ = [
     "PUBLIC_PATHS",
     "authenticate",
     "build_context",
+    "chat_error_status",
     "errors_and_request_id",
     "is_public",
 ]
@@ -50,6 +52,11 @@ _CHAT_STATUS: dict[type[ChatError], int] = {
     ValidationFailed: 422,
     IdempotencyMismatch: 422,
 }
+
+
+def chat_error_status(error: ChatError) -> int:
+    """Return the HTTP status a chat error answers with."""
+    return _CHAT_STATUS.get(type(error), 400)
 
 
 def is_public(request: web.Request) -> bool:
@@ -80,7 +87,7 @@ async def errors_and_request_id(request: web.Request, handler: Handler) -> web.S
             headers=problem.problem_headers,
         )
     except ChatError as error:
-        status = _CHAT_STATUS.get(type(error), 400)
+        status = chat_error_status(error)
         errors = error.errors if isinstance(error, ValidationFailed) else ()
         return problem_response(status, str(error), request_id=request_id, errors=errors)
     except web.HTTPException as exc:
@@ -106,9 +113,18 @@ def _kept_headers(exc: web.HTTPException) -> dict[str, str]:
 
 @web.middleware
 async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Refuse with 401 every non-public request without a valid bearer token."""
+    """Refuse with 401 every non-public request without a valid bearer token.
+
+    The stream routes alone may present a single-use `?ticket=` instead (browsers cannot
+    set headers there); it stands for the token, tenant and env it was issued to.
+    """
     if not is_public(request):
-        request[AUTH] = verify_request(request)
+        if takes_ticket(request):
+            ticket = redeem_ticket(request)
+            request[TICKET] = ticket
+            request[AUTH] = ticket.auth
+        else:
+            request[AUTH] = verify_request(request)
     return await handler(request)
 
 

@@ -28,6 +28,47 @@ _READ_ERRORS = (400, 401, 403, 500)
 _WRITE_ERRORS = (400, 401, 403, 409, 413, 415, 422, 500)
 
 
+# Streams: a ticket stands in for the bearer token where browsers cannot set headers.
+_STREAM_AUTH: list[Spec] = [
+    {
+        "name": "ticket",
+        "in": "query",
+        "required": False,
+        "schema": {"type": "string"},
+        "description": "A single-use stream ticket from POST /chat/stream-tickets.",
+    },
+]
+_RESUME: list[Spec] = [
+    {
+        "name": "Last-Event-ID",
+        "in": "header",
+        "required": False,
+        "schema": {"type": "string", "pattern": "^[0-9]+$"},
+        "description": "Resume after this version.",
+    },
+    {
+        "name": "last_event_id",
+        "in": "query",
+        "required": False,
+        "schema": {"type": "integer", "minimum": 0},
+        "description": "Resume after this version, for clients that cannot set headers.",
+    },
+]
+_TICKET_BODY: Spec = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {"thread_id": {"type": "string", "minLength": 1, "maxLength": 200}},
+}
+_TICKET: Spec = {
+    "type": "object",
+    "required": ["ticket", "expires_at"],
+    "properties": {
+        "ticket": {"type": "string"},
+        "expires_at": {"type": "string", "format": "date-time"},
+    },
+}
+
+
 def _operation(
     summary: str,
     responses: dict[str, Spec],
@@ -91,6 +132,28 @@ OPERATIONS: dict[tuple[str, str], Spec] = {
         {**_ok(204, None), **problems(*_READ_ERRORS, 404, 409)},
         tag="chat",
         parameters=context("ThreadId", "MessageId"),
+    ),
+    ("GET", "/chat/threads/{thread_id}/events"): _operation(
+        "Stream a thread's events as Server-Sent Events, resuming after Last-Event-ID.",
+        {**_ok(200, {"type": "string"}, media="text/event-stream"), **problems(*_READ_ERRORS, 404)},
+        tag="chat",
+        parameters=[*context("ThreadId"), *_STREAM_AUTH, *_RESUME],
+    ),
+    ("GET", "/chat/ws"): _operation(
+        "Open the chat WebSocket: subscribe, unsubscribe and post frames.",
+        {"101": response(101, None), **problems(*_READ_ERRORS)},
+        tag="chat",
+        parameters=[*context(), *_STREAM_AUTH],
+    ),
+    ("POST", "/chat/stream-tickets"): _operation(
+        "Issue a single-use, 60-second stream ticket; Idempotency-Key is ignored.",
+        {**_ok(201, _TICKET), **problems(*_WRITE_ERRORS, 404, 503)},
+        tag="chat",
+        parameters=context(),
+        body={
+            "required": False,
+            "content": {"application/json": {"schema": _TICKET_BODY}},
+        },
     ),
     ("GET", "/temperature/config"): _operation(
         "Show the temperature config to a member.",

@@ -1,0 +1,106 @@
+"""Client frames of the WebSocket: parse and check them, refusing with the HTTP status."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import orjson
+from attrs import frozen
+
+from chat_core.commands import Idempotency
+from transports.http.bodies import PostMessageBody, decode_body
+from transports.http.problems import HTTPProblem
+from transports.http.requests import IDEMPOTENCY_KEY
+from transports.http.stream_common import MAX_VERSION
+
+__all__ = ["Frame", "PostFrame", "SubscribeFrame", "parse_frame", "post_frame", "subscribe_frame"]
+
+FrameId = str | int | None
+
+
+@frozen(kw_only=True)
+class Frame:
+    """A client frame: its op, the id its reply echoes, and its other fields."""
+
+    op: str
+    id: FrameId
+    fields: dict[str, Any]
+
+
+@frozen(kw_only=True)
+class SubscribeFrame:
+    """Follow a thread after a version."""
+
+    thread_id: str
+    after: int
+
+
+@frozen(kw_only=True)
+class PostFrame:
+    """Post a message, as POST /chat/threads/{thread_id}/messages would."""
+
+    thread_id: str
+    body: PostMessageBody
+    idempotency: Idempotency | None
+
+
+def parse_frame(raw: str) -> Frame:
+    """Read a text frame into op, id and fields; the id is kept when the rest is wrong."""
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise HTTPProblem(400, "the frame is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise HTTPProblem(400, "a frame must be a JSON object")
+    frame_id = data.pop("id", None)
+    if isinstance(frame_id, bool) or not isinstance(frame_id, str | int | None):
+        raise HTTPProblem(400, "id must be a string or an integer")
+    op = data.pop("op", None)
+    if not isinstance(op, str):
+        return Frame(op="", id=frame_id, fields=data)
+    return Frame(op=op, id=frame_id, fields=data)
+
+
+def _refuse_extra(fields: dict[str, Any], allowed: set[str]) -> None:
+    extra = sorted(set(fields) - allowed)
+    if extra:
+        errors = [(name, "is not a field of this op") for name in extra]
+        raise HTTPProblem(422, "the frame fails validation", errors=errors)
+
+
+def thread_of(fields: dict[str, Any]) -> str:
+    """Return the frame's thread_id, else a 422 problem."""
+    thread_id = fields.get("thread_id")
+    if not isinstance(thread_id, str) or not thread_id:
+        raise HTTPProblem(422, "the frame fails validation", errors=[("thread_id", "required")])
+    return thread_id
+
+
+def subscribe_frame(frame: Frame) -> SubscribeFrame:
+    """Check a subscribe frame."""
+    _refuse_extra(frame.fields, {"thread_id", "after"})
+    thread_id = thread_of(frame.fields)
+    after = frame.fields.get("after", 0)
+    if isinstance(after, bool) or not isinstance(after, int) or not 0 <= after <= MAX_VERSION:
+        errors = [("after", "must be a non-negative integer version")]
+        raise HTTPProblem(422, "the frame fails validation", errors=errors)
+    return SubscribeFrame(thread_id=thread_id, after=after)
+
+
+def post_frame(frame: Frame) -> PostFrame:
+    """Check a post frame; its idempotency fingerprint covers everything it asks for."""
+    fields = dict(frame.fields)
+    thread_id = thread_of(fields)
+    del fields["thread_id"]
+    key = fields.pop("idempotency_key", None)
+    body = decode_body(fields, PostMessageBody)
+    idempotency = None
+    if key is not None:
+        if not isinstance(key, str) or IDEMPOTENCY_KEY.fullmatch(key) is None:
+            raise HTTPProblem(400, "idempotency_key must be 1 to 255 printable ASCII characters")
+        canonical = orjson.dumps(
+            {"op": "post", "thread_id": thread_id, **fields}, option=orjson.OPT_SORT_KEYS
+        )
+        idempotency = Idempotency(key=key, fingerprint=hashlib.sha256(canonical).hexdigest())
+    return PostFrame(thread_id=thread_id, body=body, idempotency=idempotency)
