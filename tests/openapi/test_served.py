@@ -137,3 +137,19 @@ async def test_an_undeclared_method_is_405_with_allow_even_without_context(
             assert response.status == 405, path
             assert response.content_type == "application/problem+json"
             assert "GET" in response.headers["Allow"]
+
+
+async def test_a_cursor_outside_the_documented_alphabet_is_400(
+    client: Client, headers: dict[str, str]
+) -> None:
+    for _ in range(2):
+        async with client.post("/chat/threads", json={}, headers=headers) as created:
+            assert created.status == 201
+    async with client.get("/chat/threads?limit=1", headers=headers) as page:
+        cursor = (await page.json())["next"]
+    assert cursor is not None
+    async with client.get(f"/chat/threads?after={cursor}", headers=headers) as good:
+        assert good.status == 200
+    for bad in (cursor[:4] + "!" + cursor[4:], cursor + "="):
+        async with client.get("/chat/threads", params={"after": bad}, headers=headers) as refused:
+            assert refused.status == 400, bad

@@ -106,7 +106,7 @@ PARAMETERS: dict[str, Spec] = {
     ),
     "After": _in_query(
         "after",
-        {"type": "string", "minLength": 1, "maxLength": 64},
+        {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"},
         "The next cursor of a previous page.",
     ),
     "Order": _in_query(

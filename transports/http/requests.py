@@ -25,6 +25,8 @@ __all__ = [
 ]
 
 IDEMPOTENCY_KEY = re.compile(r"[\x20-\x7e]{1,255}")
+# Cursors are unpadded base64url; base64 decoding would skip stray characters, so refuse them.
+CURSOR = re.compile(r"[A-Za-z0-9_-]{1,64}")
 MAX_LIMIT = 100
 DEFAULT_LIMIT = 20
 
@@ -104,7 +106,7 @@ def page_params(request: web.Request, *, orders: tuple[str, ...] = ()) -> PagePa
         if order not in orders:
             raise HTTPProblem(400, f"order must be one of: {', '.join(orders)}")
     after = query.get("after")
-    if after is not None and not after:
+    if after is not None and CURSOR.fullmatch(after) is None:
         raise HTTPProblem(400, "after must be a cursor from a previous page")
     return PageParams(limit, after, order)
 
