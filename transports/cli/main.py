@@ -14,6 +14,7 @@ from chat_core.settings import ENV_NAMES, Settings, SettingsError, load_settings
 from chat_core.tokens import mint_token, parse_tenant_roles
 from transports.cli.logs import configure_logging
 from transports.cli.tooling import TOOLING_COMMANDS, add_tooling_commands, run_tooling
+from transports.http.access_log import PathOnlyAccessLogger
 from transports.http.app import create_app
 
 __all__ = ["main"]
@@ -87,7 +88,14 @@ def _serve(settings: Settings) -> None:
     async def make_app() -> web.Application:
         return create_app(await bootstrap(settings=settings))
 
-    web.run_app(make_app(), host=settings.host, port=settings.port, print=None, shutdown_timeout=10)
+    web.run_app(
+        make_app(),
+        host=settings.host,
+        port=settings.port,
+        print=None,
+        shutdown_timeout=10,
+        access_log_class=PathOnlyAccessLogger,
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -147,7 +147,11 @@ async def build_context(request: web.Request, handler: Handler) -> web.StreamRes
     the tenant, so it needs only the token (checked before) to learn that.
     """
     if not is_public(request) and request.match_info.http_exception is None:
-        context = context_from_headers(request)
+        ticket = request.get(TICKET)
+        if ticket is None:
+            context = context_from_headers(request)
+        else:
+            context = ticket.context(request[REQUEST_ID])
         if not has_role(request[AUTH], context.tenant, Role.MEMBER):
             raise HTTPProblem(403, f"the caller is not a member of tenant {context.tenant}")
         request[CONTEXT] = context
