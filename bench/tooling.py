@@ -1,0 +1,180 @@
+"""Event tooling: export and verify rates on a million-event log, peak memory at two sizes."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import tempfile
+import time
+import tracemalloc
+import uuid
+from collections.abc import Callable, Coroutine, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+import chat_core.payloads  # noqa: F401  (registers the chat event types in the codec)
+from bench.report import Figure, Report
+from events.codec import EventCodec
+from events.store import open_store
+from events.store.raw import SQLiteRawLog
+from events.store.sqlite_schema import COLUMNS, connect, migrate
+from events.tooling import LogVerifier, Selection, export_events, open_export
+
+__all__ = ["build_log", "main", "measure", "run"]
+
+_INSERT = f"INSERT INTO events ({COLUMNS}) VALUES ({', '.join('?' * 14)})"
+MESSAGES_PER_THREAD = 10
+TARGET_RATE = 200_000
+MEMORY_TOLERANCE = 0.10
+_NO_STDOUT = io.BytesIO()
+
+
+def _rows(count: int) -> Iterator[tuple[object, ...]]:
+    """Yield rows of chat threads, MESSAGES_PER_THREAD messages each, across 3 tenants."""
+    start = datetime(2025, 1, 1, tzinfo=UTC)
+    for position in range(1, count + 1):
+        thread, offset = divmod(position - 1, MESSAGES_PER_THREAD)
+        tenant = f"t_bench{thread % 3}"
+        thread_id = f"th_{thread:012d}"
+        if offset == 0:
+            event_type = "chat.thread.created"
+            payload: dict[str, object] = {
+                "thread_id": thread_id,
+                "title": f"thread {thread}",
+                "metadata": {},
+            }
+        else:
+            event_type = "chat.message.posted"
+            payload = {
+                "thread_id": thread_id,
+                "message_id": f"msg_{position:012d}",
+                "seq": offset,
+                "role": "user",
+                "content": f"message {offset} of a benchmark thread, about sixty bytes long",
+                "metadata": {},
+            }
+        request_id = f"req-{position}"
+        yield (
+            position,
+            uuid.UUID(int=position).bytes,
+            f"chat/{tenant}/prod/{thread_id}",
+            offset + 1,
+            event_type,
+            1,
+            tenant,
+            "prod",
+            request_id,
+            request_id,
+            "u_bench",
+            (start + timedelta(milliseconds=position)).isoformat(timespec="microseconds"),
+            orjson.dumps(payload),
+            None,
+        )
+
+
+def build_log(path: str, count: int) -> None:
+    """Write a log of count chat events straight into a SQLite file, schema and all."""
+    conn = connect(path)
+    try:
+        migrate(conn)
+        conn.execute("PRAGMA synchronous = OFF")
+        conn.execute("BEGIN")
+        conn.executemany(_INSERT, _rows(count))
+        conn.execute("COMMIT")
+    finally:
+        conn.close()
+
+
+async def export_log(path: str, target: Path) -> int:
+    """Export the whole log to a JSON Lines file and return the event count."""
+    codec = EventCodec()
+    store = await open_store(f"sqlite:///{path}", codec=codec)
+    try:
+        with open_export(target, stdout=_NO_STDOUT) as sink:
+            return await export_events(store, codec, Selection(), sink)
+    finally:
+        await store.close()
+
+
+async def verify_log(path: str, _target: Path) -> int:
+    """Verify the whole log from its raw rows and return the event count."""
+    raw = SQLiteRawLog(path)
+    verifier = LogVerifier(raw, EventCodec())
+    try:
+        faults = [fault async for fault in verifier.faults()]
+    finally:
+        await raw.close()
+    assert not faults, faults[:3]
+    return verifier.checked
+
+
+Task = Callable[[str, Path], Coroutine[Any, Any, int]]
+
+
+def _rate(task: Task, path: str, target: Path) -> float:
+    started = time.perf_counter()
+    count = asyncio.run(task(path, target))
+    return count / (time.perf_counter() - started)
+
+
+def _peak(task: Task, path: str, target: Path) -> float:
+    tracemalloc.start()
+    try:
+        asyncio.run(task(path, target))
+        return float(tracemalloc.get_traced_memory()[1])
+    finally:
+        tracemalloc.stop()
+
+
+def _verdict(met: bool) -> str:
+    return "target met" if met else "TARGET MISSED"
+
+
+def run(report: Report | None = None, *, quick: bool = False) -> Any:
+    """Measure alone (run(quick=...)), or for `python -m bench` (run(report), awaited)."""
+    if report is not None:
+        # bench's runner awaits run(report) under asyncio.run; the measures run their own loops.
+        return asyncio.to_thread(measure, report)
+    return measure(Report(quick=quick))
+
+
+def measure(report: Report) -> Report:
+    """Build the logs, measure export and verify, print every figure with its target."""
+    quick = report.quick
+    large, small = (200_000, 20_000) if quick else (1_000_000, 100_000)
+    with tempfile.TemporaryDirectory(prefix="bench-tooling-") as workdir:
+        paths = {size: str(Path(workdir) / f"log-{size}.db") for size in (small, large)}
+        for size, path in paths.items():
+            started = time.perf_counter()
+            build_log(path, size)
+            print(f"  built a log of {size:,} events in {time.perf_counter() - started:.1f} s")
+        target = Path(workdir) / "export.jsonl"
+        for name, task in (("export", export_log), ("verify", verify_log)):
+            rate = _rate(task, paths[large], target)
+            report.add(Figure("tooling", f"{name} rate at {large:,} events", rate, "events/s"))
+            print(f"    {_verdict(rate >= TARGET_RATE)} (>= {TARGET_RATE:,} events/s)")
+            peaks = {size: _peak(task, path, target) for size, path in paths.items()}
+            for size in (small, large):
+                figure = f"{name} peak memory at {size:,} events"
+                report.add(Figure("tooling", figure, peaks[size] / 1e6, "MB"))
+            growth = peaks[large] / peaks[small] - 1
+            print(
+                f"    peak memory {growth:+.1%} from {small:,} to {large:,} events: "
+                f"{_verdict(abs(growth) <= MEMORY_TOLERANCE)} (within {MEMORY_TOLERANCE:.0%})"
+            )
+    return report
+
+
+def main() -> None:
+    """Run the tooling benchmark alone: python -m bench.tooling [--quick]."""
+    parser = argparse.ArgumentParser(prog="python -m bench.tooling")
+    parser.add_argument("--quick", action="store_true", help="200k and 20k events")
+    run(quick=parser.parse_args().quick).print_table()
+
+
+if __name__ == "__main__":
+    main()
