@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
+import orjson
 import pytest
 from aiohttp.test_utils import TestClient
 from jsonschema import Draft202012Validator
@@ -28,6 +30,16 @@ def _check(operation: tuple[str, str], status: int, content_type: str, body: Any
     Draft202012Validator(
         schema, registry=registry, format_checker=Draft202012Validator.FORMAT_CHECKER
     ).validate(body)
+
+
+def _check_component(name: str, value: Any) -> None:
+    """Validate a value against a component schema of the document."""
+    registry = Registry().with_resource(BASE, DRAFT202012.create_resource(openapi_document()))
+    Draft202012Validator(
+        {"$ref": f"{BASE}#/components/schemas/{name}"},
+        registry=registry,
+        format_checker=Draft202012Validator.FORMAT_CHECKER,
+    ).validate(value)
 
 
 async def _answer(client: Client, method: str, url: str, **kwargs: Any) -> tuple[int, str, Any]:
@@ -153,3 +165,42 @@ async def test_a_cursor_outside_the_documented_alphabet_is_400(
     for bad in (cursor[:4] + "!" + cursor[4:], cursor + "="):
         async with client.get("/chat/threads", params={"after": bad}, headers=headers) as refused:
             assert refused.status == 400, bad
+
+
+def _sse_events(text: str) -> list[dict[str, str]]:
+    events = []
+    for block in text.split("\n\n"):
+        fields = [line.partition(": ") for line in block.splitlines() if line[:1] != ":"]
+        if fields:
+            events.append({name: value for name, _, value in fields})
+    return events
+
+
+async def test_sse_events_fit_their_schemas(client: Client, headers: dict[str, str]) -> None:
+    async with client.post("/chat/threads", json={}, headers=headers) as created:
+        thread = await created.json()
+    url = f"/chat/threads/{thread['id']}/events?last_event_id=0"
+    async with client.get(url, headers=headers) as stream:
+        assert (stream.status, stream.content_type) == (200, "text/event-stream")
+        text = ""
+        async with asyncio.timeout(5):
+            while "\nid: 1\n" not in text or not text.endswith("\n\n"):
+                text += (await stream.content.readany()).decode()
+    operation = ("GET", "/chat/threads/{thread_id}/events")
+    for event in _sse_events(text):
+        parsed: dict[str, Any] = {**event}
+        if "retry" in parsed:
+            parsed["retry"] = int(parsed["retry"])
+        _check(operation, 200, "text/event-stream", parsed)
+        if "data" in parsed:
+            _check_component("StreamEvent", orjson.loads(parsed["data"]))
+
+
+async def test_a_malformed_last_event_id_query_is_400_even_with_the_header(
+    client: Client, headers: dict[str, str]
+) -> None:
+    async with client.post("/chat/threads", json={}, headers=headers) as created:
+        thread = await created.json()
+    url = f"/chat/threads/{thread['id']}/events?last_event_id=-1"
+    async with client.get(url, headers={**headers, "Last-Event-ID": "0"}) as refused:
+        assert refused.status == 400

@@ -135,7 +135,7 @@ OPERATIONS: dict[tuple[str, str], Spec] = {
     ),
     ("GET", "/chat/threads/{thread_id}/events"): _operation(
         "Stream a thread's events as Server-Sent Events, resuming after Last-Event-ID.",
-        {**_ok(200, {"type": "string"}, media="text/event-stream"), **problems(*_READ_ERRORS, 404)},
+        {**_ok(200, "ServerSentEvent", media="text/event-stream"), **problems(*_READ_ERRORS, 404)},
         tag="chat",
         parameters=[*context("ThreadId"), *_STREAM_AUTH, *_RESUME],
     ),

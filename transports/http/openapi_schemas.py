@@ -110,6 +110,35 @@ SCHEMAS: dict[str, Schema] = {
             "updated_by": {"type": ["string", "null"]},
         }
     ),
+    "StreamEvent": _object(
+        {
+            "type": {"type": "string"},
+            "version": {"type": "integer", "minimum": 1},
+            "position": {"type": "integer", "minimum": 0},
+            "event_id": {"type": "string"},
+            "tenant": {"type": "string"},
+            "env": {"type": "string", "enum": ["dev", "staging", "prod"]},
+            "request_id": {"type": "string"},
+            "occurred_at": _STAMP,
+            "data": {"type": "object"},
+        }
+    ),
+    "ServerSentEvent": {
+        **_object(
+            {
+                "id": {"type": "string", "pattern": "^[0-9]+$"},
+                "event": {"type": "string"},
+                "data": {
+                    "type": "string",
+                    "contentMediaType": "application/json",
+                    "contentSchema": ref("StreamEvent"),
+                },
+                "retry": {"type": "integer", "minimum": 0},
+            },
+            required=(),
+        ),
+        "description": "One event of a text/event-stream: id is the version, data the event.",
+    },
     "Health": _object({"status": {"type": "string", "enum": ["ok", "unavailable"]}}),
     "Problem": {
         **_object(

@@ -28,11 +28,11 @@ def _resume_point(request: web.Request) -> int:
         raise HTTPProblem(400, f"unknown query parameter: {', '.join(unknown)}")
     if len(request.query.getall("last_event_id", [])) > 1:
         raise HTTPProblem(400, "query parameter last_event_id is given more than once")
-    header = request.headers.get("Last-Event-ID")
-    if header is not None:
-        return parse_version(header.strip(), "Last-Event-ID")
     query = request.query.get("last_event_id")
-    return 0 if query is None else parse_version(query, "last_event_id")
+    after = 0 if query is None else parse_version(query, "last_event_id")
+    header = request.headers.get("Last-Event-ID")
+    # A reconnecting EventSource sends the header and keeps its URL: the header wins.
+    return after if header is None else parse_version(header.strip(), "Last-Event-ID")
 
 
 class _Writer:
