@@ -42,7 +42,7 @@ CHECKS=not_a_server_error,status_code_conformance,content_type_conformance,respo
 fuzz() {
   "$BIN/schemathesis" --config-file scripts/schemathesis.toml run "$BASE/openapi.json" \
     --max-examples "$MAX_EXAMPLES" --checks "$CHECKS" \
-    --suppress-health-check filter_too_much,too_slow \
+    --suppress-health-check filter_too_much,too_slow --request-timeout 1.5 \
     -H "Authorization: Bearer $TOKEN" "$@"
 }
 status=0
