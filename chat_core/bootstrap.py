@@ -88,15 +88,17 @@ async def bootstrap(
     if store is None:
         store = await open_store(settings.store_url, codec=codec)
     bus = MessageBus()
-    threads = StreamCache(store, ThreadState, capacity=cache_capacity)
-    temperatures = StreamCache(store, TemperatureState, capacity=cache_capacity)
+    sole_writer = bool(getattr(store, "sole_writer", False))
+    threads = StreamCache(store, ThreadState, capacity=cache_capacity, sole_writer=sole_writer)
+    temperatures = StreamCache(
+        store, TemperatureState, capacity=cache_capacity, sole_writer=sole_writer
+    )
     defaults = settings.temperature_defaults.state()
     ChatHandlers(
         store=store,
         bus=bus,
         threads=threads,
         temperatures=temperatures,
-        temperature_defaults=defaults,
         clock=clock,
     ).register()
     queries = ChatQueries(

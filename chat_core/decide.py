@@ -47,13 +47,15 @@ def _existing(state: ThreadState) -> str:
     return state.thread_id
 
 
-def post_message(state: ThreadState, command: PostMessage, message_id: str) -> MessagePosted:
-    """Decide a message at the thread's next seq."""
+def post_message(
+    state: ThreadState, command: PostMessage, message_id: str, *, queued: int = 0
+) -> MessagePosted:
+    """Decide a message at the thread's next seq, after the queued ones not yet stored."""
     require_role(command.context, command.auth)
     return MessagePosted(
         thread_id=_existing(state),
         message_id=message_id,
-        seq=state.last_seq + 1,
+        seq=state.last_seq + queued + 1,
         role=command.role,
         content=command.content,
         metadata=command.metadata,

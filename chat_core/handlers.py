@@ -1,26 +1,20 @@
-"""The pipeline: each command handler loads state, decides, appends and publishes."""
+"""The pipeline: each command handler checks, then hands its decision to the stream's writer."""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Callable, Mapping, Sequence
-from contextlib import AbstractAsyncContextManager, nullcontext
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any, TypeVar
-
-import orjson
+from typing import Any
 
 from chat_core import decide
 from chat_core.commands import (
     CreateThread,
-    Idempotency,
     PostMessage,
     RedactMessage,
     SetTemperatureConfig,
 )
-from chat_core.context import AuthContext, RequestContext
-from chat_core.errors import Conflict, NotFound
-from chat_core.idempotency import IdempotencyGuard, idempotency_metadata, scope_key
+from chat_core.errors import NotFound
+from chat_core.idempotency import IdempotencyGuard, scope_key
 from chat_core.payloads import MessagePosted, TemperatureConfigChanged, ThreadCreated
 from chat_core.readmodel import StreamCache, TemperatureState, ThreadState
 from chat_core.streams import (
@@ -31,19 +25,12 @@ from chat_core.streams import (
     thread_stream,
 )
 from chat_core.views import MessageView, Replay, TemperatureConfigView, ThreadView
+from chat_core.writer import Draft, Job, StreamWriter
 from events.bus import MessageBus
-from events.envelope import DatasetEvent, EventPayload
-from events.store.base import ConcurrencyError, EventStore, IdempotencyConflict
+from events.envelope import DatasetEvent
+from events.store.base import EventStore
 
-__all__ = ["MAX_ATTEMPTS", "ChatHandlers"]
-
-MAX_ATTEMPTS = 16
-
-S = TypeVar("S", ThreadState, TemperatureState)
-V = TypeVar("V", ThreadView, MessageView, TemperatureConfigView, None)
-
-Decision = Callable[[Any], Sequence[EventPayload]]
-Render = Callable[[Any, Sequence[DatasetEvent]], Any]
+__all__ = ["ChatHandlers"]
 
 
 class ChatHandlers:
@@ -56,16 +43,16 @@ class ChatHandlers:
         bus: MessageBus,
         threads: StreamCache[ThreadState],
         temperatures: StreamCache[TemperatureState],
-        temperature_defaults: TemperatureState,
         clock: Callable[[], datetime],
     ) -> None:
-        self._store = store
         self._bus = bus
-        self._threads = threads
-        self._temperatures = temperatures
-        self._defaults = temperature_defaults
-        self._clock = clock
         self._guard = IdempotencyGuard(store)
+        self._threads = StreamWriter(
+            store=store, bus=bus, cache=threads, clock=clock, guard=self._guard
+        )
+        self._temperatures = StreamWriter(
+            store=store, bus=bus, cache=temperatures, clock=clock, guard=self._guard
+        )
 
     def register(self) -> None:
         """Make these the bus's handlers of the chat commands."""
@@ -78,162 +65,97 @@ class ChatHandlers:
         """Open a thread with a fresh id."""
         decide.require_role(command.context, command.auth)
         thread_id = new_thread_id()
-        result: ThreadView | Replay = await self._commit(
-            cache=self._threads,
-            stream=thread_stream(command.context, thread_id),
+        job = Job(
             context=command.context,
             auth=command.auth,
-            idempotency=command.idempotency,
-            status=201,
-            decision=lambda _state: [decide.create_thread(command, thread_id)],
+            decision=lambda _draft: [decide.create_thread(command, thread_id)],
             render=_render_thread,
+            status=201,
+            idempotency=command.idempotency,
         )
+        stream = thread_stream(command.context, thread_id)
+        result: ThreadView | Replay = await self._submit(self._threads, stream, job)
         return result
 
     async def post_message(self, command: PostMessage) -> MessageView | Replay:
         """Post a message at its thread's next seq."""
         decide.require_role(command.context, command.auth)
         _check_thread_id(command.thread_id)
-        result: MessageView | Replay = await self._commit(
-            cache=self._threads,
-            stream=thread_stream(command.context, command.thread_id),
+
+        def decision(draft: Draft[ThreadState]) -> list[MessagePosted]:
+            queued = sum(isinstance(payload, MessagePosted) for payload in draft.decided)
+            message_id = new_message_id()
+            return [decide.post_message(draft.state, command, message_id, queued=queued)]
+
+        job = Job(
             context=command.context,
             auth=command.auth,
-            idempotency=command.idempotency,
-            status=201,
-            decision=lambda state: [decide.post_message(state, command, new_message_id())],
+            decision=decision,
             render=_render_message,
+            status=201,
+            idempotency=command.idempotency,
         )
+        stream = thread_stream(command.context, command.thread_id)
+        result: MessageView | Replay = await self._submit(self._threads, stream, job)
         return result
 
     async def redact_message(self, command: RedactMessage) -> None:
         """Withdraw a message's content; a repeat changes nothing."""
         decide.require_role(command.context, command.auth)
         _check_thread_id(command.thread_id)
-        await self._commit(
-            cache=self._threads,
-            stream=thread_stream(command.context, command.thread_id),
+        job = Job(
             context=command.context,
             auth=command.auth,
-            idempotency=None,
-            status=204,
-            decision=lambda state: decide.redact_message(
-                state, command.context, command.auth, command.message_id
+            decision=lambda draft: decide.redact_message(
+                draft.state, command.context, command.auth, command.message_id
             ),
-            render=lambda _state, _events: None,
+            render=lambda _events: None,
+            status=204,
+            batchable=False,
         )
+        await self._submit(self._threads, thread_stream(command.context, command.thread_id), job)
 
     async def set_temperature(
         self, command: SetTemperatureConfig
     ) -> TemperatureConfigView | Replay:
         """Replace the temperature config when the caller is an admin and If-Match holds."""
         decide.require_role(command.context, command.auth)
-        result: TemperatureConfigView | Replay = await self._commit(
-            cache=self._temperatures,
-            stream=temperature_stream(command.context),
+        job = Job(
             context=command.context,
             auth=command.auth,
-            idempotency=command.idempotency,
+            decision=lambda draft: [decide.set_temperature(draft.state, command)],
+            render=lambda events: _render_temperature(events[-1]),
             status=200,
-            decision=lambda state: [decide.set_temperature(state, command)],
-            render=lambda _state, events: _render_temperature(command.context, events[-1]),
+            idempotency=command.idempotency,
+            batchable=False,
         )
+        stream = temperature_stream(command.context)
+        result: TemperatureConfigView | Replay = await self._submit(self._temperatures, stream, job)
         return result
 
-    async def _commit(
-        self,
-        *,
-        cache: StreamCache[S],
-        stream: str,
-        context: RequestContext,
-        auth: AuthContext,
-        idempotency: Idempotency | None,
-        status: int,
-        decision: Decision,
-        render: Render,
-    ) -> Any:
-        scope = None if idempotency is None else scope_key(context, auth, idempotency.key)
-        claim: AbstractAsyncContextManager[None] = (
-            nullcontext() if scope is None else self._guard.claim(scope)
-        )
-        async with claim:
-            if scope is not None and idempotency is not None:
-                replay = await self._guard.replay(scope, idempotency)
-                if replay is not None:
-                    return replay
-            async with cache.lock(stream):
-                return await self._decide_and_append(
-                    cache, stream, context, auth, idempotency, scope, status, decision, render
-                )
+    async def _submit(self, writer: StreamWriter[Any], stream: str, job: Job) -> Any:
+        """Answer a repeated idempotency key from the store, else queue the job."""
+        if job.idempotency is None:
+            return await writer.submit(stream, job)
+        scope = scope_key(job.context, job.auth, job.idempotency.key)
+        async with self._guard.claim(scope):
+            replay = await self._guard.replay(scope, job.idempotency)
+            if replay is not None:
+                return replay
+            return await writer.submit(stream, _with_scope(job, scope))
 
-    async def _decide_and_append(
-        self,
-        cache: StreamCache[S],
-        stream: str,
-        context: RequestContext,
-        auth: AuthContext,
-        idempotency: Idempotency | None,
-        scope: str | None,
-        status: int,
-        decision: Decision,
-        render: Render,
-    ) -> Any:
-        for _attempt in range(MAX_ATTEMPTS):
-            state = await cache.load(stream)
-            now = self._clock()
-            metadata = idempotency_metadata(scope, idempotency, status)
-            events = [
-                self._event(context, auth, stream, state.version + offset, payload, now, metadata)
-                for offset, payload in enumerate(decision(state), start=1)
-            ]
-            answer = render(state, events)
-            if not events:
-                return answer
-            record = None
-            if scope is not None and idempotency is not None:
-                body = orjson.dumps(answer.to_json())
-                record = self._guard.record(scope, idempotency, status, body, now)
-            try:
-                recorded = await self._store.append(
-                    stream, events, state.version, idempotency=record
-                )
-            except ConcurrencyError:
-                continue
-            except IdempotencyConflict:
-                # Another instance answered this key first: its answer is the answer.
-                assert scope is not None and idempotency is not None
-                replay = await self._guard.replay(scope, idempotency)
-                if replay is not None:
-                    return replay
-                continue
-            cache.advance(stream, state, recorded)
-            await self._bus.publish(recorded)
-            return answer
-        raise Conflict(f"{stream} kept changing under {MAX_ATTEMPTS} attempts; retry")
 
-    @staticmethod
-    def _event(
-        context: RequestContext,
-        auth: AuthContext,
-        stream: str,
-        version: int,
-        payload: EventPayload,
-        now: datetime,
-        metadata: Mapping[str, str],
-    ) -> DatasetEvent:
-        return DatasetEvent(
-            event_id=uuid.uuid4(),
-            stream=stream,
-            version=version,
-            tenant=context.tenant,
-            env=context.env,
-            request_id=context.request_id,
-            trace_id=context.request_id,
-            actor=auth.sub,
-            occurred_at=now,
-            payload=payload,
-            metadata=metadata,
-        )
+def _with_scope(job: Job, scope: str) -> Job:
+    return Job(
+        context=job.context,
+        auth=job.auth,
+        decision=job.decision,
+        render=job.render,
+        status=job.status,
+        idempotency=job.idempotency,
+        scope=scope,
+        batchable=job.batchable,
+    )
 
 
 def _check_thread_id(thread_id: str) -> None:
@@ -241,7 +163,7 @@ def _check_thread_id(thread_id: str) -> None:
         raise NotFound("no such thread in this tenant and env")
 
 
-def _render_thread(_state: ThreadState, events: Sequence[DatasetEvent]) -> ThreadView:
+def _render_thread(events: Sequence[DatasetEvent]) -> ThreadView:
     event = events[0]
     payload = event.payload
     assert isinstance(payload, ThreadCreated)
@@ -256,7 +178,7 @@ def _render_thread(_state: ThreadState, events: Sequence[DatasetEvent]) -> Threa
     )
 
 
-def _render_message(_state: ThreadState, events: Sequence[DatasetEvent]) -> MessageView:
+def _render_message(events: Sequence[DatasetEvent]) -> MessageView:
     event = events[0]
     payload = event.payload
     assert isinstance(payload, MessagePosted)
@@ -273,12 +195,12 @@ def _render_message(_state: ThreadState, events: Sequence[DatasetEvent]) -> Mess
     )
 
 
-def _render_temperature(context: RequestContext, event: DatasetEvent) -> TemperatureConfigView:
+def _render_temperature(event: DatasetEvent) -> TemperatureConfigView:
     payload = event.payload
     assert isinstance(payload, TemperatureConfigChanged)
     return TemperatureConfigView(
-        tenant=context.tenant,
-        env=context.env,
+        tenant=event.tenant,
+        env=event.env,
         default=payload.default,
         min=payload.min,
         max=payload.max,

@@ -191,11 +191,19 @@ class StreamCache(Generic[S]):
     """A bounded LRU of folded stream states, caught up from the store on every use."""
 
     def __init__(
-        self, store: EventStore, new_state: Callable[[], S], *, capacity: int = 10_000
+        self,
+        store: EventStore,
+        new_state: Callable[[], S],
+        *,
+        capacity: int = 10_000,
+        sole_writer: bool = False,
     ) -> None:
         self._store = store
         self._new_state = new_state
         self._capacity = capacity
+        # When this process is the store's only writer, every append to a cached stream
+        # passes through advance(), so a cached state is current without asking the store.
+        self._sole_writer = sole_writer
         self._states: OrderedDict[str, S] = OrderedDict()
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
@@ -214,19 +222,29 @@ class StreamCache(Generic[S]):
             state = self._new_state()
         else:
             self._states.move_to_end(stream)
+            if self._sole_writer:
+                return state
         while True:
             batch = await self._store.read_stream(stream, after_version=state.version, limit=1000)
-            self.advance(stream, state, batch)
+            state = self.advance(stream, state, batch)
             if len(batch) < 1000:
                 return state
 
-    def advance(self, stream: str, state: S, recorded: Iterable[RecordedEvent]) -> None:
-        """Fold newly read or appended events into a state and keep it cached."""
+    def forget(self, stream: str) -> None:
+        """Drop a stream's cached state so that the next load reads it from the store."""
+        self._states.pop(stream, None)
+
+    def advance(self, stream: str, state: S, recorded: Iterable[RecordedEvent]) -> S:
+        """Fold new events into a state and cache it, unless a fresher one is cached already."""
         for item in recorded:
             if item.event.version == state.version + 1:
                 apply_event(state, item.event)
+        cached = self._states.get(stream)
+        if cached is not None and cached is not state and cached.version >= state.version:
+            return cached
         if state.version:
             self._states[stream] = state
             self._states.move_to_end(stream)
             while len(self._states) > self._capacity:
                 self._states.popitem(last=False)
+        return state

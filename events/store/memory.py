@@ -22,6 +22,9 @@ __all__ = ["MemoryEventStore"]
 class MemoryEventStore:
     """Keep the log in lists; every method runs on the event loop, so each append is atomic."""
 
+    # One process appends to this log, so its caches may trust their own appends.
+    sole_writer = True
+
     def __init__(self) -> None:
         self._log: list[RecordedEvent] = []
         self._streams: dict[str, list[RecordedEvent]] = {}

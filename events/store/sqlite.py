@@ -44,6 +44,9 @@ class WriterStats:
 class SQLiteEventStore:
     """Append through one writer that commits every waiting append at once; read in threads."""
 
+    # One process appends to this log, so its caches may trust their own appends.
+    sole_writer = True
+
     def __init__(self, path: str, *, codec: EventCodec, head: int) -> None:
         self.path = path
         self.codec = codec
