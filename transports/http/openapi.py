@@ -215,7 +215,10 @@ def openapi_document() -> dict[str, Any]:
         "info": {
             "title": "chat-core",
             "version": "0.1.0",
-            "description": "Event-sourced, multi-tenant chat and per-tenant temperature config.",
+            "description": (
+                "Event-sourced, multi-tenant chat and per-tenant temperature config."
+                " Every route refuses a query parameter it does not list (400)."
+            ),
         },
         "servers": [{"url": "/"}],
         "security": [{"bearer": []}],

@@ -19,26 +19,30 @@ __all__ = [
 
 Spec = dict[str, Any]
 
-_HEADER_NAMES = ("X-Request-Id", "ETag", "Idempotent-Replayed", "WWW-Authenticate", "Allow")
+REQUEST_ID = "^[A-Za-z0-9._:-]{1,128}$"
 
 
-def _header(description: str, schema: Spec) -> Spec:
-    return {"description": description, "schema": schema}
+def _header(description: str, schema: Spec, *, required: bool = False) -> Spec:
+    return {"description": description, "required": required, "schema": schema}
 
 
 HEADERS: dict[str, Spec] = {
     "X-Request-Id": _header(
-        "The request's id: the one sent, else one the server made.", {"type": "string"}
+        "The request's id: the one sent, else one the server made.",
+        {"type": "string", "pattern": REQUEST_ID},
+        required=True,
     ),
-    "ETag": _header('The strong tag of the config\'s version: "<version>".', {"type": "string"}),
+    "ETag": _header(
+        'The strong tag of the config\'s version: "<version>".',
+        {"type": "string", "pattern": '^"[0-9]+"$'},
+        required=True,
+    ),
     "Idempotent-Replayed": _header(
         "true when this is the recorded first answer to the same Idempotency-Key.",
         {"type": "string", "enum": ["true"]},
     ),
-    "WWW-Authenticate": _header("The bearer challenge.", {"type": "string"}),
-    "Allow": _header("The methods the path takes.", {"type": "string"}),
+    "WWW-Authenticate": _header("The bearer challenge.", {"type": "string"}, required=True),
 }
-assert set(HEADERS) == set(_HEADER_NAMES)
 
 
 def _in_header(name: str, schema: Spec, *, required: bool, description: str) -> Spec:
@@ -85,7 +89,7 @@ PARAMETERS: dict[str, Spec] = {
     ),
     "RequestId": _in_header(
         "X-Request-Id",
-        {"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,128}$"},
+        {"type": "string", "pattern": REQUEST_ID},
         required=False,
         description="The caller's id for the request, echoed in the response.",
     ),
