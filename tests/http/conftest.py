@@ -11,16 +11,20 @@ from aiohttp.test_utils import TestClient
 
 from events.store.base import EventStore
 from tests.http.helpers import build_app
+from tests.pg import postgres_url  # noqa: F401 (a fixture: a fresh database, or a skip)
 from transports.http.keys import CORE
 
 ClientFactory = Callable[..., Awaitable[TestClient[Any, Any]]]
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """Name each backend the app runs on: memory, then a real SQLite file."""
+    """Name each backend the app runs on: memory, a SQLite file, a fresh PostgreSQL database."""
     if request.param == "memory":
         return "memory://"
+    if request.param == "postgres":
+        url: str = request.getfixturevalue("postgres_url")
+        return url
     return f"sqlite:///{tmp_path / 'chat.db'}"
 
 
