@@ -13,6 +13,8 @@ from contextlib import asynccontextmanager
 
 import pytest
 
+from events.store.url import redact_url
+
 __all__ = ["fresh_database", "postgres_url", "server_url", "unreachable"]
 
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/test"
@@ -25,7 +27,7 @@ def server_url() -> str:
 
 def unreachable(reason: str) -> None:
     """Skip the test, or fail it when CI=true, because PostgreSQL cannot be used."""
-    message = f"PostgreSQL at {server_url()} is not reachable: {reason}"
+    message = f"PostgreSQL at {redact_url(server_url())} is not reachable: {reason}"
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(message)
     pytest.skip(message)
