@@ -9,7 +9,7 @@ import importlib
 from bench.report import Report
 
 # Each module has `async def run(report: Report) -> None`; add new ones (e.g. "http") here.
-BENCHMARKS = ["store", "tooling"]
+BENCHMARKS = ["store", "tooling", "postgres"]
 
 
 def main() -> None:
