@@ -50,6 +50,11 @@ echo "== pass 1: the token's own tenant and env, so requests reach the routes' l
 fuzz -H "X-Tenant-Id: $TENANT" -H "X-Env: dev" "${EXTRA[@]}" || status=$?
 echo "== pass 2: X-Tenant-Id and X-Env generated too, valid and not"
 fuzz "${EXTRA[@]}" || status=$?
+if ! kill -0 "$SERVER" 2>/dev/null; then
+  echo "the server died during the run:" >&2
+  tail -n 50 "$WORK/server.log" >&2
+  status=1
+fi
 # aiohttp logs its own 400s for unparsable probes (a NUL in a header); only ours count here.
 if grep -q "unhandled error in request" "$WORK/server.log"; then
   echo "the app logged an unhandled error:" >&2
