@@ -12,6 +12,7 @@ inserted, with the NOTIFY of the new head, in one statement.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -116,7 +117,8 @@ async def _commit(conn: Any, batch: Sequence[PendingAppend]) -> int:
             await conn.execute(_INSERT, *_columns(accepted), str(head))
         await conn.execute("COMMIT")
     except BaseException:
-        if not conn.is_closed():
+        # If this fails too, the pool rolls back (or drops) the connection on release.
+        with contextlib.suppress(Exception):
             await conn.execute("ROLLBACK")
         raise
     return int(head)
