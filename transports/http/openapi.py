@@ -18,6 +18,7 @@ from transports.http.openapi_parts import (
     response,
 )
 from transports.http.openapi_schemas import SCHEMAS
+from transports.http.stream_common import MAX_VERSION
 
 __all__ = ["OPERATIONS", "openapi_document"]
 
@@ -43,14 +44,14 @@ _RESUME: list[Spec] = [
         "name": "Last-Event-ID",
         "in": "header",
         "required": False,
-        "schema": {"type": "string", "pattern": "^[0-9]+$"},
-        "description": "Resume after this version.",
+        "schema": {"type": "string", "pattern": f"^[0-9]{{1,{len(str(MAX_VERSION))}}}$"},
+        "description": f"Resume after this version (at most {MAX_VERSION}).",
     },
     {
         "name": "last_event_id",
         "in": "query",
         "required": False,
-        "schema": {"type": "integer", "minimum": 0},
+        "schema": {"type": "integer", "minimum": 0, "maximum": MAX_VERSION},
         "description": "Resume after this version, for clients that cannot set headers.",
     },
 ]
