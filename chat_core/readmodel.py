@@ -50,9 +50,21 @@ class MessageState:
     request_id: str
     redacted: bool = False
     erased: bool = False
+    cached_view: MessageView | None = field(default=None, eq=False, repr=False)
+
+    def withdraw(self, *, redacted: bool = False, erased: bool = False) -> None:
+        """Mark the content redacted or erased, so no later view shows it."""
+        self.redacted = self.redacted or redacted
+        self.erased = self.erased or erased
+        self.cached_view = None
 
     def view(self, thread_id: str) -> MessageView:
-        """Return the message as the API shows it."""
+        """Return the message as the API shows it, built once until it is withdrawn."""
+        if self.cached_view is None:
+            self.cached_view = self._build_view(thread_id)
+        return self.cached_view
+
+    def _build_view(self, thread_id: str) -> MessageView:
         withdrawn = self.redacted or self.erased
         return MessageView(
             id=self.message_id,
@@ -166,7 +178,7 @@ def _(payload: MessagePosted, state: object, event: DatasetEvent) -> None:
 @_apply.register
 def _(payload: MessageRedacted, state: object, event: DatasetEvent) -> None:
     if isinstance(state, ThreadState) and payload.message_id in state.by_id:
-        state.by_id[payload.message_id].redacted = True
+        state.by_id[payload.message_id].withdraw(redacted=True)
 
 
 @_apply.register

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from attrs import frozen
+from attrs import field, frozen
 
 from events.envelope import Env, FrozenMap
 
@@ -65,9 +65,16 @@ class MessageView:
     request_id: str
     redacted: bool = False
     erased: bool = False
+    _json: dict[str, Any] | None = field(default=None, init=False, eq=False, repr=False)
 
     def to_json(self) -> dict[str, Any]:
-        """Return the contract's JSON object."""
+        """Return the contract's JSON object, built once per view (read it, never change it)."""
+        if self._json is None:
+            object.__setattr__(self, "_json", self._build_json())
+        assert self._json is not None
+        return self._json
+
+    def _build_json(self) -> dict[str, Any]:
         return {
             "id": self.id,
             "thread_id": self.thread_id,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import sys
 from collections.abc import Sequence
@@ -95,7 +96,17 @@ def _serve(settings: Settings) -> None:
         print=None,
         shutdown_timeout=10,
         access_log_class=PathOnlyAccessLogger,
+        loop=_new_loop(),
     )
+
+
+def _new_loop() -> asyncio.AbstractEventLoop:
+    """Return a uvloop loop where uvloop is installed (it serves HTTP faster), else asyncio's."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
