@@ -57,6 +57,7 @@ def _start_chat_core(port: int, store_url: str) -> subprocess.Popen[bytes]:
         CHAT_CORE_AUDIENCE=AUDIENCE,
         CHAT_CORE_MODE="prod",
         CHAT_CORE_LOG_LEVEL="WARNING",
+        CHAT_CORE_RATE_LIMIT="off",  # one tenant at full speed is the point here
     )
     command = [sys.executable, "-m", "transports.cli.main", "serve"]
     return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)

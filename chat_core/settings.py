@@ -71,6 +71,12 @@ class Settings:
     temperature_defaults: TemperatureDefaults = field(factory=TemperatureDefaults)
     log_format: str = "text"
     log_level: str = "INFO"
+    # Requests per second and burst per tenant; None turns the limit off.
+    rate_limit: tuple[float, int] | None = (1000.0, 2000)
+    # Idle keep-alive, slow request headers and slow bodies are cut after this many seconds.
+    client_timeout: float = 30.0
+    # How long SIGTERM waits for requests in flight before cancelling them.
+    shutdown_timeout: float = 10.0
 
     @property
     def data_dir(self) -> Path:
@@ -96,6 +102,9 @@ ENV_NAMES = {
     "temperature_defaults": "CHAT_CORE_TEMPERATURE_DEFAULTS",
     "log_format": "CHAT_CORE_LOG_FORMAT",
     "log_level": "CHAT_CORE_LOG_LEVEL",
+    "rate_limit": "CHAT_CORE_RATE_LIMIT",
+    "client_timeout": "CHAT_CORE_CLIENT_TIMEOUT",
+    "shutdown_timeout": "CHAT_CORE_SHUTDOWN_TIMEOUT",
 }
 
 
@@ -134,6 +143,9 @@ def load_settings(
         temperature_defaults=_temperature(raw.get("temperature_defaults")),
         log_format=_choice(raw, "log_format", "text", ("text", "json")),
         log_level=raw.get("log_level", "INFO").upper(),
+        rate_limit=_rate_limit(raw.get("rate_limit")),
+        client_timeout=_seconds(raw, "client_timeout", 30.0),
+        shutdown_timeout=_seconds(raw, "shutdown_timeout", 10.0),
     )
 
 
@@ -156,6 +168,36 @@ def _int(raw: Mapping[str, str], name: str, default: int, low: int, high: int) -
     if not low <= value <= high:
         raise SettingsError(f"{ENV_NAMES[name]} must be between {low} and {high}")
     return value
+
+
+def _seconds(raw: Mapping[str, str], name: str, default: float) -> float:
+    text = raw.get(name)
+    if text is None:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        raise SettingsError(f"{ENV_NAMES[name]} must be a number of seconds") from None
+    if not 0.1 <= value <= 3600:
+        raise SettingsError(f"{ENV_NAMES[name]} must be between 0.1 and 3600 seconds")
+    return value
+
+
+def _rate_limit(text: str | None) -> tuple[float, int] | None:
+    """Parse ``RATE`` or ``RATE:BURST`` (requests per second per tenant), or ``off``."""
+    if text is None:
+        return (1000.0, 2000)
+    if text.strip().lower() == "off":
+        return None
+    rate_text, _, burst_text = text.partition(":")
+    try:
+        rate = float(rate_text)
+        burst = int(burst_text) if burst_text else max(1, math.ceil(rate * 2))
+    except ValueError:
+        raise SettingsError("CHAT_CORE_RATE_LIMIT must be RATE, RATE:BURST or off") from None
+    if not (math.isfinite(rate) and rate > 0 and burst >= 1):
+        raise SettingsError("CHAT_CORE_RATE_LIMIT needs a rate > 0 and a burst >= 1")
+    return (rate, burst)
 
 
 def _choice(raw: Mapping[str, str], name: str, default: str, allowed: tuple[str, ...]) -> str:

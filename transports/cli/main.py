@@ -17,6 +17,7 @@ from transports.cli.logs import configure_logging
 from transports.cli.tooling import TOOLING_COMMANDS, add_tooling_commands, run_tooling
 from transports.http.access_log import PathOnlyAccessLogger
 from transports.http.app import create_app
+from transports.http.limits import server_options
 
 __all__ = ["main"]
 
@@ -94,9 +95,12 @@ def _serve(settings: Settings) -> None:
         host=settings.host,
         port=settings.port,
         print=None,
-        shutdown_timeout=10,
+        # SIGTERM: stop listening, close streams, wait this long for requests in flight,
+        # then the app's cleanup flushes the store's writer; the process exits 0.
+        shutdown_timeout=settings.shutdown_timeout,
         access_log_class=PathOnlyAccessLogger,
         loop=_new_loop(),
+        **server_options(settings),
     )
 
 

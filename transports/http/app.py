@@ -8,6 +8,7 @@ from chat_core.bootstrap import ChatCore
 from transports.http import chat_views, ops_views, temperature_views
 from transports.http.keys import CORE
 from transports.http.middleware import authenticate, build_context, errors_and_request_id
+from transports.http.ratelimit import add_rate_limit, rate_limit
 from transports.http.stream_settings import StreamSettings
 from transports.http.streaming import add_streams
 from transports.http.websocket import refuse_by_close
@@ -18,10 +19,17 @@ __all__ = ["create_app"]
 def create_app(core: ChatCore, *, streams: StreamSettings | None = None) -> web.Application:
     """Build the HTTP app around a bootstrapped chat core; closing the app closes the core."""
     app = web.Application(
-        middlewares=[errors_and_request_id, refuse_by_close, authenticate, build_context],
+        middlewares=[
+            errors_and_request_id,
+            refuse_by_close,
+            authenticate,
+            build_context,
+            rate_limit,
+        ],
         client_max_size=core.settings.max_body,
     )
     app[CORE] = core
+    add_rate_limit(app)
     app.add_routes(ops_views.routes)
     app.add_routes(chat_views.routes)
     app.add_routes(temperature_views.routes)

@@ -24,11 +24,13 @@ _SLUGS = {
     403: "forbidden",
     404: "not-found",
     405: "method-not-allowed",
+    408: "request-timeout",
     409: "conflict",
     412: "precondition-failed",
     413: "payload-too-large",
     415: "unsupported-media-type",
     422: "validation-failed",
+    429: "too-many-requests",
     500: "internal-error",
     503: "unavailable",
 }

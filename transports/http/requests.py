@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
 from typing import Any
@@ -36,10 +37,17 @@ async def read_json(request: web.Request, *, empty_is_object: bool) -> tuple[Any
     limit = request.app[CORE].settings.max_body
     if request.content_length is not None and request.content_length > limit:
         raise HTTPProblem(413, f"the body is over the {limit}-byte limit")
+    seconds = request.app[CORE].settings.client_timeout
     try:
-        raw = await request.read()
+        async with asyncio.timeout(seconds):
+            raw = await request.read()
     except web.HTTPRequestEntityTooLarge:
         raise HTTPProblem(413, f"the body is over the {limit}-byte limit") from None
+    except TimeoutError:
+        # A body trickled in slowly holds a connection and a handler; cut it off.
+        raise HTTPProblem(
+            408, f"the body did not arrive within {seconds:g} s", headers={"Connection": "close"}
+        ) from None
     if len(raw) > limit:
         raise HTTPProblem(413, f"the body is over the {limit}-byte limit")
     if not raw and empty_is_object:

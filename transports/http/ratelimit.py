@@ -1,0 +1,45 @@
+"""Refuse with 429 a tenant that spends its request budget, keyed by the verified context."""
+
+from __future__ import annotations
+
+import math
+
+from aiohttp import web
+
+from chat_core.ratelimit import RateLimiter
+from transports.http.keys import CONTEXT, CORE
+from transports.http.middleware import Handler
+from transports.http.problems import HTTPProblem
+
+__all__ = ["LIMITER", "add_rate_limit", "rate_limit"]
+
+LIMITER = web.AppKey("rate_limiter", RateLimiter)
+
+
+def add_rate_limit(app: web.Application) -> None:
+    """Give the app a per-tenant limiter when the settings ask for one."""
+    limit = app[CORE].settings.rate_limit
+    if limit is not None:
+        rate, burst = limit
+        app[LIMITER] = RateLimiter(rate=rate, burst=burst)
+
+
+@web.middleware
+async def rate_limit(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Spend one token of the caller's tenant; an empty bucket is a 429 with Retry-After.
+
+    It runs after authentication and the context check, so only a verified member's
+    requests count against a tenant, and a stranger cannot spend another tenant's budget.
+    """
+    limiter = request.app.get(LIMITER)
+    context = request.get(CONTEXT)
+    if limiter is not None and context is not None:
+        wait = limiter.acquire(context.tenant)
+        if wait > 0:
+            retry_after = str(max(1, math.ceil(wait)))
+            raise HTTPProblem(
+                429,
+                f"tenant {context.tenant} is over its request rate; retry after {retry_after} s",
+                headers={"Retry-After": retry_after},
+            )
+    return await handler(request)
