@@ -16,12 +16,22 @@ from typing import IO
 
 from chat_core.tokens import mint_token
 
-__all__ = ["AUDIENCE", "ISSUER", "SECRET", "ServerProcess", "free_port", "headers_for"]
+__all__ = [
+    "AUDIENCE",
+    "ISSUER",
+    "MASTER_KEY",
+    "SECRET",
+    "ServerProcess",
+    "free_port",
+    "headers_for",
+]
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = b"reliability-secret-" + b"r" * 30
 ISSUER = "https://idp.reliability.test"
 AUDIENCE = "chat-core"
+# base64 of 32 bytes: the data-key master that prod mode asks for once erasure lands.
+MASTER_KEY = "bWFzdGVyLWtleS1yZWxpYWJpbGl0eS10ZXN0cy0zMmI="
 
 
 def free_port() -> int:
@@ -65,6 +75,7 @@ class ServerProcess:
             "CHAT_CORE_ISSUER": ISSUER,
             "CHAT_CORE_AUDIENCE": AUDIENCE,
             "CHAT_CORE_HS256_SECRET": SECRET.decode(),
+            "CHAT_CORE_MASTER_KEY": MASTER_KEY,
             "CHAT_CORE_LOG_LEVEL": "WARNING",
             **env,
         }
