@@ -40,6 +40,7 @@ class HeadListener:
         self._notifier = notifier
         self._poll_seconds = poll_seconds
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
 
     def start(self) -> None:
         """Start listening in a background task."""
@@ -47,13 +48,14 @@ class HeadListener:
 
     async def stop(self) -> None:
         """Stop listening and close the connection."""
+        self._stopping = True
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             try:
                 await self._listen()
             except Exception as exc:
@@ -63,7 +65,10 @@ class HeadListener:
 
     async def _listen(self) -> None:
         """Listen until the connection drops or stops answering."""
-        conn = await asyncio.wait_for(self._connect(), TIMEOUT_SECONDS)
+        # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation that
+        # arrives as the connection completes, and stop() would then wait forever.
+        async with asyncio.timeout(TIMEOUT_SECONDS):
+            conn = await self._connect()
         lost = asyncio.Event()
         try:
             conn.add_termination_listener(lambda _conn: lost.set())
@@ -71,11 +76,13 @@ class HeadListener:
             self.connection = conn
             # Read after LISTEN took effect: anything committed before it is caught here.
             await self._catch_up()
-            while not lost.is_set():
+            while not lost.is_set() and not self._stopping:
                 try:
-                    await asyncio.wait_for(lost.wait(), HEALTH_SECONDS)
+                    async with asyncio.timeout(HEALTH_SECONDS):
+                        await lost.wait()
                 except TimeoutError:
-                    await asyncio.wait_for(conn.fetchval("SELECT 1"), TIMEOUT_SECONDS)
+                    async with asyncio.timeout(TIMEOUT_SECONDS):
+                        await conn.fetchval("SELECT 1")
             raise ConnectionError("the listening connection was closed")
         finally:
             self.connection = None

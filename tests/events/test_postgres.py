@@ -233,3 +233,9 @@ async def test_one_transaction_per_append_keeps_the_contract(open_pg: Opener) ->
         await store.append("s0", [make_event("s0", 2)], 0)
     assert store.stats.commits == 21  # the refused append had its own (empty) transaction
     assert [r.position async for r in store.read_all()] == list(range(1, 21))
+
+
+async def test_a_store_closes_promptly_while_its_listener_connects(postgres_url: str) -> None:
+    for _ in range(30):
+        store = await PostgresEventStore.open(postgres_url, codec=EventCodec())
+        await asyncio.wait_for(store.close(), 5)
