@@ -7,16 +7,21 @@ from datetime import UTC, datetime
 
 from attrs import frozen
 
+from chat_core.erasure import ErasureHandler
 from chat_core.handlers import ChatHandlers
+from chat_core.presenter import EventPresenter
 from chat_core.queries import ChatQueries
-from chat_core.readmodel import StreamCache, TemperatureState, ThreadState
-from chat_core.settings import Settings, SettingsError, dev_secret
+from chat_core.readmodel import StreamCache, TemperatureState, ThreadState, message_subjects
+from chat_core.settings import Settings, SettingsError, dev_master_key, dev_secret
 from chat_core.tokens import TokenSettings, TokenVerifier, load_jwks
 from events.bus import MessageBus
 from events.codec import EventCodec
-from events.store import EventStore, open_store
+from events.crypto import MasterKey, new_data_key
+from events.keys import KeyRing, KeyStore, MemoryKeyStore, open_key_store
+from events.store import EventStore, RecordedEvent, open_store
+from events.store.memory import MemoryEventStore
 
-__all__ = ["ChatCore", "bootstrap", "hs256_secret", "token_settings"]
+__all__ = ["ChatCore", "bootstrap", "hs256_secret", "master_key", "token_settings"]
 
 
 def _utc_now() -> datetime:
@@ -33,10 +38,18 @@ class ChatCore:
     bus: MessageBus
     queries: ChatQueries
     verifier: TokenVerifier
+    keys: KeyRing
+    presenter: EventPresenter
+    erasures: ErasureHandler
+
+    def observe(self, item: RecordedEvent) -> None:
+        """Learn from an event in the log that another process (or instance) appended."""
+        self.erasures.observe(item)
 
     async def close(self) -> None:
-        """Let pending appends finish and release the store."""
+        """Let pending appends finish and release the store and the key store."""
         await self.store.close()
+        await self.keys.store.close()
 
 
 def hs256_secret(settings: Settings) -> bytes | None:
@@ -46,6 +59,20 @@ def hs256_secret(settings: Settings) -> bytes | None:
     if settings.mode == "dev" and settings.jwks is None:
         return dev_secret(settings.data_dir)
     return None
+
+
+def master_key(settings: Settings, *, ephemeral: bool = False) -> MasterKey:
+    """Return the configured master key; in dev mode the one kept in the data folder.
+
+    An ephemeral store (memory://) gets a key that lives and dies with the process.
+    """
+    if settings.master_key is not None:
+        return MasterKey(settings.master_key)
+    if ephemeral:
+        return MasterKey(new_data_key())
+    if settings.mode == "dev":
+        return MasterKey(dev_master_key(settings.data_dir))
+    raise SettingsError("no CHAT_CORE_MASTER_KEY: no data key could be wrapped or opened")
 
 
 def token_settings(settings: Settings) -> TokenSettings:
@@ -81,15 +108,31 @@ async def bootstrap(
     store: EventStore | None = None,
     clock: Callable[[], datetime] = _utc_now,
     cache_capacity: int = 10_000,
+    key_store: KeyStore | None = None,
 ) -> ChatCore:
-    """Wire the chat core; open the store the settings name unless one is given."""
+    """Wire the chat core; open the store (and its key store) the settings name unless given."""
     verifier = TokenVerifier(token_settings(settings))
     codec = EventCodec()
+    ephemeral = isinstance(store, MemoryEventStore) or settings.store_url.startswith("memory:")
+    master = master_key(settings, ephemeral=ephemeral)
     if store is None:
         store = await open_store(settings.store_url, codec=codec)
+    if key_store is None:
+        key_store = MemoryKeyStore() if ephemeral else await open_key_store(settings.store_url)
+    keys = KeyRing(key_store, master, clock=clock)
     bus = MessageBus()
     sole_writer = bool(getattr(store, "sole_writer", False))
-    threads = StreamCache(store, ThreadState, capacity=cache_capacity, sole_writer=sole_writer)
+
+    async def fetch_keys(batch: list[RecordedEvent]) -> None:
+        await keys.prefetch(message_subjects(batch))
+
+    threads = StreamCache(
+        store,
+        lambda: ThreadState(keys=keys),
+        capacity=cache_capacity,
+        sole_writer=sole_writer,
+        prepare=fetch_keys,
+    )
     temperatures = StreamCache(
         store, TemperatureState, capacity=cache_capacity, sole_writer=sole_writer
     )
@@ -100,10 +143,21 @@ async def bootstrap(
         threads=threads,
         temperatures=temperatures,
         clock=clock,
+        keys=keys,
     ).register()
+    erasures = ErasureHandler(store=store, bus=bus, keys=keys, threads=threads, clock=clock)
+    erasures.register()
     queries = ChatQueries(
         store=store, threads=threads, temperatures=temperatures, temperature_defaults=defaults
     )
     return ChatCore(
-        settings=settings, store=store, codec=codec, bus=bus, queries=queries, verifier=verifier
+        settings=settings,
+        store=store,
+        codec=codec,
+        bus=bus,
+        queries=queries,
+        verifier=verifier,
+        keys=keys,
+        presenter=EventPresenter(threads=threads, converter=codec.converter),
+        erasures=erasures,
     )

@@ -6,6 +6,8 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
+import orjson
+
 from chat_core import decide
 from chat_core.commands import (
     CreateThread,
@@ -17,6 +19,7 @@ from chat_core.errors import NotFound
 from chat_core.idempotency import IdempotencyGuard, scope_key
 from chat_core.payloads import MessagePosted, TemperatureConfigChanged, ThreadCreated
 from chat_core.readmodel import StreamCache, TemperatureState, ThreadState
+from chat_core.sealing import seal_message
 from chat_core.streams import (
     THREAD_ID,
     new_message_id,
@@ -28,6 +31,7 @@ from chat_core.views import MessageView, Replay, TemperatureConfigView, ThreadVi
 from chat_core.writer import Draft, Job, StreamWriter
 from events.bus import MessageBus
 from events.envelope import DatasetEvent
+from events.keys import DataKey, KeyRing
 from events.store.base import EventStore
 
 __all__ = ["ChatHandlers"]
@@ -44,8 +48,12 @@ class ChatHandlers:
         threads: StreamCache[ThreadState],
         temperatures: StreamCache[TemperatureState],
         clock: Callable[[], datetime],
+        keys: KeyRing | None = None,
     ) -> None:
         self._bus = bus
+        # Seals each message under its author's data key; None stores words in clear.
+        self._keys = keys
+        self._thread_states = threads
         self._guard = IdempotencyGuard(store)
         self._threads = StreamWriter(
             store=store, bus=bus, cache=threads, clock=clock, guard=self._guard
@@ -81,23 +89,46 @@ class ChatHandlers:
         """Post a message at its thread's next seq."""
         decide.require_role(command.context, command.auth)
         _check_thread_id(command.thread_id)
+        keys = self._keys
+        key = (
+            None
+            if keys is None
+            else await keys.writing_key(command.context.tenant, command.auth.sub)
+        )
 
         def decision(draft: Draft[ThreadState]) -> list[MessagePosted]:
             queued = sum(isinstance(payload, MessagePosted) for payload in draft.decided)
             message_id = new_message_id()
-            return [decide.post_message(draft.state, command, message_id, queued=queued)]
+            sealed = None if key is None else _seal(keys, key, command, message_id)
+            return [
+                decide.post_message(draft.state, command, message_id, queued=queued, sealed=sealed)
+            ]
 
         job = Job(
             context=command.context,
             auth=command.auth,
             decision=decision,
-            render=_render_message,
+            render=lambda events: _render_message(events, command),
             status=201,
             idempotency=command.idempotency,
         )
         stream = thread_stream(command.context, command.thread_id)
         result: MessageView | Replay = await self._submit(self._threads, stream, job)
+        if isinstance(result, Replay):
+            return await self._current_answer(stream, result)
         return result
+
+    async def _current_answer(self, stream: str, replay: Replay) -> Replay:
+        """Replay a recorded post as the message reads now: opened, or redacted or erased."""
+        body = orjson.loads(replay.body)
+        if "sealed" not in body:
+            return replay
+        state = await self._thread_states.load(stream)
+        message = state.by_id.get(body["id"])
+        assert message is not None, "a recorded answer names a message of its stream"
+        return Replay(
+            status=replay.status, body=orjson.dumps(message.view(body["thread_id"]).to_json())
+        )
 
     async def redact_message(self, command: RedactMessage) -> None:
         """Withdraw a message's content; a repeat changes nothing."""
@@ -178,7 +209,20 @@ def _render_thread(events: Sequence[DatasetEvent]) -> ThreadView:
     )
 
 
-def _render_message(events: Sequence[DatasetEvent]) -> MessageView:
+def _seal(keys: KeyRing | None, key: DataKey, command: PostMessage, message_id: str) -> str:
+    assert keys is not None
+    return seal_message(
+        keys,
+        key,
+        tenant=command.context.tenant,
+        author=command.auth.sub,
+        message_id=message_id,
+        content=command.content,
+        metadata=command.metadata,
+    )
+
+
+def _render_message(events: Sequence[DatasetEvent], command: PostMessage) -> MessageView:
     event = events[0]
     payload = event.payload
     assert isinstance(payload, MessagePosted)
@@ -187,11 +231,12 @@ def _render_message(events: Sequence[DatasetEvent]) -> MessageView:
         thread_id=payload.thread_id,
         seq=payload.seq,
         role=payload.role,
-        content=payload.content,
-        metadata=payload.metadata,
+        content=command.content,
+        metadata=command.metadata,
         author=event.actor,
         created_at=event.occurred_at,
         request_id=event.request_id,
+        sealed=payload.sealed,
     )
 
 

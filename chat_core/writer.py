@@ -195,7 +195,7 @@ class StreamWriter(Generic[S]):
     def _record(self, entry: _Entry) -> IdempotencyRecord:
         job = entry.job
         assert job.scope is not None and job.idempotency is not None
-        body = orjson.dumps(entry.answer.to_json())
+        body = orjson.dumps(entry.answer.record_json())
         return self._guard.record(job.scope, job.idempotency, job.status, body, self._clock())
 
 

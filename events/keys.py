@@ -1,0 +1,339 @@
+"""Data keys per (tenant, subject): stored wrapped beside the log, cached unwrapped in memory.
+
+A subject's key has an id that grows by one each time a new key is made (after an erasure
+destroyed the previous ones). A sealed value names the id of the key that sealed it, so a
+destroyed key makes exactly the values it sealed unreadable. A destroyed key keeps its row,
+with no key material, as the tombstone that says the subject was erased.
+
+Errors (see events.crypto):
+    CryptoError
+    └── KeyNotLoaded   a subject's keys were used before they were fetched
+"""
+
+from __future__ import annotations
+
+import asyncio
+import struct
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from typing import Protocol, runtime_checkable
+
+from attrs import frozen
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from events.crypto import BadMasterKey, CryptoError, MasterKey, new_data_key, open_sealed, seal
+
+__all__ = [
+    "DataKey",
+    "KeyNotLoaded",
+    "KeyRing",
+    "KeyStore",
+    "MemoryKeyStore",
+    "StoredKey",
+    "SubjectKeys",
+    "key_aad",
+    "open_key_store",
+    "rotate_master_key",
+]
+
+SEAL_FORMAT = 1
+_HEADER = struct.Struct(">BI")  # format byte, key id
+CACHE_SUBJECTS = 100_000
+
+
+class KeyNotLoaded(CryptoError):
+    """A subject's keys were used before KeyRing.prefetch fetched them."""
+
+
+@frozen(kw_only=True)
+class StoredKey:
+    """A data key as the store keeps it: wrapped by a master key, or destroyed (None)."""
+
+    tenant: str
+    subject: str
+    key_id: int
+    wrapped: bytes | None
+    master_id: str
+    created_at: datetime
+
+
+@runtime_checkable
+class KeyStore(Protocol):
+    """Where wrapped data keys live: beside the log, in the same database."""
+
+    async def add_key(self, key: StoredKey) -> StoredKey:
+        """Store a key unless (tenant, subject, key_id) is taken; return the stored one."""
+        ...
+
+    async def subject_keys(self, tenant: str, subject: str) -> list[StoredKey]:
+        """Return a subject's keys in a tenant, destroyed ones included, by key id."""
+        ...
+
+    async def destroy_keys(self, tenant: str, subject: str) -> int:
+        """Erase the key material of every live key of the subject; return how many."""
+        ...
+
+    async def all_keys(self) -> list[StoredKey]:
+        """Return every stored key, for rotation and copying."""
+        ...
+
+    async def rewrap_key(self, key: StoredKey, *, previous_master: str) -> bool:
+        """Replace a live key's wrapping if previous_master still wraps it; tell whether it did."""
+        ...
+
+    async def close(self) -> None:
+        """Release the key store's connections."""
+        ...
+
+
+class MemoryKeyStore:
+    """Keep wrapped keys in a dict, for memory:// stores and tests."""
+
+    def __init__(self) -> None:
+        self._keys: dict[tuple[str, str, int], StoredKey] = {}
+
+    async def add_key(self, key: StoredKey) -> StoredKey:
+        return self._keys.setdefault((key.tenant, key.subject, key.key_id), key)
+
+    async def subject_keys(self, tenant: str, subject: str) -> list[StoredKey]:
+        found = [k for (t, s, _), k in self._keys.items() if t == tenant and s == subject]
+        return sorted(found, key=lambda k: k.key_id)
+
+    async def destroy_keys(self, tenant: str, subject: str) -> int:
+        live = [k for k in await self.subject_keys(tenant, subject) if k.wrapped is not None]
+        for key in live:
+            self._keys[(tenant, subject, key.key_id)] = _destroyed(key)
+        return len(live)
+
+    async def all_keys(self) -> list[StoredKey]:
+        return sorted(self._keys.values(), key=lambda k: (k.tenant, k.subject, k.key_id))
+
+    async def rewrap_key(self, key: StoredKey, *, previous_master: str) -> bool:
+        slot = (key.tenant, key.subject, key.key_id)
+        current = self._keys.get(slot)
+        if current is None or current.wrapped is None or current.master_id != previous_master:
+            return False
+        self._keys[slot] = key
+        return True
+
+    async def close(self) -> None:
+        pass
+
+
+def _destroyed(key: StoredKey) -> StoredKey:
+    return StoredKey(
+        tenant=key.tenant,
+        subject=key.subject,
+        key_id=key.key_id,
+        wrapped=None,
+        master_id=key.master_id,
+        created_at=key.created_at,
+    )
+
+
+def key_aad(tenant: str, subject: str, key_id: int) -> bytes:
+    """Bind a wrapped key to its slot, so a row copied to another subject does not open."""
+    return b"\x1f".join((b"chat-core data key", tenant.encode(), subject.encode(), b"%d" % key_id))
+
+
+@frozen
+class DataKey:
+    """An unwrapped data key, ready to seal with."""
+
+    key_id: int
+    aead: AESGCM
+
+
+@frozen
+class SubjectKeys:
+    """What this process knows of one subject's keys in one tenant."""
+
+    live: dict[int, AESGCM]
+    destroyed: frozenset[int]
+
+    @property
+    def erased(self) -> bool:
+        """Tell whether any of the subject's keys was destroyed."""
+        return bool(self.destroyed)
+
+    def writing_key(self) -> DataKey | None:
+        """Return the newest live key, unless a newer one was destroyed."""
+        if not self.live or max(self.live) < max(self.destroyed, default=0):
+            return None
+        key_id = max(self.live)
+        return DataKey(key_id, self.live[key_id])
+
+
+class KeyRing:
+    """Make, fetch, cache and destroy data keys; seal and open values under them."""
+
+    def __init__(
+        self,
+        store: KeyStore,
+        master: MasterKey,
+        *,
+        capacity: int = CACHE_SUBJECTS,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.store = store
+        self._master = master
+        self._capacity = capacity
+        self._clock = clock
+        self._subjects: OrderedDict[tuple[str, str], SubjectKeys] = OrderedDict()
+        self._locks: dict[tuple[str, str], asyncio.Lock] = {}
+
+    async def writing_key(self, tenant: str, subject: str) -> DataKey:
+        """Return the subject's current key, making and storing one first when there is none."""
+        slot = (tenant, subject)
+        known = self._subjects.get(slot)
+        key = None if known is None else known.writing_key()
+        if key is not None:
+            return key
+        lock = self._locks.setdefault(slot, asyncio.Lock())
+        async with lock:
+            keys = await self._fetch(tenant, subject)
+            while (key := keys.writing_key()) is None:
+                await self._make(tenant, subject, max((*keys.live, *keys.destroyed), default=0) + 1)
+                keys = await self._fetch(tenant, subject)
+        self._locks.pop(slot, None)
+        return key
+
+    async def prefetch(self, subjects: Iterable[tuple[str, str]]) -> None:
+        """Fetch the keys of every (tenant, subject) not yet cached."""
+        for tenant, subject in set(subjects):
+            if (tenant, subject) in self._subjects:
+                self._subjects.move_to_end((tenant, subject))
+            else:
+                await self._fetch(tenant, subject)
+
+    def subject(self, tenant: str, subject: str) -> SubjectKeys:
+        """Return the cached keys of a subject, or raise KeyNotLoaded."""
+        keys = self._subjects.get((tenant, subject))
+        if keys is None:
+            raise KeyNotLoaded(f"keys of a subject in {tenant} were not prefetched")
+        return keys
+
+    @staticmethod
+    def key_id_of(sealed: bytes) -> int:
+        """Return the id of the key that sealed a value."""
+        if len(sealed) < _HEADER.size or sealed[0] != SEAL_FORMAT:
+            raise CryptoError("not a sealed value of a known format")
+        return int(_HEADER.unpack_from(sealed)[1])
+
+    def seal(self, key: DataKey, plaintext: bytes, aad: bytes) -> bytes:
+        """Seal under a data key; the result names the key's id."""
+        return _HEADER.pack(SEAL_FORMAT, key.key_id) + seal(key.aead, plaintext, aad)
+
+    def open(self, tenant: str, subject: str, sealed: bytes, aad: bytes) -> bytes | None:
+        """Open a sealed value, or return None when the key that sealed it was destroyed."""
+        aead = self.subject(tenant, subject).live.get(self.key_id_of(sealed))
+        if aead is None:
+            return None
+        return open_sealed(aead, sealed[_HEADER.size :], aad)
+
+    async def destroy(self, tenant: str, subject: str) -> tuple[int, int]:
+        """Destroy every key of the subject, leaving a tombstone.
+
+        Return how many were live and the newest key id now destroyed: every value sealed
+        under that id or an older one is unreadable.
+        """
+        destroyed = await self.store.destroy_keys(tenant, subject)
+        keys = await self.store.subject_keys(tenant, subject)
+        if not keys:
+            # Never had a key: a tombstone still records the erasure, for plaintext of old.
+            await self.store.add_key(
+                StoredKey(
+                    tenant=tenant,
+                    subject=subject,
+                    key_id=1,
+                    wrapped=None,
+                    master_id=self._master.key_id,
+                    created_at=self._clock(),
+                )
+            )
+        known = await self._fetch(tenant, subject)
+        return destroyed, max(known.destroyed, default=1)
+
+    def forget(self, tenant: str, subject: str) -> None:
+        """Drop a subject's cached keys, so they are fetched again."""
+        self._subjects.pop((tenant, subject), None)
+
+    async def _make(self, tenant: str, subject: str, key_id: int) -> None:
+        wrapped = self._master.wrap(new_data_key(), key_aad(tenant, subject, key_id))
+        await self.store.add_key(
+            StoredKey(
+                tenant=tenant,
+                subject=subject,
+                key_id=key_id,
+                wrapped=wrapped,
+                master_id=self._master.key_id,
+                created_at=self._clock(),
+            )
+        )
+
+    async def _fetch(self, tenant: str, subject: str) -> SubjectKeys:
+        live: dict[int, AESGCM] = {}
+        destroyed: set[int] = set()
+        for stored in await self.store.subject_keys(tenant, subject):
+            if stored.wrapped is None:
+                destroyed.add(stored.key_id)
+                continue
+            live[stored.key_id] = AESGCM(self.unwrap(stored))
+        keys = SubjectKeys(live, frozenset(destroyed))
+        self._subjects[(tenant, subject)] = keys
+        self._subjects.move_to_end((tenant, subject))
+        while len(self._subjects) > self._capacity:
+            self._subjects.popitem(last=False)
+        return keys
+
+    def unwrap(self, stored: StoredKey) -> bytes:
+        """Return the key material of a live stored key."""
+        assert stored.wrapped is not None
+        if stored.master_id != self._master.key_id:
+            raise BadMasterKey(
+                f"data key {stored.key_id} of a subject in {stored.tenant} is wrapped by master "
+                f"key {stored.master_id}, not the configured {self._master.key_id}"
+            )
+        return self._master.unwrap(
+            stored.wrapped, key_aad(stored.tenant, stored.subject, stored.key_id)
+        )
+
+
+async def rotate_master_key(store: KeyStore, old: MasterKey, new: MasterKey) -> tuple[int, int]:
+    """Rewrap every live data key from old to new; return (rewrapped, already under new)."""
+    rewrapped = done = 0
+    old_ring = KeyRing(store, old)
+    for stored in await store.all_keys():
+        if stored.wrapped is None:
+            continue
+        if stored.master_id == new.key_id:
+            done += 1
+            continue
+        aad = key_aad(stored.tenant, stored.subject, stored.key_id)
+        replacement = StoredKey(
+            tenant=stored.tenant,
+            subject=stored.subject,
+            key_id=stored.key_id,
+            wrapped=new.wrap(old_ring.unwrap(stored), aad),
+            master_id=new.key_id,
+            created_at=stored.created_at,
+        )
+        if await store.rewrap_key(replacement, previous_master=old.key_id):
+            rewrapped += 1
+    return rewrapped, done
+
+
+async def open_key_store(url: str, *, clock: Callable[[], datetime] | None = None) -> KeyStore:
+    """Open the key store that lives in the same database as the log a URL names."""
+    now = clock or (lambda: datetime.now(UTC))
+    if url.startswith("sqlite:"):
+        from events.store.sqlite_keys import SQLiteKeyStore
+        from events.store.url import sqlite_path
+
+        return await SQLiteKeyStore.open(sqlite_path(url), clock=now)
+    if url.startswith(("postgresql://", "postgres://")):
+        from events.store.postgres_keys import PostgresKeyStore
+
+        return await PostgresKeyStore.open(url, clock=now)
+    return MemoryKeyStore()

@@ -1,0 +1,139 @@
+"""Wrapped data keys in the SQLite log's own file, in a data_keys table beside the events.
+
+Destroying a key overwrites its row with secure_delete on and then checkpoints the WAL,
+so the wrapped bytes do not linger in free pages or in old WAL frames.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, TypeVar
+
+from events.keys import StoredKey
+from events.store.sqlite_rows import encode_time
+from events.store.sqlite_schema import connect
+
+__all__ = ["SQLiteKeyStore"]
+
+T = TypeVar("T")
+
+_TABLE = """
+CREATE TABLE IF NOT EXISTS data_keys (
+    tenant TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    key_id INTEGER NOT NULL,
+    wrapped BLOB,
+    master_id TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    destroyed_at TEXT,
+    PRIMARY KEY (tenant, subject, key_id)
+) WITHOUT ROWID
+"""
+_COLUMNS = "tenant, subject, key_id, wrapped, master_id, created_at"
+_INSERT = f"INSERT OR IGNORE INTO data_keys ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)"  # noqa: S608
+_ONE = f"SELECT {_COLUMNS} FROM data_keys WHERE tenant = ? AND subject = ? AND key_id = ?"  # noqa: S608
+_SUBJECT = f"SELECT {_COLUMNS} FROM data_keys WHERE tenant = ? AND subject = ? ORDER BY key_id"  # noqa: S608
+_ALL = f"SELECT {_COLUMNS} FROM data_keys ORDER BY tenant, subject, key_id"  # noqa: S608
+_DESTROY = (
+    "UPDATE data_keys SET wrapped = NULL, destroyed_at = ? "
+    "WHERE tenant = ? AND subject = ? AND wrapped IS NOT NULL"
+)
+_REWRAP = (
+    "UPDATE data_keys SET wrapped = ?, master_id = ? WHERE tenant = ? AND subject = ? "
+    "AND key_id = ? AND wrapped IS NOT NULL AND master_id = ?"
+)
+
+
+class SQLiteKeyStore:
+    """Keep wrapped data keys in the log's SQLite file, through one connection of its own."""
+
+    def __init__(self, conn: sqlite3.Connection, clock: Callable[[], datetime]) -> None:
+        self._conn = conn
+        self._clock = clock
+        self._lock = threading.Lock()
+
+    @classmethod
+    async def open(cls, path: str, *, clock: Callable[[], datetime]) -> SQLiteKeyStore:
+        """Open the log's file and make the data_keys table if it is missing."""
+        conn = await asyncio.to_thread(_open, path)
+        return cls(conn, clock)
+
+    async def add_key(self, key: StoredKey) -> StoredKey:
+        row = (
+            key.tenant,
+            key.subject,
+            key.key_id,
+            key.wrapped,
+            key.master_id,
+            encode_time(key.created_at),
+        )
+
+        def insert(conn: sqlite3.Connection) -> list[Any]:
+            conn.execute(_INSERT, row)
+            return list(conn.execute(_ONE, row[:3]).fetchone())
+
+        return _key(await self._run(insert))
+
+    async def subject_keys(self, tenant: str, subject: str) -> list[StoredKey]:
+        rows = await self._run(lambda conn: conn.execute(_SUBJECT, (tenant, subject)).fetchall())
+        return [_key(row) for row in rows]
+
+    async def destroy_keys(self, tenant: str, subject: str) -> int:
+        now = encode_time(self._clock())
+
+        def destroy(conn: sqlite3.Connection) -> int:
+            count = conn.execute(_DESTROY, (now, tenant, subject)).rowcount
+            # The old page images stay in the WAL until a checkpoint copies and resets it.
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            return count
+
+        return await self._run(destroy)
+
+    async def all_keys(self) -> list[StoredKey]:
+        rows = await self._run(lambda conn: conn.execute(_ALL).fetchall())
+        return [_key(row) for row in rows]
+
+    async def rewrap_key(self, key: StoredKey, *, previous_master: str) -> bool:
+        params = (
+            key.wrapped,
+            key.master_id,
+            key.tenant,
+            key.subject,
+            key.key_id,
+            previous_master,
+        )
+        changed = await self._run(lambda conn: conn.execute(_REWRAP, params).rowcount)
+        return bool(changed)
+
+    async def close(self) -> None:
+        await self._run(lambda conn: conn.close())
+
+    async def _run(self, func: Callable[[sqlite3.Connection], T]) -> T:
+        def locked() -> T:
+            with self._lock:
+                return func(self._conn)
+
+        return await asyncio.to_thread(locked)
+
+
+def _open(path: str) -> sqlite3.Connection:
+    conn = connect(path)
+    # Overwrite what an update frees, so a destroyed key leaves no bytes in the file.
+    conn.execute("PRAGMA secure_delete = ON")
+    conn.execute(_TABLE)
+    return conn
+
+
+def _key(row: Any) -> StoredKey:
+    return StoredKey(
+        tenant=row[0],
+        subject=row[1],
+        key_id=row[2],
+        wrapped=None if row[3] is None else bytes(row[3]),
+        master_id=row[4],
+        created_at=datetime.fromisoformat(row[5]),
+    )
