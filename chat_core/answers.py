@@ -5,11 +5,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from chat_core.payloads import MessagePosted, TemperatureConfigChanged, ThreadCreated
-from chat_core.views import MessageView, TemperatureConfigView, ThreadView
+from chat_core.payloads import (
+    ErasureRecorded,
+    MessagePosted,
+    TemperatureConfigChanged,
+    ThreadCreated,
+)
+from chat_core.views import ErasureView, MessageView, TemperatureConfigView, ThreadView
 from events.envelope import DatasetEvent
 
-__all__ = ["Answer", "render_answer"]
+__all__ = ["ERASURE_STATUS", "Answer", "render_answer"]
+
+# An erasure's status: its keys are destroyed before the answer, so it is already done.
+ERASURE_STATUS = "completed"
 
 
 class Answer(Protocol):
@@ -17,6 +25,10 @@ class Answer(Protocol):
 
     def to_json(self) -> dict[str, Any]:
         """Return the contract's JSON object."""
+        ...
+
+    def record_json(self) -> dict[str, Any]:
+        """Return the answer as an idempotency record keeps it."""
         ...
 
 
@@ -33,6 +45,7 @@ def _thread(event: DatasetEvent, payload: ThreadCreated) -> ThreadView:
 
 
 def _message(event: DatasetEvent, payload: MessagePosted) -> MessageView:
+    # A sealed message's answer is recorded sealed, as the pipeline recorded it.
     return MessageView(
         id=payload.message_id,
         thread_id=payload.thread_id,
@@ -43,6 +56,13 @@ def _message(event: DatasetEvent, payload: MessagePosted) -> MessageView:
         author=event.actor,
         created_at=event.occurred_at,
         request_id=event.request_id,
+        sealed=payload.sealed,
+    )
+
+
+def _erasure(event: DatasetEvent, payload: ErasureRecorded) -> ErasureView:
+    return ErasureView(
+        erasure_id=payload.erasure_id, subject=payload.subject, status=ERASURE_STATUS
     )
 
 
@@ -63,6 +83,7 @@ def _temperature(event: DatasetEvent, payload: TemperatureConfigChanged) -> Temp
 _RENDERERS: dict[type[Any], Callable[[DatasetEvent, Any], Answer]] = {
     ThreadCreated: _thread,
     MessagePosted: _message,
+    ErasureRecorded: _erasure,
     TemperatureConfigChanged: _temperature,
 }
 

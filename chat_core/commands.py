@@ -8,12 +8,13 @@ from types import MappingProxyType
 from attrs import field, frozen
 
 from chat_core.context import AuthContext, RequestContext
-from chat_core.views import MessageView, Replay, TemperatureConfigView, ThreadView
+from chat_core.views import ErasureView, MessageView, Replay, TemperatureConfigView, ThreadView
 from events.bus import Command
 from events.envelope import FrozenMap, freeze_map
 
 __all__ = [
     "CreateThread",
+    "EraseSubject",
     "Idempotency",
     "PostMessage",
     "RedactMessage",
@@ -78,4 +79,14 @@ class SetTemperatureConfig(Command[TemperatureConfigView | Replay]):
     max: float
     overrides: Mapping[str, float] = field(factory=dict, converter=_freeze_floats)
     if_match: str | None = None
+    idempotency: Idempotency | None = None
+
+
+@frozen(kw_only=True)
+class EraseSubject(Command[ErasureView | Replay]):
+    """Destroy a subject's data keys in the request's tenant and record that it was done."""
+
+    context: RequestContext
+    auth: AuthContext
+    subject: str
     idempotency: Idempotency | None = None

@@ -48,10 +48,26 @@ def _existing(state: ThreadState) -> str:
 
 
 def post_message(
-    state: ThreadState, command: PostMessage, message_id: str, *, queued: int = 0
+    state: ThreadState,
+    command: PostMessage,
+    message_id: str,
+    *,
+    queued: int = 0,
+    sealed: str | None = None,
 ) -> MessagePosted:
-    """Decide a message at the thread's next seq, after the queued ones not yet stored."""
+    """Decide a message at the thread's next seq, after the queued ones not yet stored.
+
+    With sealed (its content and metadata sealed under the author's key) nothing is in clear.
+    """
     require_role(command.context, command.auth)
+    if sealed is not None:
+        return MessagePosted(
+            thread_id=_existing(state),
+            message_id=message_id,
+            seq=state.last_seq + queued + 1,
+            role=command.role,
+            sealed=sealed,
+        )
     return MessagePosted(
         thread_id=_existing(state),
         message_id=message_id,

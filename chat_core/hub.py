@@ -110,9 +110,17 @@ class Subscription:
 class StreamHub:
     """Follow the whole log once and hand each event to the subscribers of its stream."""
 
-    def __init__(self, store: EventStore, *, capacity: int = 256) -> None:
+    def __init__(
+        self,
+        store: EventStore,
+        *,
+        capacity: int = 256,
+        observer: Callable[[RecordedEvent], None] | None = None,
+    ) -> None:
         self._store = store
         self._capacity = capacity
+        # Sees every event of the log, whoever appended it (another instance, the CLI).
+        self._observer = observer
         self._streams: dict[str, dict[Subscription, None]] = {}
         self._stopped = False
 
@@ -161,6 +169,8 @@ class StreamHub:
             try:
                 async for item in self._store.subscribe(after_position=position):
                     position = item.position
+                    if self._observer is not None:
+                        self._observer(item)
                     self.dispatch(item)
             except StoreClosed:
                 break

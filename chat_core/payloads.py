@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from attrs import field, frozen
 
@@ -12,6 +12,7 @@ from events.codec import register_payload
 from events.envelope import EventPayload, FrozenMap, freeze_map
 
 __all__ = [
+    "ErasureRecorded",
     "MessagePosted",
     "MessageRedacted",
     "TemperatureConfigChanged",
@@ -35,18 +36,30 @@ class ThreadCreated(EventPayload):
     metadata: FrozenMap = field(factory=dict, converter=freeze_map)
 
 
-@register_payload
+def _message_v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
+    """Keep a schema 1 message's plaintext as it was: it was stored before encryption."""
+    return data
+
+
+@register_payload(upcasters={1: _message_v1_to_v2})
 @frozen(kw_only=True)
 class MessagePosted(EventPayload):
-    """A message took the next seq of its thread."""
+    """A message took the next seq of its thread; its words are sealed under the author's key.
+
+    Schema 2 carries `sealed`: base64 of the AES-GCM ciphertext of the content and metadata
+    under the author's data key in the tenant, bound to tenant, author and message id.
+    Schema 1 events, written before encryption, carry `content` and `metadata` in clear.
+    """
 
     event_type: ClassVar[str] = "chat.message.posted"
+    schema_version: ClassVar[int] = 2
 
     thread_id: str
     message_id: str
     seq: int
     role: str
-    content: str
+    sealed: str | None = None
+    content: str | None = None
     metadata: FrozenMap = field(factory=dict, converter=freeze_map)
 
 
@@ -73,3 +86,17 @@ class TemperatureConfigChanged(EventPayload):
     min: float
     max: float
     overrides: Mapping[str, float] = field(factory=dict, converter=_freeze_floats)
+
+
+@register_payload
+@frozen(kw_only=True)
+class ErasureRecorded(EventPayload):
+    """A subject's data keys in a tenant were destroyed: their messages are unreadable for good."""
+
+    event_type: ClassVar[str] = "chat.erasure.recorded"
+
+    erasure_id: str
+    subject: str
+    keys_destroyed: int
+    # Every message of the subject sealed under this key id or an older one is unreadable.
+    through_key_id: int

@@ -10,9 +10,10 @@ from __future__ import annotations
 import asyncio
 import weakref
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 from functools import singledispatch
+from types import MappingProxyType
 from typing import Generic, Protocol, TypeVar
 
 from attrs import define, field
@@ -23,8 +24,10 @@ from chat_core.payloads import (
     TemperatureConfigChanged,
     ThreadCreated,
 )
+from chat_core.sealing import open_message, sealed_key_id
 from chat_core.views import MessageView, ThreadView
 from events.envelope import DatasetEvent, Env, EventPayload, FrozenMap
+from events.keys import KeyRing
 from events.store.base import EventStore, RecordedEvent
 
 __all__ = [
@@ -33,23 +36,32 @@ __all__ = [
     "TemperatureState",
     "ThreadState",
     "apply_event",
+    "erase_cached",
+    "message_subjects",
 ]
+
+_NO_METADATA: FrozenMap = MappingProxyType({})
 
 
 @define(kw_only=True)
 class MessageState:
-    """One message as folded from its events."""
+    """One message as folded from its events, opened with its author's key when one is given.
+
+    Equality compares what the log holds (the sealed form, redaction), not what a key opened,
+    so a fold without keys compares equal to one with them.
+    """
 
     message_id: str
     seq: int
     role: str
-    content: str | None
-    metadata: FrozenMap
+    content: str | None = field(eq=False)
+    metadata: FrozenMap = field(eq=False)
     author: str
     created_at: datetime
     request_id: str
     redacted: bool = False
-    erased: bool = False
+    erased: bool = field(default=False, eq=False)
+    sealed: str | None = None
     cached_view: MessageView | None = field(default=None, eq=False, repr=False)
 
     def withdraw(self, *, redacted: bool = False, erased: bool = False) -> None:
@@ -86,6 +98,8 @@ class ThreadState:
     """A thread and its messages by seq, folded from the thread's stream."""
 
     version: int = 0
+    # Opens sealed messages as they are folded; without it they fold with no content.
+    keys: KeyRing | None = field(default=None, eq=False, repr=False)
     thread_id: str | None = None
     tenant: str | None = None
     env: Env | None = None
@@ -161,18 +175,71 @@ def _(payload: ThreadCreated, state: object, event: DatasetEvent) -> None:
 @_apply.register
 def _(payload: MessagePosted, state: object, event: DatasetEvent) -> None:
     if isinstance(state, ThreadState):
+        content, metadata, erased = _words(payload, event, state.keys)
         message = MessageState(
             message_id=payload.message_id,
             seq=payload.seq,
             role=payload.role,
-            content=payload.content,
-            metadata=payload.metadata,
+            content=content,
+            metadata=metadata,
             author=event.actor,
             created_at=event.occurred_at,
             request_id=event.request_id,
+            erased=erased,
+            sealed=payload.sealed,
         )
         state.messages.append(message)
         state.by_id[payload.message_id] = message
+
+
+def _words(
+    payload: MessagePosted, event: DatasetEvent, keys: KeyRing | None
+) -> tuple[str | None, FrozenMap, bool]:
+    """Return a message's content, metadata and whether its author was erased."""
+    if payload.sealed is None:
+        # Schema 1, stored in clear before encryption: an erasure still hides it from reads.
+        erased = keys is not None and keys.subject(event.tenant, event.actor).erased
+        return (None, _NO_METADATA, True) if erased else (payload.content, payload.metadata, False)
+    if keys is None:
+        return None, _NO_METADATA, False
+    opened = open_message(
+        keys,
+        tenant=event.tenant,
+        author=event.actor,
+        message_id=payload.message_id,
+        sealed=payload.sealed,
+    )
+    if opened is None:
+        return None, _NO_METADATA, True
+    return opened[0], opened[1], False
+
+
+def message_subjects(recorded: Iterable[RecordedEvent]) -> set[tuple[str, str]]:
+    """Return the (tenant, author) of every posted message, whose keys a fold will need."""
+    return {
+        (item.event.tenant, item.event.actor)
+        for item in recorded
+        if type(item.event.payload) is MessagePosted
+    }
+
+
+def erase_cached(states: Iterable[object], tenant: str, subject: str, through_key_id: int) -> int:
+    """Withdraw, as erased, a subject's messages sealed under destroyed keys; return how many.
+
+    Changed in place, so a state an append is about to cache again is withdrawn too.
+    """
+    count = 0
+    for state in states:
+        if not isinstance(state, ThreadState) or state.tenant != tenant:
+            continue
+        for message in state.messages:
+            if message.author != subject or message.erased:
+                continue
+            if message.sealed is None or sealed_key_id(message.sealed) <= through_key_id:
+                message.withdraw(erased=True)
+                message.content, message.metadata = None, _NO_METADATA
+                count += 1
+    return count
 
 
 @_apply.register
@@ -209,9 +276,12 @@ class StreamCache(Generic[S]):
         *,
         capacity: int = 10_000,
         sole_writer: bool = False,
+        prepare: Callable[[list[RecordedEvent]], Awaitable[None]] | None = None,
     ) -> None:
         self._store = store
         self._new_state = new_state
+        # Run before a batch read from the store is folded, e.g. to fetch the keys it needs.
+        self._prepare = prepare
         self._capacity = capacity
         # When this process is the store's only writer, every append to a cached stream
         # passes through advance(), so a cached state is current without asking the store.
@@ -238,9 +308,15 @@ class StreamCache(Generic[S]):
                 return state
         while True:
             batch = await self._store.read_stream(stream, after_version=state.version, limit=1000)
+            if self._prepare is not None and batch:
+                await self._prepare(batch)
             state = self.advance(stream, state, batch)
             if len(batch) < 1000:
                 return state
+
+    def states(self) -> Iterator[S]:
+        """Return the cached states, to change them in place."""
+        return iter(list(self._states.values()))
 
     def forget(self, stream: str) -> None:
         """Drop a stream's cached state so that the next load reads it from the store."""

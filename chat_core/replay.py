@@ -56,7 +56,7 @@ def idempotency_record(event: DatasetEvent) -> IdempotencyRecord | None:
         key=scope,
         fingerprint=metadata.get(IDEMPOTENCY_FINGERPRINT, ""),
         status=int(metadata.get(IDEMPOTENCY_STATUS, "0")),
-        body=orjson.dumps(answer.to_json()),
+        body=orjson.dumps(answer.record_json()),
         created_at=event.occurred_at,
     )
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import math
 import os
 import secrets
@@ -21,6 +23,7 @@ __all__ = [
     "Settings",
     "SettingsError",
     "TemperatureDefaults",
+    "dev_master_key",
     "dev_secret",
     "load_settings",
 ]
@@ -30,6 +33,8 @@ DEV_ISSUER = "chat-core-dev"
 DEV_AUDIENCE = "chat-core"
 SECRET_FILE = "dev-hs256.secret"  # noqa: S105 -- a file name, not a secret
 MIN_SECRET_BYTES = 32
+MASTER_KEY_FILE = "dev-master.key"
+MASTER_KEY_BYTES = 32
 
 
 class SettingsError(ValueError):
@@ -77,6 +82,8 @@ class Settings:
     client_timeout: float = 30.0
     # How long SIGTERM waits for requests in flight before cancelling them.
     shutdown_timeout: float = 10.0
+    # Wraps every data key; dev mode keeps one beside the dev secret when none is given.
+    master_key: bytes | None = field(default=None, repr=False)
 
     @property
     def data_dir(self) -> Path:
@@ -105,6 +112,7 @@ ENV_NAMES = {
     "rate_limit": "CHAT_CORE_RATE_LIMIT",
     "client_timeout": "CHAT_CORE_CLIENT_TIMEOUT",
     "shutdown_timeout": "CHAT_CORE_SHUTDOWN_TIMEOUT",
+    "master_key": "CHAT_CORE_MASTER_KEY",
 }
 
 
@@ -146,6 +154,7 @@ def load_settings(
         rate_limit=_rate_limit(raw.get("rate_limit")),
         client_timeout=_seconds(raw, "client_timeout", 30.0),
         shutdown_timeout=_seconds(raw, "shutdown_timeout", 10.0),
+        master_key=_master_key(raw.get("master_key")),
     )
 
 
@@ -153,6 +162,8 @@ def _require_prod(raw: Mapping[str, str]) -> None:
     missing = [ENV_NAMES[name] for name in ("issuer", "audience") if name not in raw]
     if "hs256_secret" not in raw and "jwks" not in raw:
         missing.append("CHAT_CORE_HS256_SECRET or CHAT_CORE_JWKS")
+    if "master_key" not in raw:
+        missing.append(ENV_NAMES["master_key"])
     if missing:
         raise SettingsError(f"prod mode refuses to start without {', '.join(missing)}")
 
@@ -248,6 +259,31 @@ def _temperature(text: str | None) -> TemperatureDefaults:
         detail = "; ".join(f"{name} {message}" for name, message in problems)
         raise SettingsError(f"CHAT_CORE_TEMPERATURE_DEFAULTS is out of bounds: {detail}")
     return defaults
+
+
+def _master_key(text: str | None) -> bytes | None:
+    if text is None:
+        return None
+    try:
+        key = base64.b64decode(text.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        key = b""
+    if len(key) != MASTER_KEY_BYTES:
+        raise SettingsError(f"CHAT_CORE_MASTER_KEY must be base64 of {MASTER_KEY_BYTES} bytes")
+    return key
+
+
+def dev_master_key(data_dir: Path) -> bytes:
+    """Return the dev master key kept in data_dir, making it (mode 0600) the first time."""
+    path = data_dir / MASTER_KEY_FILE
+    data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return base64.b64decode(path.read_bytes().strip(), validate=True)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(base64.b64encode(secrets.token_bytes(MASTER_KEY_BYTES)).decode())
+    return base64.b64decode(path.read_bytes().strip(), validate=True)
 
 
 def dev_secret(data_dir: Path) -> bytes:

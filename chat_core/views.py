@@ -11,6 +11,7 @@ from attrs import field, frozen
 from events.envelope import Env, FrozenMap
 
 __all__ = [
+    "ErasureView",
     "MessageView",
     "Page",
     "Replay",
@@ -49,6 +50,10 @@ class ThreadView:
             "last_seq": self.last_seq,
         }
 
+    def record_json(self) -> dict[str, Any]:
+        """Return the answer as an idempotency record keeps it."""
+        return self.to_json()
+
 
 @frozen(kw_only=True)
 class MessageView:
@@ -65,6 +70,8 @@ class MessageView:
     request_id: str
     redacted: bool = False
     erased: bool = False
+    # The sealed form an answer to a post is recorded with, so no record holds plaintext.
+    sealed: str | None = field(default=None, eq=False, repr=False)
     _json: dict[str, Any] | None = field(default=None, init=False, eq=False, repr=False)
 
     def to_json(self) -> dict[str, Any]:
@@ -73,6 +80,12 @@ class MessageView:
             object.__setattr__(self, "_json", self._build_json())
         assert self._json is not None
         return self._json
+
+    def record_json(self) -> dict[str, Any]:
+        """Return the answer as an idempotency record keeps it: sealed, never in clear."""
+        if self.sealed is None:
+            return self.to_json()
+        return {**self.to_json(), "content": None, "metadata": {}, "sealed": self.sealed}
 
     def _build_json(self) -> dict[str, Any]:
         return {
@@ -117,6 +130,27 @@ class TemperatureConfigView:
             "updated_at": None if self.updated_at is None else rfc3339(self.updated_at),
             "updated_by": self.updated_by,
         }
+
+    def record_json(self) -> dict[str, Any]:
+        """Return the answer as an idempotency record keeps it."""
+        return self.to_json()
+
+
+@frozen(kw_only=True)
+class ErasureView:
+    """An accepted erasure of a subject in a tenant."""
+
+    erasure_id: str
+    subject: str
+    status: str
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the contract's JSON object."""
+        return {"erasure_id": self.erasure_id, "subject": self.subject, "status": self.status}
+
+    def record_json(self) -> dict[str, Any]:
+        """Return the answer as an idempotency record keeps it."""
+        return self.to_json()
 
 
 @frozen(kw_only=True)

@@ -32,6 +32,7 @@ def test_prod_mode_starts_with_issuer_audience_and_secret() -> None:
     settings = load_settings(
         {
             "CHAT_CORE_MODE": "prod",
+            "CHAT_CORE_MASTER_KEY": "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWY=",
             "CHAT_CORE_ISSUER": "https://idp.example",
             "CHAT_CORE_AUDIENCE": "chat-core",
             "CHAT_CORE_HS256_SECRET": SECRET,

@@ -14,10 +14,11 @@ from joserfc import jwt
 from joserfc.jwk import OctKey
 
 from chat_core.bootstrap import ChatCore, bootstrap
-from chat_core.readmodel import TemperatureState, ThreadState, apply_event
+from chat_core.readmodel import TemperatureState, ThreadState, apply_event, message_subjects
 from chat_core.settings import Settings, TemperatureDefaults
 from chat_core.tokens import mint_token
 from events.envelope import Env
+from events.keys import KeyRing
 from events.store.base import EventStore, RecordedEvent
 from events.store.memory import MemoryEventStore
 from transports.http.app import create_app
@@ -160,15 +161,18 @@ async def all_events(store: EventStore, after_position: int = 0) -> list[Recorde
 
 
 async def fold_log(
-    store: EventStore,
+    store: EventStore, keys: KeyRing | None = None
 ) -> tuple[dict[str, ThreadState], dict[str, TemperatureState]]:
-    """Fold the whole log, stream by stream, into fresh read-model states."""
+    """Fold the whole log, stream by stream, into fresh read-model states (opened with keys)."""
     threads: dict[str, ThreadState] = {}
     temperatures: dict[str, TemperatureState] = {}
-    for item in await all_events(store):
+    recorded = await all_events(store)
+    if keys is not None:
+        await keys.prefetch(message_subjects(recorded))
+    for item in recorded:
         stream = item.event.stream
         if stream.startswith("chat/"):
-            apply_event(threads.setdefault(stream, ThreadState()), item.event)
+            apply_event(threads.setdefault(stream, ThreadState(keys=keys)), item.event)
         elif stream.startswith("temperature/"):
             apply_event(temperatures.setdefault(stream, TemperatureState()), item.event)
     return threads, temperatures

@@ -10,6 +10,7 @@ from chat_core.views import rfc3339
 from events.envelope import Env
 from events.store.base import EventStore
 from tests.http.helpers import all_events, auth_headers, create_thread, fold_log, post_message
+from transports.http.keys import CORE
 
 Client = TestClient[Any, Any]
 
@@ -87,7 +88,7 @@ async def test_replaying_the_log_rebuilds_what_the_reads_serve(
     client: Client, store: EventStore
 ) -> None:
     threads = await _workload(client)
-    folded_threads, folded_temperatures = await fold_log(store)
+    folded_threads, folded_temperatures = await fold_log(store, client.app[CORE].keys)
     assert len(folded_threads) == len(threads)
     for headers, thread_id in threads:
         stream = f"chat/{headers['X-Tenant-Id']}/{headers['X-Env']}/{thread_id}"

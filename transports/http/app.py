@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from chat_core.bootstrap import ChatCore
-from transports.http import chat_views, ops_views, temperature_views
+from transports.http import chat_views, erasure_views, ops_views, temperature_views
 from transports.http.keys import CORE
 from transports.http.middleware import authenticate, build_context, errors_and_request_id
 from transports.http.ratelimit import add_rate_limit, rate_limit
@@ -33,6 +33,7 @@ def create_app(core: ChatCore, *, streams: StreamSettings | None = None) -> web.
     app.add_routes(ops_views.routes)
     app.add_routes(chat_views.routes)
     app.add_routes(temperature_views.routes)
+    app.add_routes(erasure_views.routes)
     add_streams(app, streams or StreamSettings())
     app.on_cleanup.append(_close_core)
     return app

@@ -9,6 +9,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
+from transports.http.erasure_views import SUBJECT_PATTERN
 from transports.http.openapi_parts import (
     HEADERS,
     PARAMETERS,
@@ -59,6 +60,21 @@ _TICKET_BODY: Spec = {
     "type": "object",
     "additionalProperties": False,
     "properties": {"thread_id": {"type": "string", "minLength": 1, "maxLength": 200}},
+}
+_ERASURE_BODY: Spec = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["subject"],
+    "properties": {"subject": {"type": "string", "pattern": SUBJECT_PATTERN}},
+}
+_ERASURE: Spec = {
+    "type": "object",
+    "required": ["erasure_id", "subject", "status"],
+    "properties": {
+        "erasure_id": {"type": "string"},
+        "subject": {"type": "string"},
+        "status": {"type": "string", "enum": ["completed"]},
+    },
 }
 _TICKET: Spec = {
     "type": "object",
@@ -156,6 +172,14 @@ OPERATIONS: dict[tuple[str, str], Spec] = {
             "content": {"application/json": {"schema": _TICKET_BODY}},
         },
     ),
+    ("POST", "/admin/erasures"): _operation(
+        "Erase a subject's messages in this tenant for good (their data key is destroyed): "
+        "admins only.",
+        {**_ok(202, _ERASURE, *_WRITE_HEADERS), **problems(*_WRITE_ERRORS)},
+        tag="erasure",
+        parameters=context("IdempotencyKey"),
+        body={"required": True, "content": {"application/json": {"schema": _ERASURE_BODY}}},
+    ),
     ("GET", "/temperature/config"): _operation(
         "Show the temperature config to a member.",
         {**_ok(200, "TemperatureConfig", "ETag"), **problems(*_READ_ERRORS)},
@@ -223,7 +247,7 @@ def openapi_document() -> dict[str, Any]:
         },
         "servers": [{"url": "/"}],
         "security": [{"bearer": []}],
-        "tags": [{"name": name} for name in ("chat", "temperature", "operations")],
+        "tags": [{"name": name} for name in ("chat", "erasure", "temperature", "operations")],
         "paths": _paths(),
         "components": {
             "securitySchemes": {

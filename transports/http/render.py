@@ -1,4 +1,8 @@
-"""Render recorded events as the streams' JSON, once per event however many clients get it."""
+"""Render recorded events as the streams' JSON, once per event however many clients get it.
+
+A posted message's data comes from the thread's read model, so a stream that replays it
+after a redaction or an erasure shows it withdrawn, never its stored (sealed) bytes.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +11,8 @@ from typing import Any
 
 import orjson
 
+from chat_core.presenter import EventPresenter
 from chat_core.views import rfc3339
-from events.codec import EventCodec
 from events.store.base import RecordedEvent
 
 __all__ = ["EventRenderer"]
@@ -17,13 +21,18 @@ __all__ = ["EventRenderer"]
 class EventRenderer:
     """Encode events as `{"type", "version", "position", ...}`, caching the newest ones."""
 
-    def __init__(self, codec: EventCodec, *, capacity: int = 1024) -> None:
-        self._codec = codec
+    def __init__(self, presenter: EventPresenter, *, capacity: int = 1024) -> None:
+        self._presenter = presenter
         self._capacity = capacity
-        self._cache: OrderedDict[int, bytes] = OrderedDict()
+        self._cache: OrderedDict[int, tuple[object, bytes]] = OrderedDict()
 
-    def to_json(self, item: RecordedEvent) -> dict[str, Any]:
+    async def to_json(self, item: RecordedEvent) -> dict[str, Any]:
         """Return the stream shape of one event as plain data."""
+        data, _token = await self._presenter.data(item)
+        return self._shape(item, data)
+
+    @staticmethod
+    def _shape(item: RecordedEvent, data: dict[str, Any]) -> dict[str, Any]:
         event = item.event
         return {
             "type": event.type,
@@ -34,32 +43,33 @@ class EventRenderer:
             "env": event.env.value,
             "request_id": event.request_id,
             "occurred_at": rfc3339(event.occurred_at),
-            "data": self._codec.converter.unstructure(event.payload),
+            "data": data,
         }
 
-    def encode(self, item: RecordedEvent) -> bytes:
+    async def encode(self, item: RecordedEvent) -> bytes:
         """Return the event's JSON bytes; a live event fanned out to many is encoded once."""
+        data, token = await self._presenter.data(item)
         cached = self._cache.get(item.position)
-        if cached is not None:
-            return cached
-        encoded = orjson.dumps(self.to_json(item))
-        self._cache[item.position] = encoded
+        if cached is not None and cached[0] is token:
+            return cached[1]
+        encoded = orjson.dumps(self._shape(item, data))
+        self._cache[item.position] = (token, encoded)
         if len(self._cache) > self._capacity:
             self._cache.popitem(last=False)
         return encoded
 
-    def sse_frame(self, item: RecordedEvent) -> bytes:
+    async def sse_frame(self, item: RecordedEvent) -> bytes:
         """Return one Server-Sent Event: id (the version), event (the type) and data."""
         event = item.event
         return b"id: %d\nevent: %s\ndata: %s\n\n" % (
             event.version,
             event.type.encode(),
-            self.encode(item),
+            await self.encode(item),
         )
 
-    def ws_frame(self, thread_id: str, item: RecordedEvent) -> bytes:
+    async def ws_frame(self, thread_id: str, item: RecordedEvent) -> bytes:
         """Return one WebSocket event frame for a thread."""
         return b'{"op":"event","thread_id":%s,"event":%s}' % (
             orjson.dumps(thread_id),
-            self.encode(item),
+            await self.encode(item),
         )

@@ -62,17 +62,19 @@ async def thread_events(request: web.Request) -> web.StreamResponse:
     """Stream a thread's events as text/event-stream, resuming after Last-Event-ID."""
     after = _resume_point(request)
     stream = await check_thread(request, request.match_info["thread_id"])
+    headers = {
+        "Content-Type": "text/event-stream",
+        "Cache-Control": "no-store",
+        "X-Accel-Buffering": "no",
+        "X-Request-Id": request[REQUEST_ID],
+    }
+    if request.method == "HEAD":
+        # Frames written after a HEAD's headers would be read as the next response.
+        return web.Response(headers=headers)
     hub = request.app[HUB]
     subscription = hub.open(stream)
     try:
-        response = web.StreamResponse(
-            headers={
-                "Content-Type": "text/event-stream",
-                "Cache-Control": "no-store",
-                "X-Accel-Buffering": "no",
-                "X-Request-Id": request[REQUEST_ID],
-            }
-        )
+        response = web.StreamResponse(headers=headers)
         await response.prepare(request)
         writer = _Writer(request, response)
         subscription.on_cut = writer.on_cut
@@ -100,7 +102,7 @@ async def _pump(
             if item is None:
                 await writer.write(b": keep-alive\n\n")
             else:
-                await writer.write(renderer.sse_frame(item))
+                await writer.write(await renderer.sse_frame(item))
     except SlowConsumer as exc:
         log.info("cut off a slow SSE client of request %s: %s", request[REQUEST_ID], exc)
     except StreamClosed:

@@ -24,9 +24,9 @@ def add_streams(app: web.Application, settings: StreamSettings) -> None:
     """Add the SSE, WebSocket and ticket routes, and run one hub for every client."""
     core = app[CORE]
     app[STREAMS] = settings
-    app[HUB] = StreamHub(core.store, capacity=settings.buffer)
+    app[HUB] = StreamHub(core.store, capacity=settings.buffer, observer=core.observe)
     app[TICKETS] = TicketBook(ttl=settings.ticket_seconds, capacity=settings.max_tickets)
-    app[RENDERER] = EventRenderer(core.codec)
+    app[RENDERER] = EventRenderer(core.presenter)
     app[SOCKETS] = set()
     app.add_routes(sse.routes)
     app.add_routes(websocket.routes)

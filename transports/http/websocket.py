@@ -221,7 +221,7 @@ class _Session:
         try:
             async for item in follow_stream(store, subscription, after_version=after):
                 if item is not None:
-                    await self._send(renderer.ws_frame(thread_id, item))
+                    await self._send(await renderer.ws_frame(thread_id, item))
         except SlowConsumer:
             await self._close(CLOSE_SLOW, f"slow consumer on {thread_id}; resubscribe with after")
         except HubStopped:

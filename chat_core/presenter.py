@@ -1,0 +1,48 @@
+"""Show stored events as clients may see them: messages opened, or withdrawn once gone."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import cattrs
+
+from chat_core.payloads import MessagePosted
+from chat_core.readmodel import MessageState, StreamCache, ThreadState
+from events.store.base import RecordedEvent
+
+__all__ = ["EventPresenter", "message_data"]
+
+
+def message_data(payload: MessagePosted, message: MessageState | None) -> dict[str, Any]:
+    """Return a posted event's data as its message reads now, never with sealed bytes."""
+    view = None if message is None else message.view(payload.thread_id)
+    withdrawn = view is None or view.content is None
+    return {
+        "thread_id": payload.thread_id,
+        "message_id": payload.message_id,
+        "seq": payload.seq,
+        "role": payload.role,
+        "content": None if view is None else view.content,
+        "metadata": {} if withdrawn or view is None else dict(view.metadata),
+        "redacted": view is not None and view.redacted,
+        "erased": view is not None and view.erased,
+    }
+
+
+class EventPresenter:
+    """Render an event's data from the thread's read model, which knows redactions and keys."""
+
+    def __init__(self, *, threads: StreamCache[ThreadState], converter: cattrs.Converter) -> None:
+        self._threads = threads
+        self._converter = converter
+
+    async def data(self, item: RecordedEvent) -> tuple[dict[str, Any], object]:
+        """Return the event's data, and a token that changes when that data would change."""
+        payload = item.event.payload
+        if type(payload) is not MessagePosted:
+            return self._converter.unstructure(payload), None
+        state = await self._threads.load(item.event.stream)
+        message = state.by_id.get(payload.message_id)
+        # The view object is replaced when the message is withdrawn: a fresh token.
+        token = None if message is None else message.view(payload.thread_id)
+        return message_data(payload, message), token

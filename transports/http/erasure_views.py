@@ -1,0 +1,59 @@
+"""POST /admin/erasures: an admin crypto-shreds a subject's messages in the tenant."""
+
+from __future__ import annotations
+
+import re
+
+from aiohttp import web
+from attrs import frozen
+
+from chat_core.commands import EraseSubject
+from chat_core.views import Replay
+from transports.http.bodies import FieldErrors, decode_body
+from transports.http.keys import AUTH, CONTEXT, CORE
+from transports.http.requests import (
+    idempotency_of,
+    json_response,
+    read_json,
+    reject_query,
+    replay_response,
+)
+
+__all__ = ["SUBJECT_PATTERN", "ErasureBody", "routes"]
+
+# A token's sub as issuers write it: printable ASCII without spaces.
+SUBJECT_PATTERN = "^[!-~]{1,255}$"
+_SUBJECT = re.compile(SUBJECT_PATTERN)
+
+routes = web.RouteTableDef()
+
+
+@frozen(kw_only=True)
+class ErasureBody:
+    """The body of POST /admin/erasures."""
+
+    subject: str
+
+    def problems(self) -> FieldErrors:
+        """List what breaks the contract's bounds."""
+        if _SUBJECT.fullmatch(self.subject) is None:
+            return [("subject", "must be 1 to 255 printable ASCII characters without spaces")]
+        return []
+
+
+@routes.post("/admin/erasures")
+async def erase_subject(request: web.Request) -> web.Response:
+    """Destroy a subject's data keys in this tenant and record the erasure: admins only."""
+    reject_query(request)
+    data, raw = await read_json(request, empty_is_object=False)
+    body = decode_body(data, ErasureBody)
+    command = EraseSubject(
+        context=request[CONTEXT],
+        auth=request[AUTH],
+        subject=body.subject,
+        idempotency=idempotency_of(request, raw),
+    )
+    result = await request.app[CORE].bus.send(command)
+    if isinstance(result, Replay):
+        return replay_response(result)
+    return json_response(202, result.to_json())
