@@ -12,6 +12,7 @@ from chat_core.ratelimit import RateLimiter
 from chat_core.settings import SettingsError, load_settings
 from tests.http.helpers import auth_headers, build_core, problem_of
 from transports.http.app import create_app
+from transports.http.openapi import openapi_document
 
 
 class FakeClock:
@@ -105,3 +106,11 @@ async def test_public_routes_are_not_limited(aiohttp_client: Any) -> None:
     client = await _limited_client(aiohttp_client, rate=0.5, burst=1)
     for _ in range(10):
         assert (await client.get("/healthz")).status == 200
+
+
+def test_openapi_documents_429_with_retry_after_on_private_routes() -> None:
+    document = openapi_document()
+    for path, method in [("/chat/threads", "post"), ("/temperature/config", "get")]:
+        answer = document["paths"][path][method]["responses"]["429"]
+        assert "Retry-After" in answer["headers"]
+    assert "429" not in document["paths"]["/healthz"]["get"]["responses"]

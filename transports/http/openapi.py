@@ -26,8 +26,9 @@ __all__ = ["OPERATIONS", "openapi_document"]
 Spec = dict[str, Any]
 PUBLIC: list[Spec] = []
 _WRITE_HEADERS = ("Idempotent-Replayed",)
-_READ_ERRORS = (400, 401, 403, 500)
-_WRITE_ERRORS = (400, 401, 403, 409, 413, 415, 422, 500)
+# 429: the tenant's request budget (CHAT_CORE_RATE_LIMIT) is spent; 408: a body too slow.
+_READ_ERRORS = (400, 401, 403, 429, 500)
+_WRITE_ERRORS = (400, 401, 403, 408, 409, 413, 415, 422, 429, 500)
 
 
 # Streams: a ticket stands in for the bearer token where browsers cannot set headers.

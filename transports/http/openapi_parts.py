@@ -42,6 +42,11 @@ HEADERS: dict[str, Spec] = {
         {"type": "string", "enum": ["true"]},
     ),
     "WWW-Authenticate": _header("The bearer challenge.", {"type": "string"}, required=True),
+    "Retry-After": _header(
+        "Seconds until the tenant's request budget allows another request.",
+        {"type": "string", "pattern": "^[0-9]+$"},
+        required=True,
+    ),
 }
 
 
@@ -148,14 +153,14 @@ def response(
     return spec
 
 
+_PROBLEM_HEADERS = {401: ("WWW-Authenticate",), 429: ("Retry-After",)}
+
+
 def problems(*statuses: int) -> dict[str, Spec]:
-    """Describe each status as a problem+json response; 401 carries its challenge."""
+    """Describe each status as a problem+json response; 401 and 429 carry their headers."""
     return {
         str(status): response(
-            status,
-            "Problem",
-            headers=("WWW-Authenticate",) if status == 401 else (),
-            media=PROBLEM_JSON,
+            status, "Problem", headers=_PROBLEM_HEADERS.get(status, ()), media=PROBLEM_JSON
         )
         for status in statuses
     }
