@@ -18,6 +18,7 @@ from transports.cli.tooling import TOOLING_COMMANDS, add_tooling_commands, run_t
 from transports.http.access_log import PathOnlyAccessLogger
 from transports.http.app import create_app
 from transports.http.limits import server_options
+from transports.http.log_redaction import redact_parser_errors
 
 __all__ = ["main"]
 
@@ -84,6 +85,7 @@ def _print_dev_banner(settings: Settings) -> None:
 
 def _serve(settings: Settings) -> None:
     configure_logging(log_format=settings.log_format, level=settings.log_level)
+    redact_parser_errors()
     if settings.mode == "dev":
         _print_dev_banner(settings)
 
