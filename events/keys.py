@@ -34,6 +34,7 @@ __all__ = [
     "SubjectKeys",
     "key_aad",
     "open_key_store",
+    "rewrap",
     "rotate_master_key",
 ]
 
@@ -300,26 +301,31 @@ class KeyRing:
         )
 
 
+def rewrap(stored: StoredKey, old: MasterKey, new: MasterKey) -> StoredKey:
+    """Return a stored key wrapped by new instead of old; a destroyed one stays destroyed."""
+    if stored.wrapped is None or old.key_id == new.key_id:
+        return stored
+    aad = key_aad(stored.tenant, stored.subject, stored.key_id)
+    return StoredKey(
+        tenant=stored.tenant,
+        subject=stored.subject,
+        key_id=stored.key_id,
+        wrapped=new.wrap(KeyRing(MemoryKeyStore(), old).unwrap(stored), aad),
+        master_id=new.key_id,
+        created_at=stored.created_at,
+    )
+
+
 async def rotate_master_key(store: KeyStore, old: MasterKey, new: MasterKey) -> tuple[int, int]:
     """Rewrap every live data key from old to new; return (rewrapped, already under new)."""
     rewrapped = done = 0
-    old_ring = KeyRing(store, old)
     for stored in await store.all_keys():
         if stored.wrapped is None:
             continue
         if stored.master_id == new.key_id:
             done += 1
             continue
-        aad = key_aad(stored.tenant, stored.subject, stored.key_id)
-        replacement = StoredKey(
-            tenant=stored.tenant,
-            subject=stored.subject,
-            key_id=stored.key_id,
-            wrapped=new.wrap(old_ring.unwrap(stored), aad),
-            master_id=new.key_id,
-            created_at=stored.created_at,
-        )
-        if await store.rewrap_key(replacement, previous_master=old.key_id):
+        if await store.rewrap_key(rewrap(stored, old, new), previous_master=old.key_id):
             rewrapped += 1
     return rewrapped, done
 

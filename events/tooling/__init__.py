@@ -1,7 +1,7 @@
 """Tooling over any event store: select, follow, export, verify, copy and count a log."""
 
 from events.tooling.copy import CopyError, CopyResult, IdempotencyOf, copy_log
-from events.tooling.export import Sink, export_events, export_record, open_export
+from events.tooling.export import PayloadView, Sink, export_events, export_record, open_export
 from events.tooling.selection import Progress, Selection, follow_selection, read_selection
 from events.tooling.stats import LogStats, StatsRow, log_stats
 from events.tooling.verify import Fault, LogVerifier
@@ -13,6 +13,7 @@ __all__ = [
     "IdempotencyOf",
     "LogStats",
     "LogVerifier",
+    "PayloadView",
     "Progress",
     "Selection",
     "Sink",

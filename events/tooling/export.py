@@ -15,7 +15,7 @@ from events.codec import EventCodec
 from events.store.base import EventStore, RecordedEvent
 from events.tooling.selection import Progress, Selection, read_selection
 
-__all__ = ["Sink", "export_events", "export_record", "open_export"]
+__all__ = ["PayloadView", "Sink", "export_events", "export_record", "open_export"]
 
 BATCH = 2000
 GZIP_LEVEL = 6
@@ -29,7 +29,21 @@ class Sink(Protocol):
         ...
 
 
-def export_record(codec: EventCodec, item: RecordedEvent) -> dict[str, Any]:
+class PayloadView(Protocol):
+    """How a domain shows its payloads in an export: opened, withdrawn, never raw."""
+
+    async def prepare(self, items: list[RecordedEvent], /) -> None:
+        """Fetch what showing these events will need (keys, say), before they are shown."""
+        ...
+
+    def payload(self, item: RecordedEvent, /) -> dict[str, Any]:
+        """Return an event's payload as the export shows it."""
+        ...
+
+
+def export_record(
+    codec: EventCodec, item: RecordedEvent, view: PayloadView | None = None
+) -> dict[str, Any]:
     """Return one event's export object, envelope fields at the top level, position included."""
     event = item.event
     return {
@@ -45,7 +59,9 @@ def export_record(codec: EventCodec, item: RecordedEvent) -> dict[str, Any]:
         "trace_id": event.trace_id,
         "actor": event.actor,
         "occurred_at": event.occurred_at.isoformat(),
-        "payload": codec.converter.unstructure(event.payload),
+        "payload": (
+            codec.converter.unstructure(event.payload) if view is None else view.payload(item)
+        ),
         "metadata": dict(event.metadata),
     }
 
@@ -77,17 +93,34 @@ async def export_events(
     out: Sink,
     *,
     progress: Progress | None = None,
+    view: PayloadView | None = None,
 ) -> int:
     """Write every selected event as one JSON line and return how many were written."""
-    dumps = orjson.dumps
+    items: list[RecordedEvent] = []
     lines: list[bytes] = []
     count = 0
     async for item in read_selection(store, selection):
-        lines.append(dumps(export_record(codec, item)))
-        if len(lines) == BATCH:
-            count += _flush(out, lines, progress)
-    count += _flush(out, lines, progress)
+        items.append(item)
+        if len(items) == BATCH:
+            count += await _write(codec, items, lines, out, progress, view)
+    count += await _write(codec, items, lines, out, progress, view)
     return count
+
+
+async def _write(
+    codec: EventCodec,
+    items: list[RecordedEvent],
+    lines: list[bytes],
+    out: Sink,
+    progress: Progress | None,
+    view: PayloadView | None,
+) -> int:
+    if view is not None and items:
+        await view.prepare(items)
+    dumps = orjson.dumps
+    lines.extend(dumps(export_record(codec, item, view)) for item in items)
+    items.clear()
+    return _flush(out, lines, progress)
 
 
 def _flush(out: Sink, lines: list[bytes], progress: Progress | None) -> int:

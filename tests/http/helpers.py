@@ -82,6 +82,7 @@ async def build_core(
     envs: frozenset[Env] | None = None,
     temperature_defaults: TemperatureDefaults | None = None,
     max_body: int | None = None,
+    master_key: bytes | None = None,
 ) -> ChatCore:
     """Bootstrap the real chat core: a MemoryEventStore, or the store the URL names."""
     overrides: dict[str, Any] = {"store_url": store_url}
@@ -91,6 +92,8 @@ async def build_core(
         overrides["temperature_defaults"] = temperature_defaults
     if max_body is not None:
         overrides["max_body"] = max_body
+    if master_key is not None:
+        overrides["master_key"] = master_key
     store = MemoryEventStore() if store_url == "memory://" else None
     return await bootstrap(settings=settings(**overrides), store=store)
 

@@ -12,6 +12,7 @@ import chat_core.payloads  # noqa: F401  (registers the chat event types in the 
 from events.codec import CodecError, EventCodec
 from events.store import StoreError, open_store
 from events.store.base import EventStore
+from transports.cli.keys_cli import add_key_commands, run_erase, run_rotate
 from transports.cli.tooling_args import add_filter_flags, add_store_flag, store_url
 from transports.cli.tooling_check import run_copy, run_replay, run_verify
 from transports.cli.tooling_read import run_events, run_export, run_stats
@@ -25,6 +26,8 @@ _STORE_COMMANDS: dict[str, StoreCommand] = {
     "verify": run_verify,
     "replay": run_replay,
     "stats": run_stats,
+    "erase": run_erase,
+    "rotate-master-key": run_rotate,
 }
 TOOLING_COMMANDS = frozenset({*_STORE_COMMANDS, "copy"})
 
@@ -51,6 +54,7 @@ def add_tooling_commands(commands: Any) -> None:
     stats = commands.add_parser("stats", help="count events per tenant, env and type")
     add_store_flag(stats)
     add_filter_flags(stats)
+    add_key_commands(commands)
 
 
 def run_tooling(args: argparse.Namespace, out: TextIO | None = None) -> int:

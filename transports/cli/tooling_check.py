@@ -7,10 +7,12 @@ from typing import TextIO
 
 from chat_core.replay import idempotency_record, replay_log
 from events.codec import EventCodec
+from events.keys import open_key_store, rewrap
 from events.store import open_store
 from events.store.base import EventStore
 from events.store.raw import open_raw_log
 from events.tooling import LogVerifier, copy_log
+from transports.cli.keys_cli import configured_master_key
 from transports.cli.progress import progress_bar
 from transports.cli.tooling_args import store_url
 
@@ -72,11 +74,31 @@ async def run_copy(args: argparse.Namespace, codec: EventCodec, out: TextIO) -> 
             await destination.close()
     finally:
         await source.close()
+    # Still wrapped by the same master key; the summary line stays what scripts parse.
+    await _copy_keys(_existing(args.source), args.destination)
     kept = "positions kept" if result.positions_kept else "positions renumbered (source has holes)"
     out.write(
         f"copied {result.copied} events after source position {result.resumed_after}; {kept}\n"
     )
     return 0
+
+
+async def _copy_keys(source_url: str, destination_url: str) -> int:
+    """Copy the data keys (tombstones too), rewrapped for the destination's master key."""
+    source_master = configured_master_key(source_url)
+    destination_master = configured_master_key(destination_url)
+    source = await open_key_store(source_url)
+    try:
+        destination = await open_key_store(destination_url)
+        try:
+            stored = await source.all_keys()
+            for key in stored:
+                await destination.add_key(rewrap(key, source_master, destination_master))
+        finally:
+            await destination.close()
+    finally:
+        await source.close()
+    return len(stored)
 
 
 def _existing(url: str) -> str:

@@ -9,6 +9,7 @@ from typing import TextIO
 
 import orjson
 
+from chat_core.export_view import ChatExportView, redacted_messages
 from events.codec import EventCodec
 from events.store.base import EventStore, RecordedEvent
 from events.tooling import (
@@ -19,8 +20,9 @@ from events.tooling import (
     open_export,
     read_selection,
 )
+from transports.cli.keys_cli import open_key_ring
 from transports.cli.progress import progress_bar
-from transports.cli.tooling_args import selection_of
+from transports.cli.tooling_args import selection_of, store_url
 
 __all__ = ["run_events", "run_export", "run_stats"]
 
@@ -54,11 +56,19 @@ async def run_export(
     """Write the selected events as JSON Lines to a file (gzip by .gz) or to stdout."""
     selection = selection_of(args)
     total = None if selection.event_filter else await store.head_position() - selection.after
-    with (
-        open_export(args.output, sys.stdout.buffer) as sink,
-        progress_bar("export", total=total) as progress,
-    ):
-        count = await export_events(store, codec, selection, sink, progress=progress)
+    # Messages are opened with their authors' keys, and shown withdrawn once redacted or erased.
+    keys = await open_key_ring(store_url(args))
+    view = ChatExportView(
+        keys=keys, redacted=await redacted_messages(store), converter=codec.converter
+    )
+    try:
+        with (
+            open_export(args.output, sys.stdout.buffer) as sink,
+            progress_bar("export", total=total) as progress,
+        ):
+            count = await export_events(store, codec, selection, sink, progress=progress, view=view)
+    finally:
+        await keys.store.close()
     if args.output != "-":
         out.write(f"exported {count} events to {args.output}\n")
     return 0

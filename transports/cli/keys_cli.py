@@ -1,0 +1,113 @@
+"""Key commands: erase a subject, rotate the master key; and the key ring export opens with."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import uuid
+from datetime import UTC, datetime
+from typing import TextIO
+
+from chat_core.bootstrap import master_key
+from chat_core.commands import EraseSubject
+from chat_core.context import AuthContext, RequestContext, Role
+from chat_core.erasure import ErasureHandler
+from chat_core.readmodel import StreamCache, ThreadState
+from chat_core.settings import ENV_NAMES, Settings, SettingsError
+from chat_core.views import ErasureView
+from events.bus import MessageBus
+from events.codec import EventCodec
+from events.crypto import MasterKey, parse_master_key
+from events.envelope import Env
+from events.keys import KeyRing, open_key_store, rotate_master_key
+from events.store.base import EventStore
+from transports.cli.tooling_args import add_store_flag, store_url
+
+__all__ = ["add_key_commands", "open_key_ring", "run_erase", "run_rotate"]
+
+NEW_MASTER_KEY = "CHAT_CORE_NEW_MASTER_KEY"
+
+
+def add_key_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add erase and rotate-master-key to the chat-core parser's subparsers."""
+    erase = commands.add_parser("erase", help="destroy a subject's data keys in a tenant")
+    add_store_flag(erase)
+    erase.add_argument("--tenant", required=True)
+    erase.add_argument("--subject", required=True)
+    erase.add_argument("--env", default=Env.PROD.value, choices=[e.value for e in Env])
+    rotate = commands.add_parser(
+        "rotate-master-key",
+        help=f"rewrap every data key under ${NEW_MASTER_KEY}; events are not touched",
+    )
+    add_store_flag(rotate)
+
+
+def configured_master_key(url: str) -> MasterKey:
+    """Return $CHAT_CORE_MASTER_KEY, or outside prod mode the dev key beside the log."""
+    text = os.environ.get(ENV_NAMES["master_key"])
+    if text:
+        return parse_master_key(text)
+    mode = os.environ.get(ENV_NAMES["mode"]) or "dev"
+    if mode == "prod":
+        raise SettingsError(f"prod mode needs {ENV_NAMES['master_key']}")
+    return master_key(Settings(store_url=url), ephemeral=url.startswith("memory:"))
+
+
+async def open_key_ring(url: str) -> KeyRing:
+    """Open the key store of the log a URL names, under the configured master key."""
+    return KeyRing(await open_key_store(url), configured_master_key(url))
+
+
+async def run_erase(
+    args: argparse.Namespace, store: EventStore, codec: EventCodec, out: TextIO
+) -> int:
+    """Erase a subject in a tenant, as POST /admin/erasures does, recorded as the operator."""
+    url = store_url(args)
+    keys = await open_key_ring(url)
+    try:
+        bus = MessageBus()
+        ErasureHandler(
+            store=store,
+            bus=bus,
+            keys=keys,
+            threads=StreamCache(store, ThreadState, capacity=1),
+            clock=lambda: datetime.now(UTC),
+        ).register()
+        operator = f"cli:{getpass.getuser()}"
+        view = await bus.send(
+            EraseSubject(
+                context=RequestContext(
+                    tenant=args.tenant, env=Env(args.env), request_id=f"cli-{uuid.uuid4()}"
+                ),
+                auth=AuthContext(sub=operator, memberships={args.tenant: frozenset({Role.ADMIN})}),
+                subject=args.subject,
+            )
+        )
+    finally:
+        await keys.store.close()
+    assert isinstance(view, ErasureView), "no Idempotency-Key, so never a replay"
+    out.write(f"erased {args.subject} in {args.tenant}: {view.to_json()}\n")
+    return 0
+
+
+async def run_rotate(
+    args: argparse.Namespace, store: EventStore, codec: EventCodec, out: TextIO
+) -> int:
+    """Rewrap every live data key from the configured master key to the new one."""
+    text = os.environ.get(NEW_MASTER_KEY)
+    if not text:
+        raise SettingsError(f"set {NEW_MASTER_KEY} to the new master key (base64 of 32 bytes)")
+    url = store_url(args)
+    key_store = await open_key_store(url)
+    try:
+        rewrapped, done = await rotate_master_key(
+            key_store, configured_master_key(url), parse_master_key(text)
+        )
+    finally:
+        await key_store.close()
+    out.write(
+        f"rewrapped {rewrapped} data keys ({done} were already under the new key); "
+        f"now set {ENV_NAMES['master_key']} to the new key\n"
+    )
+    return 0
