@@ -9,7 +9,9 @@ process drives a bounded number of authenticated POSTs, spread round-robin over 
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
+import subprocess
 import sys
 import time
 import uuid
@@ -26,7 +28,6 @@ from bench.http_api import (
     TENANT,
     _free_port,
     _make_threads,
-    _start_chat_core,
     _wait_ready,
 )
 from bench.report import Figure, Report
@@ -37,6 +38,7 @@ from events.store.postgres import PostgresEventStore
 
 APPENDERS = 64
 CONCURRENCY = 64
+THREAD_ROUNDS = 8  # of bench.http_api's 32 threads each
 SERVER_URL = "postgresql://postgres@127.0.0.1:5432/test"
 
 
@@ -121,6 +123,24 @@ async def _drive(
     return sent / elapsed
 
 
+def _start_server(port: int, store_url: str, master_key: str) -> subprocess.Popen[bytes]:
+    env = dict(os.environ)
+    env.update(
+        CHAT_CORE_STORE=store_url,
+        CHAT_CORE_PORT=str(port),
+        CHAT_CORE_HS256_SECRET=SECRET.decode(),
+        CHAT_CORE_ISSUER=ISSUER,
+        CHAT_CORE_AUDIENCE=AUDIENCE,
+        CHAT_CORE_MODE="prod",
+        CHAT_CORE_MASTER_KEY=master_key,
+        # Throughput, not the per-tenant limit (which each instance would count alone).
+        CHAT_CORE_RATE_LIMIT="off",
+        CHAT_CORE_LOG_LEVEL="WARNING",
+    )
+    command = [sys.executable, "-m", "transports.cli.main", "serve"]
+    return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
+
+
 async def post_rate(instances: int, *, total: int, seconds: float) -> float:
     """Return authenticated POST requests/s over instances servers sharing one database."""
     token = mint_token(
@@ -134,12 +154,20 @@ async def post_rate(instances: int, *, total: int, seconds: float) -> float:
     }
     async with fresh_database() as url:
         ports = [_free_port() for _ in range(instances)]
-        servers = [_start_chat_core(port, url) for port in ports]
+        # Every instance of one deployment shares the master key, as they share the database.
+        master_key = base64.b64encode(os.urandom(32)).decode()
+        servers: list[subprocess.Popen[bytes]] = []
         try:
             bases = [f"http://127.0.0.1:{port}" for port in ports]
-            for base in bases:
+            for port, base in zip(ports, bases, strict=True):
+                # One at a time, as a rolling deploy would: start-up is not what is measured.
+                servers.append(_start_server(port, url, master_key))
                 await _wait_ready(base)
-            threads = await _make_threads(bases[0], headers)
+            # Many threads, few posts in flight on each, as in chat: instances rarely race
+            # for one thread's next version (each such race costs a reload and a retry).
+            threads = [
+                t for _ in range(THREAD_ROUNDS) for t in await _make_threads(bases[0], headers)
+            ]
             paths = [f"/chat/threads/{thread}/messages" for thread in threads]
             body = b'{"content": "hello from the benchmark"}'
             return await _drive(
