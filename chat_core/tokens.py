@@ -371,6 +371,9 @@ class TokenVerifier:
         self._protector.register_token_validator(self._validator)
         # Unlocked: verification runs on the event loop's thread, never across threads.
         self._cache: OrderedDict[bytes, _Verified] = OrderedDict()
+        # Plain counters for metrics: tokens answered from the cache, and tokens verified.
+        self.cache_hits = 0
+        self.cache_misses = 0
 
     def verify_authorization(
         self, authorization: str | None, *, now: float | None = None
@@ -395,7 +398,9 @@ class TokenVerifier:
         digest = hashlib.sha256(token.encode("ascii")).digest()
         cached = self._cache.get(digest)
         if cached is not None:
+            self.cache_hits += 1
             return self._reuse(digest, cached, at)
+        self.cache_misses += 1
         claims = self._validator.authenticate_token(token)
         self._validator.validate_token(claims, None, None, now=at)
         verified = _verified(claims)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Sequence
 
 from events.envelope import DatasetEvent
@@ -14,6 +15,7 @@ from events.store.base import (
     StoreClosed,
     check_batch,
 )
+from events.store.stats import WriterStats
 from events.store.subscription import HeadNotifier, follow
 
 __all__ = ["MemoryEventStore"]
@@ -31,6 +33,7 @@ class MemoryEventStore:
         self._idempotency: dict[str, IdempotencyRecord] = {}
         self._notifier: HeadNotifier | None = None
         self._closed = False
+        self.stats = WriterStats()
 
     @property
     def notifier(self) -> HeadNotifier:
@@ -47,6 +50,7 @@ class MemoryEventStore:
         idempotency: IdempotencyRecord | None = None,
     ) -> list[RecordedEvent]:
         self._check_open()
+        started = time.perf_counter()
         current = len(self._streams.get(stream, ()))
         if expected_version is not None and expected_version != current:
             raise ConcurrencyError(stream, expected_version, current)
@@ -60,6 +64,9 @@ class MemoryEventStore:
         if idempotency is not None:
             self._idempotency[idempotency.key] = idempotency
         self.notifier.advance(len(self._log))
+        seconds = time.perf_counter() - started
+        self.stats.record_commit(appends=1, events=len(recorded), seconds=seconds)
+        self.stats.record_append(events=len(recorded), seconds=seconds)
         return recorded
 
     async def stream_version(self, stream: str) -> int:

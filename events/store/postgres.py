@@ -21,11 +21,11 @@ If that connection drops, the listener polls the head every second and reconnect
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import asyncpg
-import attrs
 
 from events.codec import EventCodec
 from events.envelope import DatasetEvent
@@ -46,6 +46,7 @@ from events.store.postgres_rows import (
 )
 from events.store.postgres_schema import migrate
 from events.store.postgres_writer import PendingAppend, write_batch
+from events.store.stats import WriterStats
 from events.store.subscription import HeadNotifier, follow
 
 __all__ = ["PostgresEventStore", "WriterStats"]
@@ -54,14 +55,6 @@ PAGE = 1000
 POOL_SIZE = 10
 MAX_BATCH = 500
 _HEAD = "SELECT COALESCE(max(position), 0) FROM events"
-
-
-@attrs.define
-class WriterStats:
-    """How many transactions the writer committed for how many appends."""
-
-    commits: int = 0
-    appends: int = 0
 
 
 class PostgresEventStore:
@@ -133,13 +126,17 @@ class PostgresEventStore:
             expected_version=expected_version,
             idempotency=_idempotency_row(idempotency),
         )
-        if not self.group_commit:
+        started = time.perf_counter()
+        if self.group_commit:
+            item.future = asyncio.get_running_loop().create_future()
+            self._pending.append(item)
+            self._wakeup.set()
+            recorded = await item.future
+        else:
             await self._commit([item])
-            return _result(item)
-        item.future = asyncio.get_running_loop().create_future()
-        self._pending.append(item)
-        self._wakeup.set()
-        return await item.future
+            recorded = _result(item)
+        self.stats.record_append(events=len(events), seconds=time.perf_counter() - started)
+        return recorded
 
     async def stream_version(self, stream: str) -> int:
         """Return the stream's newest version, 0 when it has none."""
@@ -236,6 +233,7 @@ class PostgresEventStore:
 
     async def _commit(self, batch: list[PendingAppend]) -> None:
         """Write a batch in one transaction; on a lost connection fail every append in it."""
+        started = time.perf_counter()
         try:
             async with self._pool.acquire() as conn:
                 head = await write_batch(conn, batch)
@@ -244,8 +242,12 @@ class PostgresEventStore:
             for item in batch:
                 item.outcome = error
             return
-        self.stats.commits += 1
-        self.stats.appends += len(batch)
+        committed = sum(
+            len(item.events) for item in batch if not isinstance(item.outcome, StoreError)
+        )
+        self.stats.record_commit(
+            appends=len(batch), events=committed, seconds=time.perf_counter() - started
+        )
         # Advanced after commit: a woken subscriber reads everything up to head.
         self._notifier.advance(head)
 

@@ -5,12 +5,11 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
+import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any, TypeVar
-
-import attrs
 
 from events.codec import EventCodec
 from events.envelope import DatasetEvent
@@ -24,6 +23,7 @@ from events.store.base import (
 from events.store.sqlite_rows import SELECT, RowDecoder, encode_event, encode_time, filter_clause
 from events.store.sqlite_schema import connect, migrate
 from events.store.sqlite_writer import PendingAppend, write_batch
+from events.store.stats import WriterStats
 from events.store.subscription import HeadNotifier, follow
 
 __all__ = ["SQLiteEventStore", "WriterStats"]
@@ -31,14 +31,6 @@ __all__ = ["SQLiteEventStore", "WriterStats"]
 T = TypeVar("T")
 PAGE = 1000
 READERS = 2
-
-
-@attrs.define
-class WriterStats:
-    """How many transactions the writer committed for how many appends."""
-
-    commits: int = 0
-    appends: int = 0
 
 
 class SQLiteEventStore:
@@ -102,7 +94,10 @@ class SQLiteEventStore:
             )
         )
         self._wakeup.set()
-        return await future
+        started = time.perf_counter()
+        recorded = await future
+        self.stats.record_append(events=len(events), seconds=time.perf_counter() - started)
+        return recorded
 
     async def stream_version(self, stream: str) -> int:
         """Return the stream's newest version, 0 when it has none."""
@@ -201,13 +196,17 @@ class SQLiteEventStore:
             self._wakeup.clear()
             batch, self._pending = self._pending, []
             if batch:
+                started = time.perf_counter()
                 try:
                     head = await loop.run_in_executor(self._write_pool, self._write, batch)
                 except Exception as exc:
                     _fail(batch, exc)
                 else:
-                    self.stats.commits += 1
-                    self.stats.appends += len(batch)
+                    self.stats.record_commit(
+                        appends=len(batch),
+                        events=_committed_events(batch),
+                        seconds=time.perf_counter() - started,
+                    )
                     _settle(batch)
                     # Advanced on the loop, after commit: a woken subscriber reads it all.
                     self._notifier.advance(head)
@@ -281,6 +280,10 @@ def _idempotency_row(record: IdempotencyRecord | None) -> tuple[Any, ...] | None
         record.body,
         encode_time(record.created_at),
     )
+
+
+def _committed_events(batch: Sequence[PendingAppend]) -> int:
+    return sum(len(item.events) for item in batch if not isinstance(item.outcome, StoreError))
 
 
 def _settle(batch: Sequence[PendingAppend]) -> None:
