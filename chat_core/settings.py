@@ -82,6 +82,8 @@ class Settings:
     client_timeout: float = 30.0
     # How long SIGTERM waits for requests in flight before cancelling them.
     shutdown_timeout: float = 10.0
+    # Label request metrics with the tenant id: off by default, metrics carry no tenant.
+    metrics_tenant_labels: bool = False
     # Wraps every data key; dev mode keeps one beside the dev secret when none is given.
     master_key: bytes | None = field(default=None, repr=False)
 
@@ -112,6 +114,7 @@ ENV_NAMES = {
     "rate_limit": "CHAT_CORE_RATE_LIMIT",
     "client_timeout": "CHAT_CORE_CLIENT_TIMEOUT",
     "shutdown_timeout": "CHAT_CORE_SHUTDOWN_TIMEOUT",
+    "metrics_tenant_labels": "CHAT_CORE_METRICS_TENANT_LABELS",
     "master_key": "CHAT_CORE_MASTER_KEY",
 }
 
@@ -154,6 +157,7 @@ def load_settings(
         rate_limit=_rate_limit(raw.get("rate_limit")),
         client_timeout=_seconds(raw, "client_timeout", 30.0),
         shutdown_timeout=_seconds(raw, "shutdown_timeout", 10.0),
+        metrics_tenant_labels=_flag(raw, "metrics_tenant_labels"),
         master_key=_master_key(raw.get("master_key")),
     )
 
@@ -209,6 +213,13 @@ def _rate_limit(text: str | None) -> tuple[float, int] | None:
     if not (math.isfinite(rate) and rate > 0 and burst >= 1):
         raise SettingsError("CHAT_CORE_RATE_LIMIT needs a rate > 0 and a burst >= 1")
     return (rate, burst)
+
+
+def _flag(raw: Mapping[str, str], name: str) -> bool:
+    text = raw.get(name, "false").strip().lower()
+    if text not in ("true", "false", "1", "0", "yes", "no"):
+        raise SettingsError(f"{ENV_NAMES[name]} must be true or false")
+    return text in ("true", "1", "yes")
 
 
 def _choice(raw: Mapping[str, str], name: str, default: str, allowed: tuple[str, ...]) -> str:
