@@ -15,7 +15,6 @@ from chat_core.settings import ENV_NAMES, Settings, SettingsError, load_settings
 from chat_core.tokens import mint_token, parse_tenant_roles
 from transports.cli.logs import configure_logging
 from transports.cli.tooling import TOOLING_COMMANDS, add_tooling_commands, run_tooling
-from transports.http.access_log import PathOnlyAccessLogger
 from transports.http.app import create_app
 from transports.http.limits import server_options
 from transports.http.log_redaction import redact_parser_errors
@@ -100,7 +99,8 @@ def _serve(settings: Settings) -> None:
         # SIGTERM: stop listening, close streams, wait this long for requests in flight,
         # then the app's cleanup flushes the store's writer; the process exits 0.
         shutdown_timeout=settings.shutdown_timeout,
-        access_log_class=PathOnlyAccessLogger,
+        # The app's own middleware writes the one access line per request.
+        access_log=None,
         loop=_new_loop(),
         **server_options(settings),
     )

@@ -8,6 +8,7 @@ from chat_core.bootstrap import ChatCore
 from transports.http import chat_views, erasure_views, ops_views, temperature_views
 from transports.http.keys import CORE
 from transports.http.middleware import authenticate, build_context, errors_and_request_id
+from transports.http.observe import add_metrics, observe_requests
 from transports.http.ratelimit import add_rate_limit, rate_limit
 from transports.http.stream_settings import StreamSettings
 from transports.http.streaming import add_streams
@@ -20,6 +21,7 @@ def create_app(core: ChatCore, *, streams: StreamSettings | None = None) -> web.
     """Build the HTTP app around a bootstrapped chat core; closing the app closes the core."""
     app = web.Application(
         middlewares=[
+            observe_requests,
             errors_and_request_id,
             refuse_by_close,
             authenticate,
@@ -29,6 +31,7 @@ def create_app(core: ChatCore, *, streams: StreamSettings | None = None) -> web.
         client_max_size=core.settings.max_body,
     )
     app[CORE] = core
+    add_metrics(app)
     add_rate_limit(app)
     app.add_routes(ops_views.routes)
     app.add_routes(chat_views.routes)

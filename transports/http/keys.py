@@ -8,6 +8,7 @@ from chat_core.bootstrap import ChatCore
 from chat_core.context import AuthContext, RequestContext
 from chat_core.hub import StreamHub
 from chat_core.tickets import StreamTicket, TicketBook
+from transports.http.metrics import AppMetrics
 from transports.http.render import EventRenderer
 from transports.http.stream_settings import StreamSettings
 
@@ -16,6 +17,7 @@ __all__ = [
     "CONTEXT",
     "CORE",
     "HUB",
+    "METRICS",
     "RENDERER",
     "REQUEST_ID",
     "SOCKETS",
@@ -28,6 +30,7 @@ CORE = web.AppKey("core", ChatCore)
 REQUEST_ID = web.RequestKey("request_id", str)
 AUTH = web.RequestKey("auth", AuthContext)
 CONTEXT = web.RequestKey("context", RequestContext)
+METRICS = web.AppKey("metrics", AppMetrics)
 
 # Live streams: one hub per process, the ticket book, and the open WebSockets to close.
 HUB = web.AppKey("hub", StreamHub)

@@ -209,6 +209,15 @@ OPERATIONS: dict[tuple[str, str], Spec] = {
         tag="operations",
         security=PUBLIC,
     ),
+    ("GET", "/metrics"): _operation(
+        "Serve the metrics in the Prometheus text format: requests by route template and"
+        " status, latencies, events appended, store commits and batch sizes, open streams,"
+        " token-cache hits. No tenant content; tenant ids only when"
+        " CHAT_CORE_METRICS_TENANT_LABELS is on.",
+        {**_ok(200, {"type": "string"}, media="text/plain"), **problems(500)},
+        tag="operations",
+        security=PUBLIC,
+    ),
     ("GET", "/openapi.json"): _operation(
         "Serve this document.",
         {**_ok(200, {"type": "object"}), **problems(500)},

@@ -1,4 +1,4 @@
-"""Public operational routes: liveness, readiness and the API description (JSON and HTML)."""
+"""Public operational routes: liveness, readiness, metrics and the API description."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import logging
 from aiohttp import web
 
 from transports.http.docs_page import docs_html
-from transports.http.keys import CORE
+from transports.http.keys import CORE, METRICS
+from transports.http.metrics import CONTENT_TYPE
 from transports.http.openapi import openapi_document
 from transports.http.requests import json_response
 
@@ -32,6 +33,13 @@ async def readyz(request: web.Request) -> web.Response:
         log.warning("readiness check failed: the store does not answer", exc_info=True)
         return json_response(503, {"status": "unavailable"})
     return json_response(200, {"status": "ok"})
+
+
+@routes.get("/metrics")
+async def metrics(request: web.Request) -> web.Response:
+    """Serve this app's metrics in the Prometheus text format."""
+    body = request.app[METRICS].render()
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
 
 
 @routes.get("/openapi.json")
