@@ -143,6 +143,7 @@ async def bootstrap(
         threads=threads,
         temperatures=temperatures,
         clock=clock,
+        sole_writer=sole_writer,
         keys=keys,
     ).register()
     erasures = ErasureHandler(store=store, bus=bus, keys=keys, threads=threads, clock=clock)

@@ -28,7 +28,7 @@ from chat_core.streams import (
     thread_stream,
 )
 from chat_core.views import MessageView, Replay, TemperatureConfigView, ThreadView
-from chat_core.writer import Draft, Job, StreamWriter
+from chat_core.writer import PIPELINE_DEPTH, Draft, Job, StreamWriter
 from events.bus import MessageBus
 from events.envelope import DatasetEvent
 from events.keys import DataKey, KeyRing
@@ -48,6 +48,7 @@ class ChatHandlers:
         threads: StreamCache[ThreadState],
         temperatures: StreamCache[TemperatureState],
         clock: Callable[[], datetime],
+        sole_writer: bool = False,
         keys: KeyRing | None = None,
     ) -> None:
         self._bus = bus
@@ -56,7 +57,12 @@ class ChatHandlers:
         self._thread_states = threads
         self._guard = IdempotencyGuard(store)
         self._threads = StreamWriter(
-            store=store, bus=bus, cache=threads, clock=clock, guard=self._guard
+            store=store,
+            bus=bus,
+            cache=threads,
+            clock=clock,
+            guard=self._guard,
+            depth=PIPELINE_DEPTH if sole_writer else 1,
         )
         self._temperatures = StreamWriter(
             store=store, bus=bus, cache=temperatures, clock=clock, guard=self._guard

@@ -3,13 +3,18 @@
 Concurrent posts to one thread would otherwise each wait for their own commit, one fsync
 apiece. Here the first caller starts a worker for the stream; everyone queued behind it is
 decided against the same loaded state, in arrival order, and the events go to the store in
-one append with one expected version. A failed append (another instance wrote first) is
-retried from a fresh load; a domain refusal fails only its own command.
+one append with one expected version. Where this process is the store's sole writer, the
+next batch is decided on top of the ones still committing (pipelining), so a busy thread
+never waits idle for an fsync. A failed append (another instance wrote first) is retried
+from a fresh load with everything queued behind it; a domain refusal fails only its own
+command.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import uuid
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
@@ -31,12 +36,19 @@ from events.store.base import (
     EventStore,
     IdempotencyConflict,
     IdempotencyRecord,
+    RecordedEvent,
 )
 
-__all__ = ["MAX_ATTEMPTS", "MAX_BATCH", "Draft", "Job", "StreamWriter"]
+__all__ = ["MAX_ATTEMPTS", "MAX_BATCH", "PIPELINE_DEPTH", "Draft", "Job", "StreamWriter"]
 
 MAX_ATTEMPTS = 16
 MAX_BATCH = 256
+# Batches of one stream that may be on their way to the store at once. More than one is
+# only safe where this process is the store's sole writer: a foreign write between two
+# pipelined batches must fail them both, which chained expected versions guarantee.
+PIPELINE_DEPTH = 4
+
+log = logging.getLogger("chat_core.writer")
 
 S = TypeVar("S", ThreadState, TemperatureState)
 
@@ -69,6 +81,17 @@ class _Entry:
     future: asyncio.Future[Any]
     events: list[DatasetEvent] = field(factory=list)
     answer: Any = None
+    attempts: int = 0
+
+
+@define
+class _Flight:
+    """A batch whose append is on its way to the store."""
+
+    decided: list[_Entry]
+    events: list[DatasetEvent]
+    keyed: _Entry | None
+    task: asyncio.Future[list[RecordedEvent]]
 
 
 class StreamWriter(Generic[S]):
@@ -83,6 +106,7 @@ class StreamWriter(Generic[S]):
         clock: Callable[[], datetime],
         guard: IdempotencyGuard,
         max_batch: int = MAX_BATCH,
+        depth: int = 1,
     ) -> None:
         self._store = store
         self._bus = bus
@@ -90,6 +114,7 @@ class StreamWriter(Generic[S]):
         self._clock = clock
         self._guard = guard
         self._max_batch = max_batch
+        self._depth = depth
         self._queues: dict[str, deque[_Entry]] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
 
@@ -104,18 +129,26 @@ class StreamWriter(Generic[S]):
 
     async def _drain(self, stream: str) -> None:
         queue = self._queues[stream]
+        flights: deque[_Flight] = deque()
         try:
-            while queue:
-                await self._run(stream, self._take_batch(queue))
+            while queue or flights:
+                if queue and len(flights) < self._depth:
+                    flight = await self._launch(stream, self._take_batch(queue), flights)
+                    if flight is not None:
+                        flights.append(flight)
+                else:
+                    flight = flights.popleft()
+                    if not await self._land(stream, flight):
+                        await self._retry(queue, [flight, *flights])
+                        flights.clear()
         finally:
             del self._workers[stream]
-            if not queue:
-                del self._queues[stream]
-            else:  # cancelled at shutdown: nobody will answer these
-                for entry in queue:
-                    _fail(entry, Conflict("the server is shutting down; retry"))
-                queue.clear()
-                del self._queues[stream]
+            del self._queues[stream]
+            # Only cancellation at shutdown leaves work here: nobody will answer it.
+            for flight in flights:
+                queue.extendleft(reversed(flight.decided))
+            for entry in queue:
+                _fail(entry, Conflict("the server is shutting down; retry"))
 
     def _take_batch(self, queue: deque[_Entry]) -> list[_Entry]:
         batch = [queue.popleft()]
@@ -128,51 +161,95 @@ class StreamWriter(Generic[S]):
             batch.append(queue.popleft())
         return batch
 
-    async def _run(self, stream: str, batch: list[_Entry]) -> None:
+    async def _launch(
+        self, stream: str, batch: list[_Entry], flights: deque[_Flight]
+    ) -> _Flight | None:
+        """Decide a batch on top of the appends still in flight and send it to the store."""
         try:
-            for _attempt in range(MAX_ATTEMPTS):
-                pending = [entry for entry in batch if not entry.future.done()]
-                if not pending or await self._attempt(stream, pending):
-                    return
-            for entry in batch:
-                _fail(entry, Conflict(f"{stream} kept changing under {MAX_ATTEMPTS} attempts"))
+            state = await self._cache.load(stream)
         except Exception as exc:
             for entry in batch:
                 _fail(entry, exc)
-
-    async def _attempt(self, stream: str, batch: list[_Entry]) -> bool:
-        """Decide, append and answer the batch; False when it must be tried again."""
-        state = await self._cache.load(stream)
-        draft: Draft[S] = Draft(state)
-        decided = [entry for entry in batch if self._decide(stream, draft, entry)]
+            return None
+        # Events in flight that the state has not folded yet: decide after them.
+        unfolded = [
+            event.payload
+            for flight in flights
+            for event in flight.events
+            if event.version > state.version
+        ]
+        draft: Draft[S] = Draft(state, unfolded)
+        expected = state.version + len(unfolded)
+        try:
+            decided = [entry for entry in batch if self._decide(stream, draft, entry)]
+        except Exception as exc:
+            for entry in batch:
+                _fail(entry, exc)
+            return None
         events = [event for entry in decided for event in entry.events]
-        keyed = next((entry for entry in decided if entry.job.scope is not None), None)
         if not events:
             _answer(decided)
-            return True
+            return None
+        keyed = next((entry for entry in decided if entry.job.scope is not None), None)
         record = None if keyed is None else self._record(keyed)
+        task = asyncio.ensure_future(
+            self._store.append(stream, events, expected, idempotency=record)
+        )
+        return _Flight(decided=decided, events=events, keyed=keyed, task=task)
+
+    async def _land(self, stream: str, flight: _Flight) -> bool:
+        """Await a flight's append and answer it; False when its commands must be retried."""
         try:
-            recorded = await self._store.append(stream, events, state.version, idempotency=record)
+            recorded = await flight.task
         except ConcurrencyError:
             # Someone else wrote to the stream: fold it afresh from the store.
             self._cache.forget(stream)
             return False
         except IdempotencyConflict:
-            # Another instance answered this key first: its answer is the answer.
-            assert keyed is not None and keyed.job.scope is not None
-            assert keyed.job.idempotency is not None
-            try:
-                replay = await self._guard.replay(keyed.job.scope, keyed.job.idempotency)
-            except ChatError as exc:
-                _fail(keyed, exc)
-            else:
-                if replay is not None and not keyed.future.done():
-                    keyed.future.set_result(replay)
+            await self._answer_from_record(flight.keyed)
             return False
-        self._cache.advance(stream, state, recorded)
-        _answer(decided)
+        except Exception as exc:
+            for entry in flight.decided:
+                _fail(entry, exc)
+            return True
+        # The events are durable now: answer whatever happens to the cache.
+        _answer(flight.decided)
+        try:
+            state = await self._cache.load(stream)
+            self._cache.advance(stream, state, recorded)
+        except Exception:
+            self._cache.forget(stream)
+            log.exception("could not fold %s after an append; it will be reread", stream)
         await self._bus.publish(recorded)
         return True
+
+    async def _retry(self, queue: deque[_Entry], failed: list[_Flight]) -> None:
+        """Put the failed flight's commands and all after it back at the head of the queue."""
+        # Later flights expected the failed one's versions, so they fail too.
+        for flight in failed:
+            with contextlib.suppress(Exception):
+                await flight.task
+        retry = [entry for flight in failed for entry in flight.decided]
+        for entry in reversed(retry):
+            if entry.future.done():
+                continue
+            entry.attempts += 1
+            if entry.attempts >= MAX_ATTEMPTS:
+                _fail(entry, Conflict(f"the stream kept changing under {MAX_ATTEMPTS} attempts"))
+            else:
+                queue.appendleft(entry)
+
+    async def _answer_from_record(self, keyed: _Entry | None) -> None:
+        """Answer a key another writer recorded first with that writer's answer."""
+        assert keyed is not None and keyed.job.scope is not None
+        assert keyed.job.idempotency is not None
+        try:
+            replay = await self._guard.replay(keyed.job.scope, keyed.job.idempotency)
+        except ChatError as exc:
+            _fail(keyed, exc)
+        else:
+            if replay is not None and not keyed.future.done():
+                keyed.future.set_result(replay)
 
     def _decide(self, stream: str, draft: Draft[S], entry: _Entry) -> bool:
         job = entry.job
@@ -196,7 +273,8 @@ class StreamWriter(Generic[S]):
         job = entry.job
         assert job.scope is not None and job.idempotency is not None
         body = orjson.dumps(entry.answer.record_json())
-        return self._guard.record(job.scope, job.idempotency, job.status, body, self._clock())
+        recorded_at = entry.events[0].occurred_at
+        return self._guard.record(job.scope, job.idempotency, job.status, body, recorded_at)
 
 
 def _answer(entries: Sequence[_Entry]) -> None:
