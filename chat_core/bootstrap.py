@@ -102,12 +102,17 @@ def token_settings(settings: Settings) -> TokenSettings:
         raise SettingsError(str(exc)) from None
 
 
+def _thread_weight(state: ThreadState) -> int:
+    """Weigh a cached thread by its messages, which is what its memory grows with."""
+    return 1 + len(state.messages)
+
+
 async def bootstrap(
     *,
     settings: Settings,
     store: EventStore | None = None,
     clock: Callable[[], datetime] = _utc_now,
-    cache_capacity: int = 10_000,
+    cache_capacity: int = 50_000,
     key_store: KeyStore | None = None,
 ) -> ChatCore:
     """Wire the chat core; open the store (and its key store) the settings name unless given."""
@@ -130,6 +135,7 @@ async def bootstrap(
         store,
         lambda: ThreadState(keys=keys),
         capacity=cache_capacity,
+        weigh=_thread_weight,
         sole_writer=sole_writer,
         prepare=fetch_keys,
     )

@@ -7,8 +7,6 @@ start-up: a stream is folded the first time it is used and kept in a bounded LRU
 
 from __future__ import annotations
 
-import asyncio
-import weakref
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from datetime import datetime
@@ -275,6 +273,7 @@ class StreamCache(Generic[S]):
         new_state: Callable[[], S],
         *,
         capacity: int = 10_000,
+        weigh: Callable[[S], int] = lambda _state: 1,
         sole_writer: bool = False,
         prepare: Callable[[list[RecordedEvent]], Awaitable[None]] | None = None,
     ) -> None:
@@ -282,20 +281,24 @@ class StreamCache(Generic[S]):
         self._new_state = new_state
         # Run before a batch read from the store is folded, e.g. to fetch the keys it needs.
         self._prepare = prepare
+        # The cache holds states whose weights (e.g. messages) add up to at most capacity,
+        # so memory is bounded by what is cached, not by how many streams there are.
         self._capacity = capacity
+        self._weigh = weigh
+        self._weights: dict[str, int] = {}
+        self._total = 0
         # When this process is the store's only writer, every append to a cached stream
         # passes through advance(), so a cached state is current without asking the store.
         self._sole_writer = sole_writer
         self._states: OrderedDict[str, S] = OrderedDict()
-        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
-    def lock(self, stream: str) -> asyncio.Lock:
-        """Return the lock that serialises this process's writers to one stream."""
-        lock = self._locks.get(stream)
-        if lock is None:
-            lock = asyncio.Lock()
-            self._locks[stream] = lock
-        return lock
+    @property
+    def weight(self) -> int:
+        """Return the summed weight of the cached states."""
+        return self._total
+
+    def __contains__(self, stream: object) -> bool:
+        return stream in self._states
 
     async def load(self, stream: str) -> S:
         """Return the stream's state, folded up to the store's newest event."""
@@ -321,6 +324,7 @@ class StreamCache(Generic[S]):
     def forget(self, stream: str) -> None:
         """Drop a stream's cached state so that the next load reads it from the store."""
         self._states.pop(stream, None)
+        self._total -= self._weights.pop(stream, 0)
 
     def advance(self, stream: str, state: S, recorded: Iterable[RecordedEvent]) -> S:
         """Fold new events into a state and cache it, unless a fresher one is cached already."""
@@ -333,6 +337,10 @@ class StreamCache(Generic[S]):
         if state.version:
             self._states[stream] = state
             self._states.move_to_end(stream)
-            while len(self._states) > self._capacity:
-                self._states.popitem(last=False)
+            weight = self._weigh(state)
+            self._total += weight - self._weights.get(stream, 0)
+            self._weights[stream] = weight
+            while self._total > self._capacity and len(self._states) > 1:
+                evicted, _ = self._states.popitem(last=False)
+                self._total -= self._weights.pop(evicted)
         return state

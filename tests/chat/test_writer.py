@@ -100,3 +100,22 @@ async def test_a_foreign_write_makes_queued_posts_retry_on_top_of_it(tmp_path: P
         item.event.payload.seq for item in stored if isinstance(item.event.payload, MessagePosted)
     ]
     assert seqs == list(range(1, 22))
+
+
+async def test_the_thread_cache_is_bounded_by_messages_and_evicted_threads_reload(
+    tmp_path: Path,
+) -> None:
+    settings = Settings(hs256_secret=b"x" * 32, store_url=f"sqlite:///{tmp_path}/chat.db")
+    core = await bootstrap(settings=settings, cache_capacity=12)
+    first, second = await _thread(core), await _thread(core)
+    for thread_id in (first, second):
+        for i in range(8):
+            await core.bus.send(_post(thread_id, f"{thread_id}-{i}"))
+    page = await core.queries.list_messages(
+        CONTEXT, AUTH, first, limit=100, after=None, order="asc"
+    )
+    await core.close()
+    assert [m.seq for m in page.data if isinstance(m, MessageView)] == list(range(1, 9))
+    assert [m.content for m in page.data if isinstance(m, MessageView)] == [
+        f"{first}-{i}" for i in range(8)
+    ]
