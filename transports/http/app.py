@@ -6,6 +6,7 @@ from aiohttp import web
 
 from chat_core.bootstrap import ChatCore
 from transports.http import chat_views, erasure_views, ops_views, temperature_views
+from transports.http.console_views import add_console, console_enabled
 from transports.http.keys import CORE
 from transports.http.middleware import authenticate, build_context, errors_and_request_id
 from transports.http.observe import add_metrics, observe_requests
@@ -38,6 +39,8 @@ def create_app(core: ChatCore, *, streams: StreamSettings | None = None) -> web.
     app.add_routes(temperature_views.routes)
     app.add_routes(erasure_views.routes)
     add_streams(app, streams or StreamSettings())
+    if console_enabled(core.settings.mode):
+        add_console(app)
     app.on_cleanup.append(_close_core)
     return app
 

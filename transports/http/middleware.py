@@ -23,6 +23,7 @@ from chat_core.errors import (
 )
 from chat_core.tokens import InvalidToken
 from events.envelope import Env, InvalidContext, check_tenant
+from transports.http.console_views import CONSOLE_ROUTES, console_enabled
 from transports.http.keys import AUTH, CONTEXT, CORE, REQUEST_ID, TICKET
 from transports.http.problems import HTTPProblem, problem_response
 from transports.http.tickets import redeem_ticket, takes_ticket
@@ -60,8 +61,18 @@ def chat_error_status(error: ChatError) -> int:
 
 
 def is_public(request: web.Request) -> bool:
-    """Tell whether a request goes to a route that needs no token."""
-    return request.path in PUBLIC_PATHS and request.match_info.http_exception is None
+    """Tell whether a request goes to a route that needs no token (the console: dev only)."""
+    match_info = request.match_info
+    if match_info.http_exception is not None:
+        return False
+    if request.path in PUBLIC_PATHS:
+        return True
+    resource = match_info.route.resource
+    return (
+        resource is not None
+        and resource.canonical in CONSOLE_ROUTES
+        and console_enabled(request.app[CORE].settings.mode)
+    )
 
 
 def _request_id(request: web.Request) -> str:

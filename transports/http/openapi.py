@@ -1,7 +1,8 @@
 """The OpenAPI 3.1 description of the HTTP contract, one operation per registered route.
 
-OPERATIONS is keyed by (method, path) exactly as the router registers them; a test proves
-the two sets equal, so a route added without its description (or the reverse) fails CI.
+OPERATIONS is keyed by (method, path) exactly as the router registers them in dev mode; a
+test proves the two sets equal, so a route added without its description (or the reverse)
+fails CI. A prod server has no console, so its document leaves out CONSOLE_OPERATIONS.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from transports.http.openapi_parts import (
 from transports.http.openapi_schemas import SCHEMAS
 from transports.http.stream_common import MAX_VERSION
 
-__all__ = ["OPERATIONS", "openapi_document"]
+__all__ = ["CONSOLE_OPERATIONS", "OPERATIONS", "openapi_document"]
 
 Spec = dict[str, Any]
 PUBLIC: list[Spec] = []
@@ -209,6 +210,36 @@ OPERATIONS: dict[tuple[str, str], Spec] = {
         tag="operations",
         security=PUBLIC,
     ),
+    ("GET", "/"): _operation(
+        "Serve the browser console (dev mode only; a prod server has no such route).",
+        {**_ok(200, {"type": "string"}, media="text/html"), **problems(500)},
+        tag="operations",
+        security=PUBLIC,
+    ),
+    ("GET", "/console/{asset}"): _operation(
+        "Serve one of the console's static files (dev mode only).",
+        {
+            "200": {
+                **response(200, None),
+                "content": {
+                    media: {"schema": {"type": "string"}}
+                    for media in ("text/javascript", "text/css")
+                },
+            },
+            **problems(404, 500),
+        },
+        tag="operations",
+        parameters=[
+            {
+                "name": "asset",
+                "in": "path",
+                "required": True,
+                "schema": {"type": "string"},
+                "description": "The file's name: console.js or console.css.",
+            }
+        ],
+        security=PUBLIC,
+    ),
     ("GET", "/metrics"): _operation(
         "Serve the metrics in the Prometheus text format: requests by route template and"
         " status, latencies, events appended, store commits and batch sizes, open streams,"
@@ -233,9 +264,14 @@ OPERATIONS: dict[tuple[str, str], Spec] = {
 }
 
 
-def _paths() -> dict[str, dict[str, Spec]]:
+CONSOLE_OPERATIONS = frozenset({("GET", "/"), ("GET", "/console/{asset}")})
+
+
+def _paths(*, console: bool) -> dict[str, dict[str, Spec]]:
     paths: dict[str, dict[str, Spec]] = {}
     for (method, path), operation in OPERATIONS.items():
+        if not console and (method, path) in CONSOLE_OPERATIONS:
+            continue
         operation_id = f"{method.lower()}_{path.strip('/').replace('/', '_').replace('.', '_')}"
         operation_id = operation_id.replace("{", "").replace("}", "")
         paths.setdefault(path, {})[method.lower()] = {"operationId": operation_id, **operation}
@@ -243,8 +279,8 @@ def _paths() -> dict[str, dict[str, Spec]]:
 
 
 @cache
-def openapi_document() -> dict[str, Any]:
-    """Return the OpenAPI 3.1 document, built once."""
+def openapi_document(*, console: bool = True) -> dict[str, Any]:
+    """Return the OpenAPI 3.1 document, built once; without the console for prod servers."""
     return {
         "openapi": "3.1.0",
         "info": {
@@ -258,7 +294,7 @@ def openapi_document() -> dict[str, Any]:
         "servers": [{"url": "/"}],
         "security": [{"bearer": []}],
         "tags": [{"name": name} for name in ("chat", "erasure", "temperature", "operations")],
-        "paths": _paths(),
+        "paths": _paths(console=console),
         "components": {
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}

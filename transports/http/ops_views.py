@@ -6,6 +6,7 @@ import logging
 
 from aiohttp import web
 
+from transports.http.console_views import console_enabled
 from transports.http.docs_page import docs_html
 from transports.http.keys import CORE, METRICS
 from transports.http.metrics import CONTENT_TYPE
@@ -43,12 +44,14 @@ async def metrics(request: web.Request) -> web.Response:
 
 
 @routes.get("/openapi.json")
-async def openapi(_request: web.Request) -> web.Response:
-    """Serve the OpenAPI 3.1 description of every route."""
-    return json_response(200, openapi_document())
+async def openapi(request: web.Request) -> web.Response:
+    """Serve the OpenAPI 3.1 description of every route this server has."""
+    console = console_enabled(request.app[CORE].settings.mode)
+    return json_response(200, openapi_document(console=console))
 
 
 @routes.get("/docs")
-async def docs(_request: web.Request) -> web.Response:
-    """Serve a self-contained HTML page that lists every route."""
-    return web.Response(text=docs_html(), content_type="text/html")
+async def docs(request: web.Request) -> web.Response:
+    """Serve the document rendered as a self-contained HTML page."""
+    console = console_enabled(request.app[CORE].settings.mode)
+    return web.Response(text=docs_html(console=console), content_type="text/html")
