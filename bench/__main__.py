@@ -1,15 +1,49 @@
-"""Run every benchmark (or those named by --only) and print one table of figures."""
+"""Run every benchmark (or those named by --only) on loopback and print their figures.
+
+Store-level modules (`store`, `tooling`, `postgres`) add figures to one shared table; the
+server-level ones (`http_api`, `streams`, `soak`, `jwt_attacks`, `erasure`) print their own
+tables as they finish. Each figure stands beside its reference measured in the same run.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import importlib
+import inspect
 
 from bench.report import Report
 
-# Each module has `async def run(report: Report) -> None`; add new ones (e.g. "http") here.
-BENCHMARKS = ["store", "tooling", "postgres"]
+BENCHMARKS = [
+    "store",
+    "tooling",
+    "http_api",
+    "jwt_attacks",
+    "streams",
+    "erasure",
+    "postgres",
+    "soak",
+]
+
+
+def _run(name: str, report: Report) -> None:
+    """Run one benchmark module, whichever of the two run() shapes it has."""
+    run = getattr(importlib.import_module(f"bench.{name}"), "run", None)
+    if run is None:
+        print(f"  bench.{name} has no run(); run it alone: python -m bench.{name}")
+        return
+    parameters = inspect.signature(run).parameters
+    if "report" in parameters:
+        kwargs = {"quick": report.quick} if "quick" in parameters else {}
+        result = run(report, **kwargs)
+    else:
+        result = run(quick=report.quick)
+    if inspect.isawaitable(result):
+        asyncio.run(_await(result))
+
+
+async def _await(result: object) -> None:
+    await result  # type: ignore[misc]
 
 
 def main() -> None:
@@ -21,8 +55,7 @@ def main() -> None:
     report = Report(quick=args.quick)
     for name in args.only or BENCHMARKS:
         print(f"== {name}", flush=True)
-        module = importlib.import_module(f"bench.{name}")
-        asyncio.run(module.run(report))
+        _run(name, report)
     report.print_table()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
 import uuid
 from datetime import UTC, datetime
@@ -33,6 +34,11 @@ async def post_message(request: web.Request) -> web.Response:
     return web.Response(status=201, body=orjson.dumps(message), content_type="application/json")
 
 
+async def hello(_request: web.Request) -> web.Response:
+    """Answer a hello world: the framework's limit."""
+    return web.Response(text="Hello, world")
+
+
 async def list_messages(_request: web.Request) -> web.Response:
     """Answer a fixed page of 20 messages."""
     return web.Response(body=PAGE, content_type="application/json")
@@ -43,7 +49,19 @@ def main() -> None:
     app = web.Application()
     app.router.add_post("/chat/threads/{thread_id}/messages", post_message)
     app.router.add_get("/chat/threads/{thread_id}/messages", list_messages)
-    web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None, access_log=None)
+    app.router.add_get("/", hello)
+    web.run_app(
+        app, host="127.0.0.1", port=int(sys.argv[1]), print=None, access_log=None, loop=_loop()
+    )
+
+
+def _loop() -> asyncio.AbstractEventLoop:
+    """Use the same loop as chat-core serve: uvloop where installed."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
 
 
 if __name__ == "__main__":

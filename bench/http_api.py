@@ -1,13 +1,20 @@
-"""HTTP benchmark: authenticated POST message and GET message page, against a bare aiohttp server.
+"""HTTP benchmark: authenticated POST message and GET page, beside a bare aiohttp hello world.
 
-Each server runs in its own process on 127.0.0.1; one client process drives a bounded
-number of requests with a fixed concurrency and reports requests per second.
+Run: `python -m bench.http_api [--quick]`. Each server runs alone in its own process on
+127.0.0.1, pinned to core 0; wrk (Debian's `wrk`) drives it from core 1 with 32
+connections for a fixed time. Every figure is printed with its p50 and p99 latency and as
+a ratio to the bare hello world measured in the same run. Without wrk the load generator
+falls back to an aiohttp client in this process (slower: say so when you quote figures).
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
+import re
+import secrets
+import shutil
 import socket
 import subprocess
 import sys
@@ -17,13 +24,27 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import aiohttp
+from attrs import frozen
 
 from chat_core.tokens import mint_token
 
+__all__ = ["Measurement", "run"]
+
 SECRET = b"bench-secret-bench-secret-bench-secret!!"
 ISSUER, AUDIENCE, TENANT = "bench-issuer", "chat-core", "t_bench"
-CONCURRENCY = 32
-THREADS = 32
+CONNECTIONS = 32
+SERVER_CORE, LOAD_CORE = "0", "1"
+
+
+@frozen
+class Measurement:
+    """Requests per second and latency of one route under load."""
+
+    name: str
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    non_2xx: int
 
 
 def _free_port() -> int:
@@ -33,7 +54,11 @@ def _free_port() -> int:
         return port
 
 
-async def _wait_ready(base: str, deadline: float = 20.0) -> None:
+def _pinned(command: list[str], core: str) -> list[str]:
+    return ["taskset", "-c", core, *command] if shutil.which("taskset") else command
+
+
+async def _wait_ready(base: str, deadline: float = 30.0) -> None:
     start = time.monotonic()
     async with aiohttp.ClientSession() as session:
         while time.monotonic() - start < deadline:
@@ -55,63 +80,111 @@ def _start_chat_core(port: int, store_url: str) -> subprocess.Popen[bytes]:
         CHAT_CORE_HS256_SECRET=SECRET.decode(),
         CHAT_CORE_ISSUER=ISSUER,
         CHAT_CORE_AUDIENCE=AUDIENCE,
+        CHAT_CORE_MASTER_KEY=base64.b64encode(secrets.token_bytes(32)).decode(),
         CHAT_CORE_MODE="prod",
         CHAT_CORE_LOG_LEVEL="WARNING",
         CHAT_CORE_RATE_LIMIT="off",  # one tenant at full speed is the point here
     )
-    command = [sys.executable, "-m", "transports.cli.main", "serve"]
+    command = _pinned([sys.executable, "-m", "transports.cli.main", "serve"], SERVER_CORE)
     return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
 
 
 def _start_bare(port: int) -> subprocess.Popen[bytes]:
-    script = Path(__file__).with_name("bare_server.py")
-    return subprocess.Popen([sys.executable, str(script), str(port)], stdout=subprocess.DEVNULL)
+    script = str(Path(__file__).with_name("bare_server.py"))
+    command = _pinned([sys.executable, script, str(port)], SERVER_CORE)
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL)
 
 
-async def _drive(
-    base: str,
+def _wrk_script(folder: str, method: str, headers: Mapping[str, str], body: bytes | None) -> str:
+    lines = [f'wrk.method = "{method}"']
+    if body is not None:
+        lines.append(f"wrk.body = '{body.decode()}'")
+    lines += [f'wrk.headers["{name}"] = "{value}"' for name, value in headers.items()]
+    path = Path(folder) / f"{method.lower()}.lua"
+    path.write_text("\n".join(lines) + "\n")
+    return str(path)
+
+
+def _millis(text: str) -> float:
+    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()  # type: ignore[union-attr]
+    return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def _wrk(name: str, url: str, script: str | None, seconds: int) -> Measurement:
+    command = ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency"]
+    command += ["-s", script] if script else []
+    output = subprocess.run(
+        _pinned([*command, url], LOAD_CORE), capture_output=True, text=True, check=True
+    ).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
+    p50 = _millis(re.search(r"^\s+50%\s+(\S+)$", output, re.M).group(1))  # type: ignore[union-attr]
+    p99 = _millis(re.search(r"^\s+99%\s+(\S+)$", output, re.M).group(1))  # type: ignore[union-attr]
+    bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
+    return Measurement(name, rps, p50, p99, int(bad.group(1)) if bad else 0)
+
+
+async def _client(
+    name: str, url: str, method: str, headers: Mapping[str, str], body: bytes | None, seconds: int
+) -> Measurement:
+    """Drive load with aiohttp when wrk is missing (the client is then the bottleneck)."""
+    latencies: list[float] = []
+    bad = 0
+    stop_at = time.monotonic() + seconds
+    async with aiohttp.ClientSession(headers=dict(headers)) as session:
+
+        async def worker() -> None:
+            nonlocal bad
+            while time.monotonic() < stop_at:
+                start = time.perf_counter()
+                async with session.request(method, url, data=body) as response:
+                    await response.read()
+                    bad += response.status >= 300
+                latencies.append(time.perf_counter() - start)
+
+        began = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(CONNECTIONS)))
+        elapsed = time.perf_counter() - began
+    latencies.sort()
+    p50, p99 = latencies[len(latencies) // 2], latencies[int(len(latencies) * 0.99)]
+    return Measurement(name, len(latencies) / elapsed, p50 * 1000, p99 * 1000, bad)
+
+
+async def _measure(
+    name: str,
+    url: str,
     method: str,
-    paths: list[str],
-    *,
     headers: Mapping[str, str],
     body: bytes | None,
-    total: int,
-    seconds: float,
-) -> float:
-    """Send up to total requests (stopping after seconds) and return requests per second."""
-    sent = 0
-    failures = 0
-    stop_at = time.monotonic() + seconds
-    connector = aiohttp.TCPConnector(limit=CONCURRENCY)
-    async with aiohttp.ClientSession(base, connector=connector, headers=dict(headers)) as session:
-
-        async def worker(index: int) -> None:
-            nonlocal sent, failures
-            while sent < total and time.monotonic() < stop_at:
-                sent += 1
-                path = paths[(sent + index) % len(paths)]
-                async with session.request(method, path, data=body) as response:
-                    await response.read()
-                    if response.status >= 300:
-                        failures += 1
-
-        start = time.perf_counter()
-        await asyncio.gather(*(worker(i) for i in range(CONCURRENCY)))
-        elapsed = time.perf_counter() - start
-    if failures:
-        raise RuntimeError(f"{failures} of {sent} requests to {base} failed")
-    return sent / elapsed
+    *,
+    folder: str,
+    seconds: int,
+) -> Measurement:
+    if shutil.which("wrk"):
+        script = _wrk_script(folder, method, headers, body)
+        return await asyncio.to_thread(_wrk, name, url, script, seconds)
+    return await _client(name, url, method, headers, body, seconds)
 
 
-async def _measure(quick: bool) -> list[tuple[str, float, float]]:
-    total = 3000 if quick else 20000
-    seconds = 10.0 if quick else 30.0
+async def _make_thread(base: str, headers: Mapping[str, str]) -> str:
+    async with aiohttp.ClientSession(base, headers=dict(headers)) as session:
+        async with session.post("/chat/threads", data=b"{}") as response:
+            thread_id: str = (await response.json())["id"]
+        for index in range(40):
+            body = b'{"content": "warm-up %d"}' % index
+            async with session.post(f"/chat/threads/{thread_id}/messages", data=body):
+                pass
+        return thread_id
+
+
+async def _run(quick: bool) -> list[Measurement]:
+    seconds = 4 if quick else 10
     token = mint_token(
         secret=SECRET,
         issuer=ISSUER,
         audience=AUDIENCE,
         sub="u_bench",
         tenants={TENANT: ["member"]},
+        ttl=3600,
     )
     headers = {
         "Authorization": f"Bearer {token}",
@@ -120,56 +193,75 @@ async def _measure(quick: bool) -> list[tuple[str, float, float]]:
         "Content-Type": "application/json",
     }
     body = b'{"content": "hello from the benchmark"}'
-    ours_port, bare_port = _free_port(), _free_port()
+    results = []
     with tempfile.TemporaryDirectory() as folder:
-        ours = _start_chat_core(ours_port, f"sqlite:///{folder}/bench.db")
+        bare_port = _free_port()
         bare = _start_bare(bare_port)
         try:
-            ours_base, bare_base = f"http://127.0.0.1:{ours_port}", f"http://127.0.0.1:{bare_port}"
-            await _wait_ready(ours_base)
+            bare_base = f"http://127.0.0.1:{bare_port}"
             await _wait_ready(bare_base)
-            threads = await _make_threads(ours_base, headers)
-            paths = [f"/chat/threads/{thread}/messages" for thread in threads]
-            rows = []
-            ours_post = await _drive(
-                ours_base, "POST", paths, headers=headers, body=body, total=total, seconds=seconds
+            results.append(
+                await _measure(
+                    "bare aiohttp hello world",
+                    bare_base + "/",
+                    "GET",
+                    {},
+                    None,
+                    folder=folder,
+                    seconds=seconds,
+                )
             )
-            bare_post = await _drive(
-                bare_base, "POST", paths, headers=headers, body=body, total=total, seconds=seconds
-            )
-            rows.append(("POST message (authenticated, durable)", ours_post, bare_post))
-            pages = [path + "?limit=20" for path in paths]
-            ours_get = await _drive(
-                ours_base, "GET", pages, headers=headers, body=None, total=total, seconds=seconds
-            )
-            bare_get = await _drive(
-                bare_base, "GET", pages, headers=headers, body=None, total=total, seconds=seconds
-            )
-            rows.append(("GET message page of 20", ours_get, bare_get))
-            return rows
         finally:
-            for process in (ours, bare):
-                process.terminate()
-                process.wait(timeout=15)
+            bare.terminate()
+            bare.wait(timeout=15)
+        ours_port = _free_port()
+        ours = _start_chat_core(ours_port, f"sqlite:///{folder}/bench.db")
+        try:
+            base = f"http://127.0.0.1:{ours_port}"
+            await _wait_ready(base)
+            thread_id = await _make_thread(base, headers)
+            url = f"{base}/chat/threads/{thread_id}/messages"
+            results.append(
+                await _measure(
+                    "POST message (authenticated, durable)",
+                    url,
+                    "POST",
+                    headers,
+                    body,
+                    folder=folder,
+                    seconds=seconds,
+                )
+            )
+            results.append(
+                await _measure(
+                    "GET message page of 20",
+                    url + "?limit=20",
+                    "GET",
+                    headers,
+                    None,
+                    folder=folder,
+                    seconds=seconds,
+                )
+            )
+        finally:
+            ours.terminate()
+            ours.wait(timeout=20)
+    return results
 
 
-async def _make_threads(base: str, headers: Mapping[str, str]) -> list[str]:
-    async with aiohttp.ClientSession(base, headers=dict(headers)) as session:
-        threads = []
-        for _ in range(THREADS):
-            async with session.post("/chat/threads", data=b"{}") as response:
-                threads.append((await response.json())["id"])
-        return threads
-
-
-def run(*, quick: bool = False) -> list[tuple[str, float, float]]:
-    """Measure and print each figure beside the bare aiohttp server's, with the ratio."""
-    rows = asyncio.run(_measure(quick))
-    print(f"\nHTTP, {CONCURRENCY} concurrent connections, loopback, requests/s")
-    print(f"{'':40} {'chat-core':>12} {'bare aiohttp':>14} {'ratio':>7}")
-    for name, ours, bare in rows:
-        print(f"{name:40} {ours:12,.0f} {bare:14,.0f} {ours / bare:7.2f}")
-    return rows
+def run(*, quick: bool = False) -> list[Measurement]:
+    """Measure and print each figure with its latency and its ratio to the bare hello world."""
+    results = asyncio.run(_run(quick))
+    bare = results[0].rps
+    tool = "wrk" if shutil.which("wrk") else "aiohttp client (install wrk for real figures)"
+    print(f"\nHTTP, {CONNECTIONS} connections, server on core {SERVER_CORE}, load by {tool}")
+    print(f"{'':40} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8} {'x bare':>7}")
+    for item in results:
+        print(
+            f"{item.name:40} {item.rps:9,.0f} {item.p50_ms:8.2f} {item.p99_ms:8.2f}"
+            f" {item.non_2xx:8d} {item.rps / bare:7.2f}"
+        )
+    return results
 
 
 if __name__ == "__main__":
