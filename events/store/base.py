@@ -10,7 +10,7 @@ Errors:
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
@@ -78,14 +78,22 @@ class IdempotencyRecord:
     created_at: datetime
 
 
+def _strings(values: Iterable[str]) -> frozenset[str]:
+    return frozenset(values)
+
+
+def _envs(values: Iterable[Env]) -> frozenset[Env]:
+    return frozenset(values)
+
+
 @frozen(kw_only=True)
 class EventFilter:
     """Which events a read or a subscription wants; an empty field matches everything."""
 
-    tenants: frozenset[str] = attrs.field(default=frozenset(), converter=frozenset)
-    envs: frozenset[Env] = attrs.field(default=frozenset(), converter=frozenset)
-    types: frozenset[str] = attrs.field(default=frozenset(), converter=frozenset)
-    streams: frozenset[str] = attrs.field(default=frozenset(), converter=frozenset)
+    tenants: frozenset[str] = attrs.field(default=frozenset(), converter=_strings)
+    envs: frozenset[Env] = attrs.field(default=frozenset(), converter=_envs)
+    types: frozenset[str] = attrs.field(default=frozenset(), converter=_strings)
+    streams: frozenset[str] = attrs.field(default=frozenset(), converter=_strings)
     since: datetime | None = None
     until: datetime | None = None
 
