@@ -75,8 +75,8 @@ function renderMessage(message, live) {
   if (live) item.classList.add("live");
   const meta = document.createElement("div");
   meta.className = "meta";
-  meta.textContent = "#" + message.seq + " · " + message.role + " · " + (message.author || "") +
-    (message.created_at ? " · " + message.created_at : "") + (live ? " · live" : "");
+  meta.textContent = ["#" + message.seq, message.role, message.author, message.created_at, live ? "live" : ""]
+    .filter(Boolean).join(" · ");
   const content = document.createElement("div");
   content.className = "content";
   if (message.redacted || message.erased) {
