@@ -103,7 +103,7 @@ class ChatHandlers:
         )
 
         def decision(draft: Draft[ThreadState]) -> list[MessagePosted]:
-            queued = sum(isinstance(payload, MessagePosted) for payload in draft.decided)
+            queued = draft.count(MessagePosted)
             message_id = new_message_id()
             sealed = None if key is None else _seal(keys, key, command, message_id)
             return [

@@ -59,6 +59,21 @@ class Draft(Generic[S]):
 
     state: S
     decided: list[EventPayload] = field(factory=list)
+    _counts: dict[type[EventPayload], int] = field(factory=dict, init=False)
+
+    def __attrs_post_init__(self) -> None:
+        for payload in self.decided:
+            self._counts[type(payload)] = self._counts.get(type(payload), 0) + 1
+
+    def add(self, payloads: Sequence[EventPayload]) -> None:
+        """Record what a command of the batch decided."""
+        self.decided.extend(payloads)
+        for payload in payloads:
+            self._counts[type(payload)] = self._counts.get(type(payload), 0) + 1
+
+    def count(self, payload_type: type[EventPayload]) -> int:
+        """Tell how many payloads of a type the batch decided so far, in constant time."""
+        return self._counts.get(payload_type, 0)
 
 
 @frozen(kw_only=True)
@@ -265,7 +280,7 @@ class StreamWriter(Generic[S]):
             _event(job.context, job.auth, stream, first + offset, payload, now, metadata)
             for offset, payload in enumerate(payloads)
         ]
-        draft.decided.extend(payloads)
+        draft.add(payloads)
         entry.answer = job.render(entry.events)
         return True
 
