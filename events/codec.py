@@ -8,11 +8,13 @@ Errors:
 
 from __future__ import annotations
 
+import types
+import typing
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from types import MappingProxyType
-from typing import Any, TypeVar, get_args, get_origin
+from typing import Any, TypeVar, cast, get_args, get_origin, get_type_hints
 
 import attrs
 import cattrs
@@ -29,6 +31,7 @@ __all__ = [
     "UnknownEventType",
     "Upcaster",
     "build_converter",
+    "compile_structure",
     "default_registry",
     "register_payload",
 ]
@@ -90,6 +93,121 @@ def _frozen_mapping(value: object, value_type: Any) -> Mapping[str, Any]:
             return MappingProxyType({str(k): float(v) for k, v in value.items()})
         raise TypeError(f"expected an object of {getattr(value_type, '__name__', value_type)}")
     return MappingProxyType(dict(value))
+
+
+_SCALARS = {str: "str", int: "int", float: "float", bool: "bool"}
+_MISSING = object()
+
+
+def _field_test(hint: Any) -> str | None:
+    """Return a test, on `v`, that a JSON value needs no structuring for a field of this type.
+
+    The tests are exact: a value passing one is what the converter would return unchanged
+    (or, for a mapping, copy into a read-only mapping). None means no such test is known.
+    """
+    if hint in _SCALARS:
+        return f"type(v) is {_SCALARS[hint]}"
+    origin, args = get_origin(hint), get_args(hint)
+    if origin in (types.UnionType, typing.Union) and len(args) == 2 and type(None) in args:
+        (inner,) = (arg for arg in args if arg is not type(None))
+        return f"(v is None or type(v) is {_SCALARS[inner]})" if inner in _SCALARS else None
+    if origin is Mapping and args == (str, str):
+        return "(type(v) is dict and (not v or _all_str(v)))"
+    return None
+
+
+def _all_str(value: dict[Any, Any]) -> bool:
+    return all(type(k) is str and type(v) is str for k, v in value.items())
+
+
+def _frozen_copy(value: dict[str, Any]) -> Mapping[str, Any]:
+    # What _frozen_mapping returns for a dict it accepted.
+    return MappingProxyType(dict(value)) if value else MappingProxyType({})
+
+
+def compile_structure(cls: type[P]) -> Callable[[Any], P | None] | None:
+    """Return a function that builds cls from JSON data whose fields need no structuring.
+
+    It returns None for data it is not sure of (a wrong type, a missing or an extra key),
+    which the converter's own hook must then structure or refuse; so it never accepts what
+    the converter would refuse, and builds what the converter would build. None is also
+    returned, instead of a function, for a class whose fields it has no test for.
+    """
+    try:
+        hints = get_type_hints(cls)
+        fields = attrs.fields(cast(Any, cls))
+    except Exception:
+        return None
+    namespace: dict[str, Any] = {
+        "cls": cls,
+        "_MISSING": _MISSING,
+        "_all_str": _all_str,
+        "_frozen_copy": _frozen_copy,
+        "_new": object.__new__,
+    }
+    direct = _settable_directly(cls, fields)
+    lines = ["def structure(o):", "    if type(o) is not dict:", "        return None", "    n = 0"]
+    for index, attribute in enumerate(fields):
+        name = attribute.name
+        test = _field_test(hints.get(name))
+        if test is None or not attribute.init or attribute.alias != name:
+            return None
+        value = "_frozen_copy(v)" if "_all_str" in test else "v"
+        lines.append(f"    v = o.get({name!r}, _MISSING)")
+        if attribute.default is attrs.NOTHING:
+            lines += [f"    if not {test}:", "        return None", f"    a{index} = {value}"]
+        else:
+            lines += ["    if v is _MISSING:"]
+            if not direct:
+                lines.append(f"        a{index} = _MISSING")
+            elif isinstance(attribute.default, attrs.Factory):  # type: ignore[arg-type]
+                if attribute.default.takes_self:
+                    return None
+                namespace[f"_factory{index}"] = attribute.default.factory
+                lines.append(f"        a{index} = _factory{index}()")
+            else:
+                namespace[f"_default{index}"] = attribute.default
+                lines.append(f"        a{index} = _default{index}")
+            lines += ["    else:", f"        if not {test}:", "            return None"]
+            lines += [f"        a{index} = {value}"]
+        lines.append("        n += 1" if attribute.default is not attrs.NOTHING else "    n += 1")
+    lines += ["    if n != len(o):", "        return None"]
+    if direct:
+        lines.append("    self = _new(cls)")
+        for index, attribute in enumerate(fields):
+            namespace[f"_set{index}"] = cls.__dict__[attribute.name].__set__
+            value = f"a{index}"
+            if attribute.converter is not None:
+                namespace[f"_convert{index}"] = attribute.converter
+                value = f"_convert{index}({value})"
+            lines.append(f"    _set{index}(self, {value})")
+        lines.append("    return self")
+    else:
+        names = [(index, attribute.name) for index, attribute in enumerate(fields)]
+        lines.append("    kw = {}")
+        for index, name in names:
+            lines += [f"    if a{index} is not _MISSING:", f"        kw[{name!r}] = a{index}"]
+        lines.append("    return cls(**kw)")
+    exec(compile("\n".join(lines), f"<structure {cls.__qualname__}>", "exec"), namespace)  # noqa: S102
+    built: Callable[[Any], P | None] = namespace["structure"]
+    return built
+
+
+def _settable_directly(cls: type[Any], fields: Any) -> bool:
+    """Tell whether cls's __init__ does nothing but convert and store: no validators, no hooks."""
+    slots = set(cls.__dict__.get("__slots__", ())) - {"__weakref__"}
+    return (
+        slots == {attribute.name for attribute in fields}
+        and not hasattr(cls, "__attrs_post_init__")
+        and not hasattr(cls, "__attrs_pre_init__")
+        and all(
+            attribute.validator is None
+            and (
+                attribute.converter is None or not isinstance(attribute.converter, attrs.Converter)
+            )
+            for attribute in fields
+        )
+    )
 
 
 def _parse_time(value: object) -> datetime:
@@ -196,11 +314,21 @@ class EventCodec:
         upcast = schema_version != cls.schema_version
         registry = self.registry
 
+        fast = compile_structure(cls)
+        loads = orjson.loads
+
         def decode(raw: bytes | str) -> EventPayload:
             try:
-                data = orjson.loads(raw)
+                data = loads(raw)
                 if upcast:
                     data = registry.upcast(event_type, schema_version, data)
+                if fast is not None:
+                    try:
+                        built = fast(data)
+                    except Exception:
+                        built = None  # the hook below refuses it with its own error
+                    if built is not None:
+                        return built
                 payload: EventPayload = hook(data, cls)
                 return payload
             except CodecError:

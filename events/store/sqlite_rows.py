@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 
 from events.codec import CodecError, EventCodec, PayloadDecoder, UndecodableEvent
-from events.envelope import DatasetEvent, Env
+from events.envelope import DatasetEvent, Env, event_from_columns
 from events.store.base import EventFilter, RecordedEvent
 from events.store.sqlite_schema import COLUMNS
 
@@ -58,6 +58,7 @@ class RowDecoder:
         envs = _ENVS
         parse_time = datetime.fromisoformat
         load_json = orjson.loads
+        build = event_from_columns
         out: list[RecordedEvent] = []
         append = out.append
         for (
@@ -81,18 +82,18 @@ class RowDecoder:
                 decode_payload = self._codec.payload_decoder(event_type, schema_version)
                 payloads[(event_type, schema_version)] = decode_payload
             try:
-                event = DatasetEvent(
-                    event_id=_uuid(event_id),
-                    stream=stream,
-                    version=version,
-                    tenant=tenant,
-                    env=envs[env] if env in envs else env,  # noqa: SIM401 (get is typed Optional)
-                    request_id=request_id,
-                    trace_id=trace_id,
-                    actor=actor,
-                    occurred_at=parse_time(occurred_at),
-                    payload=decode_payload(payload),
-                    metadata=None if metadata is None else load_json(metadata),
+                event = build(
+                    _uuid(event_id),
+                    stream,
+                    version,
+                    tenant,
+                    envs[env] if env in envs else env,  # noqa: SIM401 (get is typed Optional)
+                    request_id,
+                    trace_id,
+                    actor,
+                    parse_time(occurred_at),
+                    decode_payload(payload),
+                    None if metadata is None else load_json(metadata),
                 )
             except CodecError:
                 raise
