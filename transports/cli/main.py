@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import os
 import sys
 from collections.abc import Sequence
@@ -21,6 +22,8 @@ from transports.http.log_redaction import redact_parser_errors
 
 __all__ = ["main"]
 
+SWITCH_INTERVAL = 0.0005
+GC_THRESHOLDS = (100_000, 50, 100)
 DEV_SUB = "u_dev"
 DEV_TENANT = "t_dev"
 
@@ -85,6 +88,14 @@ def _print_dev_banner(settings: Settings) -> None:
 def _serve(settings: Settings) -> None:
     configure_logging(log_format=settings.log_format, level=settings.log_level)
     redact_parser_errors()
+    # The store's writer and reader threads run Python between SQLite calls; with the
+    # default 5 ms switch interval the event loop can wait that long for the GIL, which
+    # showed up as 40-50 ms p99 latencies on POST. Hand the GIL over sooner.
+    sys.setswitchinterval(SWITCH_INTERVAL)
+    # The read model keeps many long-lived objects; at the default thresholds the collector
+    # walked them often enough to put 35-50 ms pauses into POST p99. Collect young objects
+    # in larger batches (measured: POST p99 48 ms -> 10 ms under wrk, 32 connections).
+    gc.set_threshold(*GC_THRESHOLDS)
     if settings.mode == "dev":
         _print_dev_banner(settings)
 
