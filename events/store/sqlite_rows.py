@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+import attrs
 import orjson
 
 from events.codec import CodecError, EventCodec, PayloadDecoder, UndecodableEvent
@@ -18,6 +19,7 @@ __all__ = ["SELECT", "RowDecoder", "encode_event", "encode_time", "filter_clause
 
 Row = tuple[Any, ...]
 _ENVS: dict[Any, Any] = {env.value: env for env in Env}
+_ENV_OF: Any = _ENVS.get
 
 
 def encode_time(value: datetime) -> str:
@@ -55,10 +57,11 @@ class RowDecoder:
     def decode(self, rows: Sequence[Row]) -> list[RecordedEvent]:
         """Decode a page of rows in order."""
         payloads = self._payloads
-        envs = _ENVS
+        get_env = _ENV_OF
         parse_time = datetime.fromisoformat
         load_json = orjson.loads
         build = event_from_columns
+        recorded = _recorded
         out: list[RecordedEvent] = []
         append = out.append
         for (
@@ -87,7 +90,7 @@ class RowDecoder:
                     stream,
                     version,
                     tenant,
-                    envs[env] if env in envs else env,  # noqa: SIM401 (get is typed Optional)
+                    get_env(env, env),
                     request_id,
                     trace_id,
                     actor,
@@ -99,13 +102,15 @@ class RowDecoder:
                 raise
             except Exception as exc:
                 raise UndecodableEvent(f"event at position {position}: {exc}") from None
-            append(RecordedEvent(event=event, position=position))
+            append(recorded(event, position))
         return out
 
 
 _new_uuid = uuid.UUID.__new__
-_set = object.__setattr__
+_set_int = uuid.UUID.__dict__["int"].__set__
+_set_is_safe = uuid.UUID.__dict__["is_safe"].__set__
 _UNKNOWN = uuid.SafeUUID.unknown
+_from_bytes = int.from_bytes
 
 
 def _uuid(raw: bytes) -> uuid.UUID:
@@ -114,9 +119,34 @@ def _uuid(raw: bytes) -> uuid.UUID:
         raise ValueError(f"an event id is 16 bytes, not {len(raw)}")
     # UUID.__init__ spends most of its time choosing among its five argument forms.
     value = _new_uuid(uuid.UUID)
-    _set(value, "int", int.from_bytes(raw, "big"))
-    _set(value, "is_safe", _UNKNOWN)
+    _set_int(value, _from_bytes(raw, "big"))
+    _set_is_safe(value, _UNKNOWN)
     return value
+
+
+_new = object.__new__
+_set_event = RecordedEvent.__dict__["event"].__set__
+_set_position = RecordedEvent.__dict__["position"].__set__
+
+
+def _recorded_directly(event: DatasetEvent, position: int) -> RecordedEvent:
+    # RecordedEvent's __init__ only stores its two fields (checked below, at import).
+    recorded: RecordedEvent = _new(RecordedEvent)
+    _set_event(recorded, event)
+    _set_position(recorded, position)
+    return recorded
+
+
+def _recorded_checked(event: DatasetEvent, position: int) -> RecordedEvent:
+    return RecordedEvent(event=event, position=position)
+
+
+_recorded = (
+    _recorded_directly
+    if all(a.validator is None and a.converter is None for a in attrs.fields(RecordedEvent))
+    and not hasattr(RecordedEvent, "__attrs_post_init__")
+    else _recorded_checked
+)
 
 
 def filter_clause(event_filter: EventFilter | None) -> tuple[list[str], list[Any]]:
