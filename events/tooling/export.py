@@ -24,7 +24,7 @@ GZIP_LEVEL = 6
 class Sink(Protocol):
     """Where export lines are written: a file, a gzip stream or standard output."""
 
-    def write(self, data: bytes, /) -> int:
+    def write(self, data: bytes | bytearray, /) -> int:
         """Write bytes."""
         ...
 
