@@ -112,10 +112,12 @@ async def bootstrap(
     settings: Settings,
     store: EventStore | None = None,
     clock: Callable[[], datetime] = _utc_now,
-    cache_capacity: int = 50_000,
+    cache_capacity: int | None = None,
     key_store: KeyStore | None = None,
 ) -> ChatCore:
     """Wire the chat core; open the store (and its key store) the settings name unless given."""
+    if cache_capacity is None:
+        cache_capacity = settings.cache_messages
     verifier = TokenVerifier(token_settings(settings))
     codec = EventCodec()
     ephemeral = isinstance(store, MemoryEventStore) or settings.store_url.startswith("memory:")

@@ -78,6 +78,7 @@ class Settings:
     log_level: str = "INFO"
     # Requests per second and burst per tenant; None turns the limit off.
     rate_limit: tuple[float, int] | None = (1000.0, 2000)
+    cache_messages: int = 50_000
     # Idle keep-alive, slow request headers and slow bodies are cut after this many seconds.
     client_timeout: float = 30.0
     # How long SIGTERM waits for requests in flight before cancelling them.
@@ -112,6 +113,7 @@ ENV_NAMES = {
     "log_format": "CHAT_CORE_LOG_FORMAT",
     "log_level": "CHAT_CORE_LOG_LEVEL",
     "rate_limit": "CHAT_CORE_RATE_LIMIT",
+    "cache_messages": "CHAT_CORE_CACHE_MESSAGES",
     "client_timeout": "CHAT_CORE_CLIENT_TIMEOUT",
     "shutdown_timeout": "CHAT_CORE_SHUTDOWN_TIMEOUT",
     "metrics_tenant_labels": "CHAT_CORE_METRICS_TENANT_LABELS",
@@ -155,6 +157,7 @@ def load_settings(
         log_format=_choice(raw, "log_format", "text", ("text", "json")),
         log_level=raw.get("log_level", "INFO").upper(),
         rate_limit=_rate_limit(raw.get("rate_limit")),
+        cache_messages=_int(raw, "cache_messages", 50_000, 100, 100_000_000),
         client_timeout=_seconds(raw, "client_timeout", 30.0),
         shutdown_timeout=_seconds(raw, "shutdown_timeout", 10.0),
         metrics_tenant_labels=_flag(raw, "metrics_tenant_labels"),
