@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from events.keys import StoredKey
+from events.store.postgres_schema import MIGRATION_LOCK
 
 __all__ = ["PostgresKeyStore"]
 
@@ -57,7 +58,11 @@ class PostgresKeyStore:
         import asyncpg
 
         pool = await asyncpg.create_pool(dsn, min_size=1, max_size=2)
-        await pool.execute(_TABLE)
+        # Two servers starting together on a new database would race CREATE TABLE IF NOT
+        # EXISTS into a unique violation on pg_type: take the migration lock around it.
+        async with pool.acquire() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", MIGRATION_LOCK)
+            await conn.execute(_TABLE)
         return cls(pool, clock)
 
     async def add_key(self, key: StoredKey) -> StoredKey:
