@@ -27,7 +27,6 @@ from bench.http_api import (
     SECRET,
     TENANT,
     _free_port,
-    _make_threads,
     _wait_ready,
 )
 from bench.report import Figure, Report
@@ -121,6 +120,15 @@ async def _drive(
     if failures:
         raise RuntimeError(f"{failures} of {sent} requests failed")
     return sent / elapsed
+
+
+async def _make_threads(base: str, headers: Mapping[str, str], count: int = 32) -> list[str]:
+    async with aiohttp.ClientSession(base, headers=dict(headers)) as session:
+        threads = []
+        for _ in range(count):
+            async with session.post("/chat/threads", data=b"{}") as response:
+                threads.append((await response.json())["id"])
+        return threads
 
 
 def _start_server(port: int, store_url: str, master_key: str) -> subprocess.Popen[bytes]:
