@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import cattrs
@@ -34,9 +35,16 @@ class ChatExportView:
         self._redacted = redacted
         self._converter = converter
 
+    # The types whose payloads this view changes; the others are shown as decoded.
+    row_types = frozenset({MessagePosted.event_type})
+
     async def prepare(self, items: list[RecordedEvent], /) -> None:
         """Fetch the keys of the authors of these events' messages."""
         await self._keys.prefetch(message_subjects(items))
+
+    async def prepare_subjects(self, subjects: Iterable[tuple[str, str]], /) -> None:
+        """Fetch the keys of these (tenant, author) pairs."""
+        await self._keys.prefetch(subjects)
 
     def payload(self, item: RecordedEvent, /) -> dict[str, Any]:
         """Return the payload, a posted message opened or withdrawn, never its sealed bytes."""
@@ -44,35 +52,71 @@ class ChatExportView:
         if type(payload) is not MessagePosted:
             data: dict[str, Any] = self._converter.unstructure(payload)
             return data
-        content, metadata, redacted, erased = self._words(item, payload)
+        event = item.event
+        return self._shown(
+            event.tenant,
+            event.actor,
+            payload.thread_id,
+            payload.message_id,
+            payload.seq,
+            payload.role,
+            payload.sealed,
+            payload.content,
+            payload.metadata,
+        )
+
+    def payload_data(
+        self, event_type: str, tenant: str, actor: str, data: dict[str, Any], /
+    ) -> dict[str, Any]:
+        """Return what payload() returns, from a posted message's payload in exported form."""
+        assert event_type == MessagePosted.event_type
+        return self._shown(
+            tenant,
+            actor,
+            data["thread_id"],
+            data["message_id"],
+            data["seq"],
+            data["role"],
+            data["sealed"],
+            data["content"],
+            data["metadata"],
+        )
+
+    def _shown(
+        self,
+        tenant: str,
+        author: str,
+        thread_id: str,
+        message_id: str,
+        seq: int,
+        role: str,
+        sealed: str | None,
+        content: str | None,
+        metadata: Mapping[str, str],
+    ) -> dict[str, Any]:
+        redacted = message_id in self._redacted
+        erased = False
+        if sealed is None:
+            erased = self._keys.subject(tenant, author).erased
+            if redacted or erased:
+                content, metadata = None, {}
+            else:
+                metadata = dict(metadata)
+        else:
+            opened = open_message(
+                self._keys, tenant=tenant, author=author, message_id=message_id, sealed=sealed
+            )
+            if opened is None or redacted:
+                content, metadata, erased = None, {}, opened is None
+            else:
+                content, metadata = opened[0], dict(opened[1])
         return {
-            "thread_id": payload.thread_id,
-            "message_id": payload.message_id,
-            "seq": payload.seq,
-            "role": payload.role,
+            "thread_id": thread_id,
+            "message_id": message_id,
+            "seq": seq,
+            "role": role,
             "content": content,
             "metadata": metadata,
             "redacted": redacted,
             "erased": erased,
         }
-
-    def _words(
-        self, item: RecordedEvent, payload: MessagePosted
-    ) -> tuple[str | None, dict[str, str], bool, bool]:
-        event = item.event
-        redacted = payload.message_id in self._redacted
-        if payload.sealed is None:
-            erased = self._keys.subject(event.tenant, event.actor).erased
-            if redacted or erased:
-                return None, {}, redacted, erased
-            return payload.content, dict(payload.metadata), False, False
-        opened = open_message(
-            self._keys,
-            tenant=event.tenant,
-            author=event.actor,
-            message_id=payload.message_id,
-            sealed=payload.sealed,
-        )
-        if opened is None or redacted:
-            return None, {}, redacted, opened is None
-        return opened[0], dict(opened[1]), False, False

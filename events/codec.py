@@ -20,17 +20,19 @@ import attrs
 import cattrs
 import orjson
 
-from events.envelope import DatasetEvent, Env, EventPayload
+from events.envelope import DatasetEvent, Env, EventPayload, freeze_map
 
 __all__ = [
     "CodecError",
     "EventCodec",
+    "PayloadCanonical",
     "PayloadDecoder",
     "PayloadRegistry",
     "UndecodableEvent",
     "UnknownEventType",
     "Upcaster",
     "build_converter",
+    "compile_canonical",
     "compile_structure",
     "default_registry",
     "register_payload",
@@ -39,6 +41,8 @@ __all__ = [
 P = TypeVar("P", bound=EventPayload)
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
 PayloadDecoder = Callable[[bytes | str], EventPayload]
+# Stored payload JSON to its exported form, or None when unsure (the caller decodes it).
+PayloadCanonical = Callable[[bytes | str], dict[str, Any] | None]
 
 
 class CodecError(Exception):
@@ -193,6 +197,58 @@ def compile_structure(cls: type[P]) -> Callable[[Any], P | None] | None:
     return built
 
 
+def compile_canonical(
+    cls: type[EventPayload], converter: cattrs.Converter
+) -> Callable[[Any], dict[str, Any] | None] | None:
+    """Return a function giving what unstructure(structure(data)) gives, without either.
+
+    It answers only for data that compile_structure's function would build (same exact
+    tests), for a class whose fields are stored as given (no converter but freeze_map, no
+    validator, no hook), so the payload would be valid and would unstructure to the same
+    values in field order, defaults filled in. For anything else it returns None.
+    """
+    try:
+        hints = get_type_hints(cls)
+        fields = attrs.fields(cast(Any, cls))
+    except Exception:
+        return None
+    if not _settable_directly(cls, fields) or any(
+        attribute.converter not in (None, freeze_map) for attribute in fields
+    ):
+        return None
+    namespace: dict[str, Any] = {"_MISSING": _MISSING, "_all_str": _all_str}
+    lines = ["def canonical(o):", "    if type(o) is not dict:", "        return None", "    n = 0"]
+    for index, attribute in enumerate(fields):
+        name = attribute.name
+        test = _field_test(hints.get(name))
+        if test is None or not attribute.init or attribute.alias != name:
+            return None
+        value = "dict(v)" if "_all_str" in test else "v"
+        lines.append(f"    v = o.get({name!r}, _MISSING)")
+        if attribute.default is attrs.NOTHING:
+            lines += [f"    if not {test}:", "        return None", f"    a{index} = {value}"]
+            lines.append("    n += 1")
+            continue
+        default = attribute.default
+        if isinstance(default, attrs.Factory):  # type: ignore[arg-type]
+            if default.takes_self:
+                return None
+            default = default.factory()
+        if attribute.converter is not None:
+            default = attribute.converter(default)
+        # The default as the converter unstructures it: a constant JSON value.
+        namespace[f"_default{index}"] = converter.unstructure(default)
+        lines += ["    if v is _MISSING:", f"        a{index} = _default{index}", "    else:"]
+        lines += [f"        if not {test}:", "            return None"]
+        lines += [f"        a{index} = {value}", "        n += 1"]
+    lines += ["    if n != len(o):", "        return None"]
+    items = ", ".join(f"{a.name!r}: a{index}" for index, a in enumerate(fields))
+    lines.append(f"    return {{{items}}}")
+    exec(compile("\n".join(lines), f"<canonical {cls.__qualname__}>", "exec"), namespace)  # noqa: S102
+    built: Callable[[Any], dict[str, Any] | None] = namespace["canonical"]
+    return built
+
+
 def _settable_directly(cls: type[Any], fields: Any) -> bool:
     """Tell whether cls's __init__ does nothing but convert and store: no validators, no hooks."""
     slots = set(cls.__dict__.get("__slots__", ())) - {"__weakref__"}
@@ -289,6 +345,7 @@ class EventCodec:
         self.registry = registry if registry is not None else default_registry
         self.converter = build_converter()
         self._decoders: dict[tuple[str, int], PayloadDecoder] = {}
+        self._canonicals: dict[tuple[str, int], PayloadCanonical | None] = {}
 
     def payload_to_json(self, payload: EventPayload) -> bytes:
         """Serialise a payload alone, as the store keeps it."""
@@ -306,6 +363,40 @@ class EventCodec:
             decoder = self._build_decoder(event_type, schema_version)
             self._decoders[key] = decoder
         return decoder
+
+    def payload_canonical(self, event_type: str, schema_version: int) -> PayloadCanonical | None:
+        """Return a cached function from stored payload JSON to its exported form, or None.
+
+        The function gives what decoding then unstructuring would give, upcasts included,
+        or None for a payload it is not sure of; None instead of a function means the type
+        has no such shortcut. Either way the caller decodes the payload the usual way.
+        """
+        key = (event_type, schema_version)
+        if key not in self._canonicals:
+            self._canonicals[key] = self._build_canonical(event_type, schema_version)
+        return self._canonicals[key]
+
+    def _build_canonical(self, event_type: str, schema_version: int) -> PayloadCanonical | None:
+        try:
+            cls = self.registry.payload_class(event_type)
+        except CodecError:
+            return None
+        canonical = compile_canonical(cls, self.converter)
+        if canonical is None:
+            return None
+        upcast = schema_version != cls.schema_version
+        registry, loads = self.registry, orjson.loads
+
+        def convert(raw: bytes | str) -> dict[str, Any] | None:
+            try:
+                data = loads(raw)
+                if upcast:
+                    data = registry.upcast(event_type, schema_version, data)
+                return canonical(data)
+            except Exception:
+                return None
+
+        return convert
 
     def _build_decoder(self, event_type: str, schema_version: int) -> PayloadDecoder:
         cls = self.registry.payload_class(event_type)

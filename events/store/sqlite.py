@@ -146,6 +146,32 @@ class SQLiteEventStore:
             else:
                 lower = page[-1].position
 
+    async def read_rows(
+        self,
+        *,
+        after_position: int = 0,
+        before_position: int | None = None,
+        event_filter: EventFilter | None = None,
+    ) -> AsyncIterator[list[tuple[Any, ...]]]:
+        """Yield pages of the rows read_all would decode, as stored, in position order.
+
+        For tools that check rows themselves (see sqlite_rows.RowChecker) and decode, with
+        RowDecoder, every row they are not sure of.
+        """
+        self._check_open()
+        conditions, params = filter_clause(event_filter)
+        where = " AND ".join(["position > ?", "position < ?", *conditions])
+        sql = f"{SELECT} WHERE {where} ORDER BY position ASC LIMIT ?"
+        lower = max(after_position, 0)
+        upper = (1 << 62) if before_position is None else before_position
+        while lower + 1 < upper:
+            page = await self._on_reader(self._fetch_rows, sql, (lower, upper, *params, PAGE))
+            if page:
+                yield page
+            if len(page) < PAGE:
+                return
+            lower = page[-1][0]
+
     def subscribe(
         self, *, after_position: int = 0, event_filter: EventFilter | None = None
     ) -> AsyncIterator[RecordedEvent]:
@@ -250,6 +276,10 @@ class SQLiteEventStore:
 
     def _fetch_one(self, sql: str, params: tuple[Any, ...]) -> Any:
         return self._reader().execute(sql, params).fetchone()
+
+    def _fetch_rows(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        rows: list[tuple[Any, ...]] = self._reader().execute(sql, params).fetchall()
+        return rows
 
     def _fetch_decoded(self, sql: str, params: tuple[Any, ...]) -> list[RecordedEvent]:
         rows = self._reader().execute(sql, params).fetchall()
