@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
+import attrs
 import orjson
 
 from chat_core import decide
+from chat_core.answers import render_answer
 from chat_core.commands import (
     CreateThread,
     PostMessage,
@@ -17,7 +19,7 @@ from chat_core.commands import (
 )
 from chat_core.errors import NotFound
 from chat_core.idempotency import IdempotencyGuard, scope_key
-from chat_core.payloads import MessagePosted, TemperatureConfigChanged, ThreadCreated
+from chat_core.payloads import MessagePosted
 from chat_core.readmodel import StreamCache, TemperatureState, ThreadState
 from chat_core.sealing import seal_message
 from chat_core.streams import (
@@ -35,6 +37,8 @@ from events.keys import DataKey, KeyRing
 from events.store.base import EventStore
 
 __all__ = ["ChatHandlers"]
+
+V = TypeVar("V", ThreadView, MessageView, TemperatureConfigView)
 
 
 class ChatHandlers:
@@ -200,21 +204,6 @@ def _check_thread_id(thread_id: str) -> None:
         raise NotFound("no such thread in this tenant and env")
 
 
-def _render_thread(events: Sequence[DatasetEvent]) -> ThreadView:
-    event = events[0]
-    payload = event.payload
-    assert isinstance(payload, ThreadCreated)
-    return ThreadView(
-        id=payload.thread_id,
-        title=payload.title,
-        metadata=payload.metadata,
-        created_at=event.occurred_at,
-        created_by=event.actor,
-        message_count=0,
-        last_seq=0,
-    )
-
-
 def _seal(keys: KeyRing | None, key: DataKey, command: PostMessage, message_id: str) -> str:
     assert keys is not None
     return seal_message(
@@ -229,34 +218,21 @@ def _seal(keys: KeyRing | None, key: DataKey, command: PostMessage, message_id: 
 
 
 def _render_message(events: Sequence[DatasetEvent], command: PostMessage) -> MessageView:
-    event = events[0]
-    payload = event.payload
-    assert isinstance(payload, MessagePosted)
-    return MessageView(
-        id=payload.message_id,
-        thread_id=payload.thread_id,
-        seq=payload.seq,
-        role=payload.role,
-        content=command.content,
-        metadata=command.metadata,
-        author=event.actor,
-        created_at=event.occurred_at,
-        request_id=event.request_id,
-        sealed=payload.sealed,
-    )
+    # The sealed record is what the log holds; the caller is answered in clear.
+    view = _answer(events[0], MessageView)
+    return attrs.evolve(view, content=command.content, metadata=command.metadata)
+
+
+def _render_thread(events: Sequence[DatasetEvent]) -> ThreadView:
+    return _answer(events[0], ThreadView)
 
 
 def _render_temperature(event: DatasetEvent) -> TemperatureConfigView:
-    payload = event.payload
-    assert isinstance(payload, TemperatureConfigChanged)
-    return TemperatureConfigView(
-        tenant=event.tenant,
-        env=event.env,
-        default=payload.default,
-        min=payload.min,
-        max=payload.max,
-        overrides=payload.overrides,
-        version=event.version,
-        updated_at=event.occurred_at,
-        updated_by=event.actor,
-    )
+    return _answer(event, TemperatureConfigView)
+
+
+def _answer(event: DatasetEvent, view_type: type[V]) -> V:
+    """Render an event's answer with the same code replay rebuilds records with."""
+    view = render_answer(event)
+    assert isinstance(view, view_type)
+    return view
