@@ -9,7 +9,7 @@ import cattrs
 
 from chat_core.payloads import MessagePosted, MessageRedacted
 from chat_core.readmodel import message_subjects
-from chat_core.sealing import open_message
+from chat_core.sealing import open_message_data
 from events.keys import KeyRing
 from events.store.base import EventFilter, EventStore, RecordedEvent
 
@@ -103,13 +103,13 @@ class ChatExportView:
             else:
                 metadata = dict(metadata)
         else:
-            opened = open_message(
+            opened = open_message_data(
                 self._keys, tenant=tenant, author=author, message_id=message_id, sealed=sealed
             )
             if opened is None or redacted:
                 content, metadata, erased = None, {}, opened is None
             else:
-                content, metadata = opened[0], dict(opened[1])
+                content, metadata = opened
         return {
             "thread_id": thread_id,
             "message_id": message_id,

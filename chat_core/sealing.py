@@ -3,23 +3,37 @@
 from __future__ import annotations
 
 import base64
+import binascii
+import functools
 from collections.abc import Mapping
+from typing import Any
 
 import orjson
 
 from events.envelope import FrozenMap, freeze_map
 from events.keys import DataKey, KeyRing
 
-__all__ = ["Opened", "message_aad", "open_message", "seal_message", "sealed_key_id"]
+__all__ = [
+    "Opened",
+    "message_aad",
+    "open_message",
+    "open_message_data",
+    "seal_message",
+    "sealed_key_id",
+]
 
 Opened = tuple[str, FrozenMap]
 
 
 def message_aad(tenant: str, author: str, message_id: str) -> bytes:
     """Bind a sealed message to its tenant, author and id: moved anywhere else, it won't open."""
-    return b"\x1f".join(
-        (b"chat-core message", tenant.encode(), author.encode(), message_id.encode())
-    )
+    return _aad_prefix(tenant, author) + message_id.encode()
+
+
+@functools.lru_cache(maxsize=4096)
+def _aad_prefix(tenant: str, author: str) -> bytes:
+    # The join of (b"chat-core message", tenant, author, message_id) up to the message id.
+    return b"\x1f".join((b"chat-core message", tenant.encode(), author.encode(), b""))
 
 
 def seal_message(
@@ -54,3 +68,21 @@ def open_message(
         return None
     data = orjson.loads(plaintext)
     return data["content"], freeze_map(data["metadata"])
+
+
+def open_message_data(
+    keys: KeyRing, *, tenant: str, author: str, message_id: str, sealed: str
+) -> tuple[Any, dict[str, Any]] | None:
+    """Return what open_message returns, the metadata as a plain dict, for bulk export."""
+    plaintext = keys.open(
+        tenant,
+        author,
+        binascii.a2b_base64(sealed),
+        _aad_prefix(tenant, author) + message_id.encode(),
+    )
+    if plaintext is None:
+        return None
+    data = orjson.loads(plaintext)
+    metadata = data["metadata"]
+    # A JSON object is what freeze_map then dict() would give back; anything else goes so.
+    return data["content"], metadata if type(metadata) is dict else dict(freeze_map(metadata))

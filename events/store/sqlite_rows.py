@@ -127,9 +127,9 @@ class RowDecoder:
         return out
 
 
-# A row's payload in its exported form, its time, its type's current schema version, and
-# its metadata (a fresh dict, {} for none).
-QuickRow = tuple[dict[str, Any], datetime, int, dict[str, Any]]
+# A row's payload in its exported form, its time as isoformat() writes it, its type's
+# current schema version, and its metadata (a JSON object, {} for none).
+QuickRow = tuple[dict[str, Any], str, int, dict[str, Any]]
 _NO_SHORTCUT = (None, 0)
 
 
@@ -147,6 +147,7 @@ class RowChecker:
         self._codec = codec
         self._payloads: dict[tuple[str, int], tuple[PayloadCanonical | None, int]] = {}
         self._tenants: set[str] = set()
+        self._seconds: dict[str, bool] = {}
 
     def quick(self, row: Row) -> QuickRow | None:
         """Return the row's exported payload, time and schema version, or None when unsure."""
@@ -197,17 +198,14 @@ class RowChecker:
             canonical, current = self._shortcut(event_type, schema_version)
             if canonical is None:
                 return None
-        try:
-            moment = _parse_time(occurred_at)
-        except ValueError:
-            return None
-        if moment.tzinfo is not UTC:
+        when = self._time_text(occurred_at)
+        if when is None:
             return None
         data = canonical(payload)
         if data is None:
             return None
         if metadata is None:
-            return data, moment, current, {}
+            return data, when, current, {}
         try:
             # What the decoder would freeze: any JSON object, shown again as it was.
             extra = _load_json(metadata)
@@ -215,7 +213,36 @@ class RowChecker:
             return None
         if type(extra) is not dict:
             return None
-        return data, moment, current, extra
+        return data, when, current, extra
+
+    def _time_text(self, text: str) -> str | None:
+        """Return what parsing the stored time and isoformat() give, None when not UTC.
+
+        The store writes fixed-width times (see encode_time); their first 19 characters
+        change once a second, so a text of that shape is checked by its second, cached,
+        and by its six digits of microseconds.
+        """
+        if len(text) == 32 and text[19] == "." and text[26:] == "+00:00":
+            second, fraction = text[:19], text[20:26]
+            if fraction.isdigit() and fraction.isascii() and self._canonical_second(second):
+                return text if fraction != "000000" else second + "+00:00"
+        try:
+            moment = _parse_time(text)
+        except ValueError:
+            return None
+        return moment.isoformat() if moment.tzinfo is UTC else None
+
+    def _canonical_second(self, second: str) -> bool:
+        known = self._seconds.get(second)
+        if known is None:
+            try:
+                known = _parse_time(second).isoformat() == second
+            except ValueError:
+                known = False
+            if len(self._seconds) >= 100_000:
+                self._seconds.clear()
+            self._seconds[second] = known
+        return known
 
     def _known(self, tenant: str) -> bool:
         try:

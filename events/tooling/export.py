@@ -215,7 +215,7 @@ async def _export_rows(
             if checked is None:
                 record = export_record(codec, decoder.decode([row])[0], view)
             else:
-                data, moment, schema_version, metadata = checked
+                data, when, schema_version, metadata = checked
                 if row[4] in row_types:
                     assert view is not None
                     data = view.payload_data(row[4], row[6], row[10], data)
@@ -234,7 +234,7 @@ async def _export_rows(
                     "request_id": row[8],
                     "trace_id": row[9],
                     "actor": row[10],
-                    "occurred_at": moment.isoformat(),
+                    "occurred_at": when,
                     "payload": data,
                     "metadata": metadata,
                 }

@@ -87,6 +87,8 @@ def test_rows_and_decoded_events_export_the_same_bytes(cli: Cli, old_log: str) -
         "UPDATE events SET occurred_at = '2025-01-01T00:00:00.000000+00:00' WHERE position = 2",
         "UPDATE events SET occurred_at = '2025-01-01T00:00:00,5+00:00' WHERE position = 3",
         "UPDATE events SET occurred_at = '2025-01-01 00:00:00.000100+00:00' WHERE position = 4",
+        "UPDATE events SET occurred_at = '2025-01-01T00:00:00.123456+00:00' WHERE position = 5",
+        "UPDATE events SET occurred_at = '2025-01-01T00:00:00.000001Z' WHERE position = 6",
         "UPDATE events SET trace_id = 'another' WHERE position = 5",
         "UPDATE events SET metadata = CAST('{\"a\": 1}' AS BLOB) WHERE position = 6",
         "UPDATE events SET metadata = CAST('[]' AS BLOB) WHERE position = 7",
@@ -116,6 +118,9 @@ def test_unusual_but_valid_rows_export_the_same_bytes(chat_log: str, edit: str) 
         "UPDATE events SET event_id = X'00' WHERE position = 2",
         "UPDATE events SET occurred_at = '2025-01-01T00:00:00' WHERE position = 2",
         "UPDATE events SET occurred_at = 'yesterday' WHERE position = 2",
+        "UPDATE events SET occurred_at = '2025-13-01T00:00:00.000000+00:00' WHERE position = 2",
+        "UPDATE events SET occurred_at = '2025-01-01T00:00:00.00000\u0661+00:00'"
+        " WHERE position = 2",
         "UPDATE events SET occurred_at = '2025-01-01T01:00:00.5+01:00' WHERE position = 2",
         "UPDATE events SET type = 'no.such.type' WHERE position = 2",
         "UPDATE events SET schema_version = 9 WHERE position = 2",
