@@ -313,6 +313,25 @@ class PayloadRegistry:
             version += 1
         return payload
 
+    def upcast_steps(self, event_type: str, version: int) -> tuple[Upcaster, ...]:
+        """Return the upcasters that upcast() applies to this version, in order.
+
+        Raise as upcast() would (UnknownEventType, UndecodableEvent) when it would.
+        """
+        entry = self._entry(event_type)
+        if version > entry.version:
+            raise UndecodableEvent(
+                f"{event_type} schema version {version} is newer than this code ({entry.version})"
+            )
+        steps = []
+        while version < entry.version:
+            step = entry.upcasters.get(version)
+            if step is None:
+                raise UndecodableEvent(f"{event_type}: no upcaster from schema version {version}")
+            steps.append(step)
+            version += 1
+        return tuple(steps)
+
     def types(self) -> list[type[EventPayload]]:
         """Return every registered payload class."""
         return [entry.cls for entry in self._entries.values()]
@@ -379,19 +398,19 @@ class EventCodec:
     def _build_canonical(self, event_type: str, schema_version: int) -> PayloadCanonical | None:
         try:
             cls = self.registry.payload_class(event_type)
+            steps = self.registry.upcast_steps(event_type, schema_version)
         except CodecError:
-            return None
+            return None  # the decoder refuses these payloads with the error
         canonical = compile_canonical(cls, self.converter)
         if canonical is None:
             return None
-        upcast = schema_version != cls.schema_version
-        registry, loads = self.registry, orjson.loads
+        loads = orjson.loads
 
         def convert(raw: bytes | str) -> dict[str, Any] | None:
             try:
                 data = loads(raw)
-                if upcast:
-                    data = registry.upcast(event_type, schema_version, data)
+                for step in steps:
+                    data = step(data)
                 return canonical(data)
             except Exception:
                 return None

@@ -30,7 +30,6 @@ from events.store.sqlite_schema import COLUMNS
 
 __all__ = [
     "SELECT",
-    "QuickRow",
     "RowChecker",
     "RowDecoder",
     "encode_event",
@@ -127,16 +126,13 @@ class RowDecoder:
         return out
 
 
-# A row's payload in its exported form, its time as isoformat() writes it, its type's
-# current schema version, and its metadata (a JSON object, {} for none).
-QuickRow = tuple[dict[str, Any], str, int, dict[str, Any]]
 _NO_SHORTCUT = (None, 0)
 
 
 class RowChecker:
-    """Tell, without building it, that a row decodes, and give its payload's exported form.
+    """Tell, without building it, that a row decodes, and give its export record.
 
-    `quick` answers for a row every field of which passes the same tests as the quick path
+    `record` answers for a row every field of which passes the same tests as the quick path
     of RowDecoder (and so of the DatasetEvent validators), whose payload its codec can
     convert without decoding (see EventCodec.payload_canonical), and whose metadata, if
     any, is a JSON object. For any other row it returns None, and the caller decodes the
@@ -149,10 +145,10 @@ class RowChecker:
         self._tenants: set[str] = set()
         self._seconds: dict[str, bool] = {}
 
-    def quick(self, row: Row) -> QuickRow | None:
-        """Return the row's exported payload, time and schema version, or None when unsure."""
+    def record(self, row: Row) -> dict[str, Any] | None:
+        """Return the event's export record (see tooling.export_record), None when unsure."""
         (
-            _position,
+            position,
             event_id,
             stream,
             version,
@@ -198,22 +194,53 @@ class RowChecker:
             canonical, current = self._shortcut(event_type, schema_version)
             if canonical is None:
                 return None
-        when = self._time_text(occurred_at)
-        if when is None:
-            return None
+        # The store's fixed-width time, checked by its (cached) second: see _time_text.
+        second = occurred_at[:19]
+        fraction = occurred_at[20:26]
+        if (
+            self._seconds.get(second)
+            and len(occurred_at) == 32
+            and occurred_at[19] == "."
+            and occurred_at[26:] == "+00:00"
+            and fraction.isdigit()
+            and fraction.isascii()
+        ):
+            when = occurred_at if fraction != "000000" else second + "+00:00"
+        else:
+            found = self._time_text(occurred_at)
+            if found is None:
+                return None
+            when = found
         data = canonical(payload)
         if data is None:
             return None
         if metadata is None:
-            return data, when, current, {}
-        try:
-            # What the decoder would freeze: any JSON object, shown again as it was.
-            extra = _load_json(metadata)
-        except ValueError:
-            return None
-        if type(extra) is not dict:
-            return None
-        return data, when, current, extra
+            extra: Any = {}
+        else:
+            try:
+                # What the decoder would freeze: any JSON object, shown again as it was.
+                extra = _load_json(metadata)
+            except ValueError:
+                return None
+            if type(extra) is not dict:
+                return None
+        hexed = event_id.hex()
+        return {
+            "event_id": f"{hexed[:8]}-{hexed[8:12]}-{hexed[12:16]}-{hexed[16:20]}-{hexed[20:]}",
+            "type": event_type,
+            "schema_version": current,
+            "stream": stream,
+            "version": version,
+            "position": position,
+            "tenant": tenant,
+            "env": env,
+            "request_id": request_id,
+            "trace_id": trace_id,
+            "actor": actor,
+            "occurred_at": when,
+            "payload": data,
+            "metadata": extra,
+        }
 
     def _time_text(self, text: str) -> str | None:
         """Return what parsing the stored time and isoformat() give, None when not UTC.

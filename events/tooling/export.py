@@ -199,7 +199,7 @@ async def _export_rows(
     """
     checker, decoder = RowChecker(codec), RowDecoder(codec)
     dumps, newline = orjson.dumps, orjson.OPT_APPEND_NEWLINE
-    quick = checker.quick
+    exported = checker.record
     row_types = frozenset() if view is None else view.row_types
     count = 0
     async for page in store.read_rows(
@@ -211,33 +211,11 @@ async def _export_rows(
             await view.prepare_subjects({(row[6], row[10]) for row in page if row[4] in row_types})
         lines = bytearray()
         for row in page:
-            checked = quick(row)
-            if checked is None:
+            record = exported(row)
+            if record is None:
                 record = export_record(codec, decoder.decode([row])[0], view)
-            else:
-                data, when, schema_version, metadata = checked
-                if row[4] in row_types:
-                    assert view is not None
-                    data = view.payload_data(row[4], row[6], row[10], data)
-                hexed = row[1].hex()
-                record = {
-                    "event_id": (
-                        f"{hexed[:8]}-{hexed[8:12]}-{hexed[12:16]}-{hexed[16:20]}-{hexed[20:]}"
-                    ),
-                    "type": row[4],
-                    "schema_version": schema_version,
-                    "stream": row[2],
-                    "version": row[3],
-                    "position": row[0],
-                    "tenant": row[6],
-                    "env": row[7],
-                    "request_id": row[8],
-                    "trace_id": row[9],
-                    "actor": row[10],
-                    "occurred_at": when,
-                    "payload": data,
-                    "metadata": metadata,
-                }
+            elif view is not None and row[4] in row_types:
+                record["payload"] = view.payload_data(row[4], row[6], row[10], record["payload"])
             lines += dumps(record, option=newline)
         out.write(lines)
         count += len(page)

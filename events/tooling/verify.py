@@ -58,7 +58,7 @@ class LogVerifier:
     def __init__(self, raw: RawLog, codec: EventCodec) -> None:
         self._raw = raw
         self._rows = RowDecoder(codec)
-        self._quick = RowChecker(codec).quick
+        self._quick = RowChecker(codec).record
         self.checked = 0
 
     async def faults(self, *, progress: Progress | None = None) -> AsyncIterator[Fault]:

@@ -140,7 +140,7 @@ def test_the_rows_of_a_pipeline_log_take_the_shortcut(chat_log: str) -> None:
     # Otherwise the comparisons above would compare the slow path with itself.
     checker = RowChecker(EventCodec())
     stored = rows(chat_log, f"SELECT {COLUMNS} FROM events")
-    quick = [row for row in stored if checker.quick(row) is not None]
-    skipped = {row[4] for row in stored if checker.quick(row) is None}
+    quick = [row for row in stored if checker.record(row) is not None]
+    skipped = {row[4] for row in stored if checker.record(row) is None}
     assert skipped == {"temperature.config.changed"}
     assert len(quick) > len(stored) * 3 // 4
