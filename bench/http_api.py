@@ -26,6 +26,7 @@ from pathlib import Path
 import aiohttp
 from attrs import frozen
 
+from bench.tooling import build_log
 from chat_core.tokens import mint_token
 
 __all__ = ["Measurement", "run"]
@@ -33,6 +34,7 @@ __all__ = ["Measurement", "run"]
 SECRET = b"bench-secret-bench-secret-bench-secret!!"
 ISSUER, AUDIENCE, TENANT = "bench-issuer", "chat-core", "t_bench"
 CONNECTIONS = 32
+LARGE_LOG = 1_000_000
 SERVER_CORE, LOAD_CORE = "0", "1"
 
 
@@ -58,7 +60,7 @@ def _pinned(command: list[str], core: str) -> list[str]:
     return ["taskset", "-c", core, *command] if shutil.which("taskset") else command
 
 
-async def _wait_ready(base: str, deadline: float = 30.0) -> None:
+async def _wait_ready(base: str, deadline: float = 60.0, poll: float = 0.1) -> None:
     start = time.monotonic()
     async with aiohttp.ClientSession() as session:
         while time.monotonic() - start < deadline:
@@ -68,7 +70,7 @@ async def _wait_ready(base: str, deadline: float = 30.0) -> None:
                         return
             except aiohttp.ClientError:
                 pass
-            await asyncio.sleep(0.1)
+            await asyncio.sleep(poll)
     raise RuntimeError(f"server at {base} did not start")
 
 
@@ -165,6 +167,58 @@ async def _measure(
     return await _client(name, url, method, headers, body, seconds)
 
 
+async def _chat_core(
+    folder: str,
+    database: str,
+    headers: Mapping[str, str],
+    body: bytes,
+    seconds: int,
+    label: str,
+) -> list[Measurement]:
+    """Start chat-core on a SQLite file, time its start-up, measure POST and GET, read RSS."""
+    port = _free_port()
+    started = time.perf_counter()
+    server = _start_chat_core(port, f"sqlite:///{folder}/{database}")
+    try:
+        base = f"http://127.0.0.1:{port}"
+        await _wait_ready(base, poll=0.01)
+        startup = time.perf_counter() - started
+        thread_id = await _make_thread(base, headers)
+        url = f"{base}/chat/threads/{thread_id}/messages"
+        post = await _measure(
+            f"POST message (authenticated, durable){label}",
+            url,
+            "POST",
+            headers,
+            body,
+            folder=folder,
+            seconds=seconds,
+        )
+        get = await _measure(
+            f"GET message page of 20{label}",
+            url + "?limit=20",
+            "GET",
+            headers,
+            None,
+            folder=folder,
+            seconds=seconds,
+        )
+        rss = _rss_mib(server.pid)
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+    print(f"  chat-core{label}: start-up {startup * 1000:.0f} ms, RSS after the run {rss:.0f} MiB")
+    return [post, get]
+
+
+def _rss_mib(pid: int) -> float:
+    """Read a process's resident memory from /proc (Linux)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 async def _make_thread(base: str, headers: Mapping[str, str]) -> str:
     async with aiohttp.ClientSession(base, headers=dict(headers)) as session:
         async with session.post("/chat/threads", data=b"{}") as response:
@@ -214,38 +268,10 @@ async def _run(quick: bool) -> list[Measurement]:
         finally:
             bare.terminate()
             bare.wait(timeout=15)
-        ours_port = _free_port()
-        ours = _start_chat_core(ours_port, f"sqlite:///{folder}/bench.db")
-        try:
-            base = f"http://127.0.0.1:{ours_port}"
-            await _wait_ready(base)
-            thread_id = await _make_thread(base, headers)
-            url = f"{base}/chat/threads/{thread_id}/messages"
-            results.append(
-                await _measure(
-                    "POST message (authenticated, durable)",
-                    url,
-                    "POST",
-                    headers,
-                    body,
-                    folder=folder,
-                    seconds=seconds,
-                )
-            )
-            results.append(
-                await _measure(
-                    "GET message page of 20",
-                    url + "?limit=20",
-                    "GET",
-                    headers,
-                    None,
-                    folder=folder,
-                    seconds=seconds,
-                )
-            )
-        finally:
-            ours.terminate()
-            ours.wait(timeout=20)
+        results += await _chat_core(folder, "bench.db", headers, body, seconds, "")
+        # The same figures with a million events already in the log (issue 7's scaling).
+        build_log(str(Path(folder) / "big.db"), LARGE_LOG)
+        results += await _chat_core(folder, "big.db", headers, body, seconds, ", 1M events")
     return results
 
 
@@ -255,10 +281,10 @@ def run(*, quick: bool = False) -> list[Measurement]:
     bare = results[0].rps
     tool = "wrk" if shutil.which("wrk") else "aiohttp client (install wrk for real figures)"
     print(f"\nHTTP, {CONNECTIONS} connections, server on core {SERVER_CORE}, load by {tool}")
-    print(f"{'':40} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8} {'x bare':>7}")
+    print(f"{'':52} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8} {'x bare':>7}")
     for item in results:
         print(
-            f"{item.name:40} {item.rps:9,.0f} {item.p50_ms:8.2f} {item.p99_ms:8.2f}"
+            f"{item.name:52} {item.rps:9,.0f} {item.p50_ms:8.2f} {item.p99_ms:8.2f}"
             f" {item.non_2xx:8d} {item.rps / bare:7.2f}"
         )
     return results
