@@ -423,8 +423,6 @@ class EventCodec:
         hook = self.converter.get_structure_hook(cls)
         upcast = schema_version != cls.schema_version
         registry = self.registry
-
-        fast = compile_structure(cls)
         loads = orjson.loads
 
         def decode(raw: bytes | str) -> EventPayload:
@@ -432,13 +430,6 @@ class EventCodec:
                 data = loads(raw)
                 if upcast:
                     data = registry.upcast(event_type, schema_version, data)
-                if fast is not None:
-                    try:
-                        built = fast(data)
-                    except Exception:
-                        built = None  # the hook below refuses it with its own error
-                    if built is not None:
-                        return built
                 payload: EventPayload = hook(data, cls)
                 return payload
             except CodecError:
@@ -446,7 +437,30 @@ class EventCodec:
             except Exception as exc:
                 raise UndecodableEvent(f"{event_type} payload does not decode: {exc}") from None
 
-        return decode
+        fast = compile_structure(cls)
+        if fast is None:
+            return decode
+        steps = () if not upcast else None
+
+        def decode_quickly(raw: bytes | str) -> EventPayload:
+            # Exact-typed payloads of the current version are built by the compiled function;
+            # anything else (or anything it is unsure of) takes the full path above.
+            if steps is not None:
+                try:
+                    built = fast(loads(raw))
+                except Exception:
+                    built = None
+                if built is not None:
+                    return built
+                return decode(raw)
+            try:
+                data = registry.upcast(event_type, schema_version, loads(raw))
+                built = fast(data)
+            except Exception:
+                built = None
+            return built if built is not None else decode(raw)
+
+        return decode_quickly
 
     def to_dict(self, event: DatasetEvent) -> dict[str, Any]:
         """Return the envelope as plain JSON-ready data."""
