@@ -8,6 +8,7 @@ Errors:
 
 from __future__ import annotations
 
+import re
 import types
 import typing
 import uuid
@@ -245,8 +246,78 @@ def compile_canonical(
     items = ", ".join(f"{a.name!r}: a{index}" for index, a in enumerate(fields))
     lines.append(f"    return {{{items}}}")
     exec(compile("\n".join(lines), f"<canonical {cls.__qualname__}>", "exec"), namespace)  # noqa: S102
-    built: Callable[[Any], dict[str, Any] | None] = namespace["canonical"]
-    return built
+    by_field: Callable[[Any], dict[str, Any] | None] = namespace["canonical"]
+    return _by_shape(cls, fields, hints, namespace, by_field)
+
+
+_SHAPES_PER_CLASS = 64
+
+
+def _by_shape(
+    cls: type[Any],
+    fields: Any,
+    hints: dict[str, Any],
+    namespace: dict[str, Any],
+    by_field: Callable[[Any], dict[str, Any] | None],
+) -> Callable[[Any], dict[str, Any] | None]:
+    """Wrap the per-field function with ones compiled per shape (the keys, in their order).
+
+    A log's payloads of one type come in a few shapes; for a known one, the values are
+    unpacked at once and tested as by_field tests them, missing fields taking the same
+    defaults. Shapes that could never pass (an unknown key, a required field missing)
+    and shapes past the first _SHAPES_PER_CLASS go through by_field itself.
+    """
+    names = [attribute.name for attribute in fields]
+    required = {a.name for a in fields if a.default is attrs.NOTHING}
+    shapes: dict[tuple[str, ...], Callable[[Any], dict[str, Any] | None]] = {}
+
+    def compile_shape(shape: tuple[str, ...]) -> Callable[[Any], dict[str, Any] | None]:
+        if len(set(shape)) != len(shape) or not required <= set(shape) <= set(names):
+            return by_field
+        values = {name: f"v{position}" for position, name in enumerate(shape)}
+        # compile_canonical made sure every field has a test.
+        field_tests = {name: str(_field_test(hints.get(name))) for name in names}
+        tests = [_bind(field_tests[name], values[name]) for name in shape]
+        out = []
+        for index, name in enumerate(names):
+            if name not in values:
+                out.append(f"{name!r}: _default{index}")
+            elif "_all_str" in field_tests[name]:
+                out.append(f"{name!r}: dict({values[name]})")
+            else:
+                out.append(f"{name!r}: {values[name]}")
+        unpack = ", ".join(values[name] for name in shape) + ","
+        source = "\n".join(
+            [
+                "def shaped(o):",
+                f"    {unpack} = o.values()",
+                f"    if not ({' and '.join(tests)}):",
+                "        return None",
+                f"    return {{{', '.join(out)}}}",
+            ]
+        )
+        scope = dict(namespace)
+        exec(compile(source, f"<canonical {cls.__qualname__} shape>", "exec"), scope)  # noqa: S102
+        shaped: Callable[[Any], dict[str, Any] | None] = scope["shaped"]
+        return shaped
+
+    def canonical(o: Any) -> dict[str, Any] | None:
+        if type(o) is not dict or not o:
+            return by_field(o)
+        shape = tuple(o)
+        found = shapes.get(shape)
+        if found is None:
+            if len(shapes) >= _SHAPES_PER_CLASS:
+                return by_field(o)
+            found = shapes[shape] = compile_shape(shape)
+        return found(o)
+
+    return canonical
+
+
+def _bind(test: str, variable: str) -> str:
+    """Return a field test written on `v` for another variable."""
+    return re.sub(r"\bv\b", variable, test)
 
 
 def _settable_directly(cls: type[Any], fields: Any) -> bool:

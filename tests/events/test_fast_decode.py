@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
-from typing import Any
+from typing import Any, get_type_hints
 
 import attrs
 import pytest
@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import chat_core.payloads  # noqa: F401  (registers the chat event types)
-from events.codec import EventCodec, compile_structure, default_registry
+from events.codec import EventCodec, compile_canonical, compile_structure, default_registry
 from events.envelope import DatasetEvent, InvalidContext, event_from_columns
 from tests.events.factories import make_event
 from tests.events.payloads import Noted
@@ -142,3 +142,42 @@ def test_payload_decoder_still_upcasts_and_refuses() -> None:
 def test_uuid_columns_round_trip() -> None:
     value = uuid.uuid4()
     assert event_from_columns(*columns(VALID, event_id=value)).event_id == value
+
+
+@pytest.mark.parametrize("cls", default_registry.types(), ids=lambda cls: cls.event_type)
+@given(data=st.data())
+def test_canonical_form_is_what_structure_then_unstructure_give(
+    cls: type[Any], data: st.DataObject
+) -> None:
+    converter = EventCodec().converter
+    canonical = compile_canonical(cls, converter)
+    if canonical is None:
+        return
+    # Twice each: the first call of a shape compiles it, the second runs the compiled one.
+    for value in (data.draw(_samples(cls)), data.draw(_valid_samples(cls))):
+        for _ in range(2):
+            try:
+                expected = converter.unstructure(converter.structure(value, cls))
+            except Exception:
+                expected = None
+            shown = canonical(value)
+            if shown is not None:
+                assert expected is not None, f"accepted {value!r}, which the converter refuses"
+                assert shown == expected
+                assert [list(v) if isinstance(v, dict) else v for v in shown.items()] == [
+                    list(v) if isinstance(v, dict) else v for v in expected.items()
+                ]
+
+
+def _valid_samples(cls: type[Any]) -> st.SearchStrategy[Any]:
+    """Dicts the converter unstructured from a built payload, keys shuffled or dropped."""
+    hints = get_type_hints(cls)
+    built = st.builds(cls, **{a.name: st.from_type(hints[a.name]) for a in attrs.fields(cls)})
+
+    def of(payload: Any) -> st.SearchStrategy[Any]:
+        full = EventCodec().converter.unstructure(payload)
+        return st.permutations(list(full)).flatmap(
+            lambda keys: st.integers(1, len(keys)).map(lambda cut: {k: full[k] for k in keys[:cut]})
+        )
+
+    return built.flatmap(of)

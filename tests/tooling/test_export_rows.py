@@ -127,6 +127,10 @@ def test_unusual_but_valid_rows_export_the_same_bytes(chat_log: str, edit: str) 
         "UPDATE events SET payload = CAST('{\"x\": 1}' AS BLOB) WHERE position = 2",
         "UPDATE events SET payload = CAST('not json' AS BLOB) WHERE position = 2",
         "UPDATE events SET metadata = CAST('{' AS BLOB) WHERE position = 2",
+        "UPDATE events SET metadata = 5 WHERE position = 2",
+        "UPDATE events SET payload = 5 WHERE position = 2",
+        "UPDATE events SET version = 'two' WHERE position = 2",
+        "UPDATE events SET event_id = 'abcdefghijklmnop' WHERE position = 2",
     ],
 )
 def test_rows_that_do_not_decode_are_refused_by_both(chat_log: str, edit: str) -> None:
