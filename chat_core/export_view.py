@@ -10,7 +10,7 @@ import cattrs
 from chat_core.payloads import MessagePosted, MessageRedacted
 from chat_core.readmodel import message_subjects
 from chat_core.sealing import open_message_data
-from events.keys import KeyRing
+from events.keys import KeyNotLoaded, KeyRing
 from events.store.base import EventFilter, EventStore, RecordedEvent
 
 __all__ = ["ChatExportView", "redacted_messages"]
@@ -67,20 +67,26 @@ class ChatExportView:
 
     def payload_data(
         self, event_type: str, tenant: str, actor: str, data: dict[str, Any], /
-    ) -> dict[str, Any]:
-        """Return what payload() returns, from a posted message's payload in exported form."""
+    ) -> dict[str, Any] | None:
+        """Return what payload() returns, from a posted message's payload in exported form.
+
+        None when the author's keys were not fetched yet: prepare_subjects, then ask again.
+        """
         assert event_type == MessagePosted.event_type
-        return self._shown(
-            tenant,
-            actor,
-            data["thread_id"],
-            data["message_id"],
-            data["seq"],
-            data["role"],
-            data["sealed"],
-            data["content"],
-            data["metadata"],
-        )
+        try:
+            return self._shown(
+                tenant,
+                actor,
+                data["thread_id"],
+                data["message_id"],
+                data["seq"],
+                data["role"],
+                data["sealed"],
+                data["content"],
+                data["metadata"],
+            )
+        except KeyNotLoaded:
+            return None
 
     def _shown(
         self,

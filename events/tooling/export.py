@@ -71,8 +71,11 @@ class RowPayloadView(Protocol):
 
     def payload_data(
         self, event_type: str, tenant: str, actor: str, data: dict[str, Any], /
-    ) -> dict[str, Any]:
-        """Return, as payload() would, a payload of row_types given in its exported form."""
+    ) -> dict[str, Any] | None:
+        """Return, as payload() would, a payload of row_types given in its exported form.
+
+        None asks for prepare_subjects([(tenant, actor)]) first.
+        """
         ...
 
 
@@ -207,15 +210,22 @@ async def _export_rows(
         before_position=selection.before,
         event_filter=selection.event_filter,
     ):
-        if view is not None:
-            await view.prepare_subjects({(row[6], row[10]) for row in page if row[4] in row_types})
         lines = bytearray()
         for row in page:
             record = exported(row)
             if record is None:
+                if view is not None and row[4] in row_types:
+                    await view.prepare_subjects([(row[6], row[10])])
                 record = export_record(codec, decoder.decode([row])[0], view)
             elif view is not None and row[4] in row_types:
-                record["payload"] = view.payload_data(row[4], row[6], row[10], record["payload"])
+                shown = view.payload_data(row[4], row[6], row[10], record["payload"])
+                if shown is None:
+                    # Prepared on first sight: the view keeps what it fetched.
+                    await view.prepare_subjects([(row[6], row[10])])
+                    shown = view.payload_data(row[4], row[6], row[10], record["payload"])
+                    if shown is None:
+                        raise RuntimeError(f"the export view was not ready at {row[0]}")
+                record["payload"] = shown
             lines += dumps(record, option=newline)
         out.write(lines)
         count += len(page)
