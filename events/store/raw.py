@@ -25,7 +25,9 @@ __all__ = ["RawLog", "RawRow", "SQLiteRawLog", "StoreRawLog", "StreamEntry", "op
 
 RawRow = tuple[Any, ...]
 StreamEntry = tuple[str, int, int]
-PAGE = 5000
+# 1000 rows a page: the rows and what checking them makes stay in cache (verify of 1M
+# events ~240k/s at 1000, ~205k/s at 5000).
+PAGE = 1000
 
 # Built from constants only, never from input.
 _ROWS = (

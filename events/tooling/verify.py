@@ -97,7 +97,7 @@ class LogVerifier:
         # A row the checker is sure of decodes; the others are decoded, all at once, and
         # when that fails, one by one, to find every fault.
         quick = self._quick
-        unsure = [row for row in page if quick(row) is None]
+        unsure = [row for row in page if quick(row, False) is None]
         if not unsure:
             return
         try:
