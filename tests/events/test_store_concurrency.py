@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from pathlib import Path
 
+import attrs
+
 from events.codec import EventCodec
-from events.store.base import ConcurrencyError, EventStore, InvalidAppend, RecordedEvent
+from events.store.base import (
+    ConcurrencyError,
+    EventStore,
+    IdempotencyConflict,
+    IdempotencyRecord,
+    InvalidAppend,
+    RecordedEvent,
+)
 from events.store.sqlite import SQLiteEventStore
 from tests.events.factories import make_event, make_events
 
@@ -131,3 +141,28 @@ async def test_subscriber_sees_every_event_once_in_order_under_load(store: Event
     await asyncio.gather(*writers)
     await asyncio.wait_for(watching, 30)
     assert [item.position for item in seen] == list(range(1, total + 1))
+
+
+async def test_a_clashing_key_or_id_fails_alone_and_keeps_positions_dense(tmp_path: Path) -> None:
+    store = await open_sqlite(tmp_path)
+    record = IdempotencyRecord(
+        key="k", fingerprint="f", status=201, body=b"{}", created_at=datetime.now(UTC)
+    )
+    try:
+        await store.append("seed", [make_event("seed", 1)], 0, idempotency=record)
+        reused = make_event("reused-id", 1)
+        await store.append("reused-id", [reused], 0)
+        good = [store.append(f"g{n}", [make_event(f"g{n}", 1)], 0) for n in range(30)]
+        key_clash = store.append("kc", [make_event("kc", 1)], 0, idempotency=record)
+        id_clash = store.append("ic", [attrs.evolve(reused, stream="ic")], 0)
+        results = await asyncio.gather(*good, key_clash, id_clash, return_exceptions=True)
+        stored = [item async for item in store.read_all()]
+    finally:
+        await store.close()
+    assert all(isinstance(r, list) for r in results[:30])
+    assert isinstance(results[30], IdempotencyConflict)
+    assert isinstance(results[31], InvalidAppend)
+    assert [item.position for item in stored] == list(range(1, 33))
+    assert {item.event.stream for item in stored} == {"seed", "reused-id"} | {
+        f"g{n}" for n in range(30)
+    }
