@@ -22,7 +22,7 @@ from events.store.base import (
 )
 from events.store.sqlite_rows import SELECT, RowDecoder, encode_event, encode_time, filter_clause
 from events.store.sqlite_schema import connect, migrate
-from events.store.sqlite_writer import PendingAppend, write_batch
+from events.store.sqlite_writer import PendingAppend, StreamVersions, write_batch
 from events.store.stats import WriterStats
 from events.store.subscription import HeadNotifier, follow
 
@@ -53,6 +53,8 @@ class SQLiteEventStore:
         self._closing = False
         self._closed = False
         self._write_pool = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
+        # Only the writer thread touches it: this process is the file's sole writer.
+        self._known_versions = StreamVersions()
         self._read_pool = ThreadPoolExecutor(READERS, thread_name_prefix="sqlite-reader")
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
@@ -244,7 +246,7 @@ class SQLiteEventStore:
 
     def _write(self, batch: list[PendingAppend]) -> int:
         assert self._write_conn is not None, "open() connects the writer before any append"
-        return write_batch(self._write_conn, batch)
+        return write_batch(self._write_conn, batch, self._known_versions)
 
     def _shutdown(self) -> None:
         self._write_pool.shutdown(wait=True)

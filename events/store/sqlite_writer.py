@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Sequence
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import attrs
@@ -20,7 +21,7 @@ from events.store.base import (
 )
 from events.store.sqlite_schema import COLUMNS
 
-__all__ = ["PendingAppend", "write_batch"]
+__all__ = ["PendingAppend", "StreamVersions", "write_batch"]
 
 _INSERT_EVENT = f"INSERT INTO events ({COLUMNS}) VALUES ({', '.join('?' * 14)})"  # noqa: S608
 _INSERT_IDEMPOTENCY = (
@@ -43,8 +44,99 @@ class PendingAppend:
     outcome: list[RecordedEvent] | StoreError | None = None
 
 
-def write_batch(conn: sqlite3.Connection, batch: Sequence[PendingAppend]) -> int:
+class StreamVersions:
+    """The committed version of recently written streams, kept by the only writer."""
+
+    def __init__(self, capacity: int = 100_000) -> None:
+        self._capacity = capacity
+        self._versions: OrderedDict[str, int] = OrderedDict()
+
+    def get(self, conn: sqlite3.Connection, stream: str) -> int:
+        """Return the stream's committed version, from memory or from the database."""
+        version = self._versions.get(stream)
+        if version is None:
+            version = conn.execute(_STREAM_VERSION, (stream,)).fetchone()[0]
+        return version
+
+    def forget(self, streams: Iterable[str]) -> None:
+        """Drop what is remembered of these streams."""
+        for stream in streams:
+            self._versions.pop(stream, None)
+
+    def committed(self, versions: dict[str, int]) -> None:
+        """Remember the versions a transaction has just committed."""
+        for stream, version in versions.items():
+            self._versions[stream] = version
+            self._versions.move_to_end(stream)
+        while len(self._versions) > self._capacity:
+            self._versions.popitem(last=False)
+
+
+def write_batch(
+    conn: sqlite3.Connection, batch: Sequence[PendingAppend], known: StreamVersions
+) -> int:
     """Write every append that fits in one transaction and return the new head position.
+
+    The usual batch clashes with no stored id, version or idempotency key, so it is
+    inserted with one statement per table; only when that hits a constraint is the batch
+    redone with a savepoint per append and versions read afresh, so that the offender
+    alone fails, with the error it would have had without the fast path.
+    """
+    try:
+        return _write_together(conn, batch, known)
+    except sqlite3.IntegrityError:
+        # A remembered version may be stale (another process wrote the file): ask the
+        # database again, so a moved stream is a ConcurrencyError, not a clash.
+        known.forget(item.stream for item in batch)
+        for item in batch:
+            item.outcome = None
+        return _write_each(conn, batch, known)
+
+
+def _write_together(
+    conn: sqlite3.Connection, batch: Sequence[PendingAppend], known: StreamVersions
+) -> int:
+    """Check every append, then insert all that pass at once; raise on any constraint."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        head: int = conn.execute(_HEAD).fetchone()[0]
+        versions: dict[str, int] = {}
+        rows: list[tuple[Any, ...]] = []
+        keys: list[tuple[Any, ...]] = []
+        for item in batch:
+            current = versions.get(item.stream)
+            if current is None:
+                current = known.get(conn, item.stream)
+            try:
+                _check(item, current)
+            except StoreError as exc:
+                item.outcome = exc
+                continue
+            rows.extend((head + offset, *row) for offset, row in enumerate(item.rows, start=1))
+            if item.idempotency is not None:
+                keys.append(item.idempotency)
+            item.outcome = [
+                RecordedEvent(event=event, position=head + offset)
+                for offset, event in enumerate(item.events, start=1)
+            ]
+            head += len(item.rows)
+            versions[item.stream] = current + len(item.rows)
+        if keys:
+            conn.executemany(_INSERT_IDEMPOTENCY, keys)
+        conn.executemany(_INSERT_EVENT, rows)
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    known.committed(versions)
+    return head
+
+
+def _write_each(
+    conn: sqlite3.Connection, batch: Sequence[PendingAppend], known: StreamVersions
+) -> int:
+    """Write the batch with a savepoint per append and return the new head position.
 
     Each append sits in its own savepoint, so one that fails is rolled back alone and its
     neighbours still commit; versions are tracked in memory so two appends to one stream
@@ -57,7 +149,7 @@ def write_batch(conn: sqlite3.Connection, batch: Sequence[PendingAppend]) -> int
         for item in batch:
             current = versions.get(item.stream)
             if current is None:
-                current = conn.execute(_STREAM_VERSION, (item.stream,)).fetchone()[0]
+                current = known.get(conn, item.stream)
             try:
                 _check(item, current)
                 _insert(conn, item, head)
@@ -75,6 +167,7 @@ def write_batch(conn: sqlite3.Connection, batch: Sequence[PendingAppend]) -> int
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         raise
+    known.committed(versions)
     return head
 
 

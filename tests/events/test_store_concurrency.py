@@ -166,3 +166,20 @@ async def test_a_clashing_key_or_id_fails_alone_and_keeps_positions_dense(tmp_pa
     assert {item.event.stream for item in stored} == {"seed", "reused-id"} | {
         f"g{n}" for n in range(30)
     }
+
+
+async def test_a_stream_moved_by_another_process_is_a_concurrency_error(tmp_path: Path) -> None:
+    first, second = await open_sqlite(tmp_path), await open_sqlite(tmp_path)
+    try:
+        await first.append("s", [make_event("s", 1)], 0)
+        await second.append("s", [make_event("s", 2)], 1)
+        stale = first.append("s", [make_event("s", 2)], 1)
+        others = [first.append(f"o{n}", [make_event(f"o{n}", 1)], 0) for n in range(5)]
+        results = await asyncio.gather(stale, *others, return_exceptions=True)
+        after = await first.append("s", [make_event("s", 3)], 2)
+    finally:
+        await first.close()
+        await second.close()
+    assert isinstance(results[0], ConcurrencyError)
+    assert all(isinstance(r, list) for r in results[1:])
+    assert [r.event.version for r in after] == [3]
