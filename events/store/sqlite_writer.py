@@ -51,10 +51,14 @@ class StreamVersions:
         self._capacity = capacity
         self._versions: OrderedDict[str, int] = OrderedDict()
 
-    def get(self, conn: sqlite3.Connection, stream: str) -> int:
-        """Return the stream's committed version, from memory or from the database."""
+    def get(self, conn: sqlite3.Connection, stream: str, *, expected: int | None) -> int:
+        """Return the stream's committed version, from memory or from the database.
+
+        A remembered version that disagrees with the caller's is read again: another
+        process may have moved the stream, and only the database can say.
+        """
         version = self._versions.get(stream)
-        if version is None:
+        if version is None or (expected is not None and expected != version):
             version = conn.execute(_STREAM_VERSION, (stream,)).fetchone()[0]
         return version
 
@@ -106,7 +110,7 @@ def _write_together(
         for item in batch:
             current = versions.get(item.stream)
             if current is None:
-                current = known.get(conn, item.stream)
+                current = known.get(conn, item.stream, expected=item.expected_version)
             try:
                 _check(item, current)
             except StoreError as exc:
@@ -149,7 +153,7 @@ def _write_each(
         for item in batch:
             current = versions.get(item.stream)
             if current is None:
-                current = known.get(conn, item.stream)
+                current = known.get(conn, item.stream, expected=item.expected_version)
             try:
                 _check(item, current)
                 _insert(conn, item, head)

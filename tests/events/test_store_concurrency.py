@@ -183,3 +183,17 @@ async def test_a_stream_moved_by_another_process_is_a_concurrency_error(tmp_path
     assert isinstance(results[0], ConcurrencyError)
     assert all(isinstance(r, list) for r in results[1:])
     assert [r.event.version for r in after] == [3]
+
+
+async def test_an_append_that_knows_a_newer_version_than_the_writer_succeeds(
+    tmp_path: Path,
+) -> None:
+    first, second = await open_sqlite(tmp_path), await open_sqlite(tmp_path)
+    try:
+        await first.append("s", [make_event("s", 1)], 0)
+        await second.append("s", [make_event("s", 2)], 1)
+        recorded = await first.append("s", [make_event("s", 3)], 2)
+    finally:
+        await first.close()
+        await second.close()
+    assert [r.event.version for r in recorded] == [3]
