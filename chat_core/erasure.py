@@ -15,7 +15,7 @@ from chat_core.answers import ERASURE_STATUS
 from chat_core.commands import EraseSubject
 from chat_core.context import Role
 from chat_core.decide import require_role
-from chat_core.idempotency import IdempotencyGuard, scope_key
+from chat_core.idempotency import IdempotencyGuard
 from chat_core.payloads import ErasureRecorded
 from chat_core.readmodel import StreamCache, ThreadState, erase_cached
 from chat_core.views import ErasureView, Replay
@@ -62,14 +62,12 @@ class ErasureHandler:
     async def erase(self, command: EraseSubject) -> ErasureView | Replay:
         """Erase a subject in the tenant, once per Idempotency-Key."""
         require_role(command.context, command.auth, Role.ADMIN)
-        if command.idempotency is None:
-            return await self._erase(command, None)
-        scope = scope_key(command.context, command.auth, command.idempotency.key)
-        async with self._guard.claim(scope):
-            replay = await self._guard.replay(scope, command.idempotency)
-            if replay is not None:
-                return replay
-            return await self._erase(command, scope)
+        return await self._guard.once(
+            command.context,
+            command.auth,
+            command.idempotency,
+            lambda scope: self._erase(command, scope),
+        )
 
     async def _erase(self, command: EraseSubject, scope: str | None) -> ErasureView:
         tenant = command.context.tenant

@@ -18,7 +18,7 @@ from chat_core.commands import (
     SetTemperatureConfig,
 )
 from chat_core.errors import NotFound
-from chat_core.idempotency import IdempotencyGuard, scope_key
+from chat_core.idempotency import IdempotencyGuard
 from chat_core.payloads import MessagePosted
 from chat_core.readmodel import StreamCache, TemperatureState, ThreadState
 from chat_core.sealing import seal_message
@@ -176,27 +176,11 @@ class ChatHandlers:
 
     async def _submit(self, writer: StreamWriter[Any], stream: str, job: Job) -> Any:
         """Answer a repeated idempotency key from the store, else queue the job."""
-        if job.idempotency is None:
-            return await writer.submit(stream, job)
-        scope = scope_key(job.context, job.auth, job.idempotency.key)
-        async with self._guard.claim(scope):
-            replay = await self._guard.replay(scope, job.idempotency)
-            if replay is not None:
-                return replay
-            return await writer.submit(stream, _with_scope(job, scope))
 
+        async def run(scope: str | None) -> Any:
+            return await writer.submit(stream, attrs.evolve(job, scope=scope))
 
-def _with_scope(job: Job, scope: str) -> Job:
-    return Job(
-        context=job.context,
-        auth=job.auth,
-        decision=job.decision,
-        render=job.render,
-        status=job.status,
-        idempotency=job.idempotency,
-        scope=scope,
-        batchable=job.batchable,
-    )
+        return await self._guard.once(job.context, job.auth, job.idempotency, run)
 
 
 def _check_thread_id(thread_id: str) -> None:

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from datetime import datetime
+from typing import TypeVar
 
 from chat_core.commands import Idempotency
 from chat_core.context import AuthContext, RequestContext
 from chat_core.errors import IdempotencyInFlight, IdempotencyMismatch
 from chat_core.views import Replay
 from events.store.base import EventStore, IdempotencyRecord
+
+T = TypeVar("T")
 
 __all__ = [
     "IDEMPOTENCY_FINGERPRINT",
@@ -65,6 +68,26 @@ class IdempotencyGuard:
             yield
         finally:
             self._in_flight.discard(scope)
+
+    async def once(
+        self,
+        context: RequestContext,
+        auth: AuthContext,
+        idempotency: Idempotency | None,
+        run: Callable[[str | None], Awaitable[T]],
+    ) -> T | Replay:
+        """Run a command once per key: replay a stored answer, refuse one still in flight.
+
+        run gets the key's scope (None without a key), to record its answer under.
+        """
+        if idempotency is None:
+            return await run(None)
+        scope = scope_key(context, auth, idempotency.key)
+        async with self.claim(scope):
+            replay = await self.replay(scope, idempotency)
+            if replay is not None:
+                return replay
+            return await run(scope)
 
     async def replay(self, scope: str, idempotency: Idempotency) -> Replay | None:
         """Return the stored answer for this key, or None; another request's key is an error."""
