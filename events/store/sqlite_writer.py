@@ -87,20 +87,25 @@ def write_batch(
     alone fails, with the error it would have had without the fast path.
     """
     try:
-        return _write_together(conn, batch, known)
+        return _write(conn, batch, known, each=False)
     except sqlite3.IntegrityError:
         # A remembered version may be stale (another process wrote the file): ask the
         # database again, so a moved stream is a ConcurrencyError, not a clash.
         known.forget(item.stream for item in batch)
         for item in batch:
             item.outcome = None
-        return _write_each(conn, batch, known)
+        return _write(conn, batch, known, each=True)
 
 
-def _write_together(
-    conn: sqlite3.Connection, batch: Sequence[PendingAppend], known: StreamVersions
+def _write(
+    conn: sqlite3.Connection, batch: Sequence[PendingAppend], known: StreamVersions, *, each: bool
 ) -> int:
-    """Check every append, then insert all that pass at once; raise on any constraint."""
+    """Write what passes its checks in one transaction and return the new head position.
+
+    Versions are tracked in memory so two appends to one stream in the same batch are
+    checked in order; with each, every append is inserted in its own savepoint, else all
+    are inserted together after the checks.
+    """
     conn.execute("BEGIN IMMEDIATE")
     try:
         head: int = conn.execute(_HEAD).fetchone()[0]
@@ -113,12 +118,15 @@ def _write_together(
                 current = known.get(conn, item.stream, expected=item.expected_version)
             try:
                 _check(item, current)
+                if each:
+                    _insert(conn, item, head)
             except StoreError as exc:
                 item.outcome = exc
                 continue
-            rows.extend((head + offset, *row) for offset, row in enumerate(item.rows, start=1))
-            if item.idempotency is not None:
-                keys.append(item.idempotency)
+            if not each:
+                rows.extend((head + offset, *row) for offset, row in enumerate(item.rows, 1))
+                if item.idempotency is not None:
+                    keys.append(item.idempotency)
             item.outcome = [
                 RecordedEvent(event=event, position=head + offset)
                 for offset, event in enumerate(item.events, start=1)
@@ -127,45 +135,8 @@ def _write_together(
             versions[item.stream] = current + len(item.rows)
         if keys:
             conn.executemany(_INSERT_IDEMPOTENCY, keys)
-        conn.executemany(_INSERT_EVENT, rows)
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
-    known.committed(versions)
-    return head
-
-
-def _write_each(
-    conn: sqlite3.Connection, batch: Sequence[PendingAppend], known: StreamVersions
-) -> int:
-    """Write the batch with a savepoint per append and return the new head position.
-
-    Each append sits in its own savepoint, so one that fails is rolled back alone and its
-    neighbours still commit; versions are tracked in memory so two appends to one stream
-    in the same batch are checked in order.
-    """
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        head: int = conn.execute(_HEAD).fetchone()[0]
-        versions: dict[str, int] = {}
-        for item in batch:
-            current = versions.get(item.stream)
-            if current is None:
-                current = known.get(conn, item.stream, expected=item.expected_version)
-            try:
-                _check(item, current)
-                _insert(conn, item, head)
-            except StoreError as exc:
-                item.outcome = exc
-                continue
-            item.outcome = [
-                RecordedEvent(event=event, position=head + offset)
-                for offset, event in enumerate(item.events, start=1)
-            ]
-            head += len(item.rows)
-            versions[item.stream] = current + len(item.rows)
+        if rows:
+            conn.executemany(_INSERT_EVENT, rows)
         conn.execute("COMMIT")
     except BaseException:
         if conn.in_transaction:
