@@ -149,6 +149,17 @@ class EventStore(Protocol):
         """Return a stream's events with version > after_version, in order."""
         ...
 
+    async def list_streams(self, *, after: str | None = None, limit: int = 1000) -> list[str]:
+        """Return up to limit names of streams that have events, each once, after a name.
+
+        Names come in ascending order, so passing the last name of a page as after reads
+        the next one, and a page shorter than limit is the last: a caller can walk every
+        stream of a log of any size holding one page of names. The order is the backend's
+        order of text: code point order in memory and SQLite, the database's collation in
+        PostgreSQL (code point order too under the C and C.UTF-8 collations).
+        """
+        ...
+
     def read_all(
         self,
         *,

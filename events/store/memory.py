@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from bisect import bisect_right
 from collections.abc import AsyncIterator, Sequence
 
 from events.envelope import DatasetEvent
@@ -31,6 +32,8 @@ class MemoryEventStore:
         self._log: list[RecordedEvent] = []
         self._streams: dict[str, list[RecordedEvent]] = {}
         self._idempotency: dict[str, IdempotencyRecord] = {}
+        # The stream names in order, built on the first listing after a new stream appears.
+        self._sorted_streams: list[str] | None = None
         self._notifier: HeadNotifier | None = None
         self._closed = False
         self.stats = WriterStats()
@@ -60,6 +63,8 @@ class MemoryEventStore:
         start = len(self._log)
         recorded = [RecordedEvent(event=e, position=start + i) for i, e in enumerate(events, 1)]
         self._log.extend(recorded)
+        if recorded and not self._streams.get(stream):
+            self._sorted_streams = None
         self._streams.setdefault(stream, []).extend(recorded)
         if idempotency is not None:
             self._idempotency[idempotency.key] = idempotency
@@ -80,6 +85,15 @@ class MemoryEventStore:
         items = self._streams.get(stream, [])
         end = None if limit is None else after_version + limit
         return items[after_version:end]
+
+    async def list_streams(self, *, after: str | None = None, limit: int = 1000) -> list[str]:
+        self._check_open()
+        if limit < 1:
+            return []
+        if self._sorted_streams is None:
+            self._sorted_streams = sorted(name for name, items in self._streams.items() if items)
+        start = 0 if after is None else bisect_right(self._sorted_streams, after)
+        return self._sorted_streams[start : start + limit]
 
     async def read_all(
         self,

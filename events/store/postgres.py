@@ -55,6 +55,8 @@ PAGE = 1000
 POOL_SIZE = 10
 MAX_BATCH = 500
 _HEAD = "SELECT COALESCE(max(position), 0) FROM events"
+_STREAMS_FIRST = "SELECT DISTINCT stream FROM events ORDER BY stream LIMIT $1"
+_STREAMS_AFTER = "SELECT DISTINCT stream FROM events WHERE stream > $1 ORDER BY stream LIMIT $2"
 
 
 class PostgresEventStore:
@@ -149,6 +151,22 @@ class PostgresEventStore:
         """Return the stream's events after a version, in version order."""
         sql = f"{SELECT} WHERE stream = $1 AND version > $2 ORDER BY version LIMIT $3"
         return await self._fetch_decoded(sql, stream, after_version, limit)
+
+    async def list_streams(self, *, after: str | None = None, limit: int = 1000) -> list[str]:
+        """Return stream names after a name, in order, from the (stream, version) index.
+
+        Compared and ordered in the column's collation, which the unique index is built in,
+        so PostgreSQL reads the index from after instead of sorting the table (a collation
+        other than the column's would cost a full scan and sort per page).
+        """
+        self._check_open()
+        if limit < 1:
+            return []
+        if after is None:
+            rows = await self._pool.fetch(_STREAMS_FIRST, limit)
+        else:
+            rows = await self._pool.fetch(_STREAMS_AFTER, after, limit)
+        return [row[0] for row in rows]
 
     async def read_all(
         self,

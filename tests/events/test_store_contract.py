@@ -156,6 +156,35 @@ async def test_read_all_pages_through_more_than_a_page(store: EventStore) -> Non
     assert await positions(store, descending=True, limit=1500) == list(range(2500, 1000, -1))
 
 
+async def test_list_streams_names_each_stream_once_in_order(store: EventStore) -> None:
+    assert await store.list_streams() == []
+    names = [f"chat/t_acme/dev/th_{n:02d}" for n in (7, 3, 11, 0, 5)] + ["temperature/t/dev"]
+    for name in names:
+        await store.append(name, make_events(name, 1, 3), 0)
+    with pytest.raises(ConcurrencyError):
+        await store.append("chat/t_acme/dev/th_99", make_events("chat/t_acme/dev/th_99", 1, 1), 1)
+    assert await store.list_streams() == sorted(names)
+    assert await store.list_streams(after="chat/t_acme/dev/th_03", limit=2) == [
+        "chat/t_acme/dev/th_05",
+        "chat/t_acme/dev/th_07",
+    ]
+    assert await store.list_streams(after="chat/t_acme/dev/th_04") == sorted(names)[2:]
+    assert await store.list_streams(after="temperature/t/dev") == []
+
+
+async def test_list_streams_pages_through_every_stream(store: EventStore) -> None:
+    names = [f"s{n:02d}" for n in range(12)]
+    for name in reversed(names):
+        await store.append(name, make_events(name, 1, 2), 0)
+    pages: list[list[str]] = []
+    after: str | None = None
+    while not pages or len(pages[-1]) == 5:
+        pages.append(await store.list_streams(after=after, limit=5))
+        after = pages[-1][-1] if pages[-1] else after
+    assert [len(page) for page in pages] == [5, 5, 2]
+    assert [name for page in pages for name in page] == names
+
+
 async def test_idempotency_record_is_stored_with_the_append(store: EventStore) -> None:
     await store.append("a", make_events("a", 1, 1), 0, idempotency=record("k1"))
     assert await store.get_idempotency("k1") == record("k1")
@@ -201,6 +230,8 @@ async def test_closed_store_refuses_appends_and_reads(store: EventStore) -> None
         await store.append("a", make_events("a", 2, 1), 1)
     with pytest.raises(StoreClosed):
         await store.head_position()
+    with pytest.raises(StoreClosed):
+        await store.list_streams()
 
 
 async def test_ping_answers_while_open(store: EventStore) -> None:
