@@ -11,7 +11,13 @@ from chat_core.erasure import ErasureHandler
 from chat_core.handlers import ChatHandlers
 from chat_core.presenter import EventPresenter
 from chat_core.queries import ChatQueries
-from chat_core.readmodel import StreamCache, TemperatureState, ThreadState, message_subjects
+from chat_core.readmodel import (
+    StreamCache,
+    TemperatureState,
+    ThreadCache,
+    ThreadState,
+    message_subjects,
+)
 from chat_core.settings import Settings, SettingsError, dev_master_key, dev_secret
 from chat_core.tokens import TokenSettings, TokenVerifier, load_jwks
 from events.bus import MessageBus
@@ -104,7 +110,7 @@ def token_settings(settings: Settings) -> TokenSettings:
 
 def _thread_weight(state: ThreadState) -> int:
     """Weigh a cached thread by its messages, which is what its memory grows with."""
-    return 1 + len(state.messages)
+    return 1 + len(state.recent)
 
 
 async def bootstrap(
@@ -133,7 +139,7 @@ async def bootstrap(
     async def fetch_keys(batch: list[RecordedEvent]) -> None:
         await keys.prefetch(message_subjects(batch))
 
-    threads = StreamCache(
+    threads = ThreadCache(
         store,
         lambda: ThreadState(keys=keys),
         capacity=cache_capacity,

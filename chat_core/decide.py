@@ -14,7 +14,7 @@ from chat_core.payloads import (
     TemperatureConfigChanged,
     ThreadCreated,
 )
-from chat_core.readmodel import TemperatureState, ThreadState
+from chat_core.readmodel import MessageState, TemperatureState, ThreadState
 
 __all__ = [
     "check_if_match",
@@ -79,19 +79,22 @@ def post_message(
 
 
 def redact_message(
-    state: ThreadState, context: RequestContext, auth: AuthContext, message_id: str
+    state: ThreadState, context: RequestContext, auth: AuthContext, message: MessageState | None
 ) -> list[MessageRedacted]:
-    """Decide a redaction by the author or an admin; none when it is already redacted."""
+    """Decide a redaction of a message found in the thread, by its author or an admin.
+
+    None when it is already redacted, which the state knows even when the message was
+    found before a redaction queued ahead of this one landed.
+    """
     require_role(context, auth)
     thread_id = _existing(state)
-    message = state.by_id.get(message_id)
     if message is None:
         raise NotFound("no such message in this thread")
     if message.author != auth.sub and not has_role(auth, context.tenant, Role.ADMIN):
         raise Forbidden("only the author or an admin may redact a message")
-    if message.redacted:
+    if message.message_id in state.redacted:
         return []
-    return [MessageRedacted(thread_id=thread_id, message_id=message_id, seq=message.seq)]
+    return [MessageRedacted(thread_id=thread_id, message_id=message.message_id, seq=message.seq)]
 
 
 def check_if_match(if_match: str | None, version: int) -> None:

@@ -20,7 +20,7 @@ from chat_core.commands import (
 from chat_core.errors import NotFound
 from chat_core.idempotency import IdempotencyGuard
 from chat_core.payloads import MessagePosted
-from chat_core.readmodel import StreamCache, TemperatureState, ThreadState
+from chat_core.readmodel import StreamCache, TemperatureState, ThreadCache, ThreadState
 from chat_core.sealing import seal_message
 from chat_core.streams import (
     THREAD_ID,
@@ -49,7 +49,7 @@ class ChatHandlers:
         *,
         store: EventStore,
         bus: MessageBus,
-        threads: StreamCache[ThreadState],
+        threads: ThreadCache,
         temperatures: StreamCache[TemperatureState],
         clock: Callable[[], datetime],
         sole_writer: bool = False,
@@ -108,7 +108,7 @@ class ChatHandlers:
 
         def decision(draft: Draft[ThreadState]) -> list[MessagePosted]:
             queued = draft.count(MessagePosted)
-            message_id = new_message_id()
+            message_id = new_message_id(draft.state.last_seq + queued + 1)
             sealed = None if key is None else _seal(keys, key, command, message_id)
             return [
                 decide.post_message(draft.state, command, message_id, queued=queued, sealed=sealed)
@@ -134,7 +134,7 @@ class ChatHandlers:
         if "sealed" not in body:
             return replay
         state = await self._thread_states.load(stream)
-        message = state.by_id.get(body["id"])
+        message = await self._thread_states.find(stream, state, body["id"])
         assert message is not None, "a recorded answer names a message of its stream"
         return Replay(
             status=replay.status, body=orjson.dumps(message.view(body["thread_id"]).to_json())
@@ -144,17 +144,22 @@ class ChatHandlers:
         """Withdraw a message's content; a repeat changes nothing."""
         decide.require_role(command.context, command.auth)
         _check_thread_id(command.thread_id)
+        stream = thread_stream(command.context, command.thread_id)
+        # Found before queueing (it may have to be read back); a message never changes
+        # author or seq, and whether it is redacted yet is the writer's state's to say.
+        state = await self._thread_states.load(stream)
+        message = await self._thread_states.find(stream, state, command.message_id)
         job = Job(
             context=command.context,
             auth=command.auth,
             decision=lambda draft: decide.redact_message(
-                draft.state, command.context, command.auth, command.message_id
+                draft.state, command.context, command.auth, message
             ),
             render=lambda _events: None,
             status=204,
             batchable=False,
         )
-        await self._submit(self._threads, thread_stream(command.context, command.thread_id), job)
+        await self._submit(self._threads, stream, job)
 
     async def set_temperature(
         self, command: SetTemperatureConfig

@@ -7,7 +7,7 @@ from typing import Any
 import cattrs
 
 from chat_core.payloads import MessagePosted
-from chat_core.readmodel import MessageState, StreamCache, ThreadState
+from chat_core.readmodel import MessageState, ThreadCache
 from events.store.base import RecordedEvent
 
 __all__ = ["EventPresenter", "message_data"]
@@ -32,7 +32,7 @@ def message_data(payload: MessagePosted, message: MessageState | None) -> dict[s
 class EventPresenter:
     """Render an event's data from the thread's read model, which knows redactions and keys."""
 
-    def __init__(self, *, threads: StreamCache[ThreadState], converter: cattrs.Converter) -> None:
+    def __init__(self, *, threads: ThreadCache, converter: cattrs.Converter) -> None:
         self._threads = threads
         self._converter = converter
 
@@ -41,8 +41,9 @@ class EventPresenter:
         payload = item.event.payload
         if type(payload) is not MessagePosted:
             return self._converter.unstructure(payload), None
-        state = await self._threads.load(item.event.stream)
-        message = state.by_id.get(payload.message_id)
+        stream = item.event.stream
+        state = await self._threads.load(stream)
+        message = await self._threads.find(stream, state, payload.message_id)
         # The view object is replaced when the message is withdrawn: a fresh token.
         token = None if message is None else message.view(payload.thread_id)
         return message_data(payload, message), token

@@ -7,7 +7,7 @@ from chat_core.cursors import decode_cursor, encode_cursor
 from chat_core.decide import require_role
 from chat_core.errors import NotFound
 from chat_core.payloads import ThreadCreated
-from chat_core.readmodel import StreamCache, TemperatureState, ThreadState
+from chat_core.readmodel import StreamCache, TemperatureState, ThreadCache, ThreadState
 from chat_core.streams import THREAD_ID, temperature_stream, thread_stream
 from chat_core.views import MessageView, Page, TemperatureConfigView, ThreadView
 from events.store.base import EventFilter, EventStore
@@ -22,7 +22,7 @@ class ChatQueries:
         self,
         *,
         store: EventStore,
-        threads: StreamCache[ThreadState],
+        threads: ThreadCache,
         temperatures: StreamCache[TemperatureState],
         temperature_defaults: TemperatureState,
     ) -> None:
@@ -74,14 +74,17 @@ class ChatQueries:
     ) -> Page:
         """Return a page of a thread's messages by seq, in either order."""
         state = await self._thread(context, auth, thread_id)
-        messages = state.messages
+        stream = thread_stream(context, thread_id)
+        # One more than the page, to tell whether there is a next one.
         if order == "asc":
             start = 0 if after is None else decode_cursor(after, "messages", order)
-            chosen = messages[start : start + limit + 1]
+            chosen = await self._threads.span(stream, state, start + 1, start + limit + 1)
         else:
-            end = len(messages) if after is None else decode_cursor(after, "messages", order) - 1
-            end = max(0, min(end, len(messages)))
-            chosen = messages[max(0, end - limit - 1) : end][::-1]
+            end = state.last_seq + 1
+            if after is not None:
+                end = min(end, decode_cursor(after, "messages", order))
+            chosen = await self._threads.span(stream, state, end - limit - 1, end - 1)
+            chosen.reverse()
         has_more = len(chosen) > limit
         page: list[MessageView] = [message.view(thread_id) for message in chosen[:limit]]
         cursor = encode_cursor("messages", order, page[-1].seq) if has_more else None

@@ -7,6 +7,7 @@ start-up: a stream is folded the first time it is used and kept in a bounded LRU
 
 from __future__ import annotations
 
+from array import array
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from datetime import datetime
@@ -23,6 +24,7 @@ from chat_core.payloads import (
     ThreadCreated,
 )
 from chat_core.sealing import open_message, sealed_key_id
+from chat_core.streams import seq_in_message_id
 from chat_core.views import MessageView, ThreadView
 from events.envelope import DatasetEvent, Env, EventPayload, FrozenMap
 from events.keys import KeyRing
@@ -32,6 +34,7 @@ __all__ = [
     "MessageState",
     "StreamCache",
     "TemperatureState",
+    "ThreadCache",
     "ThreadState",
     "apply_event",
     "erase_cached",
@@ -39,6 +42,10 @@ __all__ = [
 ]
 
 _NO_METADATA: FrozenMap = MappingProxyType({})
+# Messages of a thread kept in memory, newest last: more than the largest page (100).
+RECENT = 256
+# A thread remembers the stream version of every STRIDE-th message, to read older ones back.
+STRIDE = 64
 
 
 @define(kw_only=True)
@@ -93,7 +100,13 @@ class MessageState:
 
 @define(kw_only=True)
 class ThreadState:
-    """A thread and its messages by seq, folded from the thread's stream."""
+    """A thread, its newest messages and the marks that find any older one in its stream.
+
+    Memory per thread is bounded: the RECENT newest messages are kept (a page is at most
+    100), older ones are read back from the stream when asked for, starting at the mark of
+    their seq (the stream version of every STRIDE-th message). Redactions are remembered by
+    id, so a message read back shows them; erasures show through the destroyed keys.
+    """
 
     version: int = 0
     # Opens sealed messages as they are folded; without it they fold with no content.
@@ -105,8 +118,12 @@ class ThreadState:
     metadata: FrozenMap = field(factory=dict)
     created_at: datetime | None = None
     created_by: str | None = None
-    messages: list[MessageState] = field(factory=list)
-    by_id: dict[str, MessageState] = field(factory=dict)
+    message_count: int = 0
+    recent: list[MessageState] = field(factory=list)
+    marks: array[int] = field(factory=lambda: array("q"))
+    redacted: set[str] = field(factory=set)
+    # Ids that do not name their own seq (made before ids did), so they are looked up here.
+    unnamed: dict[str, int] = field(factory=dict)
 
     @property
     def exists(self) -> bool:
@@ -116,7 +133,22 @@ class ThreadState:
     @property
     def last_seq(self) -> int:
         """Return the seq of the newest message, 0 when there is none."""
-        return len(self.messages)
+        return self.message_count
+
+    @property
+    def first_recent_seq(self) -> int:
+        """Return the seq of the oldest message kept in memory (last_seq + 1 when none is)."""
+        return self.message_count - len(self.recent) + 1
+
+    def seq_of(self, message_id: str) -> int | None:
+        """Return the seq a message id names, or None when no message of it could have it."""
+        seq = self.unnamed.get(message_id) or seq_in_message_id(message_id)
+        return seq if seq is not None and 1 <= seq <= self.message_count else None
+
+    def recent_message(self, seq: int) -> MessageState | None:
+        """Return the message at seq when it is among the recent ones kept in memory."""
+        index = seq - self.first_recent_seq
+        return self.recent[index] if 0 <= index < len(self.recent) else None
 
     def view(self) -> ThreadView:
         """Return the thread as the API shows it."""
@@ -128,7 +160,7 @@ class ThreadState:
             metadata=self.metadata,
             created_at=self.created_at,
             created_by=self.created_by,
-            message_count=len(self.messages),
+            message_count=self.message_count,
             last_seq=self.last_seq,
         )
 
@@ -173,21 +205,36 @@ def _(payload: ThreadCreated, state: object, event: DatasetEvent) -> None:
 @_apply.register
 def _(payload: MessagePosted, state: object, event: DatasetEvent) -> None:
     if isinstance(state, ThreadState):
-        content, metadata, erased = _words(payload, event, state.keys)
-        message = MessageState(
-            message_id=payload.message_id,
-            seq=payload.seq,
-            role=payload.role,
-            content=content,
-            metadata=metadata,
-            author=event.actor,
-            created_at=event.occurred_at,
-            request_id=event.request_id,
-            erased=erased,
-            sealed=payload.sealed,
-        )
-        state.messages.append(message)
-        state.by_id[payload.message_id] = message
+        message = message_state(payload, event, state.keys)
+        seq = payload.seq
+        if (seq - 1) % STRIDE == 0:
+            state.marks.append(event.version)
+        if seq_in_message_id(payload.message_id) != seq:
+            state.unnamed[payload.message_id] = seq
+        state.message_count = seq
+        recent = state.recent
+        recent.append(message)
+        if len(recent) > RECENT:
+            del recent[0]
+
+
+def message_state(
+    payload: MessagePosted, event: DatasetEvent, keys: KeyRing | None
+) -> MessageState:
+    """Fold a posted message, opened with its author's key when keys are given."""
+    content, metadata, erased = _words(payload, event, keys)
+    return MessageState(
+        message_id=payload.message_id,
+        seq=payload.seq,
+        role=payload.role,
+        content=content,
+        metadata=metadata,
+        author=event.actor,
+        created_at=event.occurred_at,
+        request_id=event.request_id,
+        erased=erased,
+        sealed=payload.sealed,
+    )
 
 
 def _words(
@@ -230,7 +277,7 @@ def erase_cached(states: Iterable[object], tenant: str, subject: str, through_ke
     for state in states:
         if not isinstance(state, ThreadState) or state.tenant != tenant:
             continue
-        for message in state.messages:
+        for message in state.recent:
             if message.author != subject or message.erased:
                 continue
             if message.sealed is None or sealed_key_id(message.sealed) <= through_key_id:
@@ -242,8 +289,11 @@ def erase_cached(states: Iterable[object], tenant: str, subject: str, through_ke
 
 @_apply.register
 def _(payload: MessageRedacted, state: object, event: DatasetEvent) -> None:
-    if isinstance(state, ThreadState) and payload.message_id in state.by_id:
-        state.by_id[payload.message_id].withdraw(redacted=True)
+    if isinstance(state, ThreadState):
+        state.redacted.add(payload.message_id)
+        message = state.recent_message(payload.seq)
+        if message is not None and message.message_id == payload.message_id:
+            message.withdraw(redacted=True)
 
 
 @_apply.register
@@ -344,3 +394,57 @@ class StreamCache(Generic[S]):
                 evicted, _ = self._states.popitem(last=False)
                 self._total -= self._weights.pop(evicted)
         return state
+
+
+class ThreadCache(StreamCache[ThreadState]):
+    """Cached threads, whose older messages are read back from the store when asked for."""
+
+    async def span(
+        self, stream: str, state: ThreadState, first: int, last: int
+    ) -> list[MessageState]:
+        """Return the thread's messages with seq first..last (clipped to what it holds), by seq.
+
+        The recent ones come from memory; older ones are read from the stream as of the
+        state's version, starting at the mark of the first seq, and show its redactions.
+        """
+        first, last = max(first, 1), min(last, state.message_count)
+        if first > last:
+            return []
+        if first >= state.first_recent_seq:
+            start = first - state.first_recent_seq
+            return state.recent[start : start + last - first + 1]
+        return await self._read_back(stream, state, first, last)
+
+    async def find(self, stream: str, state: ThreadState, message_id: str) -> MessageState | None:
+        """Return the thread's message with this id, or None when it has none."""
+        seq = state.seq_of(message_id)
+        if seq is None:
+            return None
+        found = await self.span(stream, state, seq, seq)
+        return found[0] if found and found[0].message_id == message_id else None
+
+    async def _read_back(
+        self, stream: str, state: ThreadState, first: int, last: int
+    ) -> list[MessageState]:
+        after = state.marks[(first - 1) // STRIDE] - 1
+        found: list[MessageState] = []
+        while after < state.version:
+            # A page's messages, plus what may precede them after their mark, in one read.
+            wanted = min(1000, state.version - after, last - first + STRIDE + 32)
+            batch = await self._store.read_stream(stream, after_version=after, limit=wanted)
+            if not batch:
+                break
+            if self._prepare is not None:
+                await self._prepare(batch)
+            for item in batch:
+                payload = item.event.payload
+                if type(payload) is not MessagePosted or not first <= payload.seq <= last:
+                    continue
+                message = message_state(payload, item.event, state.keys)
+                if payload.message_id in state.redacted:
+                    message.withdraw(redacted=True)
+                found.append(message)
+                if payload.seq == last:
+                    return found
+            after = batch[-1].event.version
+        return found

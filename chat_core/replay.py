@@ -42,7 +42,7 @@ class ReplayResult:
     @property
     def messages(self) -> int:
         """Return how many messages the rebuilt threads hold."""
-        return sum(len(state.messages) for state in self.threads.values())
+        return sum(state.message_count for state in self.threads.values())
 
 
 def idempotency_record(event: DatasetEvent) -> IdempotencyRecord | None:

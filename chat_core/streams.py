@@ -11,12 +11,14 @@ __all__ = [
     "THREAD_ID",
     "new_message_id",
     "new_thread_id",
+    "seq_in_message_id",
     "temperature_stream",
     "thread_stream",
 ]
 
 THREAD_ID = re.compile(r"th_[A-Za-z0-9_-]{1,64}")
 MESSAGE_ID = re.compile(r"msg_[A-Za-z0-9_-]{1,64}")
+_NAMED_SEQ = re.compile(r"msg_([0-9a-f]{1,12})-")
 
 
 def new_thread_id() -> str:
@@ -24,9 +26,18 @@ def new_thread_id() -> str:
     return "th_" + secrets.token_urlsafe(15)
 
 
-def new_message_id() -> str:
-    """Make an opaque, unguessable message id."""
-    return "msg_" + secrets.token_urlsafe(15)
+def new_message_id(seq: int) -> str:
+    """Make an unguessable message id that names its seq, so it is found without an index.
+
+    Clients treat ids as opaque; the server reads the seq back with seq_in_message_id.
+    """
+    return f"msg_{seq:x}-{secrets.token_urlsafe(15)}"
+
+
+def seq_in_message_id(message_id: str) -> int | None:
+    """Return the seq a message id names, or None when it names none (ids made before)."""
+    named = _NAMED_SEQ.match(message_id)
+    return None if named is None else int(named.group(1), 16)
 
 
 def thread_stream(context: RequestContext, thread_id: str) -> str:

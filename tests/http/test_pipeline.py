@@ -99,7 +99,7 @@ async def test_replaying_the_log_rebuilds_what_the_reads_serve(
             f"/chat/threads/{thread_id}/messages", headers=headers, params={"limit": "100"}
         )
         served = (await page.json())["data"]
-        assert served == [message.view(thread_id).to_json() for message in state.messages]
+        assert served == [message.view(thread_id).to_json() for message in state.recent]
     for stream, state in folded_temperatures.items():
         _, tenant, env = stream.split("/")
         served = await (

@@ -34,7 +34,7 @@ def test_replay_folds_redactions_and_configs_like_the_live_path(chat_log: str) -
             result = await replay_log(store)
         finally:
             await store.close()
-        redacted = [m for t in result.threads.values() for m in t.messages if m.redacted]
+        redacted = [m for t in result.threads.values() for m in t.recent if m.redacted]
         assert len(redacted) == 8 and all(m.seq == 1 for m in redacted)
         assert {t.default for t in result.temperatures.values()} == {0.7}
 
