@@ -5,11 +5,21 @@ each idempotency record, rebuilt from the metadata of the events that answered i
 the answers the pipeline rendered, so a rebuilt body is byte for byte the stored one. A
 record's created_at is when it was stored, which the log knows only as its event's time,
 so the check allows CREATED_AT_SLACK between them.
+
+Stream by stream, in flat memory. Every state belongs to one stream, so the log is folded
+one stream at a time, in the order the store lists stream names (EventStore.list_streams),
+each stream read in pages of PAGE events into a fresh state. That state is compared with
+the live one (when checking), handed to on_state, and dropped before the next stream is
+read; only counters outlive a stream. Memory is therefore bounded by the largest single
+stream (its state and one page of its events), not by the size of the log. Streams that
+are neither threads nor temperature configs are read too, for their idempotency records.
+Differences come in the same order on every run: stream by stream, and within a stream
+its idempotency records in version order, then its state.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import timedelta
 
 import attrs
@@ -19,30 +29,34 @@ from chat_core.answers import render_answer
 from chat_core.idempotency import IDEMPOTENCY_FINGERPRINT, IDEMPOTENCY_SCOPE, IDEMPOTENCY_STATUS
 from chat_core.readmodel import StreamCache, TemperatureState, ThreadState, apply_event
 from events.envelope import DatasetEvent
-from events.store.base import EventStore, IdempotencyRecord
+from events.store.base import EventStore, IdempotencyRecord, RecordedEvent
 from events.tooling.selection import Progress
 
-__all__ = ["ReplayResult", "idempotency_record", "replay_log"]
+__all__ = ["OnDifference", "OnState", "ReplayResult", "State", "idempotency_record", "replay_log"]
 
 THREAD_PREFIX = "chat/"
 TEMPERATURE_PREFIX = "temperature/"
 CREATED_AT_SLACK = timedelta(seconds=5)
+# Events per read_stream call, and stream names per list_streams call.
+PAGE = 1000
+# The progress bar moves on by at least this many events at a time.
+PROGRESS_STEP = 1000
+
+State = ThreadState | TemperatureState
+OnState = Callable[[str, State], None]
+OnDifference = Callable[[str], None]
 
 
 @attrs.define
 class ReplayResult:
-    """What the fold rebuilt, and every way it differs from the live state when checked."""
+    """How much the fold rebuilt, and how many differences from the live state it found."""
 
     events: int = 0
-    threads: dict[str, ThreadState] = attrs.Factory(dict)
-    temperatures: dict[str, TemperatureState] = attrs.Factory(dict)
+    threads: int = 0
+    messages: int = 0
+    temperature_configs: int = 0
     idempotency_records: int = 0
-    differences: list[str] = attrs.Factory(list)
-
-    @property
-    def messages(self) -> int:
-        """Return how many messages the rebuilt threads hold."""
-        return sum(state.message_count for state in self.threads.values())
+    differences: int = 0
 
 
 def idempotency_record(event: DatasetEvent) -> IdempotencyRecord | None:
@@ -62,91 +76,163 @@ def idempotency_record(event: DatasetEvent) -> IdempotencyRecord | None:
 
 
 async def replay_log(
-    store: EventStore, *, check: bool = False, progress: Progress | None = None
+    store: EventStore,
+    *,
+    check: bool = False,
+    progress: Progress | None = None,
+    on_state: OnState | None = None,
+    on_difference: OnDifference | None = None,
 ) -> ReplayResult:
-    """Fold the whole log into derived state; with check, list where the live state differs."""
-    result = ReplayResult()
-    last_scope: str | None = None
-    pending = 0
-    async for item in store.read_all():
+    """Fold the log stream by stream into derived state; with check, compare it with the live.
+
+    on_state gets each rebuilt thread and temperature config once, in stream order, after
+    its stream is folded (and checked); replay keeps no reference to it afterwards.
+    on_difference gets each difference as it is found; the result only counts them.
+    """
+    replay = _Replay(store, check=check, progress=progress, on_difference=on_difference)
+    async for stream in _stream_names(store):
+        # No local here holds the state: it is gone before the next stream is read.
+        await replay.fold_stream(stream, on_state)
+    replay.flush_progress()
+    return replay.result
+
+
+async def _stream_names(store: EventStore) -> AsyncIterator[str]:
+    """Yield every stream name of the log, holding one page of names at a time."""
+    after: str | None = None
+    while True:
+        names = await store.list_streams(after=after, limit=PAGE)
+        for name in names:
+            yield name
+        if len(names) < PAGE:
+            return
+        after = names[-1]
+
+
+def _new_state(stream: str) -> State | None:
+    """Return the empty state a stream folds into, None for a stream with no read model."""
+    if stream.startswith(THREAD_PREFIX):
+        return ThreadState()
+    if stream.startswith(TEMPERATURE_PREFIX):
+        return TemperatureState()
+    return None
+
+
+class _Replay:
+    """One replay's counters, progress and live-state readers; it holds no stream's state."""
+
+    def __init__(
+        self,
+        store: EventStore,
+        *,
+        check: bool,
+        progress: Progress | None,
+        on_difference: OnDifference | None,
+    ) -> None:
+        self.result = ReplayResult()
+        self._store = store
+        self._check = check
+        self._progress = progress
+        self._pending = 0
+        self._on_difference = on_difference
+        # Capacity 1, and each stream forgotten once compared: the live path is the
+        # request path, but nothing of it is kept from one stream to the next.
+        self._live_threads = StreamCache(store, ThreadState, capacity=1)
+        self._live_temperatures = StreamCache(store, TemperatureState, capacity=1)
+
+    async def fold_stream(self, stream: str, on_state: OnState | None) -> None:
+        """Fold one stream page by page, count what it rebuilt, check it, hand it on."""
+        state = _new_state(stream)
+        last_scope: str | None = None
+        version = 0
+        while True:
+            batch = await self._store.read_stream(stream, after_version=version, limit=PAGE)
+            for item in batch:
+                last_scope = await self._fold_event(item, state, last_scope)
+            self._advance(len(batch))
+            if len(batch) < PAGE:
+                break
+            version = batch[-1].event.version
+        self._count(state)
+        if state is None:
+            return
+        if self._check:
+            await self._check_state(stream, state)
+        if on_state is not None:
+            on_state(stream, state)
+
+    def flush_progress(self) -> None:
+        """Advance the progress bar by the events folded since it last moved."""
+        if self._progress is not None and self._pending:
+            self._progress(self._pending)
+        self._pending = 0
+
+    async def _fold_event(
+        self, item: RecordedEvent, state: State | None, last_scope: str | None
+    ) -> str | None:
+        """Fold an event, rebuild (and check) its idempotency record; return its scope."""
         event = item.event
-        result.events += 1
-        _fold(result, event)
-        # An idempotent answer's events are appended together: its record is built once.
+        self.result.events += 1
+        if state is not None:
+            apply_event(state, event)
+        # An idempotent answer's events are appended together, in one stream: its record
+        # is built once, from the first of them.
         record = idempotency_record(event)
         scope = None if record is None else record.key
         if record is not None and scope != last_scope:
-            result.idempotency_records += 1
-            if check:
-                await _check_record(store, record, item.position, result.differences)
-        last_scope = scope
-        pending += 1
-        if progress is not None and pending == 1000:
-            progress(pending)
-            pending = 0
-    if progress is not None and pending:
-        progress(pending)
-    if check:
-        await _check_streams(store, result)
-    return result
+            self.result.idempotency_records += 1
+            if self._check:
+                await self._check_record(record, item.position)
+        return scope
+
+    def _advance(self, events: int) -> None:
+        self._pending += events
+        if self._pending >= PROGRESS_STEP:
+            self.flush_progress()
+
+    def _count(self, state: State | None) -> None:
+        if isinstance(state, ThreadState):
+            self.result.threads += 1
+            # A thread's seqs run 1, 2, ... with no gap: its newest seq is its message count.
+            self.result.messages += state.last_seq
+        elif isinstance(state, TemperatureState):
+            self.result.temperature_configs += 1
+
+    def _differs(self, difference: str) -> None:
+        self.result.differences += 1
+        if self._on_difference is not None:
+            self._on_difference(difference)
+
+    async def _check_record(self, rebuilt: IdempotencyRecord, position: int) -> None:
+        live = await self._store.get_idempotency(rebuilt.key)
+        where = f"idempotency record {rebuilt.key[:12]}… (event at position {position})"
+        if live is None:
+            self._differs(f"{where}: missing from the store")
+            return
+        changed = [
+            name
+            for name in ("fingerprint", "status", "body")
+            if getattr(rebuilt, name) != getattr(live, name)
+        ]
+        if abs(rebuilt.created_at - live.created_at) > CREATED_AT_SLACK:
+            changed.append("created_at")
+        if changed:
+            self._differs(f"{where}: {', '.join(changed)} differ")
+
+    async def _check_state(self, stream: str, rebuilt: State) -> None:
+        """Compare a rebuilt state with the one the request path loads, then forget that."""
+        live: State
+        if isinstance(rebuilt, ThreadState):
+            live = await self._live_threads.load(stream)
+            self._live_threads.forget(stream)
+        else:
+            live = await self._live_temperatures.load(stream)
+            self._live_temperatures.forget(stream)
+        changed = _changed_fields(rebuilt, live)
+        if changed:
+            self._differs(f"{stream}: {', '.join(changed)} differ from the live state")
 
 
-def _fold(result: ReplayResult, event: DatasetEvent) -> None:
-    stream = event.stream
-    if stream.startswith(THREAD_PREFIX):
-        thread = result.threads.get(stream)
-        if thread is None:
-            thread = result.threads[stream] = ThreadState()
-        apply_event(thread, event)
-    elif stream.startswith(TEMPERATURE_PREFIX):
-        temperature = result.temperatures.get(stream)
-        if temperature is None:
-            temperature = result.temperatures[stream] = TemperatureState()
-        apply_event(temperature, event)
-
-
-async def _check_record(
-    store: EventStore, rebuilt: IdempotencyRecord, position: int, differences: list[str]
-) -> None:
-    live = await store.get_idempotency(rebuilt.key)
-    where = f"idempotency record {rebuilt.key[:12]}… (event at position {position})"
-    if live is None:
-        differences.append(f"{where}: missing from the store")
-        return
-    changed = [
-        name
-        for name in ("fingerprint", "status", "body")
-        if getattr(rebuilt, name) != getattr(live, name)
-    ]
-    if abs(rebuilt.created_at - live.created_at) > CREATED_AT_SLACK:
-        changed.append("created_at")
-    if changed:
-        differences.append(f"{where}: {', '.join(changed)} differ")
-
-
-async def _check_streams(store: EventStore, result: ReplayResult) -> None:
-    # Capacity 1: the live path is the request path, but nothing is kept once compared.
-    threads = StreamCache(store, ThreadState, capacity=1)
-    for stream, thread in sorted(result.threads.items()):
-        _compare(stream, thread, await threads.load(stream), result.differences)
-    temperatures = StreamCache(store, TemperatureState, capacity=1)
-    for stream, temperature in sorted(result.temperatures.items()):
-        _compare(stream, temperature, await temperatures.load(stream), result.differences)
-
-
-def _compare(
-    stream: str,
-    rebuilt: ThreadState | TemperatureState,
-    live: ThreadState | TemperatureState,
-    differences: list[str],
-) -> None:
-    changed = _changed_fields(rebuilt, live)
-    if changed:
-        differences.append(f"{stream}: {', '.join(changed)} differ from the live state")
-
-
-def _changed_fields(
-    rebuilt: ThreadState | TemperatureState, live: ThreadState | TemperatureState
-) -> Sequence[str]:
+def _changed_fields(rebuilt: State, live: State) -> Sequence[str]:
     names = [field.name for field in attrs.fields(type(rebuilt))]
     return [name for name in names if getattr(rebuilt, name) != getattr(live, name)]

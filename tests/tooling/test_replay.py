@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import gc
+import weakref
 
-from chat_core.replay import replay_log
+import pytest
+
+from chat_core import replay
+from chat_core.readmodel import TemperatureState, ThreadState
+from chat_core.replay import ReplayResult, State, replay_log
 from events.codec import EventCodec
 from events.store import open_store
 from tests.tooling.conftest import Cli
@@ -28,17 +34,77 @@ def test_replay_check_finds_the_live_state_equal(cli: Cli, chat_log: str) -> Non
 
 
 def test_replay_folds_redactions_and_configs_like_the_live_path(chat_log: str) -> None:
+    threads: list[ThreadState] = []
+    temperatures: list[TemperatureState] = []
+
+    def keep(_stream: str, state: State) -> None:
+        if isinstance(state, ThreadState):
+            threads.append(state)
+        else:
+            temperatures.append(state)
+
     async def rebuild() -> None:
         store = await open_store(chat_log, codec=EventCodec())
         try:
-            result = await replay_log(store)
+            await replay_log(store, on_state=keep)
         finally:
             await store.close()
-        redacted = [m for t in result.threads.values() for m in t.recent if m.redacted]
-        assert len(redacted) == 8 and all(m.seq == 1 for m in redacted)
-        assert {t.default for t in result.temperatures.values()} == {0.7}
 
     asyncio.run(rebuild())
+    redacted = [m for t in threads for m in t.recent if m.redacted]
+    assert len(redacted) == 8 and all(m.seq == 1 for m in redacted)
+    assert {t.default for t in temperatures} == {0.7}
+
+
+def test_replay_hands_on_each_state_once_in_stream_order_and_keeps_none(chat_log: str) -> None:
+    seen: list[str] = []
+    handed: list[weakref.ref[State]] = []
+
+    def on_state(stream: str, state: State) -> None:
+        gc.collect()
+        # Every state handed on before this one is gone: replay held one stream at a time.
+        assert [ref() for ref in handed] == [None] * len(handed)
+        seen.append(stream)
+        handed.append(weakref.ref(state))
+
+    async def rebuild() -> tuple[ReplayResult, list[str]]:
+        store = await open_store(chat_log, codec=EventCodec())
+        try:
+            result = await replay_log(store, check=True, on_state=on_state)
+            return result, await store.list_streams()
+        finally:
+            await store.close()
+
+    result, streams = asyncio.run(rebuild())
+    assert result.differences == 0
+    assert seen == sorted(seen) == [s for s in streams if s.startswith(("chat/", "temperature/"))]
+    assert (result.threads, result.temperature_configs) == (8, 4) and len(seen) == 12
+
+
+def test_replay_pages_streams_and_events_to_the_same_result(
+    cli: Cli, chat_log: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Pages of 2 stream names and 2 events: every thread spans pages, and so does the log.
+    monkeypatch.setattr(replay, "PAGE", 2)
+    assert cli("replay", "--check", "--store", chat_log) == (
+        0,
+        SUMMARY + "live state matches\n",
+        "",
+    )
+
+
+def test_replay_progress_counts_every_event_folded(chat_log: str) -> None:
+    steps: list[int] = []
+
+    async def rebuild() -> ReplayResult:
+        store = await open_store(chat_log, codec=EventCodec())
+        try:
+            return await replay_log(store, progress=steps.append)
+        finally:
+            await store.close()
+
+    result = asyncio.run(rebuild())
+    assert sum(steps) == result.events == 44
 
 
 def test_replay_check_reports_a_changed_idempotency_body(cli: Cli, chat_log: str) -> None:

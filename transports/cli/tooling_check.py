@@ -41,18 +41,23 @@ async def run_verify(
 async def run_replay(
     args: argparse.Namespace, store: EventStore, codec: EventCodec, out: TextIO
 ) -> int:
-    """Rebuild the derived state from the log; with --check, exit 1 on any difference."""
-    with progress_bar("replay", total=await store.head_position()) as progress:
-        result = await replay_log(store, check=args.check, progress=progress)
-    for difference in result.differences:
+    """Rebuild the derived state from the log; with --check, exit 1 on any difference.
+
+    Each difference is written as it is found, so none is held however many there are.
+    """
+
+    def differs(difference: str) -> None:
         out.write(f"differs: {difference}\n")
+
+    with progress_bar("replay", total=await store.head_position()) as progress:
+        result = await replay_log(store, check=args.check, progress=progress, on_difference=differs)
     out.write(
-        f"replayed {result.events} events: {len(result.threads)} threads, "
-        f"{result.messages} messages, {len(result.temperatures)} temperature configs, "
+        f"replayed {result.events} events: {result.threads} threads, "
+        f"{result.messages} messages, {result.temperature_configs} temperature configs, "
         f"{result.idempotency_records} idempotency records\n"
     )
     if args.check:
-        count = len(result.differences)
+        count = result.differences
         out.write("live state matches\n" if not count else f"{count} differences\n")
     return 1 if result.differences else 0
 
