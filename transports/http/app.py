@@ -8,9 +8,9 @@ from chat_core.bootstrap import ChatCore
 from transports.http import chat_views, erasure_views, ops_views, temperature_views
 from transports.http.console_views import add_console, console_enabled
 from transports.http.keys import CORE
-from transports.http.middleware import authenticate, build_context, errors_and_request_id
+from transports.http.middleware import admit, errors_and_request_id
 from transports.http.observe import add_metrics, observe_requests
-from transports.http.ratelimit import add_rate_limit, rate_limit
+from transports.http.ratelimit import add_rate_limit
 from transports.http.stream_settings import StreamSettings
 from transports.http.streaming import add_streams
 from transports.http.websocket import refuse_by_close
@@ -25,9 +25,7 @@ def create_app(core: ChatCore, *, streams: StreamSettings | None = None) -> web.
             observe_requests,
             errors_and_request_id,
             refuse_by_close,
-            authenticate,
-            build_context,
-            rate_limit,
+            admit,
         ],
         client_max_size=core.settings.max_body,
     )

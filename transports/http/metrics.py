@@ -23,6 +23,8 @@ CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
 STREAM_ROUTES = {"/chat/threads/{thread_id}/events": "sse", "/chat/ws": "websocket"}
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 _BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
+# Request series looked up once and kept; past this many (odd methods, statuses) start over.
+_SERIES_REMEMBERED = 4096
 
 
 class AppMetrics:
@@ -31,6 +33,7 @@ class AppMetrics:
     def __init__(self, core: ChatCore, *, tenant_labels: bool = False) -> None:
         self.tenant_labels = tenant_labels
         self.registry = CollectorRegistry()
+        self._series: dict[tuple[str, str, int, str | None], tuple[Histogram, Counter]] = {}
         request_labels = ["method", "route", "status"]
         self._requests = Counter(
             "chat_core_http_requests",
@@ -77,11 +80,26 @@ class AppMetrics:
         self, *, method: str, route: str, status: int, seconds: float, tenant: str | None
     ) -> None:
         """Count one answered request and its latency."""
+        key = (method, route, status, tenant if self.tenant_labels else None)
+        series = self._series.get(key)
+        if series is None:
+            series = self._series_of(*key)
+        series[0].observe(seconds)
+        series[1].inc()
+
+    def _series_of(
+        self, method: str, route: str, status: int, tenant: str | None
+    ) -> tuple[Histogram, Counter]:
+        """Look up a request's series once; prometheus-client's labels() costs a few µs."""
+        if len(self._series) >= _SERIES_REMEMBERED:
+            self._series.clear()
         labels = {"method": method, "route": route, "status": str(status)}
-        self._latency.labels(**labels).observe(seconds)
+        latency = self._latency.labels(**labels)
         if self.tenant_labels:
             labels["tenant"] = tenant or ""
-        self._requests.labels(**labels).inc()
+        series = (latency, self._requests.labels(**labels))
+        self._series[(method, route, status, tenant)] = series
+        return series
 
     def stream_opened(self, kind: str) -> None:
         """Count a stream as open."""

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import logging
+import random
 import re
-import uuid
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
@@ -26,10 +26,12 @@ from events.envelope import Env, InvalidContext, check_tenant
 from transports.http.console_views import CONSOLE_ROUTES, console_enabled
 from transports.http.keys import AUTH, CONTEXT, CORE, REQUEST_ID, TICKET
 from transports.http.problems import HTTPProblem, problem_response
+from transports.http.ratelimit import spend_rate_budget
 from transports.http.tickets import redeem_ticket, takes_ticket
 
 __all__ = [
     "PUBLIC_PATHS",
+    "admit",
     "authenticate",
     "build_context",
     "chat_error_status",
@@ -42,6 +44,10 @@ REQUEST_ID_PATTERN = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/openapi.json", "/docs"})
 
 log = logging.getLogger("transports.http")
+_IDS = random.Random()
+# The version (4) and variant (RFC 4122) bits of a random UUID.
+_UUID4_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))
+_UUID4_SET = (0x4000 << 64) | (0x8000 << 48)
 
 _CHAT_STATUS: dict[type[ChatError], int] = {
     BadRequest: 400,
@@ -79,7 +85,17 @@ def _request_id(request: web.Request) -> str:
     sent = request.headers.get("X-Request-Id")
     if sent is not None and REQUEST_ID_PATTERN.fullmatch(sent):
         return sent
-    return str(uuid.uuid4())
+    return new_request_id()
+
+
+def new_request_id() -> str:
+    """Make a random (version 4) UUID for a request that sent no id of its own.
+
+    A request id must be unique, not secret, so it is drawn from a seeded PRNG rather than
+    uuid4's os.urandom, a system call on every request. Python reseeds it in a forked child.
+    """
+    text = f"{_IDS.getrandbits(128) & _UUID4_CLEAR | _UUID4_SET:032x}"
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
 @web.middleware
@@ -123,20 +139,31 @@ def _kept_headers(exc: web.HTTPException) -> dict[str, str]:
 
 
 @web.middleware
-async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Refuse with 401 every non-public request without a valid bearer token.
+async def admit(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Let a request reach its handler only past every check, in the contract's order.
+
+    401 (token), then 400 and 403 (context, membership), then 429 (the tenant's budget).
+    One middleware, not three, as these run on every request and each layer costs a call.
+    """
+    if not is_public(request):
+        authenticate(request)
+        build_context(request)
+        spend_rate_budget(request)
+    return await handler(request)
+
+
+def authenticate(request: web.Request) -> None:
+    """Refuse with 401 a non-public request without a valid bearer token.
 
     The stream routes alone may present a single-use `?ticket=` instead (browsers cannot
     set headers there); it stands for the token, tenant and env it was issued to.
     """
-    if not is_public(request):
-        if takes_ticket(request):
-            ticket = redeem_ticket(request)
-            request[TICKET] = ticket
-            request[AUTH] = ticket.auth
-        else:
-            request[AUTH] = verify_request(request)
-    return await handler(request)
+    if takes_ticket(request):
+        ticket = redeem_ticket(request)
+        request[TICKET] = ticket
+        request[AUTH] = ticket.auth
+    else:
+        request[AUTH] = verify_request(request)
 
 
 def verify_request(request: web.Request) -> AuthContext:
@@ -150,14 +177,13 @@ def verify_request(request: web.Request) -> AuthContext:
         raise HTTPProblem(401, detail, headers={"WWW-Authenticate": challenge}) from None
 
 
-@web.middleware
-async def build_context(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Build the RequestContext from the headers (400) and check membership (403).
+def build_context(request: web.Request) -> None:
+    """Build the RequestContext of an authenticated request (400); check membership (403).
 
     A request no route matches skips this: its 404 or 405 is about the path and method, not
     the tenant, so it needs only the token (checked before) to learn that.
     """
-    if not is_public(request) and request.match_info.http_exception is None:
+    if request.match_info.http_exception is None:
         ticket = request.get(TICKET)
         if ticket is None:
             context = context_from_headers(request)
@@ -166,7 +192,6 @@ async def build_context(request: web.Request, handler: Handler) -> web.StreamRes
         if not has_role(request[AUTH], context.tenant, Role.MEMBER):
             raise HTTPProblem(403, f"the caller is not a member of tenant {context.tenant}")
         request[CONTEXT] = context
-    return await handler(request)
 
 
 def context_from_headers(request: web.Request) -> RequestContext:

@@ -8,10 +8,9 @@ from aiohttp import web
 
 from chat_core.ratelimit import RateLimiter
 from transports.http.keys import CONTEXT, CORE
-from transports.http.middleware import Handler
 from transports.http.problems import HTTPProblem
 
-__all__ = ["LIMITER", "add_rate_limit", "rate_limit"]
+__all__ = ["LIMITER", "add_rate_limit", "spend_rate_budget"]
 
 LIMITER = web.AppKey("rate_limiter", RateLimiter)
 
@@ -24,8 +23,7 @@ def add_rate_limit(app: web.Application) -> None:
         app[LIMITER] = RateLimiter(rate=rate, burst=burst)
 
 
-@web.middleware
-async def rate_limit(request: web.Request, handler: Handler) -> web.StreamResponse:
+def spend_rate_budget(request: web.Request) -> None:
     """Spend one token of the caller's tenant; an empty bucket is a 429 with Retry-After.
 
     It runs after authentication and the context check, so only a verified member's
@@ -42,4 +40,3 @@ async def rate_limit(request: web.Request, handler: Handler) -> web.StreamRespon
                 f"tenant {context.tenant} is over its request rate; retry after {retry_after} s",
                 headers={"Retry-After": retry_after},
             )
-    return await handler(request)
