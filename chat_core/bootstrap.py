@@ -110,7 +110,7 @@ def token_settings(settings: Settings) -> TokenSettings:
 
 def _thread_weight(state: ThreadState) -> int:
     """Weigh a cached thread by its messages, which is what its memory grows with."""
-    return 1 + len(state.recent)
+    return 1 + len(state.first) + len(state.recent)
 
 
 async def bootstrap(

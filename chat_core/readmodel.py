@@ -42,7 +42,8 @@ __all__ = [
 ]
 
 _NO_METADATA: FrozenMap = MappingProxyType({})
-# Messages of a thread kept in memory, newest last: more than the largest page (100).
+# Messages of a thread kept in memory, oldest and newest: more than the largest page (100).
+FIRST = 256
 RECENT = 256
 # A thread remembers the stream version of every STRIDE-th message, to read older ones back.
 STRIDE = 64
@@ -100,10 +101,11 @@ class MessageState:
 
 @define(kw_only=True)
 class ThreadState:
-    """A thread, its newest messages and the marks that find any older one in its stream.
+    """A thread, its first and newest messages, and marks that find any other in its stream.
 
-    Memory per thread is bounded: the RECENT newest messages are kept (a page is at most
-    100), older ones are read back from the stream when asked for, starting at the mark of
+    Memory per thread is bounded: the FIRST oldest and the RECENT newest messages are kept
+    (a page is at most 100; the default order starts at the oldest, a chat at the newest).
+    Those between are read back from the stream when asked for, starting at the mark of
     their seq (the stream version of every STRIDE-th message). Redactions are remembered by
     id, so a message read back shows them; erasures show through the destroyed keys.
     """
@@ -119,6 +121,7 @@ class ThreadState:
     created_at: datetime | None = None
     created_by: str | None = None
     message_count: int = 0
+    first: list[MessageState] = field(factory=list)
     recent: list[MessageState] = field(factory=list)
     marks: array[int] = field(factory=lambda: array("q"))
     redacted: set[str] = field(factory=set)
@@ -145,10 +148,19 @@ class ThreadState:
         seq = self.unnamed.get(message_id) or seq_in_message_id(message_id)
         return seq if seq is not None and 1 <= seq <= self.message_count else None
 
-    def recent_message(self, seq: int) -> MessageState | None:
-        """Return the message at seq when it is among the recent ones kept in memory."""
+    def kept_message(self, seq: int) -> MessageState | None:
+        """Return the message at seq when it is among the first or recent ones kept in memory."""
+        if 1 <= seq <= len(self.first):
+            return self.first[seq - 1]
         index = seq - self.first_recent_seq
         return self.recent[index] if 0 <= index < len(self.recent) else None
+
+    def kept(self) -> Iterator[MessageState]:
+        """Yield each message kept in memory once (the two lists share messages at first)."""
+        yield from self.first
+        for message in self.recent:
+            if message.seq > len(self.first):
+                yield message
 
     def view(self) -> ThreadView:
         """Return the thread as the API shows it."""
@@ -212,6 +224,8 @@ def _(payload: MessagePosted, state: object, event: DatasetEvent) -> None:
         if seq_in_message_id(payload.message_id) != seq:
             state.unnamed[payload.message_id] = seq
         state.message_count = seq
+        if seq <= FIRST:
+            state.first.append(message)
         recent = state.recent
         recent.append(message)
         if len(recent) > RECENT:
@@ -277,7 +291,7 @@ def erase_cached(states: Iterable[object], tenant: str, subject: str, through_ke
     for state in states:
         if not isinstance(state, ThreadState) or state.tenant != tenant:
             continue
-        for message in state.recent:
+        for message in state.kept():
             if message.author != subject or message.erased:
                 continue
             if message.sealed is None or sealed_key_id(message.sealed) <= through_key_id:
@@ -291,7 +305,7 @@ def erase_cached(states: Iterable[object], tenant: str, subject: str, through_ke
 def _(payload: MessageRedacted, state: object, event: DatasetEvent) -> None:
     if isinstance(state, ThreadState):
         state.redacted.add(payload.message_id)
-        message = state.recent_message(payload.seq)
+        message = state.kept_message(payload.seq)
         if message is not None and message.message_id == payload.message_id:
             message.withdraw(redacted=True)
 
@@ -404,16 +418,20 @@ class ThreadCache(StreamCache[ThreadState]):
     ) -> list[MessageState]:
         """Return the thread's messages with seq first..last (clipped to what it holds), by seq.
 
-        The recent ones come from memory; older ones are read from the stream as of the
-        state's version, starting at the mark of the first seq, and show its redactions.
+        The first and recent ones come from memory; those between are read from the stream
+        as of the state's version, starting at the mark of the first seq, with its redactions.
         """
         first, last = max(first, 1), min(last, state.message_count)
         if first > last:
             return []
-        if first >= state.first_recent_seq:
-            start = first - state.first_recent_seq
-            return state.recent[start : start + last - first + 1]
-        return await self._read_back(stream, state, first, last)
+        kept_first = len(state.first)
+        head = state.first[first - 1 : min(last, kept_first)]
+        between = max(first, kept_first + 1), min(last, state.first_recent_seq - 1)
+        middle = await self._read_back(stream, state, *between) if between[0] <= between[1] else []
+        tail_first = max(first, kept_first + 1, state.first_recent_seq)
+        start = tail_first - state.first_recent_seq
+        tail = state.recent[start : max(start, start + last - tail_first + 1)]
+        return head + middle + tail
 
     async def find(self, stream: str, state: ThreadState, message_id: str) -> MessageState | None:
         """Return the thread's message with this id, or None when it has none."""

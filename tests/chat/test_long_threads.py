@@ -1,7 +1,8 @@
 """Threads longer than the messages kept in memory: every page, redaction and lookup still holds.
 
-A thread's read model keeps its RECENT newest messages; older ones are read back from the
-stream by the marks it keeps every STRIDE messages. These tests walk threads past both.
+A thread's read model keeps its FIRST oldest and RECENT newest messages; those between are
+read back from the stream by the marks it keeps every STRIDE messages. These tests walk
+threads past all three.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from chat_core.commands import CreateThread, EraseSubject, PostMessage, RedactMe
 from chat_core.context import AuthContext, RequestContext, Role
 from chat_core.errors import NotFound
 from chat_core.payloads import MessagePosted, ThreadCreated
-from chat_core.readmodel import RECENT, STRIDE, ThreadState, apply_event
+from chat_core.readmodel import FIRST, RECENT, STRIDE, ThreadState, apply_event
 from chat_core.settings import Settings
 from chat_core.streams import seq_in_message_id, thread_stream
 from chat_core.views import MessageView, ThreadView
@@ -30,8 +31,8 @@ CONTEXT = RequestContext(tenant="t_acme", env=Env.DEV, request_id="r-1")
 ADA = AuthContext(sub="u_ada", memberships={"t_acme": frozenset({Role.MEMBER})})
 BOB = AuthContext(sub="u_bob", memberships={"t_acme": frozenset({Role.MEMBER})})
 ADMIN = AuthContext(sub="u_root", memberships={"t_acme": frozenset({Role.ADMIN})})
-# Past the recent window by more than two marks, and not a multiple of either.
-COUNT = RECENT + 2 * STRIDE + 7
+# More than two marks between the first and recent messages kept, a multiple of neither.
+COUNT = FIRST + RECENT + 2 * STRIDE + 7
 
 
 async def _core(tmp_path: Path, backend: str) -> ChatCore:
@@ -114,8 +115,8 @@ async def test_old_and_recent_messages_are_redacted_once_and_reads_show_it(
     core = await _core(tmp_path, backend)
     try:
         thread_id, posted = await _long_thread(core)
-        oldest, newest = posted[1], posted[COUNT]
-        for message in (oldest, newest):
+        oldest, middle, newest = posted[1], posted[FIRST + 1], posted[COUNT]
+        for message in (oldest, middle, newest):
             await core.bus.send(_redact(thread_id, message.id))
         head = await core.store.head_position()
         await core.bus.send(_redact(thread_id, oldest.id))
@@ -124,7 +125,7 @@ async def test_old_and_recent_messages_are_redacted_once_and_reads_show_it(
     finally:
         await core.close()
     redacted = [view.seq for view in seen if view.redacted]
-    assert redacted == [1, COUNT]
+    assert redacted == [1, FIRST + 1, COUNT]
     assert all(view.content is None for view in seen if view.redacted)
     assert seen[1].content == posted[2].content
 
@@ -183,7 +184,8 @@ async def test_memory_held_for_a_thread_is_bounded_by_recent(tmp_path: Path) -> 
             apply_event(state, item.event)
     finally:
         await core.close()
-    assert (state.message_count, len(state.recent)) == (COUNT, RECENT)
+    assert (state.message_count, len(state.first), len(state.recent)) == (COUNT, FIRST, RECENT)
+    assert [message.seq for message in state.first] == list(range(1, FIRST + 1))
     assert [message.seq for message in state.recent] == list(range(COUNT - RECENT + 1, COUNT + 1))
     assert len(state.marks) == -(-COUNT // STRIDE)
     assert state.unnamed == {}, "ids made now name their seq; none needs an index"
