@@ -34,6 +34,7 @@ __all__ = [
     "Upcaster",
     "build_converter",
     "compile_canonical",
+    "compile_json_decoder",
     "compile_structure",
     "default_registry",
     "register_payload",
@@ -138,6 +139,50 @@ def compile_structure(cls: type[P]) -> Callable[[Any], P | None] | None:
     the converter would refuse, and builds what the converter would build. None is also
     returned, instead of a function, for a class whose fields it has no test for.
     """
+    compiled = _structure_source(cls, "return None")
+    if compiled is None:
+        return None
+    lines, namespace = compiled
+    source = ["def structure(o):", *lines]
+    exec(compile("\n".join(source), f"<structure {cls.__qualname__}>", "exec"), namespace)  # noqa: S102
+    built: Callable[[Any], P | None] = namespace["structure"]
+    return built
+
+
+def compile_json_decoder(
+    cls: type[P], loads: Callable[[bytes | str], Any], fallback: Callable[[bytes | str], P]
+) -> Callable[[bytes | str], P] | None:
+    """Return a function from stored JSON to cls: compile_structure's, with loads inside.
+
+    What compile_structure's function would build from loads(raw), it builds; for anything
+    else (JSON that does not parse, data it is not sure of, a constructor that raises) it
+    returns fallback(raw), which builds the payload the slow way or raises its error. One
+    call per payload instead of three: replay decodes millions.
+    """
+    compiled = _structure_source(cls, "return _fallback(raw)")
+    if compiled is None:
+        return None
+    lines, namespace = compiled
+    namespace.update(_loads=loads, _fallback=fallback)
+    source = [
+        "def decode(raw):",
+        "    try:",
+        "        o = _loads(raw)",
+        "    except Exception:",
+        "        return _fallback(raw)",
+        *lines,
+    ]
+    exec(compile("\n".join(source), f"<decode {cls.__qualname__}>", "exec"), namespace)  # noqa: S102
+    built: Callable[[bytes | str], P] = namespace["decode"]
+    return built
+
+
+def _structure_source(cls: type[Any], fail: str) -> tuple[list[str], dict[str, Any]] | None:
+    """Return the body that builds cls from a JSON object `o`, and the names it uses.
+
+    The body runs `fail` for data it is not sure of (see compile_structure), and for a
+    constructor or converter that raises. None when some field has no exact test.
+    """
     try:
         hints = get_type_hints(cls)
         fields = attrs.fields(cast(Any, cls))
@@ -151,7 +196,13 @@ def compile_structure(cls: type[P]) -> Callable[[Any], P | None] | None:
         "_new": object.__new__,
     }
     direct = _settable_directly(cls, fields)
-    lines = ["def structure(o):", "    if type(o) is not dict:", "        return None", "    n = 0"]
+    # With every field required, the count of keys is known before any is looked at.
+    counted = any(attribute.default is not attrs.NOTHING for attribute in fields)
+    lines = ["    if type(o) is not dict:", f"        {fail}"]
+    if counted:
+        lines.append("    n = 0")
+    else:
+        lines += [f"    if len(o) != {len(fields)}:", f"        {fail}"]
     for index, attribute in enumerate(fields):
         name = attribute.name
         test = _field_test(hints.get(name))
@@ -160,42 +211,43 @@ def compile_structure(cls: type[P]) -> Callable[[Any], P | None] | None:
         value = "_frozen_copy(v)" if "_all_str" in test else "v"
         lines.append(f"    v = o.get({name!r}, _MISSING)")
         if attribute.default is attrs.NOTHING:
-            lines += [f"    if not {test}:", "        return None", f"    a{index} = {value}"]
+            lines += [f"    if not {test}:", f"        {fail}", f"    a{index} = {value}"]
+            if counted:
+                lines.append("    n += 1")
+            continue
+        lines += ["    if v is _MISSING:"]
+        if not direct:
+            lines.append(f"        a{index} = _MISSING")
+        elif isinstance(attribute.default, attrs.Factory):  # type: ignore[arg-type]
+            if attribute.default.takes_self:
+                return None
+            namespace[f"_factory{index}"] = attribute.default.factory
+            lines.append(f"        a{index} = _factory{index}()")
         else:
-            lines += ["    if v is _MISSING:"]
-            if not direct:
-                lines.append(f"        a{index} = _MISSING")
-            elif isinstance(attribute.default, attrs.Factory):  # type: ignore[arg-type]
-                if attribute.default.takes_self:
-                    return None
-                namespace[f"_factory{index}"] = attribute.default.factory
-                lines.append(f"        a{index} = _factory{index}()")
-            else:
-                namespace[f"_default{index}"] = attribute.default
-                lines.append(f"        a{index} = _default{index}")
-            lines += ["    else:", f"        if not {test}:", "            return None"]
-            lines += [f"        a{index} = {value}"]
-        lines.append("        n += 1" if attribute.default is not attrs.NOTHING else "    n += 1")
-    lines += ["    if n != len(o):", "        return None"]
+            namespace[f"_default{index}"] = attribute.default
+            lines.append(f"        a{index} = _default{index}")
+        lines += ["    else:", f"        if not {test}:", f"            {fail}"]
+        lines += [f"        a{index} = {value}", "        n += 1"]
+    if counted:
+        lines += ["    if n != len(o):", f"        {fail}"]
+    lines.append("    try:")
     if direct:
-        lines.append("    self = _new(cls)")
+        lines.append("        self = _new(cls)")
         for index, attribute in enumerate(fields):
             namespace[f"_set{index}"] = cls.__dict__[attribute.name].__set__
             value = f"a{index}"
             if attribute.converter is not None:
                 namespace[f"_convert{index}"] = attribute.converter
                 value = f"_convert{index}({value})"
-            lines.append(f"    _set{index}(self, {value})")
-        lines.append("    return self")
+            lines.append(f"        _set{index}(self, {value})")
     else:
-        names = [(index, attribute.name) for index, attribute in enumerate(fields)]
-        lines.append("    kw = {}")
-        for index, name in names:
-            lines += [f"    if a{index} is not _MISSING:", f"        kw[{name!r}] = a{index}"]
-        lines.append("    return cls(**kw)")
-    exec(compile("\n".join(lines), f"<structure {cls.__qualname__}>", "exec"), namespace)  # noqa: S102
-    built: Callable[[Any], P | None] = namespace["structure"]
-    return built
+        lines.append("        kw = {}")
+        for index, attribute in enumerate(fields):
+            lines.append(f"        if a{index} is not _MISSING:")
+            lines.append(f"            kw[{attribute.name!r}] = a{index}")
+        lines.append("        self = cls(**kw)")
+    lines += ["    except Exception:", f"        {fail}", "    return self"]
+    return lines, namespace
 
 
 def compile_canonical(
@@ -508,22 +560,16 @@ class EventCodec:
             except Exception as exc:
                 raise UndecodableEvent(f"{event_type} payload does not decode: {exc}") from None
 
+        if not upcast:
+            quick = compile_json_decoder(cls, loads, decode)
+            return decode if quick is None else quick
         fast = compile_structure(cls)
         if fast is None:
             return decode
-        steps = () if not upcast else None
 
         def decode_quickly(raw: bytes | str) -> EventPayload:
-            # Exact-typed payloads of the current version are built by the compiled function;
-            # anything else (or anything it is unsure of) takes the full path above.
-            if steps is not None:
-                try:
-                    built = fast(loads(raw))
-                except Exception:
-                    built = None
-                if built is not None:
-                    return built
-                return decode(raw)
+            # Exact-typed upcast payloads are built by the compiled function; anything else
+            # (or anything it is unsure of) takes the full path above.
             try:
                 data = registry.upcast(event_type, schema_version, loads(raw))
                 built = fast(data)

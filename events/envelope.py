@@ -14,6 +14,8 @@ import attrs
 from attrs import field, frozen
 
 __all__ = [
+    "EVENT_FIELDS",
+    "EVENT_SETTERS",
     "RESERVED_TENANT",
     "TENANT_PATTERN",
     "DatasetEvent",
@@ -175,6 +177,13 @@ _SET = {a.name: DatasetEvent.__dict__[a.name].__set__ for a in attrs.fields(Data
     _set_metadata,
 ) = (_SET[a.name] for a in attrs.fields(DatasetEvent))
 _UUID = uuid.UUID
+
+# DatasetEvent's fields in order, and their slots' setters. A reader that inlines the quick
+# test of event_from_columns for speed (sqlite_rows.RowDecoder) builds events with these,
+# and only while EVENT_FIELDS is still the list it was written for; tests hold it to the
+# constructor as event_from_columns is held.
+EVENT_FIELDS = tuple(a.name for a in attrs.fields(DatasetEvent))
+EVENT_SETTERS = tuple(_SET[name] for name in EVENT_FIELDS)
 
 
 def event_from_columns(

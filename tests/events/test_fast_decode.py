@@ -3,17 +3,28 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, get_type_hints
 
 import attrs
+import orjson
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 import chat_core.payloads  # noqa: F401  (registers the chat event types)
-from events.codec import EventCodec, compile_canonical, compile_structure, default_registry
+from events.codec import (
+    EventCodec,
+    UndecodableEvent,
+    compile_canonical,
+    compile_json_decoder,
+    compile_structure,
+    default_registry,
+)
 from events.envelope import DatasetEvent, InvalidContext, event_from_columns
+from events.store.base import RecordedEvent
+from events.store.sqlite_rows import RowDecoder, encode_event
 from tests.events.factories import make_event
 from tests.events.payloads import Noted
 from tests.strategies import datasets_events, invalid_tenants, near_miss_tenants
@@ -181,3 +192,115 @@ def _valid_samples(cls: type[Any]) -> st.SearchStrategy[Any]:
         )
 
     return built.flatmap(of)
+
+
+def _row(event: DatasetEvent, position: int = 1) -> tuple[Any, ...]:
+    return (position, *encode_event(EventCodec(), event))
+
+
+def _outcome(decode: Callable[[list[tuple[Any, ...]]], list[Any]], row: tuple[Any, ...]) -> Any:
+    try:
+        return decode([row])
+    except Exception as exc:
+        return (type(exc), str(exc))
+
+
+@given(datasets_events())
+def test_rows_decode_into_the_events_they_were_made_from(event: DatasetEvent) -> None:
+    decoder = RowDecoder(EventCodec())
+    (recorded,) = decoder.decode([_row(event, 7)])
+    assert recorded == RecordedEvent(event=event, position=7)
+    assert type(recorded.event.event_id) is uuid.UUID
+    assert type(recorded.event.metadata) is type(event.metadata)
+
+
+# A column of a valid row, changed: (column index, stored value).
+_ROW_EDITS = [
+    (1, b"\x00"),
+    (1, "abcdefghijklmnop"),
+    (1, bytearray(VALID.event_id.bytes)),
+    (2, ""),
+    (2, " s"),
+    (2, 5),
+    (3, 0),
+    (3, "1"),
+    (3, True),
+    (4, "no.such.type"),
+    (5, 9),
+    (6, "t_unknown"),
+    (6, "T_acme"),
+    (6, 5),
+    (7, "qa"),
+    (7, None),
+    (8, ""),
+    (8, "r\n"),
+    (9, ""),
+    (9, " padded"),
+    (10, "\u2003actor"),
+    (10, b"actor"),
+    (11, "2025-01-01T00:00:00"),
+    (11, "2025-01-01T01:00:00.000000+01:00"),
+    (11, "yesterday"),
+    (12, b"not json"),
+    (12, b'{"text": 5}'),
+    (12, 5),
+    (13, b"{"),
+    (13, b'{"k": "v"}'),
+    (13, b"null"),
+    (13, 5),
+]
+
+
+@pytest.mark.parametrize(("column", "value"), _ROW_EDITS)
+def test_an_edited_row_decodes_or_fails_as_the_checked_path_says(column: int, value: Any) -> None:
+    # The inline quick path of decode against the path through event_from_columns alone.
+    row = list(_row(VALID))
+    row[column] = value
+    quick, checked = RowDecoder(EventCodec()), RowDecoder(EventCodec())
+    expected = _outcome(checked._decode_checked, tuple(row))
+    assert _outcome(quick.decode, tuple(row)) == expected
+
+
+def test_the_trace_id_equal_to_the_request_id_is_still_checked() -> None:
+    row = list(_row(VALID))
+    row[8] = row[9] = " padded"
+    with pytest.raises(UndecodableEvent, match="request_id"):
+        RowDecoder(EventCodec()).decode([tuple(row)])
+
+
+class _Fallback(Exception):
+    """What the test's fallback raises: the compiled decoder was not sure."""
+
+
+def _fallback(raw: bytes | str) -> Any:
+    raise _Fallback
+
+
+@pytest.mark.parametrize("cls", default_registry.types(), ids=lambda cls: cls.event_type)
+@given(data=st.data())
+def test_compiled_json_decoder_builds_what_the_converter_builds(
+    cls: type[Any], data: st.DataObject
+) -> None:
+    decode = compile_json_decoder(cls, orjson.loads, _fallback)
+    if decode is None:
+        return
+    converter = EventCodec().converter
+    for value in (data.draw(_samples(cls)), data.draw(_valid_samples(cls))):
+        try:
+            raw = orjson.dumps(value)
+        except TypeError:
+            continue  # a number too big for JSON: no stored payload holds one
+        try:
+            built = decode(raw)
+        except _Fallback:
+            continue
+        assert built == converter.structure(value, cls)
+        assert type(built) is cls
+
+
+def test_compiled_json_decoder_falls_back_on_what_does_not_parse() -> None:
+    decode = compile_json_decoder(Noted, orjson.loads, lambda raw: Noted(text="slow", priority=0))
+    assert decode is not None
+    assert decode(b"not json") == Noted(text="slow", priority=0)
+    assert decode(b'{"text": "hi", "priority": 2, "extra": 1}') == Noted(text="slow", priority=0)
+    assert decode(b'{"text": "hi", "priority": 2}') == Noted(text="hi", priority=2)
