@@ -20,6 +20,7 @@ from events.store.base import (
     StoreClosed,
     StoreError,
 )
+from events.store.sqlite_checkpoint import Checkpointer, hand_over_checkpoints
 from events.store.sqlite_rows import SELECT, RowDecoder, encode_event, encode_time, filter_clause
 from events.store.sqlite_schema import connect, migrate
 from events.store.sqlite_writer import PendingAppend, StreamVersions, write_batch
@@ -62,6 +63,7 @@ class SQLiteEventStore:
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self._write_conn: sqlite3.Connection | None = None
+        self.checkpointer = Checkpointer(path)
         self._writer = asyncio.get_running_loop().create_task(self._run_writer())
 
     @classmethod
@@ -70,6 +72,7 @@ class SQLiteEventStore:
         head = await asyncio.to_thread(_prepare, path)
         store = cls(path, codec=codec, head=head)
         store._write_conn = await store._on_writer(connect, path)
+        await store._on_writer(hand_over_checkpoints, store._write_conn)
         return store
 
     @property
@@ -258,6 +261,7 @@ class SQLiteEventStore:
                     _settle(batch)
                     # Advanced on the loop, after commit: a woken subscriber reads it all.
                     self._notifier.advance(head)
+                    self.checkpointer.committed()
             if self._closing and not self._pending:
                 return
 
@@ -268,6 +272,7 @@ class SQLiteEventStore:
     def _shutdown(self) -> None:
         self._write_pool.shutdown(wait=True)
         self._read_pool.shutdown(wait=True)
+        self.checkpointer.close()
         with self._lock:
             connections, self._connections = self._connections, []
         if self._write_conn is not None:
