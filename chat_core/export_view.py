@@ -9,7 +9,7 @@ import cattrs
 
 from chat_core.payloads import MessagePosted, MessageRedacted
 from chat_core.readmodel import message_subjects
-from chat_core.sealing import open_message_data
+from chat_core.sealing import message_aad, message_data, open_message_data
 from events.keys import KeyNotLoaded, KeyRing
 from events.store.base import EventFilter, EventStore, RecordedEvent
 
@@ -71,22 +71,45 @@ class ChatExportView:
         """Return what payload() returns, from a posted message's payload in exported form.
 
         None when the author's keys were not fetched yet: prepare_subjects, then ask again.
+        A sealed message (nearly every one) is opened here in one go, as _shown opens it.
         """
         assert event_type == MessagePosted.event_type
+        sealed = data["sealed"]
+        message_id = data["message_id"]
         try:
-            return self._shown(
-                tenant,
-                actor,
-                data["thread_id"],
-                data["message_id"],
-                data["seq"],
-                data["role"],
-                data["sealed"],
-                data["content"],
-                data["metadata"],
+            if sealed is None:
+                return self._shown(
+                    tenant,
+                    actor,
+                    data["thread_id"],
+                    message_id,
+                    data["seq"],
+                    data["role"],
+                    sealed,
+                    data["content"],
+                    data["metadata"],
+                )
+            plaintext = self._keys.open_text(
+                tenant, actor, sealed, message_aad(tenant, actor, message_id)
             )
         except KeyNotLoaded:
             return None
+        redacted = message_id in self._redacted
+        metadata: dict[str, Any]
+        if plaintext is None or redacted:
+            content, metadata, erased = None, {}, plaintext is None
+        else:
+            (content, metadata), erased = message_data(plaintext), False
+        return {
+            "thread_id": data["thread_id"],
+            "message_id": message_id,
+            "seq": data["seq"],
+            "role": data["role"],
+            "content": content,
+            "metadata": metadata,
+            "redacted": redacted,
+            "erased": erased,
+        }
 
     def _shown(
         self,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import binascii
 import functools
 from collections.abc import Mapping
 from typing import Any
@@ -16,6 +15,7 @@ from events.keys import DataKey, KeyRing
 __all__ = [
     "Opened",
     "message_aad",
+    "message_data",
     "open_message",
     "open_message_data",
     "seal_message",
@@ -74,14 +74,12 @@ def open_message_data(
     keys: KeyRing, *, tenant: str, author: str, message_id: str, sealed: str
 ) -> tuple[Any, dict[str, Any]] | None:
     """Return what open_message returns, the metadata as a plain dict, for bulk export."""
-    plaintext = keys.open(
-        tenant,
-        author,
-        binascii.a2b_base64(sealed),
-        _aad_prefix(tenant, author) + message_id.encode(),
-    )
-    if plaintext is None:
-        return None
+    plaintext = keys.open_text(tenant, author, sealed, message_aad(tenant, author, message_id))
+    return None if plaintext is None else message_data(plaintext)
+
+
+def message_data(plaintext: bytes) -> tuple[Any, dict[str, Any]]:
+    """Return the content and metadata (a plain dict) of an opened message."""
     data = orjson.loads(plaintext)
     metadata = data["metadata"]
     # A JSON object is what freeze_map then dict() would give back; anything else goes so.

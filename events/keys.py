@@ -13,6 +13,7 @@ Errors (see events.crypto):
 from __future__ import annotations
 
 import asyncio
+import binascii
 import struct
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
@@ -20,9 +21,19 @@ from datetime import UTC, datetime
 from typing import Protocol, runtime_checkable
 
 from attrs import frozen
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from events.crypto import BadMasterKey, CryptoError, MasterKey, new_data_key, open_sealed, seal
+from events.crypto import (
+    NONCE_BYTES,
+    BadMasterKey,
+    CryptoError,
+    MasterKey,
+    SealBroken,
+    new_data_key,
+    open_sealed,
+    seal,
+)
 
 __all__ = [
     "DataKey",
@@ -40,6 +51,10 @@ __all__ = [
 
 SEAL_FORMAT = 1
 _HEADER = struct.Struct(">BI")  # format byte, key id
+_BODY = _HEADER.size
+_NONCE_END = _BODY + NONCE_BYTES
+_key_id = _HEADER.unpack_from
+_from_base64 = binascii.a2b_base64
 CACHE_SUBJECTS = 100_000
 
 
@@ -232,6 +247,27 @@ class KeyRing:
         if aead is None:
             return None
         return open_sealed(aead, sealed[_HEADER.size :], aad)
+
+    def open_text(self, tenant: str, subject: str, sealed: str, aad: bytes) -> bytes | None:
+        """Do what open() does to the base64 text of a sealed value, in one call.
+
+        For bulk export, which opens a message per event: the same checks and errors as
+        base64 decoding, key_id_of and open() in turn (KeyNotLoaded, CryptoError,
+        SealBroken, binascii.Error), without their calls in between.
+        """
+        raw = _from_base64(sealed)
+        keys = self._subjects.get((tenant, subject))
+        if keys is None:
+            raise KeyNotLoaded(f"keys of a subject in {tenant} were not prefetched")
+        if len(raw) < _BODY or raw[0] != SEAL_FORMAT:
+            raise CryptoError("not a sealed value of a known format")
+        aead = keys.live.get(_key_id(raw)[1])
+        if aead is None:
+            return None
+        try:
+            return aead.decrypt(raw[_BODY:_NONCE_END], raw[_NONCE_END:], aad)
+        except (InvalidTag, ValueError):
+            raise SealBroken("the sealed value does not open under this key and context") from None
 
     async def destroy(self, tenant: str, subject: str) -> tuple[int, int]:
         """Destroy every key of the subject, leaving a tombstone.

@@ -1,0 +1,120 @@
+"""Opening sealed text in one call (bulk export) answers as the step-by-step way does."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+import attrs
+import pytest
+
+from chat_core.export_view import ChatExportView
+from chat_core.payloads import MessagePosted
+from chat_core.sealing import message_aad, open_message, seal_message
+from events.codec import EventCodec
+from events.crypto import CryptoError, MasterKey, SealBroken, new_data_key
+from events.envelope import Env
+from events.keys import KeyNotLoaded, KeyRing, MemoryKeyStore
+from events.store.base import RecordedEvent
+from tests.events.factories import make_event
+
+TENANT, AUTHOR = "t_acme", "u_ann"
+
+
+async def _sealed(keys: KeyRing, message_id: str = "msg_1") -> str:
+    key = await keys.writing_key(TENANT, AUTHOR)
+    return seal_message(
+        keys,
+        key,
+        tenant=TENANT,
+        author=AUTHOR,
+        message_id=message_id,
+        content="hello",
+        metadata={"k": "v"},
+    )
+
+
+def _ring() -> KeyRing:
+    return KeyRing(MemoryKeyStore(), MasterKey(new_data_key()))
+
+
+async def test_open_text_opens_what_open_opens() -> None:
+    keys = _ring()
+    sealed = await _sealed(keys)
+    aad = message_aad(TENANT, AUTHOR, "msg_1")
+    expected = keys.open(TENANT, AUTHOR, base64.b64decode(sealed), aad)
+    assert expected is not None
+    assert keys.open_text(TENANT, AUTHOR, sealed, aad) == expected
+
+
+async def test_open_text_refuses_as_open_refuses() -> None:
+    keys = _ring()
+    sealed = await _sealed(keys)
+    aad = message_aad(TENANT, AUTHOR, "msg_1")
+    with pytest.raises(SealBroken):
+        keys.open_text(TENANT, AUTHOR, sealed, message_aad(TENANT, AUTHOR, "msg_2"))
+    raw = bytearray(base64.b64decode(sealed))
+    raw[-1] ^= 1
+    with pytest.raises(SealBroken):
+        keys.open_text(TENANT, AUTHOR, base64.b64encode(raw).decode(), aad)
+    with pytest.raises(SealBroken):
+        keys.open_text(TENANT, AUTHOR, base64.b64encode(raw[:9]).decode(), aad)
+    with pytest.raises(CryptoError, match="known format"):
+        keys.open_text(TENANT, AUTHOR, base64.b64encode(b"\x02" + raw[1:]).decode(), aad)
+    with pytest.raises(CryptoError, match="known format"):
+        keys.open_text(TENANT, AUTHOR, base64.b64encode(raw[:3]).decode(), aad)
+    with pytest.raises(binascii.Error):
+        keys.open_text(TENANT, AUTHOR, sealed[:-3], aad)
+    with pytest.raises(KeyNotLoaded):
+        keys.open_text(TENANT, "u_bob", sealed, aad)
+
+
+async def test_open_text_of_an_erased_subject_is_none() -> None:
+    keys = _ring()
+    sealed = await _sealed(keys)
+    await keys.destroy(TENANT, AUTHOR)
+    assert keys.open_text(TENANT, AUTHOR, sealed, message_aad(TENANT, AUTHOR, "msg_1")) is None
+    assert (
+        open_message(keys, tenant=TENANT, author=AUTHOR, message_id="msg_1", sealed=sealed) is None
+    )
+
+
+def _posted(sealed: str) -> RecordedEvent:
+    payload = MessagePosted(thread_id="th_1", message_id="msg_1", seq=1, role="user", sealed=sealed)
+    event = make_event("chat/th_1", 1, tenant=TENANT, env=Env.DEV, payload=payload)
+    return RecordedEvent(event=attrs.evolve(event, actor=AUTHOR), position=1)
+
+
+@pytest.mark.parametrize("erase", [False, True])
+@pytest.mark.parametrize("redact", [False, True])
+async def test_the_export_view_shows_rows_as_it_shows_events(erase: bool, redact: bool) -> None:
+    keys = _ring()
+    sealed = await _sealed(keys)
+    if erase:
+        await keys.destroy(TENANT, AUTHOR)
+    codec = EventCodec()
+    view = ChatExportView(
+        keys=keys, redacted={"msg_1"} if redact else set(), converter=codec.converter
+    )
+    item = _posted(sealed)
+    data = codec.converter.unstructure(item.event.payload)
+    shown = view.payload_data(MessagePosted.event_type, TENANT, AUTHOR, data)
+    assert shown == view.payload(item)
+    assert shown is not None
+    assert shown["erased"] is erase
+    assert shown["redacted"] is redact
+    if erase or redact:
+        assert shown["content"] is None and shown["metadata"] == {}
+    else:
+        assert (shown["content"], shown["metadata"]) == ("hello", {"k": "v"})
+
+
+async def test_the_export_view_asks_for_keys_it_has_not_fetched() -> None:
+    keys = _ring()
+    sealed = await _sealed(keys)
+    keys.forget(TENANT, AUTHOR)
+    view = ChatExportView(keys=keys, redacted=set(), converter=EventCodec().converter)
+    data = EventCodec().converter.unstructure(_posted(sealed).event.payload)
+    assert view.payload_data(MessagePosted.event_type, TENANT, AUTHOR, data) is None
+    await view.prepare_subjects([(TENANT, AUTHOR)])
+    assert view.payload_data(MessagePosted.event_type, TENANT, AUTHOR, data) is not None
