@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+import orjson
 from attrs import field, frozen
 
 from events.envelope import Env, FrozenMap
@@ -73,6 +74,7 @@ class MessageView:
     # The sealed form an answer to a post is recorded with, so no record holds plaintext.
     sealed: str | None = field(default=None, eq=False, repr=False)
     _json: dict[str, Any] | None = field(default=None, init=False, eq=False, repr=False)
+    _bytes: bytes | None = field(default=None, init=False, eq=False, repr=False)
 
     def to_json(self) -> dict[str, Any]:
         """Return the contract's JSON object, built once per view (read it, never change it)."""
@@ -80,6 +82,13 @@ class MessageView:
             object.__setattr__(self, "_json", self._build_json())
         assert self._json is not None
         return self._json
+
+    def json_bytes(self) -> bytes:
+        """Return the contract's JSON object serialised, once per view (pages splice it)."""
+        if self._bytes is None:
+            object.__setattr__(self, "_bytes", orjson.dumps(self.to_json()))
+        assert self._bytes is not None
+        return self._bytes
 
     def record_json(self) -> dict[str, Any]:
         """Return the answer as an idempotency record keeps it: sealed, never in clear."""
@@ -168,6 +177,15 @@ class Page:
             "has_more": self.has_more,
             "next": self.next,
         }
+
+    def json_bytes(self) -> bytes:
+        """Return the page serialised: each message's cached JSON spliced, not re-encoded."""
+        items = b",".join(
+            item.json_bytes() if isinstance(item, MessageView) else orjson.dumps(item.to_json())
+            for item in self.data
+        )
+        tail = orjson.dumps({"has_more": self.has_more, "next": self.next})
+        return b'{"data":[' + items + b"]," + tail[1:]
 
 
 @frozen(kw_only=True)

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import base64
+from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 import pytest
 from aiohttp.test_utils import TestClient
 
+from chat_core.views import MessageView, Page, ThreadView
 from tests.http.helpers import (
     auth_headers,
     create_thread,
@@ -196,3 +199,37 @@ async def test_query_on_a_route_that_takes_none_is_400(memory_client: Client) ->
     await expect_refusal(
         memory_client, "POST", "/chat/threads?x=1", 400, headers=ADA, json={"title": "t"}
     )
+
+
+async def test_a_page_spliced_from_cached_json_reads_as_its_object() -> None:
+    created = datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
+    messages = tuple(
+        MessageView(
+            id=f"msg_{seq:x}-x",
+            thread_id="th_1",
+            seq=seq,
+            role="user",
+            content=None if seq == 2 else f'é {seq} " \\ \u2028',
+            metadata={"k": "v"} if seq == 1 else {},
+            author="u_ada",
+            created_at=created,
+            request_id="r-1",
+            redacted=seq == 2,
+        )
+        for seq in (1, 2, 3)
+    )
+    thread = ThreadView(
+        id="th_1",
+        title=None,
+        metadata={},
+        created_at=created,
+        created_by="u_ada",
+        message_count=3,
+        last_seq=3,
+    )
+    for page in (
+        Page(data=messages, has_more=True, next="bWVzc2FnZXM6YXNjOjM"),
+        Page(data=(), has_more=False, next=None),
+        Page(data=(thread,), has_more=False, next=None),
+    ):
+        assert orjson.loads(page.json_bytes()) == page.to_json()

@@ -10,6 +10,7 @@ from transports.http.bodies import CreateThreadBody, PostMessageBody, decode_bod
 from transports.http.keys import AUTH, CONTEXT, CORE
 from transports.http.requests import (
     idempotency_of,
+    json_bytes_response,
     json_response,
     page_params,
     read_json,
@@ -48,7 +49,7 @@ async def list_threads(request: web.Request) -> web.Response:
     page = await request.app[CORE].queries.list_threads(
         request[CONTEXT], request[AUTH], limit=params.limit, after=params.after
     )
-    return json_response(200, page.to_json())
+    return json_bytes_response(200, page.json_bytes())
 
 
 @routes.get("/chat/threads/{thread_id}")
@@ -94,7 +95,7 @@ async def list_messages(request: web.Request) -> web.Response:
         after=params.after,
         order=params.order,
     )
-    return json_response(200, page.to_json())
+    return json_bytes_response(200, page.json_bytes())
 
 
 @routes.delete("/chat/threads/{thread_id}/messages/{message_id}")

@@ -44,6 +44,7 @@ REQUEST_ID_PATTERN = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/openapi.json", "/docs"})
 
 log = logging.getLogger("transports.http")
+_ENVS = {env.value: env for env in Env}
 _IDS = random.Random()
 # The version (4) and variant (RFC 4122) bits of a random UUID.
 _UUID4_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))
@@ -205,13 +206,14 @@ def context_from_headers(request: web.Request) -> RequestContext:
     except InvalidContext:
         raise HTTPProblem(400, "X-Tenant-Id must match ^t_[a-z0-9][a-z0-9_-]{0,62}$") from None
     env_name = headers.get("X-Env")
-    allowed = request.app[CORE].settings.envs
     if env_name is None:
         raise HTTPProblem(400, "the X-Env header is required")
-    if env_name not in {env.value for env in allowed}:
+    env = _ENVS.get(env_name)
+    allowed = request.app[CORE].settings.envs
+    if env is None or env not in allowed:
         names = ", ".join(sorted(env.value for env in allowed))
         raise HTTPProblem(400, f"X-Env must be one of: {names}")
     sent_id = headers.get("X-Request-Id")
     if sent_id is not None and REQUEST_ID_PATTERN.fullmatch(sent_id) is None:
         raise HTTPProblem(400, "X-Request-Id must match ^[A-Za-z0-9._:-]{1,128}$")
-    return RequestContext(tenant=tenant, env=Env(env_name), request_id=request[REQUEST_ID])
+    return RequestContext(tenant=tenant, env=env, request_id=request[REQUEST_ID])

@@ -18,6 +18,7 @@ from transports.http.problems import HTTPProblem
 __all__ = [
     "PageParams",
     "idempotency_of",
+    "json_bytes_response",
     "json_response",
     "page_params",
     "read_json",
@@ -124,6 +125,11 @@ def json_response(status: int, data: Any, *, headers: dict[str, str] | None = No
     return web.Response(
         status=status, body=orjson.dumps(data), content_type="application/json", headers=headers
     )
+
+
+def json_bytes_response(status: int, body: bytes) -> web.Response:
+    """Answer with JSON already serialised."""
+    return web.Response(status=status, body=body, content_type="application/json")
 
 
 def replay_response(replay: Replay, *, headers: dict[str, str] | None = None) -> web.Response:
