@@ -166,26 +166,9 @@ async def bench_replay(report: Report, workdir: Path, count: int) -> None:
     assert seen == count, f"read {seen} of {count}"
     growth = max(samples) - before
     spread = max(samples) - min(samples)
-    report.add(
-        Figure(
-            "store",
-            f"read_all decode, {count:,} events",
-            count / elapsed,
-            "ev/s",
-            250_000,
-            "target",
-        )
-    )
-    report.add(
-        Figure(
-            "store",
-            f"read_all decode, {count:,} events",
-            count / elapsed,
-            "ev/s",
-            yardstick_rate(),
-            "json.loads+cattrs",
-        )
-    )
+    name, rate = f"read_all decode, {count:,} events", count / elapsed
+    report.add(Figure("store", name, rate, "ev/s", 250_000, "target"))
+    report.add(Figure("store", name, rate, "ev/s", yardstick_rate(), "json.loads+cattrs"))
     report.add(Figure("store", "RSS growth during read (max - before)", growth / 1e6, "MB"))
     report.add(Figure("store", "RSS spread over 10 samples in the read", spread / 1e6, "MB"))
 
