@@ -7,13 +7,16 @@ import asyncio
 import gc
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 
 from aiohttp import web
 
 from chat_core.bootstrap import bootstrap, hs256_secret
 from chat_core.settings import ENV_NAMES, Settings, SettingsError, load_settings
 from chat_core.tokens import mint_token, parse_tenant_roles
+from events.store.sqlite_lock import FileServed, serving_lock
+from events.store.url import sqlite_path
 from transports.cli.logs import configure_logging
 from transports.cli.tooling import TOOLING_COMMANDS, add_tooling_commands, run_tooling
 from transports.http.app import create_app
@@ -96,12 +99,24 @@ def _serve(settings: Settings) -> None:
     # walked them often enough to put 35-50 ms pauses into POST p99. Collect young objects
     # in larger batches (measured: POST p99 48 ms -> 10 ms under wrk, 32 connections).
     gc.set_threshold(*GC_THRESHOLDS)
-    if settings.mode == "dev":
-        _print_dev_banner(settings)
 
     async def make_app() -> web.Application:
         return create_app(await bootstrap(settings=settings))
 
+    with _sole_server(settings.store_url):
+        if settings.mode == "dev":
+            _print_dev_banner(settings)
+        _run(settings, make_app)
+
+
+def _sole_server(store_url: str) -> AbstractContextManager[None]:
+    """Hold a SQLite file's serving lock while serving it; other stores need none."""
+    if store_url.startswith("sqlite:"):
+        return serving_lock(sqlite_path(store_url))
+    return nullcontext()
+
+
+def _run(settings: Settings, make_app: Callable[[], Awaitable[web.Application]]) -> None:
     web.run_app(
         make_app(),
         host=settings.host,
@@ -141,7 +156,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             tenants.update(parse_tenant_roles(spec))
         print(_token(settings, args.sub, tenants, args.ttl))
         return 0
-    except (SettingsError, ValueError) as exc:
+    except (SettingsError, ValueError, FileServed) as exc:
         print(f"chat-core: {exc}", file=sys.stderr)
         return 2
 

@@ -1,0 +1,47 @@
+"""One server per SQLite file: a second refuses to start, naming the first; a dead one frees it."""
+
+from __future__ import annotations
+
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.reliability.server import ServerProcess
+
+
+def _healthy(server: ServerProcess) -> bool:
+    with urllib.request.urlopen(f"{server.base_url}/healthz", timeout=5) as answer:
+        return bool(answer.status == 200)
+
+
+def test_a_second_server_on_the_same_file_refuses_to_start(tmp_path: Path) -> None:
+    store_url = f"sqlite:///{tmp_path}/chat.db"
+    with ServerProcess(store_url, tmp_path / "first.log") as first:
+        second = ServerProcess(store_url, tmp_path / "second.log")
+        with pytest.raises(RuntimeError, match="exited at start"):
+            second.start()
+        assert second.wait(10) == 2
+        log = second.log_text()
+        assert f"another chat-core server (pid {first.pid}) is serving" in log
+        assert _healthy(first), "the first server stopped serving"
+
+
+@pytest.mark.parametrize("stop", ["sigkill", "sigterm"])
+def test_the_file_is_free_again_once_its_server_is_gone(tmp_path: Path, stop: str) -> None:
+    store_url = f"sqlite:///{tmp_path}/chat.db"
+    first = ServerProcess(store_url, tmp_path / "first.log").start()
+    if stop == "sigkill":
+        first.kill()
+    else:
+        assert first.terminate() == 0
+    with ServerProcess(store_url, tmp_path / "second.log") as second:
+        assert _healthy(second)
+
+
+def test_servers_on_different_files_run_side_by_side(tmp_path: Path) -> None:
+    with (
+        ServerProcess(f"sqlite:///{tmp_path}/a.db", tmp_path / "a.log") as a,
+        ServerProcess(f"sqlite:///{tmp_path}/b.db", tmp_path / "b.log") as b,
+    ):
+        assert _healthy(a) and _healthy(b)
