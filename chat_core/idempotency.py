@@ -94,7 +94,9 @@ class IdempotencyGuard:
         record = await self._store.get_idempotency(scope)
         if record is None:
             return None
-        if record.fingerprint != idempotency.fingerprint:
+        if record.fingerprint != idempotency.fingerprint and (
+            record.fingerprint not in idempotency.earlier
+        ):
             raise IdempotencyMismatch(
                 "this Idempotency-Key was already used with a different request"
             )

@@ -11,6 +11,7 @@ from aiohttp.test_utils import TestClient
 
 from tests.http.helpers import auth_headers, create_thread, post_message, token
 from tests.streams.helpers import ticket_for, ws_reply
+from transports.http.keys import CORE
 
 Client = TestClient[Any, Any]
 
@@ -53,6 +54,57 @@ async def test_post_acks_with_the_message_and_replays_by_key(client: Client) -> 
         again = await ws_reply(socket)
         assert again["message"] == ack["message"] and again["replayed"] is True
         await socket.send_json({**frame, "content": "other", "id": "c"})
+        assert (await ws_reply(socket))["status"] == 422
+
+
+async def test_a_post_retried_over_the_other_transport_replays_its_first_answer(
+    client: Client,
+) -> None:
+    headers = auth_headers()
+    thread = await create_thread(client, headers)
+    path = f"/chat/threads/{thread['id']}/messages"
+    body = {"content": "hi", "metadata": {"b": "2", "a": "1"}}
+    store = client.app[CORE].store
+    async with client.ws_connect("/chat/ws", headers=headers) as socket:
+        # Over the socket first, then over HTTP with the same key, fields in another order.
+        await socket.send_json(
+            {
+                "op": "post",
+                "id": 1,
+                "thread_id": thread["id"],
+                **body,
+                "idempotency_key": "ws-first",
+            }
+        )
+        ack = await ws_reply(socket)
+        head = await store.head_position()
+        again = await client.post(
+            path,
+            data=b'{ "metadata": {"a": "1", "b": "2"}, "content": "hi" }',
+            headers={**headers, "Idempotency-Key": "ws-first", "Content-Type": "application/json"},
+        )
+        assert again.status == 201 and again.headers["Idempotent-Replayed"] == "true"
+        assert await again.json() == ack["message"]
+        # Over HTTP first, then over the socket with the same key.
+        first = await client.post(path, json=body, headers={**headers, "Idempotency-Key": "h1"})
+        assert first.status == 201
+        head = await store.head_position()
+        await socket.send_json(
+            {"op": "post", "id": 2, "thread_id": thread["id"], **body, "idempotency_key": "h1"}
+        )
+        replayed = await ws_reply(socket)
+        assert replayed["replayed"] is True and replayed["message"] == await first.json()
+        assert await store.head_position() == head
+        # Another request under a used key is still refused, whichever transport carries it.
+        await socket.send_json(
+            {
+                "op": "post",
+                "id": 3,
+                "thread_id": thread["id"],
+                "content": "other",
+                "idempotency_key": "h1",
+            }
+        )
         assert (await ws_reply(socket))["status"] == 422
 
 

@@ -34,7 +34,7 @@ async def create_thread(request: web.Request) -> web.Response:
         auth=request[AUTH],
         title=body.title,
         metadata=body.metadata,
-        idempotency=idempotency_of(request, raw),
+        idempotency=idempotency_of(request, data, raw),
     )
     result = await request.app[CORE].bus.send(command)
     if isinstance(result, Replay):
@@ -75,7 +75,7 @@ async def post_message(request: web.Request) -> web.Response:
         role=body.role,
         content=body.content,
         metadata=body.metadata,
-        idempotency=idempotency_of(request, raw),
+        idempotency=idempotency_of(request, data, raw),
     )
     result = await request.app[CORE].bus.send(command)
     if isinstance(result, Replay):

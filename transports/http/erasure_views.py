@@ -51,7 +51,7 @@ async def erase_subject(request: web.Request) -> web.Response:
         context=request[CONTEXT],
         auth=request[AUTH],
         subject=body.subject,
-        idempotency=idempotency_of(request, raw),
+        idempotency=idempotency_of(request, data, raw),
     )
     result = await request.app[CORE].bus.send(command)
     if isinstance(result, Replay):

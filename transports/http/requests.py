@@ -24,6 +24,7 @@ __all__ = [
     "read_json",
     "reject_query",
     "replay_response",
+    "request_fingerprint",
 ]
 
 IDEMPOTENCY_KEY = re.compile(r"[\x20-\x7e]{1,255}")
@@ -68,18 +69,38 @@ def reject_query(request: web.Request) -> None:
         raise HTTPProblem(400, f"unknown query parameter: {', '.join(sorted(request.query))}")
 
 
-def idempotency_of(request: web.Request, raw: bytes) -> Idempotency | None:
+def idempotency_of(request: web.Request, data: Any, raw: bytes) -> Idempotency | None:
     """Return the request's Idempotency-Key with the fingerprint of method, path and body."""
     key = request.headers.get("Idempotency-Key")
     if key is None:
         return None
     if IDEMPOTENCY_KEY.fullmatch(key) is None:
         raise HTTPProblem(400, "Idempotency-Key must be 1 to 255 printable ASCII characters")
+    return Idempotency(
+        key=key,
+        fingerprint=request_fingerprint(request.method, request.path, data),
+        # Until 2026-11-26 the body's bytes were hashed as sent.
+        earlier=(_digest(request.method.encode(), request.path.encode(), raw),),
+    )
+
+
+def request_fingerprint(method: str, path: str, body: Any) -> str:
+    """Fingerprint a request by method, path and JSON body, whatever transport carried it.
+
+    The body is hashed in one canonical form (keys sorted, no spaces), so the same request
+    over HTTP or as a WebSocket frame, or with its fields in another order, is the same
+    request: a retry over either transport replays the first answer instead of a 422.
+    """
+    canonical = orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
+    return _digest(method.encode(), path.encode(), canonical)
+
+
+def _digest(*parts: bytes) -> str:
     digest = hashlib.sha256()
-    for part in (request.method.encode(), request.path.encode(), raw):
+    for part in parts:
         digest.update(len(part).to_bytes(8, "big"))
         digest.update(part)
-    return Idempotency(key=key, fingerprint=digest.hexdigest())
+    return digest.hexdigest()
 
 
 class PageParams:

@@ -48,7 +48,7 @@ async def put_config(request: web.Request) -> web.Response:
         max=body.max,
         overrides=body.overrides,
         if_match=request.headers.get("If-Match"),
-        idempotency=idempotency_of(request, raw),
+        idempotency=idempotency_of(request, data, raw),
     )
     result = await request.app[CORE].bus.send(command)
     if isinstance(result, Replay):

@@ -11,7 +11,7 @@ from attrs import frozen
 from chat_core.commands import Idempotency
 from transports.http.bodies import PostMessageBody, decode_body
 from transports.http.problems import HTTPProblem
-from transports.http.requests import IDEMPOTENCY_KEY
+from transports.http.requests import IDEMPOTENCY_KEY, request_fingerprint
 from transports.http.stream_common import MAX_VERSION
 
 __all__ = ["Frame", "PostFrame", "SubscribeFrame", "parse_frame", "post_frame", "subscribe_frame"]
@@ -99,8 +99,14 @@ def post_frame(frame: Frame) -> PostFrame:
     if key is not None:
         if not isinstance(key, str) or IDEMPOTENCY_KEY.fullmatch(key) is None:
             raise HTTPProblem(400, "idempotency_key must be 1 to 255 printable ASCII characters")
-        canonical = orjson.dumps(
+        # The fingerprint POST /chat/threads/{thread_id}/messages with this body gets.
+        path = f"/chat/threads/{thread_id}/messages"
+        earlier = orjson.dumps(
             {"op": "post", "thread_id": thread_id, **fields}, option=orjson.OPT_SORT_KEYS
         )
-        idempotency = Idempotency(key=key, fingerprint=hashlib.sha256(canonical).hexdigest())
+        idempotency = Idempotency(
+            key=key,
+            fingerprint=request_fingerprint("POST", path, fields),
+            earlier=(hashlib.sha256(earlier).hexdigest(),),
+        )
     return PostFrame(thread_id=thread_id, body=body, idempotency=idempotency)
