@@ -141,23 +141,30 @@ class _Replay:
         self._live_temperatures = StreamCache(store, TemperatureState, capacity=1)
 
     async def fold_stream(self, stream: str, on_state: OnState | None) -> None:
-        """Fold one stream page by page, count what it rebuilt, check it, hand it on."""
+        """Fold one stream page by page, count what it rebuilt, check it, hand it on.
+
+        With check, the live state is loaded first and the fold stops at its version, so
+        both sides describe the same events even while a server appends to the stream.
+        """
         state = _new_state(stream)
+        live = None if state is None or not self._check else await self._live_state(stream, state)
+        until = None if live is None else live.version
         last_scope: str | None = None
         version = 0
-        while True:
-            batch = await self._store.read_stream(stream, after_version=version, limit=PAGE)
+        while until is None or version < until:
+            limit = PAGE if until is None else min(PAGE, until - version)
+            batch = await self._store.read_stream(stream, after_version=version, limit=limit)
             for item in batch:
                 last_scope = await self._fold_event(item, state, last_scope)
             self._advance(len(batch))
-            if len(batch) < PAGE:
+            if len(batch) < limit:
                 break
             version = batch[-1].event.version
         self._count(state)
         if state is None:
             return
-        if self._check:
-            await self._check_state(stream, state)
+        if live is not None:
+            self._compare(stream, state, live)
         if on_state is not None:
             on_state(stream, state)
 
@@ -219,8 +226,8 @@ class _Replay:
         if changed:
             self._differs(f"{where}: {', '.join(changed)} differ")
 
-    async def _check_state(self, stream: str, rebuilt: State) -> None:
-        """Compare a rebuilt state with the one the request path loads, then forget that."""
+    async def _live_state(self, stream: str, rebuilt: State) -> State:
+        """Load a stream's state as the request path does, then forget it there."""
         live: State
         if isinstance(rebuilt, ThreadState):
             live = await self._live_threads.load(stream)
@@ -228,6 +235,10 @@ class _Replay:
         else:
             live = await self._live_temperatures.load(stream)
             self._live_temperatures.forget(stream)
+        return live
+
+    def _compare(self, stream: str, rebuilt: State, live: State) -> None:
+        """Report a difference between a rebuilt state and the live one."""
         changed = _changed_fields(rebuilt, live)
         if changed:
             self._differs(f"{stream}: {', '.join(changed)} differ from the live state")

@@ -9,12 +9,15 @@ import weakref
 import pytest
 
 from chat_core import replay
+from chat_core.commands import PostMessage
+from chat_core.context import RequestContext
 from chat_core.readmodel import TemperatureState, ThreadState
 from chat_core.replay import ReplayResult, State, replay_log
 from events.codec import EventCodec
+from events.envelope import Env
 from events.store import open_store
 from tests.tooling.conftest import Cli
-from tests.tooling.logs import sql
+from tests.tooling.logs import AUTH, open_core, sql
 
 SUMMARY = (
     "replayed 44 events: 8 threads, 24 messages, 4 temperature configs, 28 idempotency records\n"
@@ -135,3 +138,47 @@ def test_replay_of_an_undecodable_log_fails_plainly(cli: Cli, chat_log: str) -> 
     status, _, err = cli("replay", "--store", chat_log)
     assert status == 2
     assert err.startswith("chat-core replay: ") and "does not decode" in err
+
+
+def test_replay_check_stays_clean_while_the_pipeline_appends(chat_log: str) -> None:
+    """The fold stops at the version the live side loaded, so a racing append is no difference."""
+
+    async def run() -> tuple[ReplayResult, list[str], int]:
+        core = await open_core(chat_log)
+        threads = [
+            name for name in await core.store.list_streams(limit=1000) if name.startswith("chat/")
+        ]
+        stop = asyncio.Event()
+        posted = 0
+
+        async def keep_posting() -> None:
+            nonlocal posted
+            while not stop.is_set():
+                for stream in threads:
+                    _, tenant, env, thread_id = stream.split("/")
+                    await core.bus.send(
+                        PostMessage(
+                            context=RequestContext(tenant=tenant, env=Env(env), request_id="r-1"),
+                            auth=AUTH,
+                            thread_id=thread_id,
+                            role="user",
+                            content="while replaying",
+                        )
+                    )
+                    posted += 1
+
+        differences: list[str] = []
+        writer = asyncio.create_task(keep_posting())
+        try:
+            await asyncio.sleep(0.05)
+            result = await replay_log(core.store, check=True, on_difference=differences.append)
+        finally:
+            stop.set()
+            await writer
+            await core.close()
+        return result, differences, posted
+
+    result, differences, posted = asyncio.run(run())
+    assert posted > 8, "the writer did not run beside the replay"
+    assert differences == []
+    assert result.threads == 8
