@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from chat_core.commands import CreateThread, PostMessage, SetTemperatureConfig
 from chat_core.context import AuthContext, RequestContext, Role, has_role
@@ -15,6 +15,7 @@ from chat_core.payloads import (
     ThreadCreated,
 )
 from chat_core.readmodel import MessageState, TemperatureState, ThreadState
+from events.envelope import EventPayload
 
 __all__ = [
     "check_if_match",
@@ -79,12 +80,17 @@ def post_message(
 
 
 def redact_message(
-    state: ThreadState, context: RequestContext, auth: AuthContext, message: MessageState | None
+    state: ThreadState,
+    context: RequestContext,
+    auth: AuthContext,
+    message: MessageState | None,
+    *,
+    queued: Sequence[EventPayload] = (),
 ) -> list[MessageRedacted]:
     """Decide a redaction of a message found in the thread, by its author or an admin.
 
-    None when it is already redacted, which the state knows even when the message was
-    found before a redaction queued ahead of this one landed.
+    None when it is already redacted: by the state, or by a redaction decided ahead of this
+    one (queued) that the state has not folded yet because its append is still in flight.
     """
     require_role(context, auth)
     thread_id = _existing(state)
@@ -92,9 +98,12 @@ def redact_message(
         raise NotFound("no such message in this thread")
     if message.author != auth.sub and not has_role(auth, context.tenant, Role.ADMIN):
         raise Forbidden("only the author or an admin may redact a message")
-    if message.message_id in state.redacted:
+    message_id = message.message_id
+    if message_id in state.redacted or any(
+        type(payload) is MessageRedacted and payload.message_id == message_id for payload in queued
+    ):
         return []
-    return [MessageRedacted(thread_id=thread_id, message_id=message.message_id, seq=message.seq)]
+    return [MessageRedacted(thread_id=thread_id, message_id=message_id, seq=message.seq)]
 
 
 def check_if_match(if_match: str | None, version: int) -> None:

@@ -153,7 +153,7 @@ class ChatHandlers:
             context=command.context,
             auth=command.auth,
             decision=lambda draft: decide.redact_message(
-                draft.state, command.context, command.auth, message
+                draft.state, command.context, command.auth, message, queued=draft.decided
             ),
             render=lambda _events: None,
             status=204,

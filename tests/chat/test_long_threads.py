@@ -233,3 +233,24 @@ async def test_ids_made_before_they_named_their_seq_are_still_found(tmp_path: Pa
         await core.close()
     assert [view.seq for view in seen if view.redacted] == [COUNT, COUNT - RECENT - 1, 2, 1]
     assert [view.content for view in seen[:2]] == [None, f"old {COUNT - 1}"]
+
+
+@pytest.mark.parametrize("backend", ["memory", "sqlite"])
+async def test_concurrent_redactions_of_one_message_append_one_event(
+    tmp_path: Path, backend: str
+) -> None:
+    core = await _core(tmp_path, backend)
+    try:
+        thread = await core.bus.send(CreateThread(context=CONTEXT, auth=ADA))
+        assert isinstance(thread, ThreadView)
+        message = await core.bus.send(
+            PostMessage(context=CONTEXT, auth=ADA, thread_id=thread.id, role="user", content="x")
+        )
+        assert isinstance(message, MessageView)
+        # Pipelined batches decide while earlier redactions are still being appended.
+        await asyncio.gather(*(core.bus.send(_redact(thread.id, message.id)) for _ in range(8)))
+        stored = await core.store.read_stream(thread_stream(CONTEXT, thread.id))
+    finally:
+        await core.close()
+    types = [item.event.type for item in stored]
+    assert types.count("chat.message.redacted") == 1
