@@ -444,7 +444,11 @@ class ThreadCache(StreamCache[ThreadState]):
     async def _read_back(
         self, stream: str, state: ThreadState, first: int, last: int
     ) -> list[MessageState]:
-        after = state.marks[(first - 1) // STRIDE] - 1
+        # Seqs run 1, 2, ... so the mark exists; a log whose seqs do not (edited underneath)
+        # is read from the nearest mark before, or from the start, never refused.
+        marks = state.marks
+        mark = min((first - 1) // STRIDE, len(marks) - 1)
+        after = marks[mark] - 1 if mark >= 0 else 0
         found: list[MessageState] = []
         while after < state.version:
             # A page's messages, plus what may precede them after their mark, in one read.

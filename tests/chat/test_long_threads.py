@@ -254,3 +254,24 @@ async def test_concurrent_redactions_of_one_message_append_one_event(
         await core.close()
     types = [item.event.type for item in stored]
     assert types.count("chat.message.redacted") == 1
+
+
+async def test_a_thread_whose_seqs_skip_still_pages_without_error(tmp_path: Path) -> None:
+    """A log edited underneath (seqs that jump) reads back what it holds; it never fails."""
+    core = await _core(tmp_path, "memory")
+    thread_id = "th_gaps"
+    stream = thread_stream(CONTEXT, thread_id)
+    seqs = [*range(1, 601), *range(2000, 2301)]
+    events = [_event(stream, 1, ThreadCreated(thread_id=thread_id, title=None))]
+    for version, seq in enumerate(seqs, start=2):
+        payload = MessagePosted(
+            thread_id=thread_id, message_id=f"msg_{seq:x}-g", seq=seq, role="user", content="x"
+        )
+        events.append(_event(stream, version, payload))
+    await core.store.append(stream, events, 0)
+    try:
+        for order in ("asc", "desc"):
+            seen = await _walk(core, thread_id, order, 100)
+            assert {view.seq for view in seen} <= set(seqs)
+    finally:
+        await core.close()
