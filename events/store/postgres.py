@@ -36,6 +36,7 @@ from events.store.base import (
     StoreClosed,
     StoreError,
 )
+from events.store.pending import PendingAppend, committed_events
 from events.store.postgres_listener import HeadListener
 from events.store.postgres_rows import (
     SELECT,
@@ -45,7 +46,7 @@ from events.store.postgres_rows import (
     filter_clause,
 )
 from events.store.postgres_schema import migrate
-from events.store.postgres_writer import PendingAppend, write_batch
+from events.store.postgres_writer import write_batch
 from events.store.stats import WriterStats
 from events.store.subscription import HeadNotifier, follow
 
@@ -136,7 +137,7 @@ class PostgresEventStore:
             recorded = await item.future
         else:
             await self._commit([item])
-            recorded = _result(item)
+            recorded = item.result()
         self.stats.record_append(events=len(events), seconds=time.perf_counter() - started)
         return recorded
 
@@ -245,7 +246,7 @@ class PostgresEventStore:
                 batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
                 await self._commit(batch)
                 for item in batch:
-                    _settle(item)
+                    item.settle()
             if self._closing and not self._pending:
                 return
 
@@ -260,11 +261,10 @@ class PostgresEventStore:
             for item in batch:
                 item.outcome = error
             return
-        committed = sum(
-            len(item.events) for item in batch if not isinstance(item.outcome, StoreError)
-        )
         self.stats.record_commit(
-            appends=len(batch), events=committed, seconds=time.perf_counter() - started
+            appends=len(batch),
+            events=committed_events(batch),
+            seconds=time.perf_counter() - started,
         )
         # Advanced after commit: a woken subscriber reads everything up to head.
         self._notifier.advance(head)
@@ -289,19 +289,3 @@ def _idempotency_row(record: IdempotencyRecord | None) -> tuple[Any, ...] | None
     if record is None:
         return None
     return (record.key, record.fingerprint, record.status, record.body, record.created_at)
-
-
-def _result(item: PendingAppend) -> list[RecordedEvent]:
-    if isinstance(item.outcome, StoreError):
-        raise item.outcome
-    return item.outcome or []
-
-
-def _settle(item: PendingAppend) -> None:
-    future = item.future
-    if future is None or future.done():
-        return
-    if isinstance(item.outcome, StoreError):
-        future.set_exception(item.outcome)
-    else:
-        future.set_result(item.outcome or [])

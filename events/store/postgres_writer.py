@@ -11,15 +11,12 @@ inserted, with the NOTIFY of the new head, in one statement.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
-import attrs
 
-from events.envelope import DatasetEvent
 from events.store.base import (
     ConcurrencyError,
     IdempotencyConflict,
@@ -28,9 +25,10 @@ from events.store.base import (
     StoreError,
     check_batch,
 )
+from events.store.pending import PendingAppend
 from events.store.postgres_schema import APPEND_LOCK, CHANNEL, COLUMNS
 
-__all__ = ["PendingAppend", "write_batch"]
+__all__ = ["write_batch"]
 
 _BEGIN = f"BEGIN; SELECT pg_advisory_xact_lock({APPEND_LOCK})"
 _STATE = """
@@ -69,19 +67,6 @@ WITH idempotency_rows AS (
 )
 SELECT pg_notify('{CHANNEL}', $20)
 """  # noqa: S608
-
-
-@attrs.define(kw_only=True)
-class PendingAppend:
-    """One caller's append waiting for the writer, and what became of it."""
-
-    stream: str
-    events: Sequence[DatasetEvent]
-    rows: list[tuple[Any, ...]]
-    expected_version: int | None
-    idempotency: tuple[Any, ...] | None
-    future: asyncio.Future[list[RecordedEvent]] | None = None
-    outcome: list[RecordedEvent] | StoreError | None = None
 
 
 async def write_batch(conn: Any, batch: Sequence[PendingAppend]) -> int:

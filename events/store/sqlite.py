@@ -20,10 +20,11 @@ from events.store.base import (
     StoreClosed,
     StoreError,
 )
+from events.store.pending import PendingAppend, committed_events
 from events.store.sqlite_checkpoint import Checkpointer, hand_over_checkpoints
 from events.store.sqlite_rows import SELECT, RowDecoder, encode_event, encode_time, filter_clause
 from events.store.sqlite_schema import connect, migrate
-from events.store.sqlite_writer import PendingAppend, StreamVersions, write_batch
+from events.store.sqlite_writer import StreamVersions, write_batch
 from events.store.stats import WriterStats
 from events.store.subscription import HeadNotifier, follow
 
@@ -255,10 +256,11 @@ class SQLiteEventStore:
                 else:
                     self.stats.record_commit(
                         appends=len(batch),
-                        events=_committed_events(batch),
+                        events=committed_events(batch),
                         seconds=time.perf_counter() - started,
                     )
-                    _settle(batch)
+                    for item in batch:
+                        item.settle()
                     # Advanced on the loop, after commit: a woken subscriber reads it all.
                     self._notifier.advance(head)
                     self.checkpointer.committed()
@@ -339,22 +341,7 @@ def _idempotency_row(record: IdempotencyRecord | None) -> tuple[Any, ...] | None
     )
 
 
-def _committed_events(batch: Sequence[PendingAppend]) -> int:
-    return sum(len(item.events) for item in batch if not isinstance(item.outcome, StoreError))
-
-
-def _settle(batch: Sequence[PendingAppend]) -> None:
-    for item in batch:
-        if item.future.done():
-            continue
-        if isinstance(item.outcome, StoreError):
-            item.future.set_exception(item.outcome)
-        else:
-            item.future.set_result(item.outcome or [])
-
-
 def _fail(batch: Sequence[PendingAppend], exc: Exception) -> None:
     error = StoreError(f"the transaction did not commit: {exc!r}")
     for item in batch:
-        if not item.future.done():
-            item.future.set_exception(error)
+        item.fail(error)

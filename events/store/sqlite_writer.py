@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-import attrs
-
-from events.envelope import DatasetEvent
 from events.store.base import (
     ConcurrencyError,
     IdempotencyConflict,
@@ -19,9 +15,10 @@ from events.store.base import (
     StoreError,
     check_batch,
 )
+from events.store.pending import PendingAppend
 from events.store.sqlite_schema import COLUMNS
 
-__all__ = ["PendingAppend", "StreamVersions", "write_batch"]
+__all__ = ["StreamVersions", "write_batch"]
 
 _INSERT_EVENT = f"INSERT INTO events ({COLUMNS}) VALUES ({', '.join('?' * 14)})"  # noqa: S608
 _INSERT_IDEMPOTENCY = (
@@ -29,19 +26,6 @@ _INSERT_IDEMPOTENCY = (
 )
 _STREAM_VERSION = "SELECT COALESCE(MAX(version), 0) FROM events WHERE stream = ?"
 _HEAD = "SELECT COALESCE(MAX(position), 0) FROM events"
-
-
-@attrs.define(kw_only=True)
-class PendingAppend:
-    """One caller's append waiting for the writer, and what became of it."""
-
-    stream: str
-    events: Sequence[DatasetEvent]
-    rows: list[tuple[Any, ...]]
-    expected_version: int | None
-    idempotency: tuple[Any, ...] | None
-    future: asyncio.Future[list[RecordedEvent]]
-    outcome: list[RecordedEvent] | StoreError | None = None
 
 
 class StreamVersions:
