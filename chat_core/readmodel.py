@@ -438,8 +438,11 @@ class ThreadCache(StreamCache[ThreadState]):
         seq = state.seq_of(message_id)
         if seq is None:
             return None
-        found = await self.span(stream, state, seq, seq)
-        return found[0] if found and found[0].message_id == message_id else None
+        message = state.kept_message(seq)
+        if message is None:
+            found = await self._read_back(stream, state, seq, seq)
+            message = found[0] if found else None
+        return message if message is not None and message.message_id == message_id else None
 
     async def _read_back(
         self, stream: str, state: ThreadState, first: int, last: int
