@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Set
 from typing import Any
 
 import cattrs
+from attrs import field, frozen
 
 from chat_core.payloads import MessagePosted, MessageRedacted
 from chat_core.readmodel import message_subjects
 from chat_core.sealing import message_aad, message_data, open_message_data
-from events.keys import KeyNotLoaded, KeyRing
+from events.codec import EventCodec
+from events.crypto import MasterKey
+from events.keys import KeyNotLoaded, KeyRing, open_key_store
 from events.store.base import EventFilter, EventStore, RecordedEvent
 
-__all__ = ["ChatExportView", "redacted_messages"]
+__all__ = ["ChatExportView", "ChatViewOpener", "redacted_messages"]
 
 
 async def redacted_messages(store: EventStore) -> set[str]:
@@ -30,7 +33,7 @@ async def redacted_messages(store: EventStore) -> set[str]:
 class ChatExportView:
     """Open posted messages for export, as reads show them: words, or redacted or erased."""
 
-    def __init__(self, *, keys: KeyRing, redacted: set[str], converter: cattrs.Converter) -> None:
+    def __init__(self, *, keys: KeyRing, redacted: Set[str], converter: cattrs.Converter) -> None:
         self._keys = keys
         self._redacted = redacted
         self._converter = converter
@@ -149,3 +152,18 @@ class ChatExportView:
             "redacted": redacted,
             "erased": erased,
         }
+
+
+@frozen(kw_only=True)
+class ChatViewOpener:
+    """How a worker process of a parallel export opens its own ChatExportView (picklable)."""
+
+    key_store_url: str
+    master_secret: bytes = field(repr=False)
+    # Found once by the parent: every worker withdraws the same messages.
+    redacted: frozenset[str]
+
+    async def open(self, codec: EventCodec, /) -> ChatExportView:
+        """Open the key store under the master key and build the view on it."""
+        keys = KeyRing(await open_key_store(self.key_store_url), MasterKey(self.master_secret))
+        return ChatExportView(keys=keys, redacted=self.redacted, converter=codec.converter)

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from events.codec import EventCodec
-from events.store.base import EventStore, StoreError
-from events.store.sqlite_rows import encode_event
+from events.store.base import EventFilter, EventStore, StoreError
+from events.store.sqlite_rows import SELECT, encode_event, filter_clause
 from events.store.sqlite_schema import COLUMNS
 from events.store.url import sqlite_path
 
@@ -39,6 +39,13 @@ _BY_STREAM = (
     "SELECT stream, version, position FROM events "
     "WHERE (stream, version) > (?, ?) ORDER BY stream, version LIMIT ?"
 )
+# The same walk over the streams from one name up to (not including) another.
+_STREAMS_FROM = "SELECT stream, version, position FROM events WHERE stream >= ? "
+_STREAMS_AFTER = "SELECT stream, version, position FROM events WHERE (stream, version) > (?, ?) "
+_STREAMS_END = "AND stream < ? "
+_STREAMS_ORDER = "ORDER BY stream, version LIMIT ?"
+_STREAM_AT = "SELECT stream FROM events WHERE position >= ? ORDER BY position LIMIT 1"
+_HEAD = "SELECT COALESCE(MAX(position), 0) FROM events"
 
 
 class RawLog(Protocol):
@@ -50,8 +57,13 @@ class RawLog(Protocol):
         """Yield pages of rows between two positions, in position order."""
         ...
 
-    def stream_entries(self) -> AsyncIterator[list[StreamEntry]] | None:
-        """Yield (stream, version, position) ordered by stream then version, or None."""
+    def stream_entries(
+        self, *, first: str | None = None, end: str | None = None
+    ) -> AsyncIterator[list[StreamEntry]] | None:
+        """Yield (stream, version, position) ordered by stream then version, or None.
+
+        With first and end, only the streams from first up to (not including) end.
+        """
         ...
 
     async def close(self) -> None:
@@ -60,14 +72,19 @@ class RawLog(Protocol):
 
 
 class SQLiteRawLog:
-    """Read a SQLite log's rows through a read-only connection, page by page."""
+    """Read a SQLite log's rows through a read-only connection, page by page.
 
-    def __init__(self, path: str) -> None:
+    With inline=True each page is fetched on the caller's thread: for a worker process
+    that has nothing else to do while it waits.
+    """
+
+    def __init__(self, path: str, *, inline: bool = False) -> None:
         if not Path(path).is_file():
             raise StoreError(f"no SQLite log at {path!r}")
         uri = Path(path).resolve().as_uri() + "?mode=ro"
         self._conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
         self._conn.execute("PRAGMA query_only = ON")
+        self._inline = inline
 
     async def pages(
         self, *, after_position: int = 0, before_position: int | None = None
@@ -76,7 +93,7 @@ class SQLiteRawLog:
         lower = max(after_position, 0)
         upper = (1 << 62) if before_position is None else before_position
         while True:
-            page = await asyncio.to_thread(self._fetch, _ROWS, (lower, upper, PAGE))
+            page = await self._page(_ROWS, (lower, upper, PAGE))
             if not page:
                 return
             yield page
@@ -84,23 +101,74 @@ class SQLiteRawLog:
                 return
             lower = page[-1][0]
 
-    async def _entries(self) -> AsyncIterator[list[StreamEntry]]:
-        stream, version = "", 0
-        while True:
-            page = await asyncio.to_thread(self._fetch, _BY_STREAM, (stream, version, PAGE))
-            if not page:
+    async def read_rows(
+        self,
+        *,
+        after_position: int = 0,
+        before_position: int | None = None,
+        event_filter: EventFilter | None = None,
+    ) -> AsyncIterator[list[RawRow]]:
+        """Yield pages of the rows SQLiteEventStore.read_rows yields, filter and all."""
+        conditions, params = filter_clause(event_filter)
+        where = " AND ".join(["position > ?", "position < ?", *conditions])
+        sql = f"{SELECT} WHERE {where} ORDER BY position ASC LIMIT ?"
+        lower = max(after_position, 0)
+        upper = (1 << 62) if before_position is None else before_position
+        while lower + 1 < upper:
+            page = await self._page(sql, (lower, upper, *params, PAGE))
+            if page:
+                yield page
+            if len(page) < PAGE:
                 return
+            lower = page[-1][0]
+
+    async def _entries(
+        self, first: str | None, end: str | None
+    ) -> AsyncIterator[list[StreamEntry]]:
+        bound = () if end is None else (end,)
+        until = "" if end is None else _STREAMS_END
+        if first is None:
+            # From the very start, as the whole-log walk has always begun.
+            page = await self._page(_STREAMS_AFTER + until + _STREAMS_ORDER, ("", 0, *bound, PAGE))
+        else:
+            page = await self._page(_STREAMS_FROM + until + _STREAMS_ORDER, (first, *bound, PAGE))
+        following = _STREAMS_AFTER + until + _STREAMS_ORDER
+        while page:
             yield page
             if len(page) < PAGE:
                 return
             stream, version = page[-1][0], page[-1][1]
+            page = await self._page(following, (stream, version, *bound, PAGE))
 
-    def stream_entries(self) -> AsyncIterator[list[StreamEntry]] | None:
-        """Yield (stream, version, position) ordered by stream then version, from the index."""
-        return self._entries()
+    def stream_entries(
+        self, *, first: str | None = None, end: str | None = None
+    ) -> AsyncIterator[list[StreamEntry]] | None:
+        """Yield (stream, version, position) ordered by stream then version, from the index.
+
+        With first and end, only the streams from first up to (not including) end.
+        """
+        return self._entries(first, end)
+
+    def head(self) -> int:
+        """Return the newest position in the file."""
+        return int(self._fetch(_HEAD, ())[0][0])
+
+    def stream_at(self, position: int) -> str | None:
+        """Return the stream of the first row at or after a position, None past the end."""
+        found = self._fetch(_STREAM_AT, (position,))
+        return None if not found else found[0][0]
+
+    async def _page(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
+        if self._inline:
+            return self._fetch(sql, params)
+        return await asyncio.to_thread(self._fetch, sql, params)
 
     async def close(self) -> None:
         """Close the read-only connection."""
+        self._conn.close()
+
+    def close_now(self) -> None:
+        """Close the read-only connection, from code that has no event loop."""
         self._conn.close()
 
     def _fetch(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
@@ -129,7 +197,9 @@ class StoreRawLog:
         if page:
             yield page
 
-    def stream_entries(self) -> AsyncIterator[list[StreamEntry]] | None:
+    def stream_entries(
+        self, *, first: str | None = None, end: str | None = None
+    ) -> AsyncIterator[list[StreamEntry]] | None:
         """Return None: this backend has no stream-ordered scan."""
         return None
 

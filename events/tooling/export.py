@@ -23,7 +23,9 @@ __all__ = [
     "Sink",
     "export_events",
     "export_record",
+    "export_rows",
     "open_export",
+    "open_export_members",
 ]
 
 BATCH = 2000
@@ -139,6 +141,22 @@ def open_export(target: str | Path, stdout: IO[bytes]) -> Iterator[Sink]:
                 yield buffered
 
 
+@contextmanager
+def open_export_members(target: str | Path, stdout: IO[bytes]) -> Iterator[tuple[Sink, bool]]:
+    """Open where the export goes for writers that compress by themselves.
+
+    Yield the raw sink and whether what is written to it must be gzip (the name ends in
+    .gz): whole gzip members, one after the other.
+    """
+    if str(target) == "-":
+        yield stdout, False
+        stdout.flush()
+        return
+    path = Path(target)
+    with path.open("wb") as raw, io.BufferedWriter(raw, buffer_size=1 << 20) as buffered:
+        yield buffered, path.suffix == ".gz"
+
+
 async def export_events(
     store: EventStore,
     codec: EventCodec,
@@ -150,7 +168,7 @@ async def export_events(
 ) -> int:
     """Write every selected event as one JSON line and return how many were written."""
     if isinstance(store, RowSource) and (view is None or isinstance(view, RowPayloadView)):
-        return await _export_rows(store, codec, selection, out, progress, view)
+        return await export_rows(store, codec, selection, out, progress, view)
     items: list[RecordedEvent] = []
     count = 0
     async for item in read_selection(store, selection):
@@ -186,7 +204,7 @@ async def _write(
     return written
 
 
-async def _export_rows(
+async def export_rows(
     store: RowSource,
     codec: EventCodec,
     selection: Selection,

@@ -23,7 +23,7 @@ from events.store.raw import RawLog, RawRow, StreamEntry
 from events.store.sqlite_rows import RowChecker, RowDecoder
 from events.tooling.selection import Progress
 
-__all__ = ["Fault", "LogVerifier"]
+__all__ = ["Fault", "LogVerifier", "stream_faults"]
 
 _ENVS = frozenset(env.value for env in Env)
 # Stand-ins for context fields already reported, so the rest of the row is still checked.
@@ -66,19 +66,29 @@ class LogVerifier:
         entries = self._raw.stream_entries()
         # Without a stream-ordered scan, versions are tracked per stream during the one pass.
         versions: dict[str, tuple[int, int]] | None = {} if entries is None else None
-        last_position = 0
-        async for page in self._raw.pages():
+        async for fault in self.row_faults(versions=versions, progress=progress):
+            yield fault
+        if entries is not None:
+            async for fault in stream_faults(entries):
+                yield fault
+
+    async def row_faults(
+        self,
+        *,
+        after: int = 0,
+        before: int | None = None,
+        versions: dict[str, tuple[int, int]] | None = None,
+        progress: Progress | None = None,
+    ) -> AsyncIterator[Fault]:
+        """Yield the faults of the rows between two positions; versions only when given a dict."""
+        last_position = after
+        async for page in self._raw.pages(after_position=after, before_position=before):
             for fault in self._check_page(page, last_position, versions):
                 yield fault
             last_position = page[-1][0]
             self.checked += len(page)
             if progress is not None:
                 progress(len(page))
-        if entries is not None:
-            run = _StreamRun()
-            async for entry_page in entries:
-                for fault in _check_entries(entry_page, run):
-                    yield fault
 
     def _check_page(
         self, page: list[RawRow], last_position: int, versions: dict[str, tuple[int, int]] | None
@@ -118,6 +128,14 @@ class LogVerifier:
             self._rows.decode([tuple(patched)])
         except (CodecError, ValueError, TypeError) as exc:
             yield Fault(kind="undecodable", detail=str(exc), position=position, stream=stream)
+
+
+async def stream_faults(entries: AsyncIterator[list[StreamEntry]]) -> AsyncIterator[Fault]:
+    """Yield the version faults of a stream-ordered walk that holds whole streams."""
+    run = _StreamRun()
+    async for entry_page in entries:
+        for fault in _check_entries(entry_page, run):
+            yield fault
 
 
 def _context_faults(row: RawRow) -> Iterator[Fault]:

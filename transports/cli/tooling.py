@@ -12,8 +12,9 @@ import chat_core.payloads  # noqa: F401  (registers the chat event types in the 
 from events.codec import CodecError, EventCodec
 from events.store import StoreError, open_store
 from events.store.base import EventStore
+from events.tooling.parallel import WorkerFailed
 from transports.cli.keys_cli import add_key_commands, run_erase, run_rotate
-from transports.cli.tooling_args import add_filter_flags, add_store_flag, store_url
+from transports.cli.tooling_args import add_filter_flags, add_jobs_flag, add_store_flag, store_url
 from transports.cli.tooling_check import run_copy, run_replay, run_verify
 from transports.cli.tooling_read import run_events, run_export, run_stats
 
@@ -43,8 +44,10 @@ def add_tooling_commands(commands: Any) -> None:
     add_store_flag(export)
     add_filter_flags(export)
     export.add_argument("-o", "--output", required=True, help="FILE[.gz], or - for stdout")
+    add_jobs_flag(export)
     verify = commands.add_parser("verify", help="check the whole log; exit 1 on any fault")
     add_store_flag(verify)
+    add_jobs_flag(verify)
     replay = commands.add_parser("replay", help="rebuild derived state from the log")
     add_store_flag(replay)
     replay.add_argument("--check", action="store_true", help="compare with the live state")
@@ -66,7 +69,7 @@ def run_tooling(args: argparse.Namespace, out: TextIO | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
-    except (StoreError, CodecError, FileNotFoundError, ValueError) as exc:
+    except (StoreError, CodecError, FileNotFoundError, ValueError, WorkerFailed) as exc:
         print(f"chat-core {args.command}: {exc}", file=sys.stderr)
         return 2
 

@@ -12,8 +12,16 @@ from events.envelope import Env
 from events.store.base import EventFilter
 from events.store.url import sqlite_path
 from events.tooling import Selection
+from events.tooling.parallel import usable_cores
 
-__all__ = ["add_filter_flags", "add_store_flag", "rfc3339_time", "selection_of", "store_url"]
+__all__ = [
+    "add_filter_flags",
+    "add_jobs_flag",
+    "add_store_flag",
+    "rfc3339_time",
+    "selection_of",
+    "store_url",
+]
 
 
 def rfc3339_time(text: str) -> datetime:
@@ -38,6 +46,24 @@ def add_store_flag(parser: argparse.ArgumentParser) -> None:
     """Add --store, which falls back to $CHAT_CORE_STORE and then the default."""
     parser.add_argument(
         "--store", default=None, help="event store URL (overrides $CHAT_CORE_STORE)"
+    )
+
+
+def _jobs(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("--jobs is 1 or more")
+    return value
+
+
+def add_jobs_flag(parser: argparse.ArgumentParser) -> None:
+    """Add --jobs: worker processes for a SQLite log (1 reads it in this process alone)."""
+    parser.add_argument(
+        "--jobs",
+        type=_jobs,
+        default=usable_cores(),
+        metavar="N",
+        help="worker processes over a SQLite log (default: the usable cores; 1: none)",
     )
 
 

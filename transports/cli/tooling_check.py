@@ -11,7 +11,9 @@ from events.keys import open_key_store, rewrap
 from events.store import open_store
 from events.store.base import EventStore
 from events.store.raw import open_raw_log
-from events.tooling import LogVerifier, copy_log
+from events.store.url import sqlite_path
+from events.tooling import LogVerifier, Selection, copy_log
+from events.tooling.parallel import ParallelLog, ParallelVerifier
 from transports.cli.keys_cli import configured_master_key
 from transports.cli.progress import progress_bar
 from transports.cli.tooling_args import store_url
@@ -23,8 +25,12 @@ async def run_verify(
     args: argparse.Namespace, store: EventStore, codec: EventCodec, out: TextIO
 ) -> int:
     """Check every row of the log as stored; list each fault and exit 1 when there is any."""
-    raw = open_raw_log(store_url(args), store, codec)
-    verifier = LogVerifier(raw, codec)
+    url = store_url(args)
+    plan = None
+    if url.startswith("sqlite:"):
+        plan = ParallelLog.of(sqlite_path(url), codec, Selection(), jobs=args.jobs)
+    raw = open_raw_log(url, store, codec)
+    verifier = LogVerifier(raw, codec) if plan is None else ParallelVerifier(plan)
     faults = 0
     try:
         with progress_bar("verify", total=await store.head_position()) as progress:

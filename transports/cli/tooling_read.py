@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from datetime import datetime
 from typing import TextIO
 
 import orjson
 
-from chat_core.export_view import ChatExportView, redacted_messages
+from chat_core.export_view import ChatExportView, ChatViewOpener, redacted_messages
 from events.codec import EventCodec
+from events.keys import KeyRing, open_key_store
 from events.store.base import EventStore, RecordedEvent
+from events.store.url import sqlite_path
 from events.tooling import (
+    Selection,
     export_events,
     export_record,
     follow_selection,
@@ -20,7 +24,9 @@ from events.tooling import (
     open_export,
     read_selection,
 )
-from transports.cli.keys_cli import open_key_ring
+from events.tooling.export import open_export_members
+from events.tooling.parallel import ParallelLog, export_parallel
+from transports.cli.keys_cli import configured_master_key
 from transports.cli.progress import progress_bar
 from transports.cli.tooling_args import selection_of, store_url
 
@@ -55,23 +61,46 @@ async def run_export(
 ) -> int:
     """Write the selected events as JSON Lines to a file (gzip by .gz) or to stdout."""
     selection = selection_of(args)
+    url = store_url(args)
     total = None if selection.event_filter else await store.head_position() - selection.after
     # Messages are opened with their authors' keys, and shown withdrawn once redacted or erased.
-    keys = await open_key_ring(store_url(args))
-    view = ChatExportView(
-        keys=keys, redacted=await redacted_messages(store), converter=codec.converter
-    )
-    try:
-        with (
-            open_export(args.output, sys.stdout.buffer) as sink,
-            progress_bar("export", total=total) as progress,
-        ):
-            count = await export_events(store, codec, selection, sink, progress=progress, view=view)
-    finally:
-        await keys.store.close()
+    master = configured_master_key(url)
+    redacted = await redacted_messages(store)
+    plan = None
+    if url.startswith("sqlite:"):
+        plan = ParallelLog.of(sqlite_path(url), codec, selection, jobs=args.jobs)
+    with progress_bar("export", total=total) as progress:
+        if plan is None:
+            keys = KeyRing(await open_key_store(url), master)
+            view = ChatExportView(keys=keys, redacted=redacted, converter=codec.converter)
+            try:
+                with open_export(args.output, sys.stdout.buffer) as sink:
+                    count = await export_events(
+                        store, codec, selection, sink, progress=progress, view=view
+                    )
+            finally:
+                await keys.store.close()
+        else:
+            opener = ChatViewOpener(
+                key_store_url=url, master_secret=master.secret, redacted=frozenset(redacted)
+            )
+            count = await _export_parallel(plan, selection, args.output, progress, opener)
     if args.output != "-":
         out.write(f"exported {count} events to {args.output}\n")
     return 0
+
+
+async def _export_parallel(
+    plan: ParallelLog,
+    selection: Selection,
+    output: str,
+    progress: Callable[[int], None],
+    opener: ChatViewOpener,
+) -> int:
+    with open_export_members(output, sys.stdout.buffer) as (sink, gzip_members):
+        return await export_parallel(
+            plan, selection, sink, gzip_members=gzip_members, progress=progress, view=opener
+        )
 
 
 async def run_stats(

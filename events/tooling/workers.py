@@ -1,0 +1,184 @@
+"""What a worker process of a parallel export or verify does with one chunk of a SQLite log.
+
+Each worker opens the file read-only once (see init_worker) and turns position ranges
+into the bytes the sequential export writes for them, or into the faults the sequential
+verify finds in them, so the parent only has to put the chunks back in order.
+
+Run as `python -m events.tooling.workers`, it reads from standard input a WorkerSetup and
+then calls, each a length-prefixed pickle, and writes each answer to standard output the
+same way: ("ok", result) or ("error", exception). The parent is its only peer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import importlib
+import pickle
+import signal
+import struct
+import sys
+from collections.abc import Callable
+from typing import IO, Any, Protocol
+
+from attrs import frozen
+
+from events.codec import EventCodec
+from events.store.base import EventFilter
+from events.store.raw import SQLiteRawLog
+from events.tooling.export import RowPayloadView, export_rows
+from events.tooling.selection import Selection
+from events.tooling.verify import Fault, LogVerifier, stream_faults
+
+__all__ = [
+    "ViewOpener",
+    "WorkerSetup",
+    "export_chunk",
+    "init_worker",
+    "serve",
+    "verify_rows",
+    "verify_streams",
+]
+
+LENGTH = struct.Struct(">Q")
+
+
+class ViewOpener(Protocol):
+    """A picklable recipe for the export view a worker shows payloads through."""
+
+    async def open(self, codec: EventCodec, /) -> RowPayloadView:
+        """Build the view in the worker, with its own connections and caches."""
+        ...
+
+
+@frozen(kw_only=True)
+class WorkerSetup:
+    """What every worker is started with: the log, how to decode it, how to show it."""
+
+    path: str
+    # The modules that register the codec's payload types, imported before it is built.
+    modules: tuple[str, ...]
+    view: ViewOpener | None = None
+
+
+class _Worker:
+    def __init__(self, setup: WorkerSetup) -> None:
+        for module in setup.modules:
+            importlib.import_module(module)
+        self.codec = EventCodec()
+        self.raw = SQLiteRawLog(setup.path, inline=True)
+        self.loop = asyncio.new_event_loop()
+        self.view = (
+            None
+            if setup.view is None
+            else self.loop.run_until_complete(setup.view.open(self.codec))
+        )
+        self.verifier = LogVerifier(self.raw, self.codec)
+
+
+_worker: _Worker | None = None
+
+
+def init_worker(setup: WorkerSetup) -> None:
+    """Open the log for this worker process; leave Ctrl-C to the parent, which stops the pool."""
+    global _worker  # one per process, built once by the pool's initializer
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _worker = _Worker(setup)
+
+
+def _current() -> _Worker:
+    if _worker is None:
+        raise RuntimeError("init_worker was not run in this process")
+    return _worker
+
+
+class _Lines(bytearray):
+    def write(self, data: bytes | bytearray, /) -> int:
+        self += data
+        return len(data)
+
+
+def export_chunk(
+    after: int, before: int, event_filter: EventFilter | None, gzip_level: int | None
+) -> tuple[int, bytes]:
+    """Return how many events lie strictly between two positions and their export lines.
+
+    With gzip_level, the lines come as one gzip member (no name, no time), so the members
+    of consecutive chunks, written one after the other, are one valid gzip file.
+    """
+    worker = _current()
+    lines = _Lines()
+    selection = Selection(after=after, before=before, event_filter=event_filter)
+    count = worker.loop.run_until_complete(
+        export_rows(worker.raw, worker.codec, selection, lines, None, worker.view)
+    )
+    if gzip_level is None:
+        return count, bytes(lines)
+    return count, gzip.compress(lines, compresslevel=gzip_level, mtime=0)
+
+
+def verify_rows(after: int, before: int) -> tuple[int, list[Fault]]:
+    """Return how many rows lie strictly between two positions and their row faults."""
+    worker = _current()
+    verifier = worker.verifier
+    verifier.checked = 0
+
+    async def collect() -> list[Fault]:
+        return [fault async for fault in verifier.row_faults(after=after, before=before)]
+
+    faults = worker.loop.run_until_complete(collect())
+    return verifier.checked, faults
+
+
+def verify_streams(first: str | None, end: str | None) -> list[Fault]:
+    """Return the version faults of the streams from first up to (not including) end."""
+    worker = _current()
+    entries = worker.raw.stream_entries(first=first, end=end)
+    assert entries is not None
+
+    async def collect() -> list[Fault]:
+        return [fault async for fault in stream_faults(entries)]
+
+    return worker.loop.run_until_complete(collect())
+
+
+CALLS: dict[str, Callable[..., Any]] = {
+    "export_chunk": export_chunk,
+    "verify_rows": verify_rows,
+    "verify_streams": verify_streams,
+}
+
+
+def _read(source: IO[bytes]) -> Any:
+    head = source.read(LENGTH.size)
+    if len(head) < LENGTH.size:
+        return None
+    # The parent that started this process is the only writer of its standard input.
+    return pickle.loads(source.read(LENGTH.unpack(head)[0]))  # noqa: S301
+
+
+def _write(sink: IO[bytes], answer: tuple[str, Any]) -> None:
+    try:
+        data = pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception:  # an error that does not pickle still reaches the parent, as text
+        data = pickle.dumps(("error", RuntimeError(repr(answer[1]))))
+    sink.write(LENGTH.pack(len(data)))
+    sink.write(data)
+    sink.flush()
+
+
+def serve(source: IO[bytes], sink: IO[bytes]) -> None:
+    """Answer the parent's calls until it closes standard input."""
+    setup = _read(source)
+    init_worker(setup)
+    while (call := _read(source)) is not None:
+        name, args = call
+        try:
+            answer: tuple[str, Any] = ("ok", CALLS[name](*args))
+        except Exception as exc:  # any failure goes back to the parent, which raises it
+            answer = ("error", exc)
+        _write(sink, answer)
+
+
+if __name__ == "__main__":
+    serve(sys.stdin.buffer, sys.stdout.buffer)
