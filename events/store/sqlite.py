@@ -259,10 +259,14 @@ class SQLiteEventStore:
                         events=committed_events(batch),
                         seconds=time.perf_counter() - started,
                     )
+                    committed: list[RecordedEvent] = []
                     for item in batch:
                         item.settle()
-                    # Advanced on the loop, after commit: a woken subscriber reads it all.
-                    self._notifier.advance(head)
+                        if type(item.outcome) is list:
+                            committed += item.outcome
+                    # Advanced on the loop, after commit: a woken subscriber reads it all,
+                    # and one that is nearly live takes it from here, not from the file.
+                    self._notifier.advance(head, committed)
                     self.checkpointer.committed()
             if self._closing and not self._pending:
                 return

@@ -3,33 +3,76 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from bisect import bisect_right
+from collections.abc import AsyncIterator, Callable, Sequence
 
 from events.store.base import EventFilter, RecordedEvent
 
 __all__ = ["HeadNotifier", "follow"]
 
 PAGE = 1000
+# Committed events a notifier holds for subscribers that are nearly live (up to twice this).
+HOLD = 1024
 
 
 class HeadNotifier:
-    """Hold the newest committed position and wake whoever waits for a later one."""
+    """Hold the newest committed position and wake whoever waits for a later one.
 
-    def __init__(self, head: int = 0) -> None:
+    A store whose process commits every event itself (SQLite's sole writer) hands each
+    commit's events over too; the newest of them are held, so a subscriber that is nearly
+    live takes them from here instead of reading back from the store what was just written.
+    """
+
+    def __init__(self, head: int = 0, *, hold: int = HOLD) -> None:
         self.head = head
         self._moved = asyncio.Event()
+        self._hold = hold
+        # Every committed event after _floor is in _held, in position order.
+        self._held: list[RecordedEvent] = []
+        self._floor = head
 
-    def advance(self, position: int) -> None:
-        """Record a newly committed position and wake every waiter; call on the loop."""
-        if position > self.head:
-            self.head = position
-            self._moved.set()
-            self._moved = asyncio.Event()
+    def advance(self, position: int, committed: Sequence[RecordedEvent] | None = None) -> None:
+        """Record a newly committed position and wake every waiter; call on the loop.
+
+        committed, when given, is what this process committed up to position, in order. It
+        is held only when its positions run on from the head without a gap, so that nothing
+        committed by anyone else can be missing from it; otherwise nothing before position
+        is held, and subscribers behind it read from the store.
+        """
+        if position <= self.head:
+            return
+        if (
+            committed
+            and committed[0].position == self.head + 1
+            and committed[-1].position == position
+            and len(committed) == position - self.head
+        ):
+            self._held.extend(committed)
+            if len(self._held) > 2 * self._hold:
+                del self._held[: -self._hold]
+                self._floor = self._held[0].position - 1
+        else:
+            self._held.clear()
+            self._floor = position
+        self.head = position
+        self._moved.set()
+        self._moved = asyncio.Event()
+
+    def held_after(self, position: int) -> list[RecordedEvent] | None:
+        """Return every committed event after position, if all of them are held; else None."""
+        if position < self._floor:
+            return None
+        held = self._held
+        return held[bisect_right(held, position, key=_position) :]
 
     async def wait_beyond(self, position: int) -> None:
         """Return once the head is past position."""
         while self.head <= position:
             await self._moved.wait()
+
+
+def _position(item: RecordedEvent) -> int:
+    return item.position
 
 
 ReadAll = Callable[..., AsyncIterator[RecordedEvent]]
@@ -50,6 +93,12 @@ async def follow(
     position = after_position
     while True:
         head = notifier.head
+        held = notifier.held_after(position)
+        if held is not None:
+            for item in held:
+                if event_filter is None or event_filter.matches(item.event):
+                    yield item
+                position = item.position
         while position < head:
             upper = min(head, position + PAGE)
             async for item in read_all(
