@@ -183,7 +183,10 @@ class ChatHandlers:
         """Answer a repeated idempotency key from the store, else queue the job."""
 
         async def run(scope: str | None) -> Any:
-            return await writer.submit(stream, attrs.evolve(job, scope=scope))
+            # Most requests carry no key: no copy of the job for them (evolve is not cheap).
+            return await writer.submit(
+                stream, job if scope is None else attrs.evolve(job, scope=scope)
+            )
 
         return await self._guard.once(job.context, job.auth, job.idempotency, run)
 
@@ -209,7 +212,18 @@ def _seal(keys: KeyRing | None, key: DataKey, command: PostMessage, message_id: 
 def _render_message(events: Sequence[DatasetEvent], command: PostMessage) -> MessageView:
     # The sealed record is what the log holds; the caller is answered in clear.
     view = _answer(events[0], MessageView)
-    return attrs.evolve(view, content=command.content, metadata=command.metadata)
+    return MessageView(
+        id=view.id,
+        thread_id=view.thread_id,
+        seq=view.seq,
+        role=view.role,
+        content=command.content,
+        metadata=command.metadata,
+        author=view.author,
+        created_at=view.created_at,
+        request_id=view.request_id,
+        sealed=view.sealed,
+    )
 
 
 def _render_thread(events: Sequence[DatasetEvent]) -> ThreadView:
