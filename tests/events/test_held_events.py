@@ -100,4 +100,3 @@ def test_the_notifier_holds_only_what_it_can_vouch_for() -> None:
     notifier.advance(25)
     assert notifier.held_after(22) is None
     assert notifier.held_after(25) == []
-
