@@ -93,7 +93,9 @@ class ParallelLog:
     def setup(self, view: ViewOpener | None = None) -> WorkerSetup:
         """Return what each worker starts from: the modules the codec's types come from."""
         modules = sorted({cls.__module__ for cls in default_registry.types()})
-        return WorkerSetup(path=self.path, modules=tuple(modules), view=view)
+        return WorkerSetup(
+            path=self.path, modules=tuple(modules), import_path=tuple(sys.path), view=view
+        )
 
     def ranges(self, after: int, before: int | None) -> Iterator[tuple[int, int]]:
         """Yield (after, before) chunks up to before, or to the head as it grows."""
@@ -178,12 +180,19 @@ class _Worker:
                 await asyncio.wait_for(self._process.wait(), STOP_SECONDS)
             except TimeoutError:
                 self._process.kill()
-                await self._process.wait()
+        await self._reap()
 
-    def kill(self) -> None:
+    async def kill(self) -> None:
         """Stop the worker at once."""
         if self._process.returncode is None:
             self._process.kill()
+        await self._reap()
+
+    async def _reap(self) -> None:
+        await self._process.wait()
+        # Read to the end, so the pipes and their transport close with the loop still open.
+        self._stdin.close()
+        await self._stdout.read()
 
 
 async def _in_order(
@@ -193,18 +202,24 @@ async def _in_order(
     room = asyncio.Semaphore(log.jobs + 1)
     answers: asyncio.Queue[asyncio.Future[Any]] = asyncio.Queue()
     loop = asyncio.get_running_loop()
-    workers = [await _Worker.start(setup) for _ in range(log.jobs)]
+    workers: list[_Worker] = []
     feed = iter(calls)
 
     async def work(worker: _Worker) -> None:
         # Each worker takes the next call as soon as it is free; the answers queue keeps order.
         while True:
             await room.acquire()
-            call = next(feed, None)
+            answer = loop.create_future()
+            try:
+                call = next(feed, None)
+            except Exception as exc:  # the plan failed: its error is the next answer
+                answer.set_exception(exc)
+                call = None
             if call is None:
+                if answer.done():
+                    answers.put_nowait(answer)
                 room.release()
                 return
-            answer = loop.create_future()
             answers.put_nowait(answer)
             try:
                 answer.set_result(await worker.call(*call))
@@ -212,9 +227,12 @@ async def _in_order(
                 answer.set_exception(exc)
                 return
 
-    tasks = [asyncio.create_task(work(worker)) for worker in workers]
-    finished: asyncio.Future[Any] = asyncio.gather(*tasks)
+    tasks: list[asyncio.Task[None]] = []
     try:
+        for _ in range(log.jobs):
+            workers.append(await _Worker.start(setup))
+        tasks = [asyncio.create_task(work(worker)) for worker in workers]
+        finished: asyncio.Future[Any] = asyncio.gather(*tasks, return_exceptions=True)
         while True:
             getting: asyncio.Future[Any] = asyncio.ensure_future(answers.get())
             await asyncio.wait([getting, finished], return_when=asyncio.FIRST_COMPLETED)
@@ -231,8 +249,7 @@ async def _in_order(
     finally:
         for task in tasks:
             task.cancel()
-        for worker in workers:
-            worker.kill()
+        await asyncio.gather(*(worker.kill() for worker in workers))
 
 
 async def export_parallel(

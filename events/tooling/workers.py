@@ -56,13 +56,16 @@ class WorkerSetup:
     """What every worker is started with: the log, how to decode it, how to show it."""
 
     path: str
-    # The modules that register the codec's payload types, imported before it is built.
+    # The modules that register the codec's payload types, imported before it is built,
+    # from where the parent imports them.
     modules: tuple[str, ...]
+    import_path: tuple[str, ...] = ()
     view: ViewOpener | None = None
 
 
 class _Worker:
     def __init__(self, setup: WorkerSetup) -> None:
+        sys.path[:0] = [entry for entry in setup.import_path if entry not in sys.path]
         for module in setup.modules:
             importlib.import_module(module)
         self.codec = EventCodec()

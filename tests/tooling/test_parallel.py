@@ -1,0 +1,245 @@
+"""Export and verify with worker processes give the sequential bytes and faults, chunk by chunk."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import io
+import os
+import signal
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from chat_core.export_view import ChatExportView, ChatViewOpener, redacted_messages
+from events.codec import CodecError, EventCodec
+from events.store import open_store
+from events.store.base import EventFilter
+from events.store.raw import SQLiteRawLog
+from events.tooling import LogVerifier, Selection, export_events
+from events.tooling.parallel import ParallelLog, ParallelVerifier, WorkerFailed, export_parallel
+from tests.tooling.conftest import Cli
+from tests.tooling.logs import db_path, rows, sql
+from transports.cli.keys_cli import configured_master_key, open_key_ring
+
+# A handful of positions a chunk, so even these small logs are cut into many chunks.
+CHUNK = 3
+SPARSE_HEAD = 250_000
+
+
+async def _sequential(url: str, selection: Selection) -> bytes:
+    codec = EventCodec()
+    store = await open_store(url, codec=codec)
+    keys = await open_key_ring(url)
+    try:
+        view = ChatExportView(
+            keys=keys, redacted=await redacted_messages(store), converter=codec.converter
+        )
+        out = io.BytesIO()
+        await export_events(store, codec, selection, out, view=view)
+        return out.getvalue()
+    finally:
+        await keys.store.close()
+        await store.close()
+
+
+async def _parallel(url: str, selection: Selection, *, gzip_members: bool = False) -> bytes:
+    codec = EventCodec()
+    store = await open_store(url, codec=codec)
+    try:
+        opener = ChatViewOpener(
+            key_store_url=url,
+            master_secret=configured_master_key(url).secret,
+            redacted=frozenset(await redacted_messages(store)),
+        )
+    finally:
+        await store.close()
+    log = ParallelLog(path=db_path(url), jobs=2, chunk=CHUNK)
+    out = io.BytesIO()
+    await export_parallel(log, selection, out, gzip_members=gzip_members, view=opener)
+    return out.getvalue()
+
+
+SELECTIONS = {
+    "all": Selection(),
+    "tenant": Selection(event_filter=EventFilter(tenants=["t_globex"])),
+    "type": Selection(event_filter=EventFilter(types=["chat.message.posted"])),
+    "window": Selection(after=4, before=31),
+    "window and type": Selection(
+        after=7, before=40, event_filter=EventFilter(types=["chat.message.redacted"])
+    ),
+}
+
+
+@pytest.mark.parametrize("name", SELECTIONS)
+def test_parallel_export_writes_the_sequential_bytes(old_log: str, name: str) -> None:
+    selection = SELECTIONS[name]
+    sequential = asyncio.run(_sequential(old_log, selection))
+    assert sequential
+    assert asyncio.run(_parallel(old_log, selection)) == sequential
+
+
+def test_parallel_export_shows_erased_and_redacted_messages_as_sequential_does(
+    cli: Cli, chat_log: str
+) -> None:
+    status, _, _ = cli(
+        "erase", "--store", chat_log, "--tenant", "t_acme", "--subject", "u_ada", "--env", "dev"
+    )
+    assert status == 0
+    sequential = asyncio.run(_sequential(chat_log, Selection()))
+    assert b'"erased":true' in sequential
+    assert b'"redacted":true' in sequential
+    assert asyncio.run(_parallel(chat_log, Selection())) == sequential
+
+
+def test_parallel_gzip_export_is_deterministic_and_holds_the_sequential_lines(
+    old_log: str,
+) -> None:
+    first = asyncio.run(_parallel(old_log, Selection(), gzip_members=True))
+    second = asyncio.run(_parallel(old_log, Selection(), gzip_members=True))
+    assert first == second
+    assert gzip.decompress(first) == asyncio.run(_sequential(old_log, Selection()))
+
+
+async def _faults_both_ways(url: str) -> tuple[list[str], list[str], int]:
+    codec = EventCodec()
+    raw = SQLiteRawLog(db_path(url))
+    sequential = LogVerifier(raw, codec)
+    try:
+        expected = [str(fault) async for fault in sequential.faults()]
+    finally:
+        await raw.close()
+    parallel = ParallelVerifier(ParallelLog(path=db_path(url), jobs=2, chunk=CHUNK))
+    found = [str(fault) async for fault in parallel.faults()]
+    assert parallel.checked == sequential.checked
+    return expected, found, sequential.checked
+
+
+def _swap_versions(url: str, first: int, second: int) -> None:
+    (one,), (other,) = (
+        rows(url, "SELECT version FROM events WHERE position = ?", (position,))[0]
+        for position in (first, second)
+    )
+    sql(url, "UPDATE events SET version = -1 WHERE position = ?", (first,))
+    sql(url, "UPDATE events SET version = ? WHERE position = ?", (one, second))
+    sql(url, "UPDATE events SET version = ? WHERE position = ?", (other, first))
+
+
+TAMPERINGS = {
+    "sound": [],
+    "version gap at a chunk boundary": ["UPDATE events SET version = 9 WHERE position = 6"],
+    "stream not starting at one": ["DELETE FROM events WHERE position = 1"],
+    "undecodable row": ["UPDATE events SET payload = 'garbage' WHERE position = 7"],
+    "bad tenant": ["UPDATE events SET tenant = 'ACME' WHERE position = 9"],
+    "many ways": [
+        "UPDATE events SET tenant = 't_unknown', payload = 'x' WHERE position = 2",
+        "UPDATE events SET env = 'test' WHERE position = 13",
+        "UPDATE events SET version = 7 WHERE position = 21",
+        "UPDATE events SET request_id = ' ' WHERE position = 30",
+    ],
+}
+
+
+@pytest.mark.parametrize("name", TAMPERINGS)
+def test_parallel_verify_finds_the_sequential_faults(old_log: str, name: str) -> None:
+    for statement in TAMPERINGS[name]:
+        sql(old_log, statement)
+    expected, found, checked = asyncio.run(_faults_both_ways(old_log))
+    assert found == expected
+    assert bool(found) == bool(TAMPERINGS[name])
+    assert checked == 47 - ("DELETE" in " ".join(TAMPERINGS[name]))
+
+
+def test_parallel_verify_finds_positions_out_of_order_along_a_stream(chat_log: str) -> None:
+    stream = rows(chat_log, "SELECT stream FROM events WHERE position = 2")[0][0]
+    positions = [
+        p for (p,) in rows(chat_log, "SELECT position FROM events WHERE stream = ?", (stream,))
+    ]
+    _swap_versions(chat_log, positions[1], positions[-1])
+    expected, found, _ = asyncio.run(_faults_both_ways(chat_log))
+    assert found == expected
+    assert any(fault.startswith("position_order") for fault in found)
+
+
+def test_parallel_verify_finds_a_version_recorded_twice_in_far_chunks(chat_log: str) -> None:
+    sql(chat_log, "CREATE TABLE loose AS SELECT * FROM events")
+    sql(chat_log, "DROP TABLE events")
+    sql(chat_log, "ALTER TABLE loose RENAME TO events")
+    sql(
+        chat_log,
+        "INSERT INTO events SELECT 100, randomblob(16), stream, version, type, schema_version,"
+        " tenant, env, request_id, trace_id, actor, occurred_at, payload, metadata"
+        " FROM events WHERE position = 3",
+    )
+    expected, found, _ = asyncio.run(_faults_both_ways(chat_log))
+    assert found == expected
+    assert any(fault.startswith("version_duplicate: version 3") for fault in found)
+
+
+def _children() -> list[int]:
+    found: list[int] = []
+    for task in Path(f"/proc/{os.getpid()}/task").iterdir():
+        found += [int(pid) for pid in (task / "children").read_text().split()]
+    return found
+
+
+def test_a_killed_worker_fails_the_export_promptly(chat_log: str) -> None:
+    killed: list[int] = []
+
+    def kill_a_worker(_count: int) -> None:
+        if not killed:
+            killed.append(_children()[0])
+            os.kill(killed[0], signal.SIGKILL)
+
+    async def export() -> None:
+        log = ParallelLog(path=db_path(chat_log), jobs=2, chunk=1)
+        await export_parallel(log, Selection(), io.BytesIO(), progress=kill_a_worker)
+
+    started = datetime.now(UTC)
+    with pytest.raises(WorkerFailed, match=r"stopped \(exit status -9\)"):
+        asyncio.run(asyncio.wait_for(export(), 60))
+    assert (datetime.now(UTC) - started).total_seconds() < 30
+    assert _children() == []
+
+
+def test_a_row_a_worker_cannot_export_fails_as_the_sequential_export_does(chat_log: str) -> None:
+    sql(chat_log, "UPDATE events SET payload = 'garbage' WHERE position = 20")
+    with pytest.raises(CodecError):
+        asyncio.run(_sequential(chat_log, Selection()))
+    with pytest.raises(CodecError):
+        asyncio.run(_parallel(chat_log, Selection()))
+
+
+def _sparse(url: str) -> None:
+    """Move the last event far ahead: a span worth the workers, from a small log."""
+    sql(url, "UPDATE events SET position = ? WHERE position = 44", (SPARSE_HEAD,))
+
+
+def test_cli_export_and_verify_with_jobs_match_one_job(
+    cli: Cli, chat_log: str, tmp_path: Path
+) -> None:
+    _sparse(chat_log)
+    outputs = {}
+    for jobs in ("1", "2"):
+        target = tmp_path / f"jobs{jobs}.jsonl"
+        status, out, _ = cli("export", "--store", chat_log, "--jobs", jobs, "-o", str(target))
+        assert (status, out) == (0, f"exported 44 events to {target}\n")
+        outputs[jobs] = target.read_bytes()
+        assert cli("verify", "--store", chat_log, "--jobs", jobs) == (
+            0,
+            "verified 44 events: no fault\n",
+            "",
+        )
+    assert outputs["1"] == outputs["2"]
+    assert b'"position":250000' in outputs["2"]
+
+
+def test_cli_export_with_jobs_fails_clearly_on_a_row_it_cannot_export(
+    cli: Cli, chat_log: str, tmp_path: Path
+) -> None:
+    _sparse(chat_log)
+    sql(chat_log, "UPDATE events SET payload = 'garbage' WHERE position = 20")
+    status, _, err = cli("export", "--store", chat_log, "-o", str(tmp_path / "out.jsonl"))
+    assert status == 2
+    assert err.startswith("chat-core export: ")
