@@ -186,6 +186,14 @@ class EventStore(Protocol):
         """Return the record stored under key, if any."""
         ...
 
+    async def purge_idempotency(self, *, before: datetime, limit: int = 1000) -> int:
+        """Delete up to limit idempotency records created before a time; return how many.
+
+        Records are derived state (replay rebuilds them from event metadata); the events
+        they answered stay in the log.
+        """
+        ...
+
     async def ping(self) -> None:
         """Raise unless the store answers."""
         ...

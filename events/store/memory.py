@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from bisect import bisect_right
 from collections.abc import AsyncIterator, Sequence
+from datetime import datetime
 
 from events.envelope import DatasetEvent
 from events.store.base import (
@@ -137,6 +138,13 @@ class MemoryEventStore:
     async def get_idempotency(self, key: str) -> IdempotencyRecord | None:
         self._check_open()
         return self._idempotency.get(key)
+
+    async def purge_idempotency(self, *, before: datetime, limit: int = 1000) -> int:
+        self._check_open()
+        old = [key for key, record in self._idempotency.items() if record.created_at < before]
+        for key in old[:limit]:
+            del self._idempotency[key]
+        return min(len(old), limit)
 
     async def ping(self) -> None:
         self._check_open()

@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Sequence
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -56,6 +57,10 @@ PAGE = 1000
 POOL_SIZE = 10
 MAX_BATCH = 500
 _HEAD = "SELECT COALESCE(max(position), 0) FROM events"
+_PURGE_IDEMPOTENCY = (
+    "DELETE FROM idempotency WHERE key IN "
+    "(SELECT key FROM idempotency WHERE created_at < $1 LIMIT $2)"
+)
 _STREAMS_FIRST = "SELECT DISTINCT stream FROM events ORDER BY stream LIMIT $1"
 _STREAMS_AFTER = "SELECT DISTINCT stream FROM events WHERE stream > $1 ORDER BY stream LIMIT $2"
 
@@ -221,6 +226,12 @@ class PostgresEventStore:
         sql = "SELECT key, fingerprint, status, body, created_at FROM idempotency WHERE key = $1"
         row = await self._pool.fetchrow(sql, key)
         return None if row is None else decode_idempotency(tuple(row))
+
+    async def purge_idempotency(self, *, before: datetime, limit: int = 1000) -> int:
+        """Delete up to limit records older than before, by their created_at index."""
+        self._check_open()
+        status: str = await self._pool.execute(_PURGE_IDEMPOTENCY, before, limit)
+        return int(status.rsplit(" ", 1)[-1])
 
     async def ping(self) -> None:
         """Run the cheapest query there is."""

@@ -36,6 +36,10 @@ T = TypeVar("T")
 PAGE = 500
 ROWS_PAGE = 1000
 READERS = 2
+_PURGE_IDEMPOTENCY = (
+    "DELETE FROM idempotency WHERE key IN "
+    "(SELECT key FROM idempotency WHERE created_at < ? LIMIT ?)"
+)
 _STREAMS_FIRST = "SELECT DISTINCT stream FROM events ORDER BY stream LIMIT ?"
 _STREAMS_AFTER = "SELECT DISTINCT stream FROM events WHERE stream > ? ORDER BY stream LIMIT ?"
 
@@ -226,6 +230,14 @@ class SQLiteEventStore:
             created_at=datetime.fromisoformat(row[4]),
         )
 
+    async def purge_idempotency(self, *, before: datetime, limit: int = 1000) -> int:
+        """Delete up to limit records older than before, on the writer, between commits.
+
+        A bounded batch, so the appends queued behind it wait one short transaction.
+        """
+        self._check_open()
+        return await self._on_writer(self._purge, encode_time(before), limit)
+
     async def ping(self) -> None:
         """Run the cheapest query there is."""
         await self._read_one("SELECT 1", ())
@@ -274,6 +286,12 @@ class SQLiteEventStore:
     def _write(self, batch: list[PendingAppend]) -> int:
         assert self._write_conn is not None, "open() connects the writer before any append"
         return write_batch(self._write_conn, batch, self._known_versions)
+
+    def _purge(self, before: str, limit: int) -> int:
+        assert self._write_conn is not None, "open() connects the writer before any purge"
+        with self._write_conn:
+            cursor = self._write_conn.execute(_PURGE_IDEMPOTENCY, (before, limit))
+        return cursor.rowcount
 
     def _shutdown(self) -> None:
         self._write_pool.shutdown(wait=True)

@@ -43,8 +43,13 @@ CREATE TABLE idempotency (
 ) WITHOUT ROWID;
 """
 
+# Idempotency records are purged by age (EventStore.purge_idempotency).
+_V2 = """
+CREATE INDEX idempotency_by_age ON idempotency (created_at);
+"""
+
 # Migration n brings user_version n-1 to n; append new ones, never edit old ones.
-_MIGRATIONS = (_V1,)
+_MIGRATIONS = (_V1, _V2)
 SCHEMA_VERSION = len(_MIGRATIONS)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
+import attrs
 import pytest
 
 from events.envelope import Env
@@ -196,6 +197,29 @@ async def test_idempotency_key_reused_conflicts_and_writes_nothing(store: EventS
     with pytest.raises(IdempotencyConflict):
         await store.append("b", make_events("b", 1, 1), 0, idempotency=record("k1"))
     assert await store.stream_version("b") == 0
+
+
+async def test_purge_deletes_only_records_older_than_the_cut_in_bounded_batches(
+    store: EventStore,
+) -> None:
+    hour = timedelta(hours=1)
+    for n in range(5):
+        aged = attrs.evolve(record(f"old{n}"), created_at=BASE_TIME - hour * (n + 1))
+        await store.append(f"o{n}", make_events(f"o{n}", 1, 1), 0, idempotency=aged)
+    await store.append("cut", make_events("cut", 1, 1), 0, idempotency=record("at-the-cut"))
+    await store.append("new", make_events("new", 1, 1), 0, idempotency=record("new"))
+
+    assert await store.purge_idempotency(before=BASE_TIME, limit=3) == 3
+    assert await store.purge_idempotency(before=BASE_TIME, limit=3) == 2
+    assert await store.purge_idempotency(before=BASE_TIME, limit=3) == 0
+    for n in range(5):
+        assert await store.get_idempotency(f"old{n}") is None
+    assert await store.get_idempotency("at-the-cut") == record("at-the-cut")
+    assert await store.get_idempotency("new") == record("new")
+    # The events they answered stay; a purged key is free for a new first answer.
+    assert len(await positions(store)) == 7
+    await store.append("again", make_events("again", 1, 1), 0, idempotency=record("old0"))
+    assert await store.get_idempotency("old0") == record("old0")
 
 
 async def test_subscribe_catches_up_then_goes_live(store: EventStore) -> None:
