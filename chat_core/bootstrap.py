@@ -47,6 +47,7 @@ class ChatCore:
     keys: KeyRing
     presenter: EventPresenter
     erasures: ErasureHandler
+    clock: Callable[[], datetime] = _utc_now
 
     def observe(self, item: RecordedEvent) -> None:
         """Learn from an event in the log that another process (or instance) appended."""
@@ -175,4 +176,5 @@ async def bootstrap(
         keys=keys,
         presenter=EventPresenter(threads=threads, converter=codec.converter),
         erasures=erasures,
+        clock=clock,
     )

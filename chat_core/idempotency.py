@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TypeVar
 
 from chat_core.commands import Idempotency
 from chat_core.context import AuthContext, RequestContext
 from chat_core.errors import IdempotencyInFlight, IdempotencyMismatch
 from chat_core.views import Replay
-from events.store.base import EventStore, IdempotencyRecord
+from events.store.base import EventStore, IdempotencyRecord, StoreClosed
 
 T = TypeVar("T")
 
@@ -22,8 +24,17 @@ __all__ = [
     "IDEMPOTENCY_STATUS",
     "IdempotencyGuard",
     "idempotency_metadata",
+    "keep_purging",
+    "purge_expired",
     "scope_key",
 ]
+
+# Records older than the retention go in batches this big, each its own short transaction,
+# at start-up and then this often (seconds).
+PURGE_BATCH = 1000
+PURGE_EVERY = 600.0
+
+log = logging.getLogger("chat_core.idempotency")
 
 # Event metadata that names the idempotent request an event answered, so that replay can
 # rebuild every idempotency record from the log alone.
@@ -110,3 +121,45 @@ class IdempotencyGuard:
         return IdempotencyRecord(
             key=scope, fingerprint=idempotency.fingerprint, status=status, body=body, created_at=now
         )
+
+
+async def purge_expired(
+    store: EventStore, *, now: datetime, ttl: timedelta, batch: int = PURGE_BATCH
+) -> int:
+    """Delete every idempotency record older than ttl, batch by batch; return how many.
+
+    A retry of a purged key is a new request. The events the records answered stay in the
+    log, and replay --check knows a record past the retention may be gone.
+    """
+    cut = now - ttl
+    total = 0
+    while True:
+        purged = await store.purge_idempotency(before=cut, limit=batch)
+        total += purged
+        if purged < batch:
+            return total
+        await asyncio.sleep(0)
+
+
+async def keep_purging(
+    store: EventStore,
+    *,
+    clock: Callable[[], datetime],
+    ttl: timedelta,
+    every: float = PURGE_EVERY,
+) -> None:
+    """Purge expired idempotency records now and then every few minutes, until cancelled.
+
+    A failed purge is logged and tried again next time; a closed store ends the loop.
+    """
+    while True:
+        try:
+            purged = await purge_expired(store, now=clock(), ttl=ttl)
+        except StoreClosed:
+            return
+        except Exception:
+            log.exception("purging expired idempotency records failed; trying again later")
+        else:
+            if purged:
+                log.info("purged %d idempotency records older than %s", purged, ttl)
+        await asyncio.sleep(every)

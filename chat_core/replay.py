@@ -4,7 +4,9 @@ Derived state: each thread's read model, each tenant and env's temperature confi
 each idempotency record, rebuilt from the metadata of the events that answered it with
 the answers the pipeline rendered, so a rebuilt body is byte for byte the stored one. A
 record's created_at is when it was stored, which the log knows only as its event's time,
-so the check allows CREATED_AT_SLACK between them.
+so the check allows CREATED_AT_SLACK between them. A server purges records once they are
+older than its retention (CHAT_CORE_IDEMPOTENCY_TTL), so a record past it that is gone
+from the store is counted as expired and not checked (its key may even be in use again).
 
 Stream by stream, in flat memory. Every state belongs to one stream, so the log is folded
 one stream at a time, in the order the store lists stream names (EventStore.list_streams),
@@ -20,7 +22,7 @@ its idempotency records in version order, then its state.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Sequence
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import attrs
 import orjson
@@ -28,6 +30,7 @@ import orjson
 from chat_core.answers import render_answer
 from chat_core.idempotency import IDEMPOTENCY_FINGERPRINT, IDEMPOTENCY_SCOPE, IDEMPOTENCY_STATUS
 from chat_core.readmodel import StreamCache, TemperatureState, ThreadState, apply_event
+from chat_core.settings import IDEMPOTENCY_TTL
 from events.envelope import DatasetEvent
 from events.store.base import EventStore, IdempotencyRecord, RecordedEvent
 from events.tooling.selection import Progress
@@ -43,6 +46,8 @@ PAGE = 1000
 PROGRESS_STEP = 1000
 
 State = ThreadState | TemperatureState
+# An idempotent answer: its key's scope and the request that made it.
+Answer = tuple[str, str]
 OnState = Callable[[str, State], None]
 OnDifference = Callable[[str], None]
 
@@ -56,6 +61,8 @@ class ReplayResult:
     messages: int = 0
     temperature_configs: int = 0
     idempotency_records: int = 0
+    # Records past the retention, which the store may have purged: not checked.
+    expired_records: int = 0
     differences: int = 0
 
 
@@ -82,14 +89,25 @@ async def replay_log(
     progress: Progress | None = None,
     on_state: OnState | None = None,
     on_difference: OnDifference | None = None,
+    idempotency_ttl: timedelta = timedelta(seconds=IDEMPOTENCY_TTL),
+    now: datetime | None = None,
 ) -> ReplayResult:
     """Fold the log stream by stream into derived state; with check, compare it with the live.
 
     on_state gets each rebuilt thread and temperature config once, in stream order, after
     its stream is folded (and checked); replay keeps no reference to it afterwards.
     on_difference gets each difference as it is found; the result only counts them.
+    A record created before now - idempotency_ttl may have been purged (the server's
+    retention; give the same value).
     """
-    replay = _Replay(store, check=check, progress=progress, on_difference=on_difference)
+    expired_before = (now or datetime.now(UTC)) - idempotency_ttl
+    replay = _Replay(
+        store,
+        check=check,
+        progress=progress,
+        on_difference=on_difference,
+        expired_before=expired_before,
+    )
     async for stream in _stream_names(store):
         # No local here holds the state: it is gone before the next stream is read.
         await replay.fold_stream(stream, on_state)
@@ -128,8 +146,10 @@ class _Replay:
         check: bool,
         progress: Progress | None,
         on_difference: OnDifference | None,
+        expired_before: datetime,
     ) -> None:
         self.result = ReplayResult()
+        self._expired_before = expired_before
         self._store = store
         self._check = check
         self._progress = progress
@@ -149,13 +169,13 @@ class _Replay:
         state = _new_state(stream)
         live = None if state is None or not self._check else await self._live_state(stream, state)
         until = None if live is None else live.version
-        last_scope: str | None = None
+        last_answer: Answer | None = None
         version = 0
         while until is None or version < until:
             limit = PAGE if until is None else min(PAGE, until - version)
             batch = await self._store.read_stream(stream, after_version=version, limit=limit)
             for item in batch:
-                last_scope = await self._fold_event(item, state, last_scope)
+                last_answer = await self._fold_event(item, state, last_answer)
             self._advance(len(batch))
             if len(batch) < limit:
                 break
@@ -175,22 +195,23 @@ class _Replay:
         self._pending = 0
 
     async def _fold_event(
-        self, item: RecordedEvent, state: State | None, last_scope: str | None
-    ) -> str | None:
-        """Fold an event, rebuild (and check) its idempotency record; return its scope."""
+        self, item: RecordedEvent, state: State | None, last_answer: Answer | None
+    ) -> Answer | None:
+        """Fold an event, rebuild (and check) its idempotency record; return its answer."""
         event = item.event
         self.result.events += 1
         if state is not None:
             apply_event(state, event)
-        # An idempotent answer's events are appended together, in one stream: its record
-        # is built once, from the first of them.
+        # An idempotent answer's events are appended together, in one stream, by one
+        # request: its record is built once, from the first of them. The same key again
+        # in a later request (once its record was purged) is another answer.
         record = idempotency_record(event)
-        scope = None if record is None else record.key
-        if record is not None and scope != last_scope:
+        answer = None if record is None else (record.key, event.request_id)
+        if record is not None and answer != last_answer:
             self.result.idempotency_records += 1
             if self._check:
                 await self._check_record(record, item.position)
-        return scope
+        return answer
 
     def _advance(self, events: int) -> None:
         self._pending += events
@@ -211,6 +232,10 @@ class _Replay:
             self._on_difference(difference)
 
     async def _check_record(self, rebuilt: IdempotencyRecord, position: int) -> None:
+        if rebuilt.created_at < self._expired_before:
+            # Past the retention: it may be purged, and its key used again since.
+            self.result.expired_records += 1
+            return
         live = await self._store.get_idempotency(rebuilt.key)
         where = f"idempotency record {rebuilt.key[:12]}… (event at position {position})"
         if live is None:

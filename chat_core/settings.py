@@ -20,6 +20,7 @@ from events.envelope import Env
 
 __all__ = [
     "DEFAULT_STORE",
+    "IDEMPOTENCY_TTL",
     "Settings",
     "SettingsError",
     "TemperatureDefaults",
@@ -35,6 +36,8 @@ SECRET_FILE = "dev-hs256.secret"  # noqa: S105 -- a file name, not a secret
 MIN_SECRET_BYTES = 32
 MASTER_KEY_FILE = "dev-master.key"
 MASTER_KEY_BYTES = 32
+# API.md: idempotency keys are kept at least 24 h; this is also the shortest retention allowed.
+IDEMPOTENCY_TTL = 24 * 60 * 60
 
 
 class SettingsError(ValueError):
@@ -79,6 +82,8 @@ class Settings:
     # Requests per second and burst per tenant; None turns the limit off.
     rate_limit: tuple[float, int] | None = (1000.0, 2000)
     cache_messages: int = 50_000
+    # Idempotency records are kept this many seconds, then purged (the contract: >= 24 h).
+    idempotency_ttl: int = IDEMPOTENCY_TTL
     # Idle keep-alive, slow request headers and slow bodies are cut after this many seconds.
     client_timeout: float = 30.0
     # How long SIGTERM waits for requests in flight before cancelling them.
@@ -114,6 +119,7 @@ ENV_NAMES = {
     "log_level": "CHAT_CORE_LOG_LEVEL",
     "rate_limit": "CHAT_CORE_RATE_LIMIT",
     "cache_messages": "CHAT_CORE_CACHE_MESSAGES",
+    "idempotency_ttl": "CHAT_CORE_IDEMPOTENCY_TTL",
     "client_timeout": "CHAT_CORE_CLIENT_TIMEOUT",
     "shutdown_timeout": "CHAT_CORE_SHUTDOWN_TIMEOUT",
     "metrics_tenant_labels": "CHAT_CORE_METRICS_TENANT_LABELS",
@@ -158,6 +164,9 @@ def load_settings(
         log_level=raw.get("log_level", "INFO").upper(),
         rate_limit=_rate_limit(raw.get("rate_limit")),
         cache_messages=_int(raw, "cache_messages", 50_000, 100, 100_000_000),
+        idempotency_ttl=_int(
+            raw, "idempotency_ttl", IDEMPOTENCY_TTL, IDEMPOTENCY_TTL, 366 * IDEMPOTENCY_TTL
+        ),
         client_timeout=_seconds(raw, "client_timeout", 30.0),
         shutdown_timeout=_seconds(raw, "shutdown_timeout", 10.0),
         metrics_tenant_labels=_flag(raw, "metrics_tenant_labels"),

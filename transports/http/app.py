@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
 from aiohttp import web
 
 from chat_core.bootstrap import ChatCore
+from chat_core.idempotency import keep_purging
 from transports.http import chat_views, erasure_views, ops_views, temperature_views
 from transports.http.console_views import add_console, console_enabled
 from transports.http.keys import CORE
@@ -39,8 +45,22 @@ def create_app(core: ChatCore, *, streams: StreamSettings | None = None) -> web.
     add_streams(app, streams or StreamSettings())
     if console_enabled(core.settings.mode):
         add_console(app)
+    app.cleanup_ctx.append(_purge_idempotency)
     app.on_cleanup.append(_close_core)
     return app
+
+
+async def _purge_idempotency(app: web.Application) -> AsyncIterator[None]:
+    """Purge idempotency records past the retention while the app runs."""
+    core = app[CORE]
+    ttl = timedelta(seconds=core.settings.idempotency_ttl)
+    task = asyncio.create_task(
+        keep_purging(core.store, clock=core.clock, ttl=ttl), name="chat-core idempotency purge"
+    )
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 async def _close_core(app: web.Application) -> None:
