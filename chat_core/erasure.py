@@ -99,7 +99,7 @@ class ErasureHandler:
         payload = item.event.payload
         if isinstance(payload, ErasureRecorded):
             tenant = item.event.tenant
-            self._keys.forget(tenant, payload.subject)
+            self._keys.destroyed_through(tenant, payload.subject, payload.through_key_id)
             erase_cached(self._threads.states(), tenant, payload.subject, payload.through_key_id)
 
 

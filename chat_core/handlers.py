@@ -17,7 +17,7 @@ from chat_core.commands import (
     RedactMessage,
     SetTemperatureConfig,
 )
-from chat_core.errors import NotFound
+from chat_core.errors import Conflict, NotFound
 from chat_core.idempotency import IdempotencyGuard
 from chat_core.payloads import MessagePosted
 from chat_core.readmodel import StreamCache, TemperatureState, ThreadCache, ThreadState
@@ -100,13 +100,17 @@ class ChatHandlers:
         decide.require_role(command.context, command.auth)
         _check_thread_id(command.thread_id)
         keys = self._keys
-        key = (
-            None
-            if keys is None
-            else await keys.writing_key(command.context.tenant, command.auth.sub)
-        )
+        tenant, author = command.context.tenant, command.auth.sub
+        key = None if keys is None else await keys.writing_key(tenant, author)
 
         def decision(draft: Draft[ThreadState]) -> list[MessagePosted]:
+            if keys is not None and key is not None and not keys.still_live(tenant, author, key):
+                # Erased while this post waited its turn: sealing under the destroyed key
+                # would acknowledge words that already read as erased.
+                raise Conflict(
+                    "the author's messages in this tenant were erased while this post was"
+                    " in flight; nothing was recorded, and posting again starts afresh"
+                )
             queued = draft.count(MessagePosted)
             message_id = new_message_id(draft.state.last_seq + queued + 1)
             sealed = None if key is None else _seal(keys, key, command, message_id)

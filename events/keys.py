@@ -296,6 +296,27 @@ class KeyRing:
         """Drop a subject's cached keys, so they are fetched again."""
         self._subjects.pop((tenant, subject), None)
 
+    def destroyed_through(self, tenant: str, subject: str, key_id: int) -> None:
+        """Learn that a subject's keys up to key_id were destroyed (by another process).
+
+        Its later keys, if this process holds them, stay live: they postdate the erasure.
+        """
+        known = self._subjects.get((tenant, subject))
+        if known is None:
+            return
+        gone = {number for number in known.live if number <= key_id}
+        live = {number: aead for number, aead in known.live.items() if number > key_id}
+        self._subjects[(tenant, subject)] = SubjectKeys(live, known.destroyed | gone)
+
+    def still_live(self, tenant: str, subject: str, key: DataKey) -> bool:
+        """Tell whether a key writing_key handed out has not been destroyed since.
+
+        False once this process knows it destroyed (see destroy, destroyed_through); a
+        subject no longer cached is not known to be erased.
+        """
+        known = self._subjects.get((tenant, subject))
+        return known is None or key.key_id in known.live
+
     async def _make(self, tenant: str, subject: str, key_id: int) -> None:
         wrapped = self._master.wrap(new_data_key(), key_aad(tenant, subject, key_id))
         await self.store.add_key(
