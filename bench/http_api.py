@@ -1,10 +1,13 @@
 """HTTP benchmark: authenticated POST message and GET page, beside a bare aiohttp hello world.
 
-Run: `python -m bench.http_api [--quick]`. Each server runs alone in its own process on
-127.0.0.1, pinned to core 0; wrk (Debian's `wrk`) drives it from core 1 with 32
-connections for a fixed time. Every figure is printed with its p50 and p99 latency and as
-a ratio to the bare hello world measured in the same run. Without wrk the load generator
-falls back to an aiohttp client in this process (slower: say so when you quote figures).
+Run: `python -m bench.http_api [--quick]`. Each server runs in its own process on
+127.0.0.1, pinned to core 0; wrk (Debian's `wrk`) drives one at a time from core 1 with 32
+connections for a fixed time. The bare hello world, POST and GET are measured in turn, in
+ROUNDS rounds (one with --quick), and each figure is the median over them, its ratio the
+median of its ratios to the bare figure of the same round: this machine's speed drifts by
+±20% over minutes, and a ratio of figures taken moments apart drifts far less. Then the
+same with a million events stored (one round). Without wrk the load generator falls back
+to an aiohttp client in this process (slower: say so when you quote figures).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import re
 import secrets
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -36,6 +40,9 @@ ISSUER, AUDIENCE, TENANT = "bench-issuer", "chat-core", "t_bench"
 CONNECTIONS = 32
 LARGE_LOG = 1_000_000
 SERVER_CORE, LOAD_CORE = "0", "1"
+# Rounds of bare, POST and GET in turn on the fresh log; figures are their medians.
+ROUNDS = 3
+BARE = "bare aiohttp hello world"
 
 
 @frozen
@@ -47,6 +54,8 @@ class Measurement:
     p50_ms: float
     p99_ms: float
     non_2xx: int
+    # To the bare hello world measured in the same round (see _medians).
+    ratio: float = 1.0
 
 
 def _free_port() -> int:
@@ -174,41 +183,54 @@ async def _chat_core(
     body: bytes,
     seconds: int,
     label: str,
-) -> list[Measurement]:
-    """Start chat-core on a SQLite file, time its start-up, measure POST and GET, read RSS."""
+    *,
+    bare_base: str,
+    rounds: int,
+) -> list[list[Measurement]]:
+    """Start chat-core on a SQLite file, time its start-up, then measure in rounds.
+
+    Each round measures the bare hello world, POST and GET in turn, so every ratio compares
+    figures taken moments apart on this machine, whatever else it is doing.
+    """
     port = _free_port()
     started = time.perf_counter()
     server = _start_chat_core(port, f"sqlite:///{folder}/{database}")
+    measured: list[list[Measurement]] = []
     try:
         base = f"http://127.0.0.1:{port}"
         await _wait_ready(base, poll=0.01)
         startup = time.perf_counter() - started
         thread_id = await _make_thread(base, headers)
         url = f"{base}/chat/threads/{thread_id}/messages"
-        post = await _measure(
-            f"POST message (authenticated, durable){label}",
-            url,
-            "POST",
-            headers,
-            body,
-            folder=folder,
-            seconds=seconds,
-        )
-        get = await _measure(
-            f"GET message page of 20{label}",
-            url + "?limit=20",
-            "GET",
-            headers,
-            None,
-            folder=folder,
-            seconds=seconds,
-        )
+        for _ in range(rounds):
+            bare = await _measure(
+                BARE, bare_base + "/", "GET", {}, None, folder=folder, seconds=seconds
+            )
+            post = await _measure(
+                f"POST message (authenticated, durable){label}",
+                url,
+                "POST",
+                headers,
+                body,
+                folder=folder,
+                seconds=seconds,
+            )
+            get = await _measure(
+                f"GET message page of 20{label}",
+                url + "?limit=20",
+                "GET",
+                headers,
+                None,
+                folder=folder,
+                seconds=seconds,
+            )
+            measured.append([bare, post, get])
         rss = _rss_mib(server.pid)
     finally:
         server.terminate()
         server.wait(timeout=20)
     print(f"  chat-core{label}: start-up {startup * 1000:.0f} ms, RSS after the run {rss:.0f} MiB")
-    return [post, get]
+    return measured
 
 
 def _rss_mib(pid: int) -> float:
@@ -232,6 +254,7 @@ async def _make_thread(base: str, headers: Mapping[str, str]) -> str:
 
 async def _run(quick: bool) -> list[Measurement]:
     seconds = 4 if quick else 10
+    rounds = 1 if quick else ROUNDS
     token = mint_token(
         secret=SECRET,
         issuer=ISSUER,
@@ -247,45 +270,77 @@ async def _run(quick: bool) -> list[Measurement]:
         "Content-Type": "application/json",
     }
     body = b'{"content": "hello from the benchmark"}'
-    results = []
     with tempfile.TemporaryDirectory() as folder:
         bare_port = _free_port()
-        bare = _start_bare(bare_port)
+        bare_server = _start_bare(bare_port)
         try:
             bare_base = f"http://127.0.0.1:{bare_port}"
             await _wait_ready(bare_base)
-            results.append(
-                await _measure(
-                    "bare aiohttp hello world",
-                    bare_base + "/",
-                    "GET",
-                    {},
-                    None,
-                    folder=folder,
-                    seconds=seconds,
-                )
+            fresh = await _chat_core(
+                folder, "bench.db", headers, body, seconds, "", bare_base=bare_base, rounds=rounds
+            )
+            # The same figures with a million events already in the log (issue 7's scaling).
+            build_log(str(Path(folder) / "big.db"), LARGE_LOG)
+            large = await _chat_core(
+                folder,
+                "big.db",
+                headers,
+                body,
+                seconds,
+                ", 1M events",
+                bare_base=bare_base,
+                rounds=1,
             )
         finally:
-            bare.terminate()
-            bare.wait(timeout=15)
-        results += await _chat_core(folder, "bench.db", headers, body, seconds, "")
-        # The same figures with a million events already in the log (issue 7's scaling).
-        build_log(str(Path(folder) / "big.db"), LARGE_LOG)
-        results += await _chat_core(folder, "big.db", headers, body, seconds, ", 1M events")
-    return results
+            bare_server.terminate()
+            bare_server.wait(timeout=15)
+    _print_rounds(fresh + large)
+    return _medians(fresh) + _medians(large)[1:]
+
+
+def _medians(rounds: list[list[Measurement]]) -> list[Measurement]:
+    """Reduce rounds to one Measurement per route: the median of each figure.
+
+    Each route's ratio is the median of its per-round ratios to that round's bare figure,
+    kept in `ratio`; the bare route's ratio is 1.
+    """
+    merged = []
+    for column in zip(*rounds, strict=True):
+        ratios = [item.rps / row[0].rps for item, row in zip(column, rounds, strict=True)]
+        merged.append(
+            Measurement(
+                column[0].name,
+                statistics.median(item.rps for item in column),
+                statistics.median(item.p50_ms for item in column),
+                statistics.median(item.p99_ms for item in column),
+                sum(item.non_2xx for item in column),
+                statistics.median(ratios),
+            )
+        )
+    return merged
+
+
+def _print_rounds(rounds: list[list[Measurement]]) -> None:
+    print("\n  each round: bare req/s, then POST and GET req/s (p99 ms, x bare)")
+    for row in rounds:
+        bare = row[0].rps
+        cells = [f"{item.rps:,.0f} ({item.p99_ms:.1f}, {item.rps / bare:.2f}x)" for item in row[1:]]
+        print(
+            f"    bare {bare:,.0f}  " + "  ".join(cells) + ("  [1M]" if "1M" in row[1].name else "")
+        )
 
 
 def run(*, quick: bool = False) -> list[Measurement]:
     """Measure and print each figure with its latency and its ratio to the bare hello world."""
     results = asyncio.run(_run(quick))
-    bare = results[0].rps
     tool = "wrk" if shutil.which("wrk") else "aiohttp client (install wrk for real figures)"
     print(f"\nHTTP, {CONNECTIONS} connections, server on core {SERVER_CORE}, load by {tool}")
+    print("medians over the rounds; a ratio is the median of each round's ratio to its bare")
     print(f"{'':52} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8} {'x bare':>7}")
     for item in results:
         print(
             f"{item.name:52} {item.rps:9,.0f} {item.p50_ms:8.2f} {item.p99_ms:8.2f}"
-            f" {item.non_2xx:8d} {item.rps / bare:7.2f}"
+            f" {item.non_2xx:8d} {item.ratio:7.2f}"
         )
     return results
 
