@@ -35,7 +35,15 @@ from events.envelope import DatasetEvent
 from events.store.base import EventStore, IdempotencyRecord, RecordedEvent
 from events.tooling.selection import Progress
 
-__all__ = ["OnDifference", "OnState", "ReplayResult", "State", "idempotency_record", "replay_log"]
+__all__ = [
+    "OnDifference",
+    "OnState",
+    "ReplayResult",
+    "State",
+    "idempotency_record",
+    "kept_idempotency_record",
+    "replay_log",
+]
 
 THREAD_PREFIX = "chat/"
 TEMPERATURE_PREFIX = "temperature/"
@@ -80,6 +88,20 @@ def idempotency_record(event: DatasetEvent) -> IdempotencyRecord | None:
         body=orjson.dumps(answer.record_json()),
         created_at=event.occurred_at,
     )
+
+
+def kept_idempotency_record(
+    event: DatasetEvent, expired_before: datetime
+) -> IdempotencyRecord | None:
+    """Rebuild an event's idempotency record unless it is past the retention (purged by now).
+
+    What `copy` gives the destination: a record that expired may have been purged and its
+    key used again by a later request, whose record is the one to keep.
+    """
+    record = idempotency_record(event)
+    if record is None or record.created_at < expired_before:
+        return None
+    return record
 
 
 async def replay_log(

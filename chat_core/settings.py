@@ -26,6 +26,7 @@ __all__ = [
     "TemperatureDefaults",
     "dev_master_key",
     "dev_secret",
+    "idempotency_ttl",
     "load_settings",
 ]
 
@@ -38,6 +39,7 @@ MASTER_KEY_FILE = "dev-master.key"
 MASTER_KEY_BYTES = 32
 # API.md: idempotency keys are kept at least 24 h; this is also the shortest retention allowed.
 IDEMPOTENCY_TTL = 24 * 60 * 60
+_TTL_RANGE = (IDEMPOTENCY_TTL, 366 * IDEMPOTENCY_TTL)
 
 
 class SettingsError(ValueError):
@@ -164,14 +166,20 @@ def load_settings(
         log_level=raw.get("log_level", "INFO").upper(),
         rate_limit=_rate_limit(raw.get("rate_limit")),
         cache_messages=_int(raw, "cache_messages", 50_000, 100, 100_000_000),
-        idempotency_ttl=_int(
-            raw, "idempotency_ttl", IDEMPOTENCY_TTL, IDEMPOTENCY_TTL, 366 * IDEMPOTENCY_TTL
-        ),
+        idempotency_ttl=_int(raw, "idempotency_ttl", IDEMPOTENCY_TTL, *_TTL_RANGE),
         client_timeout=_seconds(raw, "client_timeout", 30.0),
         shutdown_timeout=_seconds(raw, "shutdown_timeout", 10.0),
         metrics_tenant_labels=_flag(raw, "metrics_tenant_labels"),
         master_key=_master_key(raw.get("master_key")),
     )
+
+
+def idempotency_ttl(environ: Mapping[str, str]) -> int:
+    """Read just CHAT_CORE_IDEMPOTENCY_TTL, as tools that check or copy records need it."""
+    raw = {"idempotency_ttl": environ.get(ENV_NAMES["idempotency_ttl"], "")}
+    if not raw["idempotency_ttl"]:
+        return IDEMPOTENCY_TTL
+    return _int(raw, "idempotency_ttl", IDEMPOTENCY_TTL, *_TTL_RANGE)
 
 
 def _require_prod(raw: Mapping[str, str]) -> None:

@@ -1,6 +1,7 @@
 """Copy a log from one store to another: event ids, stream versions and order kept, resumable.
 
-Consecutive events of one stream (and one idempotent request) go in one append, whose
+Consecutive events of one stream (and one idempotent answer: its key and its request)
+go in one append, whose
 expected version is the version the source had before them, so the destination can never
 take an event out of its stream's order. Appends are sent in windows that the store's
 group commit turns into few transactions; a window is committed in order, so an
@@ -43,7 +44,7 @@ class _Append:
     stream: str
     records: list[RecordedEvent]
     idempotency: IdempotencyRecord | None
-    key: str | None
+    key: tuple[str, str] | None
 
 
 async def copy_log(
@@ -58,7 +59,8 @@ async def copy_log(
     window: list[_Append] = []
     async for item in source.read_all(after_position=result.resumed_after):
         record = None if idempotency_of is None else idempotency_of(item.event)
-        key = None if record is None else record.key
+        # A key used again after its record was purged starts another answer.
+        key = None if record is None else (record.key, item.event.request_id)
         last = window[-1] if window else None
         if last is not None and last.stream == item.event.stream and last.key == key:
             last.records.append(item)

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import os
+from datetime import UTC, datetime, timedelta
 from typing import TextIO
 
-from chat_core.replay import idempotency_record, replay_log
+from chat_core.replay import kept_idempotency_record, replay_log
+from chat_core.settings import idempotency_ttl
 from events.codec import EventCodec
 from events.keys import open_key_store, rewrap
 from events.store import open_store
@@ -56,11 +59,18 @@ async def run_replay(
         out.write(f"differs: {difference}\n")
 
     with progress_bar("replay", total=await store.head_position()) as progress:
-        result = await replay_log(store, check=args.check, progress=progress, on_difference=differs)
+        result = await replay_log(
+            store,
+            check=args.check,
+            progress=progress,
+            on_difference=differs,
+            idempotency_ttl=timedelta(seconds=idempotency_ttl(os.environ)),
+        )
+    expired = f" ({result.expired_records} past the retention)" if result.expired_records else ""
     out.write(
         f"replayed {result.events} events: {result.threads} threads, "
         f"{result.messages} messages, {result.temperature_configs} temperature configs, "
-        f"{result.idempotency_records} idempotency records\n"
+        f"{result.idempotency_records} idempotency records{expired}\n"
     )
     if args.check:
         count = result.differences
@@ -77,9 +87,13 @@ async def run_copy(args: argparse.Namespace, codec: EventCodec, out: TextIO) -> 
         destination = await open_store(args.destination, codec=codec)
         try:
             total = await source.head_position() - await destination.head_position()
+            expired_before = datetime.now(UTC) - timedelta(seconds=idempotency_ttl(os.environ))
             with progress_bar("copy", total=total) as progress:
                 result = await copy_log(
-                    source, destination, idempotency_of=idempotency_record, progress=progress
+                    source,
+                    destination,
+                    idempotency_of=lambda event: kept_idempotency_record(event, expired_before),
+                    progress=progress,
                 )
         finally:
             await destination.close()
