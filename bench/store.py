@@ -20,6 +20,7 @@ from attrs import frozen
 from bench.report import Figure, Report
 from events.codec import EventCodec, register_payload
 from events.envelope import DatasetEvent, Env, EventPayload
+from events.ids import new_event_id
 from events.store.sqlite import SQLiteEventStore
 from events.store.sqlite_rows import encode_event
 from events.store.sqlite_schema import COLUMNS, connect, migrate
@@ -40,9 +41,9 @@ class BenchNoted(EventPayload):
 
 
 def event(stream: str, version: int) -> DatasetEvent:
-    """Return a realistic event for stream at version."""
+    """Return a realistic event for stream at version, its id made as the pipeline makes it."""
     return DatasetEvent(
-        event_id=uuid.uuid4(),
+        event_id=new_event_id(),
         stream=stream,
         version=version,
         tenant="t_bench",

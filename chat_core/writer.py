@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import uuid
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
@@ -31,6 +30,7 @@ from chat_core.idempotency import IdempotencyGuard, idempotency_metadata
 from chat_core.readmodel import StreamCache, TemperatureState, ThreadState
 from events.bus import MessageBus
 from events.envelope import DatasetEvent, EventPayload
+from events.ids import new_event_id
 from events.store.base import (
     ConcurrencyError,
     EventStore,
@@ -313,7 +313,7 @@ def _event(
     metadata: Mapping[str, str],
 ) -> DatasetEvent:
     return DatasetEvent(
-        event_id=uuid.uuid4(),
+        event_id=new_event_id(),
         stream=stream,
         version=version,
         tenant=context.tenant,

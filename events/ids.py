@@ -1,0 +1,36 @@
+"""Time-ordered event ids (UUID version 7, RFC 9562).
+
+An event id is a unique key in the store's index. Random ids (version 4) land on random
+leaves of that index, so a commit of n events dirties up to n index pages, each written to
+the write-ahead log and again at the next checkpoint. A version 7 id begins with the
+millisecond it was made, so ids made in order sit side by side in the index and a commit's
+new ids share a page or two. The other 74 bits are random, so ids made in the same
+millisecond, or by several processes, do not collide.
+
+Measured on the SQLite store, 64 concurrent appenders (strace -c, bench.store's events):
+155 page writes per commit with version 4 ids, 85 with version 7; kernel time per event
+19.1/17.4/21.3 us against 10.9/13.5/13.5 us in three alternating pairs.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+
+__all__ = ["new_event_id"]
+
+_VERSION_7 = 0x7 << 76
+_VARIANT_RFC = 0b10 << 62
+_RAND_A = (1 << 12) - 1
+_RAND_B = (1 << 62) - 1
+
+
+def new_event_id() -> uuid.UUID:
+    """Return a new UUID version 7: 48 bits of Unix milliseconds, then 74 random bits."""
+    millis = time.time_ns() // 1_000_000
+    random = int.from_bytes(os.urandom(10))
+    rand_a = (random >> 62) & _RAND_A
+    return uuid.UUID(
+        int=(millis << 80) | _VERSION_7 | (rand_a << 64) | _VARIANT_RFC | (random & _RAND_B)
+    )

@@ -1,0 +1,29 @@
+"""Event ids: RFC 9562 version 7, ordered by the millisecond they were made, never repeated."""
+
+from __future__ import annotations
+
+import time
+
+from events.ids import new_event_id
+
+
+def test_an_event_id_is_a_version_7_rfc_uuid_of_this_millisecond() -> None:
+    before = time.time_ns() // 1_000_000
+    made = new_event_id()
+    after = time.time_ns() // 1_000_000
+    assert made.version == 7
+    assert made.variant == "specified in RFC 4122"
+    assert before <= made.int >> 80 <= after
+
+
+def test_ids_made_in_later_milliseconds_sort_after_in_the_index() -> None:
+    earlier = new_event_id()
+    time.sleep(0.002)
+    later = new_event_id()
+    assert earlier.bytes < later.bytes
+
+
+def test_a_burst_of_ids_within_milliseconds_has_no_repeat() -> None:
+    burst = [new_event_id() for _ in range(100_000)]
+    assert len(set(burst)) == len(burst)
+    assert len({made.int >> 80 for made in burst}) < len(burst)  # many shared a millisecond
