@@ -6,6 +6,12 @@ runs an event loop and threads, and without re-running the parent's main script)
 into bytes or faults, and the parent takes the answers strictly in chunk order, with at
 most `window` chunks in flight, so the output is the sequential one and memory stays flat.
 
+An export's bytes do not pass through the parent: each worker writes its chunk to a file
+of its own in a private temporary directory (next to the output file when there is one,
+so the copy stays on one file system), and the parent appends the files to the output in
+chunk order with a copy in the kernel (copy_file_range into a file, sendfile into a pipe),
+deleting each once copied; the directory goes when the export ends, however it ends.
+
 Errors:
     WorkerFailed   a worker process died, or could not start, before its chunk was done
 """
@@ -13,10 +19,17 @@ Errors:
 from __future__ import annotations
 
 import asyncio
+import errno
+import io
 import os
 import pickle
+import select
+import shutil
+import stat
 import sys
-from collections.abc import AsyncIterator, Iterator
+import tempfile
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator
+from contextlib import aclosing
 from typing import Any, TypeVar
 
 from attrs import frozen
@@ -197,7 +210,7 @@ class _Worker:
 
 async def _in_order(
     log: ParallelLog, setup: WorkerSetup, calls: Iterator[tuple[str, tuple[Any, ...]]]
-) -> AsyncIterator[Any]:
+) -> AsyncGenerator[Any, None]:
     """Yield each call's answer in the order of the calls, a few of them running at once."""
     room = asyncio.Semaphore(log.jobs + 1)
     answers: asyncio.Queue[asyncio.Future[Any]] = asyncio.Queue()
@@ -267,17 +280,133 @@ async def export_parallel(
     bytes), compressed in the worker.
     """
     level = GZIP_LEVEL if gzip_members else None
-    calls = (
-        ("export_chunk", (after, before, selection.event_filter, level))
-        for after, before in log.ranges(selection.after, selection.before)
-    )
-    count = 0
-    async for exported, data in _in_order(log, log.setup(view), calls):
-        out.write(data)
-        count += exported
-        if progress is not None:
-            progress(exported)
-    return count
+    directory = _chunk_directory(out)
+    try:
+        calls = (
+            (
+                "export_chunk",
+                (after, before, selection.event_filter, level, os.path.join(directory, str(n))),
+            )
+            for n, (after, before) in enumerate(log.ranges(selection.after, selection.before))
+        )
+        append = _Appender(out)
+        count = 0
+        # Closed here, not whenever it is collected: the workers are gone before the files.
+        async with aclosing(_in_order(log, log.setup(view), calls)) as answers:
+            async for exported, path, length in answers:
+                append(path, length)
+                count += exported
+                if progress is not None:
+                    progress(exported)
+        return count
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def _chunk_directory(out: Sink) -> str:
+    """Make a private directory for the chunk files, next to out when out is a named file."""
+    near = _file_path(out)
+    if near is not None:
+        try:
+            return tempfile.mkdtemp(prefix=".chat-core-export-", dir=os.path.dirname(near))
+        except OSError:
+            pass
+    return tempfile.mkdtemp(prefix="chat-core-export-")
+
+
+def _file_path(out: Sink) -> str | None:
+    """Return the path of the regular file out writes to, or None if it has none or unsure."""
+    try:
+        fd = out.fileno()  # type: ignore[attr-defined]
+        found = os.fstat(fd)
+    except (AttributeError, OSError, ValueError):
+        return None
+    if not stat.S_ISREG(found.st_mode):
+        return None
+    name = getattr(out, "name", None)
+    candidates = [name] if isinstance(name, str) and name else []
+    candidates.append(f"/proc/self/fd/{fd}")
+    for candidate in candidates:
+        try:
+            path = os.path.realpath(candidate)
+            if os.path.samestat(os.stat(path), found):
+                return path
+        except OSError:
+            continue
+    return None
+
+
+class _Appender:
+    """Append chunk files to a sink, in the kernel when it writes straight to a descriptor.
+
+    The sink's own buffer is flushed first, and the descriptor's offset moves with the copy,
+    so what the sink writes afterwards lands after the chunk. A sink that transforms what
+    it is given (a gzip stream) or has no descriptor (io.BytesIO) gets read and written.
+    """
+
+    def __init__(self, out: Sink) -> None:
+        self._out = out
+        self._fd = -1
+        self._copy: str | None = None
+        # Only the file types that write what they are given to their descriptor as it is.
+        if isinstance(out, io.BufferedWriter | io.BufferedRandom | io.FileIO):
+            try:
+                self._fd = out.fileno()
+                regular = stat.S_ISREG(os.fstat(self._fd).st_mode)
+            except (OSError, ValueError):
+                return
+            self._copy = "copy_file_range" if regular else "sendfile"
+
+    def __call__(self, path: str, length: int) -> None:
+        """Append the first length bytes of the file at path, then delete it."""
+        with open(path, "rb", buffering=0) as source:
+            done = 0
+            if self._copy is not None:
+                flush = getattr(self._out, "flush", None)
+                if flush is not None:
+                    flush()
+                done = self._in_kernel(source.fileno(), length)
+            if done < length:
+                source.seek(done)
+                self._read_write(source, length - done)
+        os.unlink(path)
+
+    def _in_kernel(self, source: int, length: int) -> int:
+        done = 0
+        while done < length and self._copy is not None:
+            try:
+                if self._copy == "copy_file_range":
+                    copied = os.copy_file_range(source, self._fd, length - done, done)
+                else:
+                    copied = os.sendfile(self._fd, source, done, length - done)
+            except BlockingIOError:  # a non-blocking pipe, full: wait until it drains
+                select.select([], [self._fd], [])
+                continue
+            except OSError as exc:
+                if done or exc.errno not in _NO_COPY:
+                    raise
+                # This kind of copy is not for this pair of files: the next kind, or write.
+                self._copy = "sendfile" if self._copy == "copy_file_range" else None
+                continue
+            if copied == 0:
+                raise RuntimeError(f"chunk file {source} ended {length - done} bytes early")
+            done += copied
+        return done
+
+    def _read_write(self, source: io.FileIO, length: int) -> None:
+        while length > 0:
+            block = source.read(min(length, _BLOCK))
+            if not block:
+                raise RuntimeError(f"chunk file {source.name} ended {length} bytes early")
+            self._out.write(block)
+            length -= len(block)
+
+
+_BLOCK = 1 << 20
+# What copy_file_range or sendfile fail with when they cannot copy between these two files.
+_NO_COPY = frozenset(
+    {errno.EXDEV, errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.EBADF, errno.ETXTBSY}
+)
 
 
 class ParallelVerifier:

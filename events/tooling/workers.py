@@ -1,8 +1,9 @@
 """What a worker process of a parallel export or verify does with one chunk of a SQLite log.
 
 Each worker opens the file read-only once (see init_worker) and turns position ranges
-into the bytes the sequential export writes for them, or into the faults the sequential
-verify finds in them, so the parent only has to put the chunks back in order.
+into the bytes the sequential export writes for them, written to a file of their own the
+parent names, or into the faults the sequential verify finds in them, so the parent only
+has to put the chunks back in order.
 
 Run as `python -m events.tooling.workers`, it reads from standard input a WorkerSetup and
 then calls, each a length-prefixed pickle, and writes each answer to standard output the
@@ -12,12 +13,12 @@ same way: ("ok", result) or ("error", exception). The parent is its only peer.
 from __future__ import annotations
 
 import asyncio
-import gzip
 import importlib
 import pickle
 import signal
 import struct
 import sys
+import zlib
 from collections.abc import Callable
 from typing import IO, Any, Protocol
 
@@ -26,7 +27,7 @@ from attrs import frozen
 from events.codec import EventCodec
 from events.store.base import EventFilter
 from events.store.raw import SQLiteRawLog
-from events.tooling.export import RowPayloadView, export_rows
+from events.tooling.export import RowPayloadView, Sink, export_rows
 from events.tooling.selection import Selection
 from events.tooling.verify import Fault, LogVerifier, stream_faults
 
@@ -95,29 +96,47 @@ def _current() -> _Worker:
     return _worker
 
 
-class _Lines(bytearray):
+class _Member:
+    """Compress what is written into one gzip member (no name, no time), as gzip.compress."""
+
+    def __init__(self, sink: IO[bytes], level: int) -> None:
+        self._sink = sink
+        self._compressor = zlib.compressobj(level, zlib.DEFLATED, 31)
+
     def write(self, data: bytes | bytearray, /) -> int:
-        self += data
+        self._sink.write(self._compressor.compress(data))
         return len(data)
+
+    def close(self) -> None:
+        self._sink.write(self._compressor.flush())
 
 
 def export_chunk(
-    after: int, before: int, event_filter: EventFilter | None, gzip_level: int | None
-) -> tuple[int, bytes]:
-    """Return how many events lie strictly between two positions and their export lines.
+    after: int,
+    before: int,
+    event_filter: EventFilter | None,
+    gzip_level: int | None,
+    path: str,
+) -> tuple[int, str, int]:
+    """Write the export lines of the events strictly between two positions to a new file.
 
-    With gzip_level, the lines come as one gzip member (no name, no time), so the members
-    of consecutive chunks, written one after the other, are one valid gzip file.
+    Return how many events there were, the file's path and its length in bytes. With
+    gzip_level, the file holds one gzip member (no name, no time), so the members of
+    consecutive chunks, written one after the other, are one valid gzip file.
     """
     worker = _current()
-    lines = _Lines()
     selection = Selection(after=after, before=before, event_filter=event_filter)
-    count = worker.loop.run_until_complete(
-        export_rows(worker.raw, worker.codec, selection, lines, None, worker.view)
-    )
-    if gzip_level is None:
-        return count, bytes(lines)
-    return count, gzip.compress(lines, compresslevel=gzip_level, mtime=0)
+    # "x": the parent names a new file in a directory of its own; it never overwrites one.
+    with open(path, "xb") as file:
+        member = None if gzip_level is None else _Member(file, gzip_level)
+        out: Sink = file if member is None else member
+        count = worker.loop.run_until_complete(
+            export_rows(worker.raw, worker.codec, selection, out, None, worker.view)
+        )
+        if member is not None:
+            member.close()
+        length = file.tell()
+    return count, path, length
 
 
 def verify_rows(after: int, before: int) -> tuple[int, list[Fault]]:
