@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import gzip
 import io
 import os
 import signal
+import subprocess
+import sys
+import tempfile
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -184,7 +189,7 @@ def _children() -> list[int]:
     return found
 
 
-def test_a_killed_worker_fails_the_export_promptly(chat_log: str) -> None:
+def test_a_killed_worker_fails_the_export_promptly(chat_log: str, temp_root: Path) -> None:
     killed: list[int] = []
 
     def kill_a_worker(_count: int) -> None:
@@ -201,6 +206,7 @@ def test_a_killed_worker_fails_the_export_promptly(chat_log: str) -> None:
         asyncio.run(asyncio.wait_for(export(), 60))
     assert (datetime.now(UTC) - started).total_seconds() < 30
     assert _children() == []
+    assert list(temp_root.iterdir()) == []
 
 
 def test_a_row_a_worker_cannot_export_fails_as_the_sequential_export_does(chat_log: str) -> None:
@@ -243,3 +249,175 @@ def test_cli_export_with_jobs_fails_clearly_on_a_row_it_cannot_export(
     status, _, err = cli("export", "--store", chat_log, "-o", str(tmp_path / "out.jsonl"))
     assert status == 2
     assert err.startswith("chat-core export: ")
+
+
+# Chunk files: written by the workers, appended by the parent, never left behind.
+
+
+@pytest.fixture
+def temp_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Return the directory tempfile.gettempdir() gives during the test, empty."""
+    root = tmp_path / "tmp"
+    root.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(root))
+    return root
+
+
+def _spy(monkeypatch: pytest.MonkeyPatch, name: str) -> list[int]:
+    """Count the calls of os.<name>, which keeps working."""
+    calls: list[int] = []
+    real = getattr(os, name)
+
+    def spy(*args: int) -> int:
+        calls.append(args[-1])
+        return int(real(*args))
+
+    monkeypatch.setattr(os, name, spy)
+    return calls
+
+
+async def _opener(url: str) -> ChatViewOpener:
+    codec = EventCodec()
+    store = await open_store(url, codec=codec)
+    try:
+        return ChatViewOpener(
+            key_store_url=url,
+            master_secret=configured_master_key(url).secret,
+            redacted=frozenset(await redacted_messages(store)),
+        )
+    finally:
+        await store.close()
+
+
+def test_a_file_export_is_copied_in_the_kernel_at_the_file_offset_and_leaves_no_chunk_file(
+    old_log: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sequential = asyncio.run(_sequential(old_log, Selection()))
+    opener = asyncio.run(_opener(old_log))
+    copies = _spy(monkeypatch, "copy_file_range")
+    outdir = tmp_path / "out"
+    outdir.mkdir()
+    target = outdir / "export.jsonl"
+    seen: list[list[str]] = []
+
+    def look(_count: int) -> None:
+        seen.append(sorted(entry.name for entry in outdir.iterdir()))
+
+    async def export() -> int:
+        with target.open("wb") as out:
+            out.write(b"before\n")  # still in the writer's buffer when the chunks come
+            count = await export_parallel(
+                ParallelLog(path=db_path(old_log), jobs=2, chunk=CHUNK),
+                Selection(),
+                out,
+                progress=look,
+                view=opener,
+            )
+            out.write(b"after\n")
+            return count
+
+    assert asyncio.run(export()) == 47
+    assert target.read_bytes() == b"before\n" + sequential + b"after\n"
+    assert copies
+    # The chunk files lay next to the output, in a directory of their own, now gone.
+    assert all(len(names) == 2 and names[0].startswith(".chat-core-export-") for names in seen)
+    assert [entry.name for entry in outdir.iterdir()] == ["export.jsonl"]
+
+
+def test_an_export_into_a_pipe_is_sent_in_the_kernel_and_leaves_no_chunk_file(
+    old_log: str, temp_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sequential = asyncio.run(_sequential(old_log, Selection()))
+    opener = asyncio.run(_opener(old_log))
+    sends = _spy(monkeypatch, "sendfile")
+    read_end, write_end = os.pipe()
+    received = bytearray()
+
+    def drain() -> None:
+        with open(read_end, "rb") as source:
+            while block := source.read(4096):
+                received.extend(block)
+
+    reader = threading.Thread(target=drain)
+    reader.start()
+    try:
+        with open(write_end, "wb") as out:
+            log = ParallelLog(path=db_path(old_log), jobs=2, chunk=CHUNK)
+            asyncio.run(export_parallel(log, Selection(), out, view=opener))
+    finally:
+        reader.join(30)
+    assert bytes(received) == sequential
+    assert sends
+    assert list(temp_root.iterdir()) == []
+
+
+def test_cli_export_with_jobs_to_stdout_piped_gives_the_one_job_bytes(
+    chat_log: str, tmp_path: Path
+) -> None:
+    _sparse(chat_log)
+    temp_root = tmp_path / "tmp"
+    temp_root.mkdir()
+    outputs = {}
+    for jobs in ("1", "2"):
+        command = [sys.executable, "-m", "transports.cli.main", "export", "--store", chat_log]
+        done = subprocess.run(
+            [*command, "--jobs", jobs, "-o", "-"],
+            capture_output=True,
+            check=True,
+            env={**os.environ, "TMPDIR": str(temp_root)},
+            timeout=120,
+        )
+        outputs[jobs] = done.stdout
+    assert outputs["1"] == outputs["2"]
+    assert b'"position":250000' in outputs["2"]
+    assert list(temp_root.iterdir()) == []
+
+
+def test_copies_fall_back_when_the_kernel_cannot_copy_or_the_sink_transforms(
+    old_log: str, tmp_path: Path, temp_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sequential = asyncio.run(_sequential(old_log, Selection()))
+    opener = asyncio.run(_opener(old_log))
+    log = ParallelLog(path=db_path(old_log), jobs=2, chunk=CHUNK)
+
+    def cross_device(*_args: int) -> int:
+        raise OSError(errno.EXDEV, "Invalid cross-device link")
+
+    monkeypatch.setattr(os, "copy_file_range", cross_device)
+    sends = _spy(monkeypatch, "sendfile")
+    target = tmp_path / "export.jsonl"
+    with target.open("wb") as out:
+        asyncio.run(export_parallel(log, Selection(), out, view=opener))
+    assert target.read_bytes() == sequential
+    assert sends
+    # A gzip stream has the file's descriptor, but what goes in must be compressed.
+    zipped = tmp_path / "export.jsonl.gz"
+    with zipped.open("wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as out:
+        asyncio.run(export_parallel(log, Selection(), out, view=opener))
+    assert gzip.decompress(zipped.read_bytes()) == sequential
+    assert list(temp_root.iterdir()) == []
+
+
+def test_no_chunk_file_is_left_after_a_worker_fails_or_the_export_is_cancelled(
+    chat_log: str, temp_root: Path
+) -> None:
+    log = ParallelLog(path=db_path(chat_log), jobs=2, chunk=1)
+    seen: list[int] = []
+
+    def cancel(_count: int) -> None:
+        seen.append(len(list(temp_root.iterdir())))
+        task = asyncio.current_task()
+        assert task is not None
+        task.cancel()  # as Ctrl-C does under asyncio.run
+
+    with pytest.raises(asyncio.CancelledError):
+        asyncio.run(export_parallel(log, Selection(), io.BytesIO(), progress=cancel))
+    assert seen == [1]
+    assert list(temp_root.iterdir()) == []
+    assert _children() == []
+
+    sql(chat_log, "UPDATE events SET payload = 'garbage' WHERE position = 20")
+    with pytest.raises(CodecError):
+        asyncio.run(export_parallel(log, Selection(), io.BytesIO()))
+    assert list(temp_root.iterdir()) == []
+    assert _children() == []
