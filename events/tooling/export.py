@@ -25,7 +25,6 @@ __all__ = [
     "export_record",
     "export_rows",
     "open_export",
-    "open_export_members",
 ]
 
 BATCH = 2000
@@ -139,22 +138,6 @@ def open_export(target: str | Path, stdout: IO[bytes]) -> Iterator[Sink]:
         else:
             with io.BufferedWriter(raw, buffer_size=1 << 20) as buffered:
                 yield buffered
-
-
-@contextmanager
-def open_export_members(target: str | Path, stdout: IO[bytes]) -> Iterator[tuple[Sink, bool]]:
-    """Open where the export goes for writers that compress by themselves.
-
-    Yield the raw sink and whether what is written to it must be gzip (the name ends in
-    .gz): whole gzip members, one after the other.
-    """
-    if str(target) == "-":
-        yield stdout, False
-        stdout.flush()
-        return
-    path = Path(target)
-    with path.open("wb") as raw, io.BufferedWriter(raw, buffer_size=1 << 20) as buffered:
-        yield buffered, path.suffix == ".gz"
 
 
 async def export_events(

@@ -32,7 +32,7 @@ from attrs import frozen
 
 from events.codec import EventCodec, default_registry
 from events.store.raw import SQLiteRawLog
-from events.tooling.export import GZIP_LEVEL, Sink
+from events.tooling.export import Sink
 from events.tooling.selection import Progress, Selection
 from events.tooling.verify import Fault
 from events.tooling.workers import LENGTH, ViewOpener, WorkerSetup
@@ -267,22 +267,21 @@ async def export_parallel(
     selection: Selection,
     out: Sink,
     *,
-    gzip_members: bool = False,
     progress: Progress | None = None,
     view: ViewOpener | None = None,
 ) -> int:
     """Write the selected events as export_events would, chunk by chunk, and count them.
 
-    With gzip_members, each chunk is written as a gzip member of its own (out takes raw
-    bytes), compressed in the worker.
+    The bytes written to out are the sequential export's, in the same order; a gzip sink
+    (open_export, for a .gz name) therefore compresses them into the very same file
+    whatever the number of workers.
     """
-    level = GZIP_LEVEL if gzip_members else None
     directory = _chunk_directory(out)
     try:
         calls = (
             (
                 "export_chunk",
-                (after, before, selection.event_filter, level, os.path.join(directory, str(n))),
+                (after, before, selection.event_filter, os.path.join(directory, str(n))),
             )
             for n, (after, before) in enumerate(log.ranges(selection.after, selection.before))
         )

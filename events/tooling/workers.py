@@ -18,7 +18,6 @@ import pickle
 import signal
 import struct
 import sys
-import zlib
 from collections.abc import Callable
 from typing import IO, Any, Protocol
 
@@ -27,7 +26,7 @@ from attrs import frozen
 from events.codec import EventCodec
 from events.store.base import EventFilter
 from events.store.raw import SQLiteRawLog
-from events.tooling.export import RowPayloadView, Sink, export_rows
+from events.tooling.export import RowPayloadView, export_rows
 from events.tooling.selection import Selection
 from events.tooling.verify import Fault, LogVerifier, stream_faults
 
@@ -96,45 +95,23 @@ def _current() -> _Worker:
     return _worker
 
 
-class _Member:
-    """Compress what is written into one gzip member (no name, no time), as gzip.compress."""
-
-    def __init__(self, sink: IO[bytes], level: int) -> None:
-        self._sink = sink
-        self._compressor = zlib.compressobj(level, zlib.DEFLATED, 31)
-
-    def write(self, data: bytes | bytearray, /) -> int:
-        self._sink.write(self._compressor.compress(data))
-        return len(data)
-
-    def close(self) -> None:
-        self._sink.write(self._compressor.flush())
-
-
 def export_chunk(
     after: int,
     before: int,
     event_filter: EventFilter | None,
-    gzip_level: int | None,
     path: str,
 ) -> tuple[int, str, int]:
     """Write the export lines of the events strictly between two positions to a new file.
 
-    Return how many events there were, the file's path and its length in bytes. With
-    gzip_level, the file holds one gzip member (no name, no time), so the members of
-    consecutive chunks, written one after the other, are one valid gzip file.
+    Return how many events there were, the file's path and its length in bytes.
     """
     worker = _current()
     selection = Selection(after=after, before=before, event_filter=event_filter)
     # "x": the parent names a new file in a directory of its own; it never overwrites one.
     with open(path, "xb") as file:
-        member = None if gzip_level is None else _Member(file, gzip_level)
-        out: Sink = file if member is None else member
         count = worker.loop.run_until_complete(
-            export_rows(worker.raw, worker.codec, selection, out, None, worker.view)
+            export_rows(worker.raw, worker.codec, selection, file, None, worker.view)
         )
-        if member is not None:
-            member.close()
         length = file.tell()
     return count, path, length
 

@@ -48,7 +48,7 @@ async def _sequential(url: str, selection: Selection) -> bytes:
         await store.close()
 
 
-async def _parallel(url: str, selection: Selection, *, gzip_members: bool = False) -> bytes:
+async def _parallel(url: str, selection: Selection) -> bytes:
     codec = EventCodec()
     store = await open_store(url, codec=codec)
     try:
@@ -61,7 +61,7 @@ async def _parallel(url: str, selection: Selection, *, gzip_members: bool = Fals
         await store.close()
     log = ParallelLog(path=db_path(url), jobs=2, chunk=CHUNK)
     out = io.BytesIO()
-    await export_parallel(log, selection, out, gzip_members=gzip_members, view=opener)
+    await export_parallel(log, selection, out, view=opener)
     return out.getvalue()
 
 
@@ -95,15 +95,6 @@ def test_parallel_export_shows_erased_and_redacted_messages_as_sequential_does(
     assert b'"erased":true' in sequential
     assert b'"redacted":true' in sequential
     assert asyncio.run(_parallel(chat_log, Selection())) == sequential
-
-
-def test_parallel_gzip_export_is_deterministic_and_holds_the_sequential_lines(
-    old_log: str,
-) -> None:
-    first = asyncio.run(_parallel(old_log, Selection(), gzip_members=True))
-    second = asyncio.run(_parallel(old_log, Selection(), gzip_members=True))
-    assert first == second
-    assert gzip.decompress(first) == asyncio.run(_sequential(old_log, Selection()))
 
 
 async def _faults_both_ways(url: str) -> tuple[list[str], list[str], int]:
@@ -238,6 +229,23 @@ def test_cli_export_and_verify_with_jobs_match_one_job(
         )
     assert outputs["1"] == outputs["2"]
     assert b'"position":250000' in outputs["2"]
+
+
+def test_cli_gzip_export_is_the_same_file_whatever_the_jobs(
+    cli: Cli, old_log: str, tmp_path: Path
+) -> None:
+    _sparse(old_log)
+    zipped = {}
+    for jobs in ("1", "2"):
+        target = tmp_path / f"jobs{jobs}.jsonl.gz"
+        status, _, _ = cli("export", "--store", old_log, "--jobs", jobs, "-o", str(target))
+        assert status == 0
+        zipped[jobs] = target.read_bytes()
+    plain = tmp_path / "plain.jsonl"
+    assert cli("export", "--store", old_log, "--jobs", "1", "-o", str(plain))[0] == 0
+    assert zipped["1"] == zipped["2"]
+    assert gzip.decompress(zipped["2"]) == plain.read_bytes()
+    assert b'"position":250000' in plain.read_bytes()
 
 
 def test_cli_export_with_jobs_fails_clearly_on_a_row_it_cannot_export(

@@ -24,7 +24,6 @@ from events.tooling import (
     open_export,
     read_selection,
 )
-from events.tooling.export import open_export_members
 from events.tooling.parallel import ParallelLog, export_parallel
 from transports.cli.keys_cli import configured_master_key
 from transports.cli.progress import progress_bar
@@ -97,10 +96,8 @@ async def _export_parallel(
     progress: Callable[[int], None],
     opener: ChatViewOpener,
 ) -> int:
-    with open_export_members(output, sys.stdout.buffer) as (sink, gzip_members):
-        return await export_parallel(
-            plan, selection, sink, gzip_members=gzip_members, progress=progress, view=opener
-        )
+    with open_export(output, sys.stdout.buffer) as sink:
+        return await export_parallel(plan, selection, sink, progress=progress, view=opener)
 
 
 async def run_stats(
