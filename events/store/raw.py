@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from events.codec import EventCodec
 from events.store.base import EventFilter, EventStore, StoreError
-from events.store.sqlite_rows import SELECT, encode_event, filter_clause
+from events.store.sqlite_rows import encode_event, range_query
 from events.store.sqlite_schema import COLUMNS
 from events.store.url import sqlite_path
 
@@ -109,9 +109,7 @@ class SQLiteRawLog:
         event_filter: EventFilter | None = None,
     ) -> AsyncIterator[list[RawRow]]:
         """Yield pages of the rows SQLiteEventStore.read_rows yields, filter and all."""
-        conditions, params = filter_clause(event_filter)
-        where = " AND ".join(["position > ?", "position < ?", *conditions])
-        sql = f"{SELECT} WHERE {where} ORDER BY position ASC LIMIT ?"
+        sql, params = range_query(event_filter)
         lower = max(after_position, 0)
         upper = (1 << 62) if before_position is None else before_position
         while lower + 1 < upper:

@@ -22,7 +22,7 @@ from events.store.base import (
 )
 from events.store.pending import PendingAppend, committed_events
 from events.store.sqlite_checkpoint import Checkpointer, hand_over_checkpoints
-from events.store.sqlite_rows import SELECT, RowDecoder, encode_event, encode_time, filter_clause
+from events.store.sqlite_rows import SELECT, RowDecoder, encode_event, encode_time, range_query
 from events.store.sqlite_schema import connect, migrate
 from events.store.sqlite_writer import StreamVersions, write_batch
 from events.store.stats import WriterStats
@@ -155,10 +155,7 @@ class SQLiteEventStore:
     ) -> AsyncIterator[RecordedEvent]:
         """Yield matching events page by page, so memory stays flat however long the log."""
         self._check_open()
-        conditions, params = filter_clause(event_filter)
-        where = " AND ".join(["position > ?", "position < ?", *conditions])
-        order = "DESC" if descending else "ASC"
-        sql = f"{SELECT} WHERE {where} ORDER BY position {order} LIMIT ?"
+        sql, params = range_query(event_filter, descending=descending)
         lower = max(after_position, 0)
         upper = (1 << 62) if before_position is None else before_position
         remaining = limit
@@ -189,9 +186,7 @@ class SQLiteEventStore:
         RowDecoder, every row they are not sure of.
         """
         self._check_open()
-        conditions, params = filter_clause(event_filter)
-        where = " AND ".join(["position > ?", "position < ?", *conditions])
-        sql = f"{SELECT} WHERE {where} ORDER BY position ASC LIMIT ?"
+        sql, params = range_query(event_filter)
         lower = max(after_position, 0)
         upper = (1 << 62) if before_position is None else before_position
         while lower + 1 < upper:

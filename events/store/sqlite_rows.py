@@ -38,6 +38,7 @@ __all__ = [
     "encode_event",
     "encode_time",
     "filter_clause",
+    "range_query",
 ]
 
 Row = tuple[Any, ...]
@@ -493,6 +494,20 @@ _recorded = (
     and not hasattr(RecordedEvent, "__attrs_post_init__")
     else _recorded_checked
 )
+
+
+def range_query(
+    event_filter: EventFilter | None, *, descending: bool = False
+) -> tuple[str, list[Any]]:
+    """Return the SELECT of the rows between two positions that the filter matches, a page
+    at a time, and the filter's parameters.
+
+    Its parameters are (after, before, *the filter's, limit): positions strictly between.
+    """
+    conditions, params = filter_clause(event_filter)
+    where = " AND ".join(["position > ?", "position < ?", *conditions])
+    order = "DESC" if descending else "ASC"
+    return f"{SELECT} WHERE {where} ORDER BY position {order} LIMIT ?", params
 
 
 def filter_clause(event_filter: EventFilter | None) -> tuple[list[str], list[Any]]:
