@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 import threading
 import time
@@ -21,7 +22,7 @@ from events.store.base import (
     StoreError,
 )
 from events.store.pending import PendingAppend, committed_events
-from events.store.sqlite_checkpoint import Checkpointer, hand_over_checkpoints
+from events.store.sqlite_checkpoint import Checkpointer, hand_over_checkpoints, restart_wal
 from events.store.sqlite_rows import SELECT, RowDecoder, encode_event, encode_time, range_query
 from events.store.sqlite_schema import connect, migrate
 from events.store.sqlite_writer import StreamVersions, write_batch
@@ -36,6 +37,8 @@ T = TypeVar("T")
 PAGE = 500
 ROWS_PAGE = 1000
 READERS = 2
+log = logging.getLogger("events.store.sqlite")
+
 _PURGE_IDEMPOTENCY = (
     "DELETE FROM idempotency WHERE key IN "
     "(SELECT key FROM idempotency WHERE created_at < ? LIMIT ?)"
@@ -274,9 +277,17 @@ class SQLiteEventStore:
                     # Advanced on the loop, after commit: a woken subscriber reads it all,
                     # and one that is nearly live takes it from here, not from the file.
                     self._notifier.advance(head, committed)
-                    self.checkpointer.committed()
+                    if self.checkpointer.committed():
+                        await self._restart_wal()
             if self._closing and not self._pending:
                 return
+
+    async def _restart_wal(self) -> None:
+        """Start the WAL over between two batches (see sqlite_checkpoint); never fail a write."""
+        try:
+            await self._on_writer(restart_wal, self._write_conn)
+        except sqlite3.Error:
+            log.warning("restarting the WAL of %s failed; retrying later", self.path, exc_info=True)
 
     def _write(self, batch: list[PendingAppend]) -> int:
         assert self._write_conn is not None, "open() connects the writer before any append"
