@@ -21,7 +21,6 @@ import asyncio
 import os
 import pickle
 import shutil
-import stat
 import sys
 import tempfile
 from collections.abc import AsyncGenerator, AsyncIterator, Iterator
@@ -269,14 +268,16 @@ async def export_parallel(
     *,
     progress: Progress | None = None,
     view: ViewOpener | None = None,
+    scratch: str | None = None,
 ) -> int:
     """Write the selected events as export_events would, chunk by chunk, and count them.
 
     The bytes written to out are the sequential export's, in the same order; a gzip sink
     (open_export, for a .gz name) therefore compresses them into the very same file
-    whatever the number of workers.
+    whatever the number of workers. The chunk files go in a private directory made in
+    scratch (the output's folder, say), else in the system's temp; it is gone afterwards.
     """
-    directory = _chunk_directory(out)
+    directory = _chunk_directory(scratch)
     try:
         calls = (
             (
@@ -298,37 +299,14 @@ async def export_parallel(
         shutil.rmtree(directory, ignore_errors=True)
 
 
-def _chunk_directory(out: Sink) -> str:
-    """Make a private directory for the chunk files, next to out when out is a named file."""
-    near = _file_path(out)
+def _chunk_directory(near: str | None) -> str:
+    """Make a private directory for the chunk files in near, else in the system's temp."""
     if near is not None:
         try:
-            return tempfile.mkdtemp(prefix=".chat-core-export-", dir=os.path.dirname(near))
+            return tempfile.mkdtemp(prefix=".chat-core-export-", dir=near)
         except OSError:
             pass
     return tempfile.mkdtemp(prefix="chat-core-export-")
-
-
-def _file_path(out: Sink) -> str | None:
-    """Return the path of the regular file out writes to, or None if it has none or unsure."""
-    try:
-        fd = out.fileno()  # type: ignore[attr-defined]
-        found = os.fstat(fd)
-    except (AttributeError, OSError, ValueError):
-        return None
-    if not stat.S_ISREG(found.st_mode):
-        return None
-    name = getattr(out, "name", None)
-    candidates = [name] if isinstance(name, str) and name else []
-    candidates.append(f"/proc/self/fd/{fd}")
-    for candidate in candidates:
-        try:
-            path = os.path.realpath(candidate)
-            if os.path.samestat(os.stat(path), found):
-                return path
-        except OSError:
-            continue
-    return None
 
 
 def _append(out: Sink, path: str, length: int) -> None:

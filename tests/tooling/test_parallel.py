@@ -305,6 +305,7 @@ def test_a_file_export_lands_after_what_the_sink_buffered_and_leaves_no_chunk_fi
                 out,
                 progress=look,
                 view=opener,
+                scratch=str(outdir),
             )
             out.write(b"after\n")
             return count

@@ -6,6 +6,7 @@ import argparse
 import sys
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 from typing import TextIO
 
 import orjson
@@ -97,7 +98,11 @@ async def _export_parallel(
     opener: ChatViewOpener,
 ) -> int:
     with open_export(output, sys.stdout.buffer) as sink:
-        return await export_parallel(plan, selection, sink, progress=progress, view=opener)
+        # Chunk files beside a named output: on its file system, not in a small /tmp.
+        scratch = None if output == "-" else str(Path(output).parent)
+        return await export_parallel(
+            plan, selection, sink, progress=progress, view=opener, scratch=scratch
+        )
 
 
 async def run_stats(
