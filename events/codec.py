@@ -375,18 +375,9 @@ def _by_shape(
         return canonical
 
     def canonical_json(raw: Any) -> dict[str, Any] | None:
-        # canonical, inlined after parse: the same answer for parse(raw), None if it raises.
+        # canonical of parse(raw), None if either raises.
         try:
-            o = parse(raw)
-            if type(o) is not dict or not o:
-                return by_field(o)
-            shape = tuple(o)
-            found = shapes.get(shape)
-            if found is None:
-                if len(shapes) >= _SHAPES_PER_CLASS:
-                    return by_field(o)
-                found = shapes[shape] = compile_shape(shape)
-            return found(o)
+            return canonical(parse(raw))
         except Exception:
             return None
 
