@@ -137,6 +137,23 @@ def sql(url: str, statement: str, params: tuple[object, ...] = ()) -> None:
         conn.close()
 
 
+def record_version_twice(url: str) -> None:
+    """Copy the event at position 3 to position 100 (a new id, the same stream and version).
+
+    The table is rebuilt without its UNIQUE (stream, version) first, as a careless hand
+    migration would, so the store itself no longer refuses the duplicate.
+    """
+    sql(url, "CREATE TABLE loose AS SELECT * FROM events")
+    sql(url, "DROP TABLE events")
+    sql(url, "ALTER TABLE loose RENAME TO events")
+    sql(
+        url,
+        "INSERT INTO events SELECT 100, randomblob(16), stream, version, type, schema_version,"
+        " tenant, env, request_id, trace_id, actor, occurred_at, payload, metadata"
+        " FROM events WHERE position = 3",
+    )
+
+
 def rows(url: str, query: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
     """Return the rows of one query on the log's file."""
     conn = sqlite3.connect(db_path(url))

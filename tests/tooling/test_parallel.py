@@ -24,7 +24,7 @@ from events.store.raw import SQLiteRawLog
 from events.tooling import LogVerifier, Selection, export_events
 from events.tooling.parallel import ParallelLog, ParallelVerifier, WorkerFailed, export_parallel
 from tests.tooling.conftest import Cli
-from tests.tooling.logs import db_path, rows, sql
+from tests.tooling.logs import db_path, record_version_twice, rows, sql
 from transports.cli.keys_cli import configured_master_key, open_key_ring
 
 # A handful of positions a chunk, so even these small logs are cut into many chunks.
@@ -158,15 +158,7 @@ def test_parallel_verify_finds_positions_out_of_order_along_a_stream(chat_log: s
 
 
 def test_parallel_verify_finds_a_version_recorded_twice_in_far_chunks(chat_log: str) -> None:
-    sql(chat_log, "CREATE TABLE loose AS SELECT * FROM events")
-    sql(chat_log, "DROP TABLE events")
-    sql(chat_log, "ALTER TABLE loose RENAME TO events")
-    sql(
-        chat_log,
-        "INSERT INTO events SELECT 100, randomblob(16), stream, version, type, schema_version,"
-        " tenant, env, request_id, trace_id, actor, occurred_at, payload, metadata"
-        " FROM events WHERE position = 3",
-    )
+    record_version_twice(chat_log)
     expected, found, _ = asyncio.run(_faults_both_ways(chat_log))
     assert found == expected
     assert any(fault.startswith("version_duplicate: version 3") for fault in found)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.tooling.conftest import Cli
-from tests.tooling.logs import rows, sql
+from tests.tooling.logs import record_version_twice, rows, sql
 
 
 def _faults(out: str) -> list[str]:
@@ -68,16 +68,7 @@ def test_verify_reports_positions_out_of_order_along_a_stream(cli: Cli, chat_log
 
 
 def test_verify_reports_a_duplicate_version(cli: Cli, chat_log: str) -> None:
-    # Rebuilt without its UNIQUE (stream, version), as a careless hand migration would.
-    sql(chat_log, "CREATE TABLE loose AS SELECT * FROM events")
-    sql(chat_log, "DROP TABLE events")
-    sql(chat_log, "ALTER TABLE loose RENAME TO events")
-    sql(
-        chat_log,
-        "INSERT INTO events SELECT 100, randomblob(16), stream, version, type, schema_version,"
-        " tenant, env, request_id, trace_id, actor, occurred_at, payload, metadata"
-        " FROM events WHERE position = 3",
-    )
+    record_version_twice(chat_log)
     status, out, _ = cli("verify", "--store", chat_log)
     assert status == 1
     assert any(line.startswith("version_duplicate: version 3") for line in _faults(out))
