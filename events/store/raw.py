@@ -18,7 +18,6 @@ from typing import Any, Protocol
 from events.codec import EventCodec
 from events.store.base import EventFilter, EventStore, StoreError
 from events.store.sqlite_rows import encode_event, range_query
-from events.store.sqlite_schema import COLUMNS
 from events.store.url import sqlite_path
 
 __all__ = ["RawLog", "RawRow", "SQLiteRawLog", "StoreRawLog", "StreamEntry", "open_raw_log"]
@@ -29,17 +28,8 @@ StreamEntry = tuple[str, int, int]
 # events ~240k/s at 1000, ~205k/s at 5000).
 PAGE = 1000
 
-# Built from constants only, never from input.
-_ROWS = (
-    f"SELECT {COLUMNS} FROM events "  # noqa: S608
-    "WHERE position > ? AND position < ? ORDER BY position LIMIT ?"
-)
-# Row values walk the UNIQUE (stream, version) index without a sort.
-_BY_STREAM = (
-    "SELECT stream, version, position FROM events "
-    "WHERE (stream, version) > (?, ?) ORDER BY stream, version LIMIT ?"
-)
-# The same walk over the streams from one name up to (not including) another.
+# Walks over the (stream, version) index, from a name or after an entry, up to (not
+# including) another name; each page costs its own index entries, never a sort.
 _STREAMS_FROM = "SELECT stream, version, position FROM events WHERE stream >= ? "
 _STREAMS_AFTER = "SELECT stream, version, position FROM events WHERE (stream, version) > (?, ?) "
 _STREAMS_END = "AND stream < ? "
@@ -90,16 +80,10 @@ class SQLiteRawLog:
         self, *, after_position: int = 0, before_position: int | None = None
     ) -> AsyncIterator[list[RawRow]]:
         """Yield pages of rows between two positions, in position order."""
-        lower = max(after_position, 0)
-        upper = (1 << 62) if before_position is None else before_position
-        while True:
-            page = await self._page(_ROWS, (lower, upper, PAGE))
-            if not page:
-                return
+        async for page in self.read_rows(
+            after_position=after_position, before_position=before_position
+        ):
             yield page
-            if len(page) < PAGE:
-                return
-            lower = page[-1][0]
 
     async def read_rows(
         self,
