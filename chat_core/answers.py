@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from chat_core.payloads import (
@@ -14,7 +14,7 @@ from chat_core.payloads import (
 from chat_core.views import ErasureView, MessageView, TemperatureConfigView, ThreadView
 from events.envelope import DatasetEvent
 
-__all__ = ["ERASURE_STATUS", "Answer", "render_answer"]
+__all__ = ["ERASURE_STATUS", "Answer", "message_answer", "render_answer"]
 
 # An erasure's status: its keys are destroyed before the answer, so it is already done.
 ERASURE_STATUS = "completed"
@@ -44,20 +44,34 @@ def _thread(event: DatasetEvent, payload: ThreadCreated) -> ThreadView:
     )
 
 
-def _message(event: DatasetEvent, payload: MessagePosted) -> MessageView:
-    # A sealed message's answer is recorded sealed, as the pipeline recorded it.
+def message_answer(
+    event: DatasetEvent,
+    payload: MessagePosted,
+    *,
+    content: str | None,
+    metadata: Mapping[str, str],
+) -> MessageView:
+    """Return the answer to a post; its record keeps the sealed form, never the words.
+
+    The pipeline answers with the words it was sent; replay, which has only the event,
+    with what the payload holds in clear (nothing, once sealed).
+    """
     return MessageView(
         id=payload.message_id,
         thread_id=payload.thread_id,
         seq=payload.seq,
         role=payload.role,
-        content=payload.content,
-        metadata=payload.metadata,
+        content=content,
+        metadata=metadata,
         author=event.actor,
         created_at=event.occurred_at,
         request_id=event.request_id,
         sealed=payload.sealed,
     )
+
+
+def _message(event: DatasetEvent, payload: MessagePosted) -> MessageView:
+    return message_answer(event, payload, content=payload.content, metadata=payload.metadata)
 
 
 def _erasure(event: DatasetEvent, payload: ErasureRecorded) -> ErasureView:

@@ -10,7 +10,7 @@ import attrs
 import orjson
 
 from chat_core import decide
-from chat_core.answers import render_answer
+from chat_core.answers import message_answer, render_answer
 from chat_core.commands import (
     CreateThread,
     PostMessage,
@@ -215,19 +215,10 @@ def _seal(keys: KeyRing | None, key: DataKey, command: PostMessage, message_id: 
 
 def _render_message(events: Sequence[DatasetEvent], command: PostMessage) -> MessageView:
     # The sealed record is what the log holds; the caller is answered in clear.
-    view = _answer(events[0], MessageView)
-    return MessageView(
-        id=view.id,
-        thread_id=view.thread_id,
-        seq=view.seq,
-        role=view.role,
-        content=command.content,
-        metadata=command.metadata,
-        author=view.author,
-        created_at=view.created_at,
-        request_id=view.request_id,
-        sealed=view.sealed,
-    )
+    event = events[0]
+    payload = event.payload
+    assert isinstance(payload, MessagePosted)
+    return message_answer(event, payload, content=command.content, metadata=command.metadata)
 
 
 def _render_thread(events: Sequence[DatasetEvent]) -> ThreadView:
