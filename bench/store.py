@@ -157,12 +157,14 @@ async def bench_replay(report: Report, workdir: Path, count: int) -> None:
     before = rss_bytes()
     samples: list[int] = []
     seen = 0
+    collections = [generation["collections"] for generation in gc.get_stats()]
     started = time.perf_counter()
     async for _item in store.read_all():
         seen += 1
         if seen % (count // 10) == 0:
             samples.append(rss_bytes())
     elapsed = time.perf_counter() - started
+    collected = [g["collections"] - n for g, n in zip(gc.get_stats(), collections, strict=True)]
     await store.close()
     assert seen == count, f"read {seen} of {count}"
     growth = max(samples) - before
@@ -172,6 +174,7 @@ async def bench_replay(report: Report, workdir: Path, count: int) -> None:
     report.add(Figure("store", name, rate, "ev/s", yardstick_rate(), "json.loads+cattrs"))
     report.add(Figure("store", "RSS growth during read (max - before)", growth / 1e6, "MB"))
     report.add(Figure("store", "RSS spread over 10 samples in the read", spread / 1e6, "MB"))
+    print(f"    cyclic GC runs during the read (young, middle, full): {collected}", flush=True)
 
 
 @frozen

@@ -20,6 +20,7 @@ from attrs import frozen
 from events.envelope import DatasetEvent, Env
 
 __all__ = [
+    "DECODE_CHUNK",
     "ConcurrencyError",
     "EventFilter",
     "EventStore",
@@ -31,6 +32,13 @@ __all__ = [
     "StoreError",
     "check_batch",
 ]
+
+# Rows a store decodes at a time while read_all streams a page. A page decoded whole keeps
+# its ~4 tracked objects per event alive together, so the cyclic GC ran ~3,600 young and
+# 30 full collections per million events read, promoting each page before it died; a
+# chunk of 100 dies before the next collection is due (none ran), and read_all decoded
+# about 13% faster (bench: 1M SQLite events, 255-263k/s a page at a time, 282-298k/s).
+DECODE_CHUNK = 100
 
 
 class StoreError(Exception):

@@ -31,6 +31,7 @@ import asyncpg
 from events.codec import EventCodec
 from events.envelope import DatasetEvent
 from events.store.base import (
+    DECODE_CHUNK,
     EventFilter,
     IdempotencyRecord,
     RecordedEvent,
@@ -192,19 +193,22 @@ class PostgresEventStore:
         lower = max(after_position, 0)
         upper = (1 << 62) if before_position is None else before_position
         remaining = limit
+        decode = self._rows.decode
         while lower + 1 < upper and (remaining is None or remaining > 0):
             size = PAGE if remaining is None else min(PAGE, remaining)
-            page = await self._fetch_decoded(sql, lower, upper, size, *params)
-            for item in page:
-                yield item
-            if len(page) < size:
+            self._check_open()
+            rows = await self._pool.fetch(sql, lower, upper, size, *params)
+            for start in range(0, len(rows), DECODE_CHUNK):
+                for item in decode(rows[start : start + DECODE_CHUNK]):
+                    yield item
+            if len(rows) < size:
                 return
             if remaining is not None:
-                remaining -= len(page)
+                remaining -= len(rows)
             if descending:
-                upper = page[-1].position
+                upper = rows[-1][0]
             else:
-                lower = page[-1].position
+                lower = rows[-1][0]
 
     def subscribe(
         self, *, after_position: int = 0, event_filter: EventFilter | None = None

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 from events.codec import EventCodec
 from events.envelope import DatasetEvent
 from events.store.base import (
+    DECODE_CHUNK,
     EventFilter,
     IdempotencyRecord,
     RecordedEvent,
@@ -32,9 +33,7 @@ from events.store.subscription import HeadNotifier, follow
 __all__ = ["SQLiteEventStore", "WriterStats"]
 
 T = TypeVar("T")
-# Decoded events per read: 500 keeps a page's objects in cache (1M events read ~5% faster
-# than at 1000, ~25% faster than at 4000). Raw rows are cheaper per row: 1000 a read.
-PAGE = 500
+# Rows per read from a reader thread; read_all decodes them DECODE_CHUNK at a time.
 ROWS_PAGE = 1000
 READERS = 2
 log = logging.getLogger("events.store.sqlite")
@@ -162,19 +161,21 @@ class SQLiteEventStore:
         lower = max(after_position, 0)
         upper = (1 << 62) if before_position is None else before_position
         remaining = limit
+        decode = self._rows.decode
         while lower + 1 < upper and (remaining is None or remaining > 0):
-            size = PAGE if remaining is None else min(PAGE, remaining)
-            page = await self._on_reader(self._fetch_decoded, sql, (lower, upper, *params, size))
-            for item in page:
-                yield item
-            if len(page) < size:
+            size = ROWS_PAGE if remaining is None else min(ROWS_PAGE, remaining)
+            rows = await self._on_reader(self._fetch_rows, sql, (lower, upper, *params, size))
+            for start in range(0, len(rows), DECODE_CHUNK):
+                for item in decode(rows[start : start + DECODE_CHUNK]):
+                    yield item
+            if len(rows) < size:
                 return
             if remaining is not None:
-                remaining -= len(page)
+                remaining -= len(rows)
             if descending:
-                upper = page[-1].position
+                upper = rows[-1][0]
             else:
-                lower = page[-1].position
+                lower = rows[-1][0]
 
     async def read_rows(
         self,
