@@ -14,12 +14,11 @@ from chat_core.idempotency import keep_purging
 from transports.http import chat_views, erasure_views, ops_views, temperature_views
 from transports.http.console_views import add_console, console_enabled
 from transports.http.keys import CORE
-from transports.http.middleware import admit, errors_and_request_id
-from transports.http.observe import add_metrics, observe_requests
+from transports.http.observe import add_metrics
+from transports.http.pipeline import every_request
 from transports.http.ratelimit import add_rate_limit
 from transports.http.stream_settings import StreamSettings
 from transports.http.streaming import add_streams
-from transports.http.websocket import refuse_by_close
 
 __all__ = ["create_app"]
 
@@ -27,12 +26,7 @@ __all__ = ["create_app"]
 def create_app(core: ChatCore, *, streams: StreamSettings | None = None) -> web.Application:
     """Build the HTTP app around a bootstrapped chat core; closing the app closes the core."""
     app = web.Application(
-        middlewares=[
-            observe_requests,
-            errors_and_request_id,
-            refuse_by_close,
-            admit,
-        ],
+        middlewares=[every_request],
         client_max_size=core.settings.max_body,
     )
     app[CORE] = core

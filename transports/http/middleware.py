@@ -1,11 +1,10 @@
-"""The middlewares every request passes: request id and errors, authentication, context."""
+"""What every request passes before its handler: request id, authentication, context; errors."""
 
 from __future__ import annotations
 
 import logging
 import random
 import re
-from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
@@ -35,11 +34,11 @@ __all__ = [
     "authenticate",
     "build_context",
     "chat_error_status",
-    "errors_and_request_id",
+    "error_response",
     "is_public",
+    "request_id_of",
 ]
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 REQUEST_ID_PATTERN = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/openapi.json", "/docs"})
 
@@ -82,7 +81,8 @@ def is_public(request: web.Request) -> bool:
     )
 
 
-def _request_id(request: web.Request) -> str:
+def request_id_of(request: web.Request) -> str:
+    """Return the request's own X-Request-Id when well formed, else a new id."""
     sent = request.headers.get("X-Request-Id")
     if sent is not None and REQUEST_ID_PATTERN.fullmatch(sent):
         return sent
@@ -99,58 +99,50 @@ def new_request_id() -> str:
     return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
-@web.middleware
-async def errors_and_request_id(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Give every request an id, echo it, and turn every error into problem+json."""
-    request_id = _request_id(request)
-    request[REQUEST_ID] = request_id
-    try:
-        response = await handler(request)
-    except HTTPProblem as problem:
+def error_response(request_id: str, error: Exception) -> web.Response:
+    """Answer what a handler (or the checks before it) raised as problem+json.
+
+    An HTTPException below 400 (a redirect) is not an error: it is raised again.
+    """
+    if isinstance(error, HTTPProblem):
         return problem_response(
-            problem.status,
-            problem.detail,
+            error.status,
+            error.detail,
             request_id=request_id,
-            errors=problem.errors,
-            headers=problem.problem_headers,
+            errors=error.errors,
+            headers=error.problem_headers,
         )
-    except ChatError as error:
+    if isinstance(error, ChatError):
         status = chat_error_status(error)
         errors = error.errors if isinstance(error, ValidationFailed) else ()
         return problem_response(status, str(error), request_id=request_id, errors=errors)
-    except web.HTTPException as exc:
-        if exc.status < 400:
-            raise
-        detail = exc.text if exc.text and not exc.text.startswith(str(exc.status)) else exc.reason
+    if isinstance(error, web.HTTPException):
+        if error.status < 400:
+            raise error
+        text = error.text
+        detail = text if text and not text.startswith(str(error.status)) else error.reason
         return problem_response(
-            exc.status, detail, request_id=request_id, headers=_kept_headers(exc)
+            error.status, detail, request_id=request_id, headers=_kept_headers(error)
         )
-    except Exception:
-        log.exception("unhandled error in request %s", request_id)
-        return problem_response(
-            500, "the server failed to answer; the request id identifies it", request_id=request_id
-        )
-    if not response.prepared:
-        response.headers["X-Request-Id"] = request_id
-    return response
+    log.error("unhandled error in request %s", request_id, exc_info=error)
+    return problem_response(
+        500, "the server failed to answer; the request id identifies it", request_id=request_id
+    )
 
 
 def _kept_headers(exc: web.HTTPException) -> dict[str, str]:
     return {name: exc.headers[name] for name in ("Allow",) if name in exc.headers}
 
 
-@web.middleware
-async def admit(request: web.Request, handler: Handler) -> web.StreamResponse:
+def admit(request: web.Request) -> None:
     """Let a request reach its handler only past every check, in the contract's order.
 
     401 (token), then 400 and 403 (context, membership), then 429 (the tenant's budget).
-    One middleware, not three, as these run on every request and each layer costs a call.
     """
     if not is_public(request):
         authenticate(request)
         build_context(request)
         spend_rate_budget(request)
-    return await handler(request)
 
 
 def authenticate(request: web.Request) -> None:

@@ -36,7 +36,6 @@ MAX_REASON = 120
 
 routes = web.RouteTableDef()
 log = logging.getLogger("transports.http.websocket")
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 class _Close(Exception):
@@ -66,21 +65,18 @@ async def _close_now(request: web.Request, code: int, reason: str) -> web.WebSoc
     return socket
 
 
-@web.middleware
-async def refuse_by_close(request: web.Request, handler: Handler) -> web.StreamResponse:
+async def refuse_by_close(request: web.Request, problem: HTTPProblem) -> web.StreamResponse | None:
     """Answer a refused upgrade to /chat/ws as a socket closed with 4400, 4401 or 4403.
 
     Browsers never see the status of a failed upgrade, only a close code; the refusal
-    itself still comes from the one authenticate and build_context path.
+    itself still comes from the one authenticate and build_context path. None for any
+    other refusal, which is answered as problem+json.
     """
-    try:
-        return await handler(request)
-    except HTTPProblem as problem:
-        if problem.status not in (400, 401, 403) or not _is_upgrade(request):
-            raise
-        if not web.WebSocketResponse().can_prepare(request).ok:
-            raise
-        return await _close_now(request, 4000 + problem.status, problem.detail)
+    if problem.status not in (400, 401, 403) or not _is_upgrade(request):
+        return None
+    if not web.WebSocketResponse().can_prepare(request).ok:
+        return None
+    return await _close_now(request, 4000 + problem.status, problem.detail)
 
 
 @routes.get(WS_PATH)
