@@ -139,8 +139,9 @@ class StreamWriter(Generic[S]):
         self._queues.setdefault(stream, deque()).append(_Entry(job, future))
         if stream not in self._workers:
             self._workers[stream] = asyncio.create_task(self._drain(stream))
-        # The caller going away must not cancel an append that others share.
-        return await asyncio.shield(future)
+        # A caller going away cancels only its own future: its entry stays queued or in
+        # flight with the others (no shield needed: nothing in the batch awaits it).
+        return await future
 
     async def _drain(self, stream: str) -> None:
         queue = self._queues[stream]
@@ -246,8 +247,8 @@ class StreamWriter(Generic[S]):
                 await flight.task
         retry = [entry for flight in failed for entry in flight.decided]
         for entry in reversed(retry):
-            if entry.future.done():
-                continue
+            if entry.future.done() and not entry.future.cancelled():
+                continue  # answered, or failed alone: a caller gone away still gets retried
             entry.attempts += 1
             if entry.attempts >= MAX_ATTEMPTS:
                 _fail(entry, Conflict(f"the stream kept changing under {MAX_ATTEMPTS} attempts"))
