@@ -48,6 +48,10 @@ MAX_BATCH = 256
 # pipelined batches must fail them both, which chained expected versions guarantee.
 PIPELINE_DEPTH = 4
 
+# Event loop turns a stream's worker may wait, after answering a batch, for those callers'
+# next commands (see StreamWriter._linger).
+LINGER_TURNS = 6
+
 log = logging.getLogger("chat_core.writer")
 
 S = TypeVar("S", ThreadState, TemperatureState)
@@ -122,6 +126,7 @@ class StreamWriter(Generic[S]):
         guard: IdempotencyGuard,
         max_batch: int = MAX_BATCH,
         depth: int = 1,
+        linger_turns: int = LINGER_TURNS,
     ) -> None:
         self._store = store
         self._bus = bus
@@ -130,6 +135,7 @@ class StreamWriter(Generic[S]):
         self._guard = guard
         self._max_batch = max_batch
         self._depth = depth
+        self._linger_turns = linger_turns
         self._queues: dict[str, deque[_Entry]] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
 
@@ -157,6 +163,8 @@ class StreamWriter(Generic[S]):
                     if not await self._land(stream, flight):
                         await self._retry(queue, [flight, *flights])
                         flights.clear()
+                    elif not flights:
+                        await self._linger(queue, len(flight.decided))
         finally:
             del self._workers[stream]
             del self._queues[stream]
@@ -165,6 +173,27 @@ class StreamWriter(Generic[S]):
                 queue.extendleft(reversed(flight.decided))
             for entry in queue:
                 _fail(entry, Conflict("the server is shutting down; retry"))
+
+    async def _linger(self, queue: deque[_Entry], answered: int) -> None:
+        """Give the callers just answered a few turns of the event loop to queue again.
+
+        Under steady load a stream's callers split into two groups, one committing while
+        the other queues; launching the queued group the moment the first lands keeps
+        them apart for good, each paying for its own commit. A few loop turns (no timer:
+        a turn runs whatever I/O is ready, then comes straight back) let the answered
+        callers' next commands join the queue, so one commit carries both groups. It
+        stops as soon as as many more have queued as were answered; after a lone caller
+        (a batch of one) it does not wait at all.
+
+        Server on one core, wrk posting to one thread: about +10% POST/s with 32
+        connections and +30-40% with 4, p99 no worse (figures in the commit that added it).
+        """
+        if answered < 2:
+            return
+        turns, wanted = self._linger_turns, len(queue) + answered
+        while turns and len(queue) < wanted:
+            await asyncio.sleep(0)
+            turns -= 1
 
     def _take_batch(self, queue: deque[_Entry]) -> list[_Entry]:
         batch = [queue.popleft()]

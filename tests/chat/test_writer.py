@@ -20,6 +20,7 @@ from chat_core.views import MessageView, ThreadView
 from events.envelope import DatasetEvent, Env
 from events.store import open_store
 from events.store.memory import MemoryEventStore
+from events.store.sqlite import SQLiteEventStore
 
 CONTEXT = RequestContext(tenant="t_acme", env=Env.DEV, request_id="r-1")
 AUTH = AuthContext(sub="u_ada", memberships={"t_acme": frozenset({Role.MEMBER})})
@@ -119,3 +120,36 @@ async def test_the_thread_cache_is_bounded_by_messages_and_evicted_threads_reloa
     assert [m.content for m in page.data if isinstance(m, MessageView)] == [
         f"{first}-{i}" for i in range(8)
     ]
+
+
+async def test_callers_answered_together_share_the_next_commit(tmp_path: Path) -> None:
+    """Two groups of callers that each post again once answered merge into one batch.
+
+    The second group queues while the first one's batch commits. Launched the moment the
+    first lands, it would commit alone, and the groups would alternate for good (one
+    commit per group and round, 50 here); the writer lingers a few loop turns for the
+    answered callers instead, so a round costs one commit.
+    """
+    core = await _core(tmp_path, "sqlite")
+    thread_id = await _thread(core)
+    assert isinstance(core.store, SQLiteEventStore)
+    stats = core.store.stats
+    before = stats.commits
+
+    async def caller(name: str) -> list[int]:
+        seqs = []
+        for round_ in range(25):
+            answer = await core.bus.send(_post(thread_id, f"{name}-{round_}"))
+            assert isinstance(answer, MessageView)
+            seqs.append(answer.seq)
+        return seqs
+
+    first = [asyncio.create_task(caller(f"a{n}")) for n in range(4)]
+    for _ in range(5):  # the first group's batch reaches the store's writer
+        await asyncio.sleep(0)
+    second = [asyncio.create_task(caller(f"b{n}")) for n in range(4)]
+    results = await asyncio.gather(*first, *second)
+    commits = stats.commits - before
+    await core.close()
+    assert sorted(seq for seqs in results for seq in seqs) == list(range(1, 201))
+    assert commits <= 35, f"{commits} commits for 25 rounds of 8 callers"
