@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import sqlite3
 import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from chat_core.bootstrap import ChatCore, bootstrap
 from chat_core.commands import (
@@ -16,13 +19,28 @@ from chat_core.commands import (
     SetTemperatureConfig,
 )
 from chat_core.context import AuthContext, RequestContext, Role
+from chat_core.export_view import ChatExportView, redacted_messages
 from chat_core.settings import Settings
 from chat_core.views import ThreadView
+from events.codec import EventCodec
 from events.envelope import DatasetEvent, Env
 from events.store import open_store
+from events.store.base import RecordedEvent
+from events.store.sqlite import SQLiteEventStore
+from events.tooling import Selection, export_events
+from events.tooling.export import RowSource
 from tests.tooling.payloads import NoteTakenV1, v1_codec
+from transports.cli.keys_cli import open_key_ring
 
-__all__ = ["OLD_NOTES", "append_old_notes", "db_path", "rows", "sql", "write_chat_log"]
+__all__ = [
+    "OLD_NOTES",
+    "append_old_notes",
+    "db_path",
+    "export_bytes",
+    "rows",
+    "sql",
+    "write_chat_log",
+]
 
 OLD_NOTES = 3
 TENANTS = ("t_acme", "t_globex")
@@ -166,3 +184,43 @@ def rows(url: str, query: str, params: tuple[object, ...] = ()) -> list[tuple[ob
 def log_file(tmp_path: Path, name: str = "chat.db") -> str:
     """Return the sqlite URL of a file in tmp_path."""
     return f"sqlite:///{tmp_path / name}"
+
+
+class _DecodedOnly:
+    """The store, less its rows: export must take the generic path through read_all."""
+
+    def __init__(self, store: SQLiteEventStore) -> None:
+        self._store = store
+
+    def read_all(self, **kwargs: Any) -> AsyncIterator[RecordedEvent]:
+        return self._store.read_all(**kwargs)
+
+
+async def export_bytes(
+    url: str, selection: Selection, *, rows_path: bool = True, view: bool = True
+) -> bytes:
+    """Export a chat log in this process as `chat-core export` would, and return its bytes.
+
+    rows_path=False hides the store's rows, so export decodes every event (the generic
+    path); view=False exports without the chat view (sealed content, no redactions).
+    """
+    codec = EventCodec()
+    store = await open_store(url, codec=codec)
+    assert isinstance(store, SQLiteEventStore)
+    keys = await open_key_ring(url)
+    try:
+        shown = (
+            ChatExportView(
+                keys=keys, redacted=await redacted_messages(store), converter=codec.converter
+            )
+            if view
+            else None
+        )
+        source: Any = store if rows_path else _DecodedOnly(store)
+        assert isinstance(source, RowSource) is rows_path
+        out = io.BytesIO()
+        await export_events(source, codec, selection, out, view=shown)
+        return out.getvalue()
+    finally:
+        await keys.store.close()
+        await store.close()

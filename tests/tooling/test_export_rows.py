@@ -3,64 +3,23 @@
 from __future__ import annotations
 
 import asyncio
-import io
-from collections.abc import AsyncIterator
-from typing import Any
 
 import orjson
 import pytest
 
-from chat_core.export_view import ChatExportView, redacted_messages
 from events.codec import CodecError, EventCodec
-from events.store import open_store
-from events.store.base import EventFilter, RecordedEvent
-from events.store.sqlite import SQLiteEventStore
+from events.store.base import EventFilter
 from events.store.sqlite_rows import RowChecker
 from events.store.sqlite_schema import COLUMNS
-from events.tooling import Selection, export_events
-from events.tooling.export import RowSource
+from events.tooling import Selection
 from tests.tooling.conftest import Cli
-from tests.tooling.logs import rows, sql
-from transports.cli.keys_cli import open_key_ring
-
-
-class DecodedOnly:
-    """The store, less its rows: export must take the generic path through read_all."""
-
-    def __init__(self, store: SQLiteEventStore) -> None:
-        self._store = store
-
-    def read_all(self, **kwargs: Any) -> AsyncIterator[RecordedEvent]:
-        return self._store.read_all(**kwargs)
-
-
-async def _export(url: str, *, rows_path: bool, selection: Selection, view: bool) -> bytes:
-    codec = EventCodec()
-    store = await open_store(url, codec=codec)
-    assert isinstance(store, SQLiteEventStore)
-    keys = await open_key_ring(url)
-    try:
-        shown = (
-            ChatExportView(
-                keys=keys, redacted=await redacted_messages(store), converter=codec.converter
-            )
-            if view
-            else None
-        )
-        source: Any = store if rows_path else DecodedOnly(store)
-        assert isinstance(source, RowSource) is rows_path
-        out = io.BytesIO()
-        await export_events(source, codec, selection, out, view=shown)
-        return out.getvalue()
-    finally:
-        await keys.store.close()
-        await store.close()
+from tests.tooling.logs import export_bytes, rows, sql
 
 
 def _both(url: str, selection: Selection | None = None, *, view: bool = True) -> bytes:
     selection = selection or Selection()
-    fast = asyncio.run(_export(url, rows_path=True, selection=selection, view=view))
-    slow = asyncio.run(_export(url, rows_path=False, selection=selection, view=view))
+    fast = asyncio.run(export_bytes(url, selection, rows_path=True, view=view))
+    slow = asyncio.run(export_bytes(url, selection, rows_path=False, view=view))
     assert fast == slow
     return fast
 
@@ -137,7 +96,7 @@ def test_rows_that_do_not_decode_are_refused_by_both(chat_log: str, edit: str) -
     sql(chat_log, edit)
     for rows_path in (True, False):
         with pytest.raises(CodecError):
-            asyncio.run(_export(chat_log, rows_path=rows_path, selection=Selection(), view=True))
+            asyncio.run(export_bytes(chat_log, Selection(), rows_path=rows_path))
 
 
 def test_the_rows_of_a_pipeline_log_take_the_shortcut(chat_log: str) -> None:

@@ -16,36 +16,20 @@ from pathlib import Path
 
 import pytest
 
-from chat_core.export_view import ChatExportView, ChatViewOpener, redacted_messages
+from chat_core.export_view import ChatViewOpener, redacted_messages
 from events.codec import CodecError, EventCodec
 from events.store import open_store
 from events.store.base import EventFilter
 from events.store.raw import SQLiteRawLog
-from events.tooling import LogVerifier, Selection, export_events
+from events.tooling import LogVerifier, Selection
 from events.tooling.parallel import ParallelLog, ParallelVerifier, WorkerFailed, export_parallel
 from tests.tooling.conftest import Cli
-from tests.tooling.logs import db_path, record_version_twice, rows, sql
-from transports.cli.keys_cli import configured_master_key, open_key_ring
+from tests.tooling.logs import db_path, export_bytes, record_version_twice, rows, sql
+from transports.cli.keys_cli import configured_master_key
 
 # A handful of positions a chunk, so even these small logs are cut into many chunks.
 CHUNK = 3
 SPARSE_HEAD = 250_000
-
-
-async def _sequential(url: str, selection: Selection) -> bytes:
-    codec = EventCodec()
-    store = await open_store(url, codec=codec)
-    keys = await open_key_ring(url)
-    try:
-        view = ChatExportView(
-            keys=keys, redacted=await redacted_messages(store), converter=codec.converter
-        )
-        out = io.BytesIO()
-        await export_events(store, codec, selection, out, view=view)
-        return out.getvalue()
-    finally:
-        await keys.store.close()
-        await store.close()
 
 
 async def _parallel(url: str, selection: Selection) -> bytes:
@@ -79,7 +63,7 @@ SELECTIONS = {
 @pytest.mark.parametrize("name", SELECTIONS)
 def test_parallel_export_writes_the_sequential_bytes(old_log: str, name: str) -> None:
     selection = SELECTIONS[name]
-    sequential = asyncio.run(_sequential(old_log, selection))
+    sequential = asyncio.run(export_bytes(old_log, selection))
     assert sequential
     assert asyncio.run(_parallel(old_log, selection)) == sequential
 
@@ -91,7 +75,7 @@ def test_parallel_export_shows_erased_and_redacted_messages_as_sequential_does(
         "erase", "--store", chat_log, "--tenant", "t_acme", "--subject", "u_ada", "--env", "dev"
     )
     assert status == 0
-    sequential = asyncio.run(_sequential(chat_log, Selection()))
+    sequential = asyncio.run(export_bytes(chat_log, Selection()))
     assert b'"erased":true' in sequential
     assert b'"redacted":true' in sequential
     assert asyncio.run(_parallel(chat_log, Selection())) == sequential
@@ -194,7 +178,7 @@ def test_a_killed_worker_fails_the_export_promptly(chat_log: str, temp_root: Pat
 def test_a_row_a_worker_cannot_export_fails_as_the_sequential_export_does(chat_log: str) -> None:
     sql(chat_log, "UPDATE events SET payload = 'garbage' WHERE position = 20")
     with pytest.raises(CodecError):
-        asyncio.run(_sequential(chat_log, Selection()))
+        asyncio.run(export_bytes(chat_log, Selection()))
     with pytest.raises(CodecError):
         asyncio.run(_parallel(chat_log, Selection()))
 
@@ -278,7 +262,7 @@ async def _opener(url: str) -> ChatViewOpener:
 def test_a_file_export_lands_after_what_the_sink_buffered_and_leaves_no_chunk_file(
     old_log: str, tmp_path: Path
 ) -> None:
-    sequential = asyncio.run(_sequential(old_log, Selection()))
+    sequential = asyncio.run(export_bytes(old_log, Selection()))
     opener = asyncio.run(_opener(old_log))
     outdir = tmp_path / "out"
     outdir.mkdir()
@@ -310,7 +294,7 @@ def test_a_file_export_lands_after_what_the_sink_buffered_and_leaves_no_chunk_fi
 
 
 def test_an_export_into_a_pipe_leaves_no_chunk_file(old_log: str, temp_root: Path) -> None:
-    sequential = asyncio.run(_sequential(old_log, Selection()))
+    sequential = asyncio.run(export_bytes(old_log, Selection()))
     opener = asyncio.run(_opener(old_log))
     read_end, write_end = os.pipe()
     received = bytearray()
@@ -357,7 +341,7 @@ def test_cli_export_with_jobs_to_stdout_piped_gives_the_one_job_bytes(
 def test_a_gzip_stream_sink_gets_the_lines_to_compress(
     old_log: str, tmp_path: Path, temp_root: Path
 ) -> None:
-    sequential = asyncio.run(_sequential(old_log, Selection()))
+    sequential = asyncio.run(export_bytes(old_log, Selection()))
     opener = asyncio.run(_opener(old_log))
     log = ParallelLog(path=db_path(old_log), jobs=2, chunk=CHUNK)
     zipped = tmp_path / "export.jsonl.gz"
