@@ -378,7 +378,19 @@ class TokenVerifier:
     def verify_authorization(
         self, authorization: str | None, *, now: float | None = None
     ) -> AuthContext:
-        """Verify the token in an ``Authorization`` header value."""
+        """Verify the token in an ``Authorization`` header value.
+
+        A token verified before, sent as ``Bearer <token>``, is answered from the cache
+        without authlib's parse or the shape check: both passed when it was first verified,
+        and the digest lookup matches that very token. Its time checks still run.
+        """
+        if authorization is not None and authorization.startswith("Bearer "):
+            token = authorization[7:]
+            digest = hashlib.sha256(token.encode("utf-8", "surrogateescape")).digest()
+            cached = self._cache.get(digest)
+            if cached is not None:
+                self.cache_hits += 1
+                return self._reuse(digest, cached, time.time() if now is None else now)
         try:
             _validator, token = self._protector.parse_request_authorization(_Headers(authorization))
         except (MissingAuthorizationError, UnsupportedTokenTypeError):

@@ -50,3 +50,39 @@ def test_cache_size_zero_disables_caching() -> None:
     verifier = TokenVerifier(settings)
     token = sign_hs(claims())
     assert verifier.verify(token, now=NOW) is not verifier.verify(token, now=NOW)
+
+
+def test_header_of_a_cached_token_still_honours_its_expiry(hs_verifier: TokenVerifier) -> None:
+    token = sign_hs(claims(exp=NOW + 60))
+    first = hs_verifier.verify_authorization(f"Bearer {token}", now=NOW)
+    hits = hs_verifier.cache_hits
+    assert hs_verifier.verify_authorization(f"Bearer {token}", now=NOW + 1) is first
+    assert hs_verifier.cache_hits == hits + 1
+    with pytest.raises(InvalidToken) as caught:
+        hs_verifier.verify_authorization(f"Bearer {token}", now=NOW + 60 + 30)
+    assert caught.value.reason == "expired"
+
+
+@pytest.mark.parametrize(
+    "spelling", ["bearer {}", "BEARER {}", "Bearer  {}", "Bearer\t{}", "Bearer {} "]
+)
+def test_other_spellings_of_a_cached_token_answer_as_authlib_parses_them(
+    hs_verifier: TokenVerifier, spelling: str
+) -> None:
+    token = sign_hs(claims())
+    first = hs_verifier.verify_authorization(f"Bearer {token}", now=NOW)
+    header = spelling.format(token)
+    if header.endswith(" "):
+        # authlib keeps the trailing blank in the token, which is then malformed.
+        with pytest.raises(InvalidToken):
+            hs_verifier.verify_authorization(header, now=NOW)
+    else:
+        assert hs_verifier.verify_authorization(header, now=NOW) is first
+
+
+def test_a_cached_token_with_a_byte_more_is_refused(hs_verifier: TokenVerifier) -> None:
+    token = sign_hs(claims())
+    hs_verifier.verify_authorization(f"Bearer {token}", now=NOW)
+    for header in (f"Bearer {token}x", f"Bearer {token[:-1]}", f"Bearer {token}\u00e9"):
+        with pytest.raises(InvalidToken):
+            hs_verifier.verify_authorization(header, now=NOW)

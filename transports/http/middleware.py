@@ -20,8 +20,10 @@ from chat_core.errors import (
     PreconditionFailed,
     ValidationFailed,
 )
+from chat_core.tickets import StreamTicket
 from chat_core.tokens import InvalidToken
 from events.envelope import Env, InvalidContext, check_tenant
+from transports.http.access_log import UNMATCHED
 from transports.http.console_views import CONSOLE_ROUTES, console_enabled
 from transports.http.keys import AUTH, CONTEXT, CORE, REQUEST_ID, TICKET
 from transports.http.problems import HTTPProblem, problem_response
@@ -66,19 +68,15 @@ def chat_error_status(error: ChatError) -> int:
     return _CHAT_STATUS.get(type(error), 400)
 
 
-def is_public(request: web.Request) -> bool:
-    """Tell whether a request goes to a route that needs no token (the console: dev only)."""
-    match_info = request.match_info
-    if match_info.http_exception is not None:
-        return False
-    if request.path in PUBLIC_PATHS:
+def is_public(request: web.Request, route: str) -> bool:
+    """Tell whether a request goes to a route that needs no token (the console: dev only).
+
+    route is the template of the route that took it (access_log.route_of), UNMATCHED when
+    none did: a 404 or 405 is never public.
+    """
+    if route in PUBLIC_PATHS:
         return True
-    resource = match_info.route.resource
-    return (
-        resource is not None
-        and resource.canonical in CONSOLE_ROUTES
-        and console_enabled(request.app[CORE].settings.mode)
-    )
+    return route in CONSOLE_ROUTES and console_enabled(request.app[CORE].settings.mode)
 
 
 def request_id_of(request: web.Request) -> str:
@@ -134,29 +132,33 @@ def _kept_headers(exc: web.HTTPException) -> dict[str, str]:
     return {name: exc.headers[name] for name in ("Allow",) if name in exc.headers}
 
 
-def admit(request: web.Request) -> None:
+def admit(request: web.Request, route: str) -> None:
     """Let a request reach its handler only past every check, in the contract's order.
 
     401 (token), then 400 and 403 (context, membership), then 429 (the tenant's budget).
+    route is the template of the route that took it (access_log.route_of).
     """
-    if not is_public(request):
-        authenticate(request)
-        build_context(request)
-        spend_rate_budget(request)
+    if not is_public(request, route):
+        ticket = authenticate(request, route)
+        if route != UNMATCHED:
+            context = build_context(request, ticket)
+            spend_rate_budget(request, context)
 
 
-def authenticate(request: web.Request) -> None:
+def authenticate(request: web.Request, route: str) -> StreamTicket | None:
     """Refuse with 401 a non-public request without a valid bearer token.
 
     The stream routes alone may present a single-use `?ticket=` instead (browsers cannot
-    set headers there); it stands for the token, tenant and env it was issued to.
+    set headers there); it stands for the token, tenant and env it was issued to, and is
+    returned for build_context.
     """
-    if takes_ticket(request):
+    if takes_ticket(request, route):
         ticket = redeem_ticket(request)
         request[TICKET] = ticket
         request[AUTH] = ticket.auth
-    else:
-        request[AUTH] = verify_request(request)
+        return ticket
+    request[AUTH] = verify_request(request)
+    return None
 
 
 def verify_request(request: web.Request) -> AuthContext:
@@ -170,21 +172,20 @@ def verify_request(request: web.Request) -> AuthContext:
         raise HTTPProblem(401, detail, headers={"WWW-Authenticate": challenge}) from None
 
 
-def build_context(request: web.Request) -> None:
+def build_context(request: web.Request, ticket: StreamTicket | None) -> RequestContext:
     """Build the RequestContext of an authenticated request (400); check membership (403).
 
-    A request no route matches skips this: its 404 or 405 is about the path and method, not
+    Only for a request some route matched: a 404 or 405 is about the path and method, not
     the tenant, so it needs only the token (checked before) to learn that.
     """
-    if request.match_info.http_exception is None:
-        ticket = request.get(TICKET)
-        if ticket is None:
-            context = context_from_headers(request)
-        else:
-            context = ticket.context(request[REQUEST_ID])
-        if not has_role(request[AUTH], context.tenant, Role.MEMBER):
-            raise HTTPProblem(403, f"the caller is not a member of tenant {context.tenant}")
-        request[CONTEXT] = context
+    if ticket is None:
+        context = context_from_headers(request)
+    else:
+        context = ticket.context(request[REQUEST_ID])
+    if not has_role(request[AUTH], context.tenant, Role.MEMBER):
+        raise HTTPProblem(403, f"the caller is not a member of tenant {context.tenant}")
+    request[CONTEXT] = context
+    return context
 
 
 def context_from_headers(request: web.Request) -> RequestContext:

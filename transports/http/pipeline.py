@@ -47,7 +47,7 @@ async def every_request(request: web.Request, handler: Handler) -> web.StreamRes
         request_id = request_id_of(request)
         request[REQUEST_ID] = request_id
         try:
-            admit(request)
+            admit(request, route)
             response = await handler(request)
         except Exception as error:  # every error gets its answer
             response = await _refusal(request, request_id, error)

@@ -6,8 +6,9 @@ import math
 
 from aiohttp import web
 
+from chat_core.context import RequestContext
 from chat_core.ratelimit import RateLimiter
-from transports.http.keys import CONTEXT, CORE
+from transports.http.keys import CORE
 from transports.http.problems import HTTPProblem
 
 __all__ = ["LIMITER", "add_rate_limit", "spend_rate_budget"]
@@ -23,15 +24,14 @@ def add_rate_limit(app: web.Application) -> None:
         app[LIMITER] = RateLimiter(rate=rate, burst=burst)
 
 
-def spend_rate_budget(request: web.Request) -> None:
+def spend_rate_budget(request: web.Request, context: RequestContext) -> None:
     """Spend one token of the caller's tenant; an empty bucket is a 429 with Retry-After.
 
     It runs after authentication and the context check, so only a verified member's
     requests count against a tenant, and a stranger cannot spend another tenant's budget.
     """
     limiter = request.app.get(LIMITER)
-    context = request.get(CONTEXT)
-    if limiter is not None and context is not None:
+    if limiter is not None:
         wait = limiter.acquire(context.tenant)
         if wait > 0:
             retry_after = str(max(1, math.ceil(wait)))
