@@ -32,6 +32,10 @@ __all__ = [
 TENANT_PATTERN = re.compile(r"t_[a-z0-9][a-z0-9_-]{0,62}")
 RESERVED_TENANT = "t_unknown"
 
+# Tenants that passed check_tenant, kept to skip the pattern on a repeat (see there).
+_TENANTS_PASSED: set[str] = set()
+_TENANTS_REMEMBERED = 4096
+
 FrozenMap = Mapping[str, str]
 _EMPTY: FrozenMap = MappingProxyType({})
 
@@ -49,13 +53,24 @@ class Env(enum.StrEnum):
 
 
 def check_tenant(tenant: object) -> str:
-    """Return the tenant if it is a real one, else raise InvalidContext."""
+    """Return the tenant if it is a real one, else raise InvalidContext.
+
+    Every request and every event checks its tenant, nearly always one of a few: those
+    that passed are remembered (a bounded set of exact str values), so a repeat costs one
+    set lookup instead of the pattern. Nothing refused is ever remembered.
+    """
+    if type(tenant) is str and tenant in _TENANTS_PASSED:
+        return tenant
     if not isinstance(tenant, str):
         raise InvalidContext(f"tenant must be a string, not {type(tenant).__name__}")
     if TENANT_PATTERN.fullmatch(tenant) is None:
         raise InvalidContext(f"tenant {tenant!r} does not match ^t_[a-z0-9][a-z0-9_-]{{0,62}}$")
     if tenant == RESERVED_TENANT:
         raise InvalidContext(f"tenant {RESERVED_TENANT!r} is reserved and never valid")
+    if type(tenant) is str:
+        if len(_TENANTS_PASSED) >= _TENANTS_REMEMBERED:
+            _TENANTS_PASSED.clear()
+        _TENANTS_PASSED.add(tenant)
     return tenant
 
 

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from events.envelope import DatasetEvent, InvalidContext
+from events.envelope import DatasetEvent, InvalidContext, check_tenant
 from tests.events.factories import make_event
 from tests.events.payloads import Noted
 from tests.strategies import datasets_events, invalid_tenants, near_miss_tenants, tenants
@@ -91,3 +91,29 @@ def test_caller_mapping_changes_do_not_reach_the_event() -> None:
 def test_event_id_must_be_a_uuid() -> None:
     with pytest.raises(TypeError):
         build(event_id=str(uuid.uuid4()))
+
+
+@given(st.lists(tenants, min_size=1, max_size=20), st.one_of(invalid_tenants, near_miss_tenants))
+def test_tenants_checked_before_never_let_an_invalid_one_through(
+    passed: list[str], invalid: str
+) -> None:
+    # check_tenant remembers the tenants that passed; a refused one must stay refused.
+    for tenant in passed:
+        assert check_tenant(tenant) == tenant
+    for _ in range(2):
+        with pytest.raises(InvalidContext):
+            check_tenant(invalid)
+
+
+def test_a_str_subclass_is_checked_afresh_every_time() -> None:
+    class Sneaky(str):
+        # Equal to anything, hashed like a tenant that passed: a set lookup would match.
+        def __eq__(self, other: object) -> bool:
+            return True
+
+        def __hash__(self) -> int:
+            return hash("t_acme")
+
+    assert check_tenant("t_acme") == "t_acme"
+    with pytest.raises(InvalidContext):
+        check_tenant(Sneaky("t_unknown"))
