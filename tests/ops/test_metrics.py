@@ -127,3 +127,40 @@ async def test_two_apps_in_one_process_keep_their_own_counts(ops_client: OpsClie
     samples = _samples(await _scrape(second))
     routes = {labels["route"] for labels, _ in samples.get("chat_core_http_requests_total", [])}
     assert "/chat/threads" not in routes
+
+
+async def test_latency_buckets_add_up_to_the_requests_counted(ops_client: OpsClientFactory) -> None:
+    client = await ops_client()
+    for _ in range(3):
+        async with client.get("/healthz") as response:
+            assert response.status == 200
+    samples = _samples(await _scrape(client))
+
+    def healthz(name: str) -> list[tuple[dict[str, str], float]]:
+        return [(labels, value) for labels, value in samples[name] if labels["route"] == "/healthz"]
+
+    buckets = sorted(
+        healthz("chat_core_http_request_duration_seconds_bucket"),
+        key=lambda item: float(item[0]["le"]),
+    )
+    values = [value for _, value in buckets]
+    assert values == sorted(values) and values[-1] == 3
+    assert buckets[-1][0]["le"] == "+Inf" and len(buckets) == 14
+    assert healthz("chat_core_http_request_duration_seconds_count")[0][1] == 3
+    assert 0 < healthz("chat_core_http_request_duration_seconds_sum")[0][1] < 3
+    assert healthz("chat_core_http_requests_total")[0][1] == 3
+
+
+async def test_unknown_methods_share_one_label(ops_client: OpsClientFactory) -> None:
+    client = await ops_client()
+    # Methods the HTTP parser knows (WebDAV) but no route takes: each would be a new label.
+    for method in ("PROPFIND", "MKCOL", "LOCK"):
+        async with client.request(method, "/healthz") as response:
+            assert response.status == 401  # no route takes it, and it sent no token
+    samples = _samples(await _scrape(client))
+    methods = {labels["method"] for labels, _ in samples["chat_core_http_requests_total"]}
+    assert "OTHER" in methods and not methods & {"PROPFIND", "MKCOL", "LOCK"}
+    other = [
+        v for labels, v in samples["chat_core_http_requests_total"] if labels["method"] == "OTHER"
+    ]
+    assert sum(other) == 3
