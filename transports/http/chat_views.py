@@ -22,6 +22,45 @@ __all__ = ["routes"]
 
 routes = web.RouteTableDef()
 
+# aiohttp tries the routes that share a path prefix (all of these: /chat/threads) in the
+# order they were added: the message routes, the busiest, come first.
+
+
+@routes.post("/chat/threads/{thread_id}/messages")
+async def post_message(request: web.Request) -> web.Response:
+    """Post a message to a thread."""
+    reject_query(request)
+    data, raw = await read_json(request, empty_is_object=False)
+    body = decode_body(data, PostMessageBody)
+    command = PostMessage(
+        context=request[CONTEXT],
+        auth=request[AUTH],
+        thread_id=request.match_info["thread_id"],
+        role=body.role,
+        content=body.content,
+        metadata=body.metadata,
+        idempotency=idempotency_of(request, data, raw),
+    )
+    result = await request.app[CORE].bus.send(command)
+    if isinstance(result, Replay):
+        return replay_response(result)
+    return json_response(201, result.to_json())
+
+
+@routes.get("/chat/threads/{thread_id}/messages")
+async def list_messages(request: web.Request) -> web.Response:
+    """Page through a thread's messages by seq."""
+    params = page_params(request, orders=("asc", "desc"))
+    page = await request.app[CORE].queries.list_messages(
+        request[CONTEXT],
+        request[AUTH],
+        request.match_info["thread_id"],
+        limit=params.limit,
+        after=params.after,
+        order=params.order,
+    )
+    return json_bytes_response(200, page.json_bytes())
+
 
 @routes.post("/chat/threads")
 async def create_thread(request: web.Request) -> web.Response:
@@ -60,42 +99,6 @@ async def get_thread(request: web.Request) -> web.Response:
         request[CONTEXT], request[AUTH], request.match_info["thread_id"]
     )
     return json_response(200, thread.to_json())
-
-
-@routes.post("/chat/threads/{thread_id}/messages")
-async def post_message(request: web.Request) -> web.Response:
-    """Post a message to a thread."""
-    reject_query(request)
-    data, raw = await read_json(request, empty_is_object=False)
-    body = decode_body(data, PostMessageBody)
-    command = PostMessage(
-        context=request[CONTEXT],
-        auth=request[AUTH],
-        thread_id=request.match_info["thread_id"],
-        role=body.role,
-        content=body.content,
-        metadata=body.metadata,
-        idempotency=idempotency_of(request, data, raw),
-    )
-    result = await request.app[CORE].bus.send(command)
-    if isinstance(result, Replay):
-        return replay_response(result)
-    return json_response(201, result.to_json())
-
-
-@routes.get("/chat/threads/{thread_id}/messages")
-async def list_messages(request: web.Request) -> web.Response:
-    """Page through a thread's messages by seq."""
-    params = page_params(request, orders=("asc", "desc"))
-    page = await request.app[CORE].queries.list_messages(
-        request[CONTEXT],
-        request[AUTH],
-        request.match_info["thread_id"],
-        limit=params.limit,
-        after=params.after,
-        order=params.order,
-    )
-    return json_bytes_response(200, page.json_bytes())
 
 
 @routes.delete("/chat/threads/{thread_id}/messages/{message_id}")

@@ -93,7 +93,7 @@ def new_request_id() -> str:
     A request id must be unique, not secret, so it is drawn from a seeded PRNG rather than
     uuid4's os.urandom, a system call on every request. Python reseeds it in a forked child.
     """
-    text = f"{_IDS.getrandbits(128) & _UUID4_CLEAR | _UUID4_SET:032x}"
+    text = (_IDS.getrandbits(128) & _UUID4_CLEAR | _UUID4_SET).to_bytes(16).hex()
     return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 

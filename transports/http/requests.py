@@ -109,6 +109,10 @@ def _digest(*parts: bytes) -> str:
     return digest.hexdigest()
 
 
+_PAGE_NAMES = frozenset({"limit", "after"})
+_ORDERED_PAGE_NAMES = _PAGE_NAMES | {"order"}
+
+
 class PageParams:
     """The limit, after and order of a listing."""
 
@@ -122,14 +126,15 @@ class PageParams:
 
 def page_params(request: web.Request, *, orders: tuple[str, ...] = ()) -> PageParams:
     """Parse limit, after (and order where allowed); anything else or malformed is 400."""
-    allowed = {"limit", "after"} | ({"order"} if orders else set())
+    allowed = _ORDERED_PAGE_NAMES if orders else _PAGE_NAMES
     query = request.query
-    unknown = sorted(set(query) - allowed)
-    if unknown:
-        raise HTTPProblem(400, f"unknown query parameter: {', '.join(unknown)}")
-    for name in query:
-        if len(query.getall(name)) > 1:
-            raise HTTPProblem(400, f"query parameter {name} is given more than once")
+    names = set(query)
+    if not names <= allowed:
+        raise HTTPProblem(400, f"unknown query parameter: {', '.join(sorted(names - allowed))}")
+    if len(names) != len(query):
+        for name in query:
+            if len(query.getall(name)) > 1:
+                raise HTTPProblem(400, f"query parameter {name} is given more than once")
     limit = DEFAULT_LIMIT
     if "limit" in query:
         text = query["limit"]
