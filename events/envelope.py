@@ -32,9 +32,10 @@ __all__ = [
 TENANT_PATTERN = re.compile(r"t_[a-z0-9][a-z0-9_-]{0,62}")
 RESERVED_TENANT = "t_unknown"
 
-# Tenants that passed check_tenant, kept to skip the pattern on a repeat (see there).
-_TENANTS_PASSED: set[str] = set()
-_TENANTS_REMEMBERED = 4096
+# Tenants already found valid: a log holds few tenants, and every request and every event
+# checks one (see check_tenant); event_from_columns's quick test reads it too.
+_VALID_TENANTS: set[str] = set()
+_VALID_TENANTS_MAX = 4096
 
 FrozenMap = Mapping[str, str]
 _EMPTY: FrozenMap = MappingProxyType({})
@@ -56,10 +57,10 @@ def check_tenant(tenant: object) -> str:
     """Return the tenant if it is a real one, else raise InvalidContext.
 
     Every request and every event checks its tenant, nearly always one of a few: those
-    that passed are remembered (a bounded set of exact str values), so a repeat costs one
+    that passed are remembered (exact str values, the first 4,096), so a repeat costs one
     set lookup instead of the pattern. Nothing refused is ever remembered.
     """
-    if type(tenant) is str and tenant in _TENANTS_PASSED:
+    if type(tenant) is str and tenant in _VALID_TENANTS:
         return tenant
     if not isinstance(tenant, str):
         raise InvalidContext(f"tenant must be a string, not {type(tenant).__name__}")
@@ -67,10 +68,8 @@ def check_tenant(tenant: object) -> str:
         raise InvalidContext(f"tenant {tenant!r} does not match ^t_[a-z0-9][a-z0-9_-]{{0,62}}$")
     if tenant == RESERVED_TENANT:
         raise InvalidContext(f"tenant {RESERVED_TENANT!r} is reserved and never valid")
-    if type(tenant) is str:
-        if len(_TENANTS_PASSED) >= _TENANTS_REMEMBERED:
-            _TENANTS_PASSED.clear()
-        _TENANTS_PASSED.add(tenant)
+    if type(tenant) is str and len(_VALID_TENANTS) < _VALID_TENANTS_MAX:
+        _VALID_TENANTS.add(tenant)
     return tenant
 
 
@@ -100,18 +99,11 @@ class EventPayload:
     schema_version: ClassVar[int] = 1
 
 
-# Tenants already found valid: a log holds few tenants and replay checks millions of events.
-_VALID_TENANTS: set[str] = set()
-_VALID_TENANTS_MAX = 4096
 _PAYLOAD_CLASSES: set[type[Any]] = set()
 
 
 def _tenant_validator(_inst: object, _attr: attrs.Attribute[str], value: str) -> None:
-    if type(value) is str and value in _VALID_TENANTS:
-        return
     check_tenant(value)
-    if type(value) is str and len(_VALID_TENANTS) < _VALID_TENANTS_MAX:
-        _VALID_TENANTS.add(value)
 
 
 def _env_validator(_inst: object, _attr: attrs.Attribute[Env], value: Env) -> None:
