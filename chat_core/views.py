@@ -23,8 +23,22 @@ __all__ = [
 
 
 def rfc3339(moment: datetime) -> str:
-    """Format an aware UTC datetime as RFC 3339 with a Z."""
-    return moment.isoformat().replace("+00:00", "Z")
+    """Format an aware UTC datetime as RFC 3339 with a Z.
+
+    The last moment formatted is kept: a batch of posts shares one, and pages of messages
+    posted together repeat theirs.
+    """
+    global _last_rfc3339
+    last, text = _last_rfc3339
+    if moment is last:
+        return text
+    text = moment.isoformat().replace("+00:00", "Z")
+    _last_rfc3339 = moment, text
+    return text
+
+
+# One tuple, swapped whole: a reader on another thread sees an old pair or the new one.
+_last_rfc3339: tuple[datetime | None, str] = (None, "")
 
 
 @frozen(kw_only=True)

@@ -225,8 +225,10 @@ class StreamWriter(Generic[S]):
         ]
         draft: Draft[S] = Draft(state, unfolded)
         expected = state.version + len(unfolded)
+        # One moment for the batch: its events are decided together and committed together.
+        now = self._clock()
         try:
-            decided = [entry for entry in batch if self._decide(stream, draft, entry)]
+            decided = [entry for entry in batch if self._decide(stream, draft, entry, now)]
         except Exception as exc:
             for entry in batch:
                 _fail(entry, exc)
@@ -296,14 +298,13 @@ class StreamWriter(Generic[S]):
             if replay is not None and not keyed.future.done():
                 keyed.future.set_result(replay)
 
-    def _decide(self, stream: str, draft: Draft[S], entry: _Entry) -> bool:
+    def _decide(self, stream: str, draft: Draft[S], entry: _Entry, now: datetime) -> bool:
         job = entry.job
         try:
             payloads = job.decision(draft)
         except ChatError as exc:
             _fail(entry, exc)
             return False
-        now = self._clock()
         metadata = idempotency_metadata(job.scope, job.idempotency, job.status)
         first = draft.state.version + len(draft.decided) + 1
         entry.events = [

@@ -62,8 +62,21 @@ _NO_METADATA = freeze_map(None)
 
 
 def encode_time(value: datetime) -> str:
-    """Return a fixed-width UTC timestamp, so text order is time order in SQL."""
-    return value.astimezone(UTC).isoformat(timespec="microseconds")
+    """Return a fixed-width UTC timestamp, so text order is time order in SQL.
+
+    The last value encoded is kept: the events of one batch share their moment.
+    """
+    global _last_time
+    last, text = _last_time
+    if value is last:
+        return text
+    text = value.astimezone(UTC).isoformat(timespec="microseconds")
+    _last_time = value, text
+    return text
+
+
+# One tuple, swapped whole: a reader on another thread sees an old pair or the new one.
+_last_time: tuple[datetime | None, str] = (None, "")
 
 
 def encode_event(codec: EventCodec, event: DatasetEvent) -> Row:
