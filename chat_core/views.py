@@ -69,6 +69,10 @@ class ThreadView:
         """Return the answer as an idempotency record keeps it."""
         return self.to_json()
 
+    def json_bytes(self) -> bytes:
+        """Return the contract's JSON object serialised."""
+        return orjson.dumps(self.to_json())
+
 
 @frozen(kw_only=True)
 class MessageView:
@@ -194,12 +198,9 @@ class Page:
 
     def json_bytes(self) -> bytes:
         """Return the page serialised: each message's cached JSON spliced, not re-encoded."""
-        items = b",".join(
-            item.json_bytes() if isinstance(item, MessageView) else orjson.dumps(item.to_json())
-            for item in self.data
-        )
-        tail = orjson.dumps({"has_more": self.has_more, "next": self.next})
-        return b'{"data":[' + items + b"]," + tail[1:]
+        items = b",".join([item.json_bytes() for item in self.data])
+        more = b"true" if self.has_more else b"false"
+        return b'{"data":[%b],"has_more":%b,"next":%b}' % (items, more, orjson.dumps(self.next))
 
 
 @frozen(kw_only=True)
