@@ -7,7 +7,13 @@ from chat_core.cursors import decode_cursor, encode_cursor
 from chat_core.decide import require_role
 from chat_core.errors import NotFound
 from chat_core.payloads import ThreadCreated
-from chat_core.readmodel import StreamCache, TemperatureState, ThreadCache, ThreadState
+from chat_core.readmodel import (
+    PageCache,
+    StreamCache,
+    TemperatureState,
+    ThreadCache,
+    ThreadState,
+)
 from chat_core.streams import THREAD_ID, temperature_stream, thread_stream
 from chat_core.views import MessageView, Page, TemperatureConfigView, ThreadView
 from events.store.base import EventFilter, EventStore
@@ -30,6 +36,7 @@ class ChatQueries:
         self._threads = threads
         self._temperatures = temperatures
         self._defaults = temperature_defaults
+        self._pages = PageCache()
 
     async def list_threads(
         self, context: RequestContext, auth: AuthContext, *, limit: int, after: str | None
@@ -72,23 +79,36 @@ class ChatQueries:
         after: str | None,
         order: str,
     ) -> Page:
-        """Return a page of a thread's messages by seq, in either order."""
+        """Return a page of a thread's messages by seq, in either order.
+
+        Access is checked first, on every request; a page of messages all kept in memory
+        is then served again from the page cache until the thread changes.
+        """
         state = await self._thread(context, auth, thread_id)
         stream = thread_stream(context, thread_id)
+        key = (stream, order, after, limit)
+        page = self._pages.get(key, state)
+        if page is not None:
+            return page
         # One more than the page, to tell whether there is a next one.
         if order == "asc":
             start = 0 if after is None else decode_cursor(after, "messages", order)
-            chosen = await self._threads.span(stream, state, start + 1, start + limit + 1)
+            first, last = start + 1, start + limit + 1
         else:
             end = state.last_seq + 1
             if after is not None:
                 end = min(end, decode_cursor(after, "messages", order))
-            chosen = await self._threads.span(stream, state, end - limit - 1, end - 1)
+            first, last = end - limit - 1, end - 1
+        chosen = await self._threads.span(stream, state, first, last)
+        if order != "asc":
             chosen.reverse()
         has_more = len(chosen) > limit
-        page: list[MessageView] = [message.view(thread_id) for message in chosen[:limit]]
-        cursor = encode_cursor("messages", order, page[-1].seq) if has_more else None
-        return Page(data=tuple(page), has_more=has_more, next=cursor)
+        views: list[MessageView] = [message.view(thread_id) for message in chosen[:limit]]
+        cursor = encode_cursor("messages", order, views[-1].seq) if has_more else None
+        page = Page(data=tuple(views), has_more=has_more, next=cursor)
+        if state.holds(first, last):
+            self._pages.put(key, state, page)
+        return page
 
     async def get_temperature(
         self, context: RequestContext, auth: AuthContext

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from array import array
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Iterator, Mapping
 from datetime import datetime
 from functools import singledispatch
 from types import MappingProxyType
@@ -25,13 +25,14 @@ from chat_core.payloads import (
 )
 from chat_core.sealing import open_message, sealed_key_id
 from chat_core.streams import seq_in_message_id
-from chat_core.views import MessageView, ThreadView
+from chat_core.views import MessageView, Page, ThreadView
 from events.envelope import DatasetEvent, Env, EventPayload, FrozenMap
 from events.keys import KeyRing
 from events.store.base import EventStore, RecordedEvent
 
 __all__ = [
     "MessageState",
+    "PageCache",
     "StreamCache",
     "TemperatureState",
     "ThreadCache",
@@ -47,6 +48,11 @@ FIRST = 256
 RECENT = 256
 # A thread remembers the stream version of every STRIDE-th message, to read older ones back.
 STRIDE = 64
+# Bytes of rendered message pages kept by a PageCache.
+PAGE_CACHE_BYTES = 8 << 20
+# Messages withdrawn (redacted or erased) in this process so far: any withdrawal may change
+# a page that a PageCache holds, so each cached page names the count it was rendered at.
+_withdrawals = 0
 
 
 @define(kw_only=True)
@@ -71,10 +77,12 @@ class MessageState:
     cached_view: MessageView | None = field(default=None, eq=False, repr=False)
 
     def withdraw(self, *, redacted: bool = False, erased: bool = False) -> None:
-        """Mark the content redacted or erased, so no later view shows it."""
+        """Mark the content redacted or erased, so no later view shows it (nor cached page)."""
+        global _withdrawals
         self.redacted = self.redacted or redacted
         self.erased = self.erased or erased
         self.cached_view = None
+        _withdrawals += 1
 
     def view(self, thread_id: str) -> MessageView:
         """Return the message as the API shows it, built once until it is withdrawn."""
@@ -154,6 +162,11 @@ class ThreadState:
             return self.first[seq - 1]
         index = seq - self.first_recent_seq
         return self.recent[index] if 0 <= index < len(self.recent) else None
+
+    def holds(self, first: int, last: int) -> bool:
+        """Tell whether every message with seq first..last (clipped) is kept in memory."""
+        first, last = max(first, 1), min(last, self.message_count)
+        return max(first, len(self.first) + 1) > min(last, self.first_recent_seq - 1)
 
     def kept(self) -> Iterator[MessageState]:
         """Yield each message kept in memory once (the two lists share messages at first)."""
@@ -408,6 +421,54 @@ class StreamCache(Generic[S]):
                 evicted, _ = self._states.popitem(last=False)
                 self._total -= self._weights.pop(evicted)
         return state
+
+
+class PageCache:
+    """Rendered pages of messages, each served again until its thread changes.
+
+    A page is kept only when all its messages were in memory, so that it is a function of
+    the thread's state object alone: of its version (every post, redaction or other event
+    moves it) and of the messages' withdrawals, which erasure makes in place without an
+    event in the thread. A page is served again only for the very state object it was
+    rendered from, at the same version, with no message withdrawn anywhere since; the
+    caller has checked the request's access to the thread before asking. Bounded by the
+    bytes of the pages kept, least recently used first out.
+    """
+
+    def __init__(self, budget: int = PAGE_CACHE_BYTES) -> None:
+        self._budget = budget
+        self._size = 0
+        self._pages: OrderedDict[Hashable, tuple[ThreadState, int, int, Page]] = OrderedDict()
+
+    def get(self, key: Hashable, state: ThreadState) -> Page | None:
+        """Return the page kept under key when it still shows this state, else None."""
+        entry = self._pages.get(key)
+        if entry is None:
+            return None
+        owner, version, withdrawals, page = entry
+        if owner is not state or version != state.version or withdrawals != _withdrawals:
+            return None
+        self._pages.move_to_end(key)
+        return page
+
+    def put(self, key: Hashable, state: ThreadState, page: Page) -> None:
+        """Keep a page rendered from this state, all of whose messages were in memory."""
+        size = len(page.json_bytes())
+        old = self._pages.pop(key, None)
+        if old is not None:
+            self._size -= len(old[3].json_bytes())
+        if size > self._budget:
+            return
+        self._pages[key] = (state, state.version, _withdrawals, page)
+        self._size += size
+        while self._size > self._budget:
+            _key, evicted = self._pages.popitem(last=False)
+            self._size -= len(evicted[3].json_bytes())
+
+    @property
+    def size(self) -> int:
+        """Return the bytes of the pages kept."""
+        return self._size
 
 
 class ThreadCache(StreamCache[ThreadState]):

@@ -187,6 +187,7 @@ class Page:
     data: tuple[ThreadView | MessageView, ...]
     has_more: bool
     next: str | None
+    _bytes: bytes | None = field(default=None, init=False, eq=False, repr=False)
 
     def to_json(self) -> dict[str, Any]:
         """Return the contract's page object."""
@@ -197,10 +198,14 @@ class Page:
         }
 
     def json_bytes(self) -> bytes:
-        """Return the page serialised: each message's cached JSON spliced, not re-encoded."""
-        items = b",".join([item.json_bytes() for item in self.data])
-        more = b"true" if self.has_more else b"false"
-        return b'{"data":[%b],"has_more":%b,"next":%b}' % (items, more, orjson.dumps(self.next))
+        """Return the page serialised, once per page: each item's cached JSON spliced."""
+        if self._bytes is None:
+            items = b",".join([item.json_bytes() for item in self.data])
+            more = b"true" if self.has_more else b"false"
+            text = b'{"data":[%b],"has_more":%b,"next":%b}' % (items, more, orjson.dumps(self.next))
+            object.__setattr__(self, "_bytes", text)
+        assert self._bytes is not None
+        return self._bytes
 
 
 @frozen(kw_only=True)
