@@ -5,7 +5,6 @@ from __future__ import annotations
 from aiohttp import web
 
 from chat_core.commands import CreateThread, PostMessage, RedactMessage
-from chat_core.views import Replay
 from transports.http.bodies import CreateThreadBody, PostMessageBody, decode_body
 from transports.http.keys import AUTH, CONTEXT, CORE
 from transports.http.requests import (
@@ -15,7 +14,7 @@ from transports.http.requests import (
     page_params,
     read_json,
     reject_query,
-    replay_response,
+    send_command,
 )
 
 __all__ = ["routes"]
@@ -41,10 +40,7 @@ async def post_message(request: web.Request) -> web.Response:
         metadata=body.metadata,
         idempotency=idempotency_of(request, data, raw),
     )
-    result = await request.app[CORE].bus.send(command)
-    if isinstance(result, Replay):
-        return replay_response(result)
-    return json_response(201, result.to_json())
+    return await send_command(request, command, 201)
 
 
 @routes.get("/chat/threads/{thread_id}/messages")
@@ -75,10 +71,7 @@ async def create_thread(request: web.Request) -> web.Response:
         metadata=body.metadata,
         idempotency=idempotency_of(request, data, raw),
     )
-    result = await request.app[CORE].bus.send(command)
-    if isinstance(result, Replay):
-        return replay_response(result)
-    return json_response(201, result.to_json())
+    return await send_command(request, command, 201)
 
 
 @routes.get("/chat/threads")

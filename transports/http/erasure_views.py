@@ -8,15 +8,13 @@ from aiohttp import web
 from attrs import frozen
 
 from chat_core.commands import EraseSubject
-from chat_core.views import Replay
 from transports.http.bodies import FieldErrors, decode_body
-from transports.http.keys import AUTH, CONTEXT, CORE
+from transports.http.keys import AUTH, CONTEXT
 from transports.http.requests import (
     idempotency_of,
-    json_response,
     read_json,
     reject_query,
-    replay_response,
+    send_command,
 )
 
 __all__ = ["SUBJECT_PATTERN", "ErasureBody", "routes"]
@@ -53,7 +51,4 @@ async def erase_subject(request: web.Request) -> web.Response:
         subject=body.subject,
         idempotency=idempotency_of(request, data, raw),
     )
-    result = await request.app[CORE].bus.send(command)
-    if isinstance(result, Replay):
-        return replay_response(result)
-    return json_response(202, result.to_json())
+    return await send_command(request, command, 202)

@@ -25,6 +25,7 @@ __all__ = [
     "reject_query",
     "replay_response",
     "request_fingerprint",
+    "send_command",
 ]
 
 IDEMPOTENCY_KEY = re.compile(r"[\x20-\x7e]{1,255}")
@@ -162,6 +163,14 @@ def json_response(status: int, data: Any, *, headers: dict[str, str] | None = No
 def json_bytes_response(status: int, body: bytes) -> web.Response:
     """Answer with JSON already serialised."""
     return web.Response(status=status, body=body, content_type="application/json")
+
+
+async def send_command(request: web.Request, command: Any, status: int) -> web.Response:
+    """Send a command on the bus; answer its view with status, or a replay as first answered."""
+    result = await request.app[CORE].bus.send(command)
+    if isinstance(result, Replay):
+        return replay_response(result)
+    return json_response(status, result.to_json())
 
 
 def replay_response(replay: Replay, *, headers: dict[str, str] | None = None) -> web.Response:
