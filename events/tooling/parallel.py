@@ -300,13 +300,49 @@ async def export_parallel(
 
 
 def _chunk_directory(near: str | None) -> str:
-    """Make a private directory for the chunk files in near, else in the system's temp."""
+    """Make a private directory for the chunk files in near, else in the system's temp.
+
+    Its name carries this process's id. The chunks hold opened (decrypted) messages, and an
+    export killed outright (SIGKILL, power loss) cannot remove them: so the directories an
+    earlier export left in the same place, whose process is gone, are removed first.
+    """
+    prefix = f"{_CHUNK_PREFIX}{os.getpid()}-"
     if near is not None:
         try:
-            return tempfile.mkdtemp(prefix=".chat-core-export-", dir=near)
+            _remove_orphans(near, "." + _CHUNK_PREFIX)
+            return tempfile.mkdtemp(prefix="." + prefix, dir=near)
         except OSError:
             pass
-    return tempfile.mkdtemp(prefix="chat-core-export-")
+    _remove_orphans(tempfile.gettempdir(), _CHUNK_PREFIX)
+    return tempfile.mkdtemp(prefix=prefix)
+
+
+_CHUNK_PREFIX = "chat-core-export-"
+
+
+def _remove_orphans(folder: str, prefix: str) -> None:
+    """Remove the chunk directories in folder whose exporting process no longer runs."""
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return
+    for entry in entries:
+        owner, _, _rest = entry.name.removeprefix(prefix).partition("-")
+        if not entry.name.startswith(prefix) or not owner.isdigit() or _alive(int(owner)):
+            continue
+        if entry.is_dir(follow_symlinks=False):
+            shutil.rmtree(entry.path, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    """Tell whether a process with this id runs (one of another user's counts as running)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True
+    return True
 
 
 def _append(out: Sink, path: str, length: int) -> None:

@@ -293,6 +293,47 @@ def test_a_file_export_lands_after_what_the_sink_buffered_and_leaves_no_chunk_fi
     assert [entry.name for entry in outdir.iterdir()] == ["export.jsonl"]
 
 
+def _dead_pid() -> int:
+    """Return the id of a process that has just exited."""
+    done = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, check=True
+    )
+    return int(done.stdout)
+
+
+@pytest.mark.parametrize("beside_output", [True, False])
+def test_chunks_an_earlier_killed_export_left_are_removed(
+    old_log: str, tmp_path: Path, temp_root: Path, beside_output: bool
+) -> None:
+    # A SIGKILLed export cannot clean up; its chunks hold decrypted messages. The next
+    # export in the same place removes the directories of processes that are gone.
+    outdir = tmp_path / "out"
+    outdir.mkdir()
+    where, dot = (outdir, ".") if beside_output else (temp_root, "")
+    orphan = where / f"{dot}chat-core-export-{_dead_pid()}-x1y2z3"
+    orphan.mkdir()
+    (orphan / "0").write_bytes(b'{"content": "opened words"}\n')
+    running = where / f"{dot}chat-core-export-{os.getpid()}-live"
+    running.mkdir()
+    unrelated = where / f"{dot}chat-core-export-notes"
+    unrelated.mkdir()
+    opener = asyncio.run(_opener(old_log))
+
+    async def export() -> int:
+        with (tmp_path / "export.jsonl").open("wb") as out:
+            return await export_parallel(
+                ParallelLog(path=db_path(old_log), jobs=2, chunk=CHUNK),
+                Selection(),
+                out,
+                view=opener,
+                scratch=str(outdir) if beside_output else None,
+            )
+
+    assert asyncio.run(export()) == 47
+    assert not orphan.exists()
+    assert running.is_dir() and unrelated.is_dir()
+
+
 def test_an_export_into_a_pipe_leaves_no_chunk_file(old_log: str, temp_root: Path) -> None:
     sequential = asyncio.run(export_bytes(old_log, Selection()))
     opener = asyncio.run(_opener(old_log))
