@@ -7,6 +7,7 @@ start-up: a stream is folded the first time it is used and kept in a bounded LRU
 
 from __future__ import annotations
 
+import weakref
 from array import array
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable, Iterable, Iterator, Mapping
@@ -432,13 +433,16 @@ class PageCache:
     event in the thread. A page is served again only for the very state object it was
     rendered from, at the same version, with no message withdrawn anywhere since; the
     caller has checked the request's access to the thread before asking. Bounded by the
-    bytes of the pages kept, least recently used first out.
+    bytes of the pages kept, least recently used first out; a page holds its state weakly,
+    so a thread the thread cache let go is not kept alive here.
     """
 
     def __init__(self, budget: int = PAGE_CACHE_BYTES) -> None:
         self._budget = budget
         self._size = 0
-        self._pages: OrderedDict[Hashable, tuple[ThreadState, int, int, Page]] = OrderedDict()
+        self._pages: OrderedDict[Hashable, tuple[weakref.ref[ThreadState], int, int, Page]] = (
+            OrderedDict()
+        )
 
     def get(self, key: Hashable, state: ThreadState) -> Page | None:
         """Return the page kept under key when it still shows this state, else None."""
@@ -446,7 +450,7 @@ class PageCache:
         if entry is None:
             return None
         owner, version, withdrawals, page = entry
-        if owner is not state or version != state.version or withdrawals != _withdrawals:
+        if owner() is not state or version != state.version or withdrawals != _withdrawals:
             return None
         self._pages.move_to_end(key)
         return page
@@ -459,7 +463,7 @@ class PageCache:
             self._size -= len(old[3].json_bytes())
         if size > self._budget:
             return
-        self._pages[key] = (state, state.version, _withdrawals, page)
+        self._pages[key] = (weakref.ref(state), state.version, _withdrawals, page)
         self._size += size
         while self._size > self._budget:
             _key, evicted = self._pages.popitem(last=False)

@@ -7,6 +7,8 @@ on every request before the cache is asked.
 
 from __future__ import annotations
 
+import gc
+import weakref
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -182,3 +184,14 @@ def test_the_cache_keeps_at_most_its_budget_least_recently_used_first_out() -> N
     assert cache.get("huge", state) is None and cache.size <= 3 * one
     state.version = 2
     assert cache.get("a", state) is None
+
+
+def test_a_page_does_not_keep_its_thread_alive() -> None:
+    cache = PageCache()
+    state = ThreadState(version=1)
+    cache.put("a", state, _page_of(10))
+    gone = weakref.ref(state)
+    del state
+    gc.collect()
+    assert gone() is None
+    assert cache.get("a", ThreadState(version=1)) is None
