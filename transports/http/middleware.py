@@ -206,7 +206,9 @@ def context_from_headers(request: web.Request) -> RequestContext:
     if env is None or env not in allowed:
         names = ", ".join(sorted(env.value for env in allowed))
         raise HTTPProblem(400, f"X-Env must be one of: {names}")
+    request_id = request[REQUEST_ID]
     sent_id = headers.get("X-Request-Id")
-    if sent_id is not None and REQUEST_ID_PATTERN.fullmatch(sent_id) is None:
+    # request_id_of kept a well-formed id and replaced any other: no need to match it again.
+    if sent_id is not None and sent_id != request_id:
         raise HTTPProblem(400, "X-Request-Id must match ^[A-Za-z0-9._:-]{1,128}$")
-    return RequestContext(tenant=tenant, env=env, request_id=request[REQUEST_ID])
+    return RequestContext(tenant=tenant, env=env, request_id=request_id)
