@@ -45,14 +45,16 @@ def _tenant_and_env(request: web.BaseRequest) -> tuple[str | None, str | None]:
     return tenant, env if env in ("dev", "staging", "prod") else None
 
 
-def access_fields(request: web.BaseRequest, status: int, seconds: float) -> dict[str, Any]:
-    """Return what the access line says about a finished request."""
+def access_fields(
+    request: web.BaseRequest, status: int, seconds: float, route: str | None = None
+) -> dict[str, Any]:
+    """Return what the access line says about a finished request (route: when known)."""
     tenant, env = _tenant_and_env(request)
     return {
         "event": "request",
         "request_id": request.get(REQUEST_ID),
         "method": request.method,
-        "route": route_of(request),
+        "route": route_of(request) if route is None else route,
         "path": request.rel_url.raw_path[:_MAX_PATH],
         "status": status,
         "latency_ms": round(seconds * 1000, 3),
@@ -61,11 +63,16 @@ def access_fields(request: web.BaseRequest, status: int, seconds: float) -> dict
     }
 
 
-def log_access(request: web.BaseRequest, status: int, seconds: float) -> None:
-    """Write the access line; JSON log collectors get its fields as keys."""
+def log_access(
+    request: web.BaseRequest, status: int, seconds: float, route: str | None = None
+) -> None:
+    """Write the access line; JSON log collectors get its fields as keys.
+
+    route is the request's route template when the caller has it already (route_of).
+    """
     if not ACCESS_LOGGER.isEnabledFor(logging.INFO):
         return
-    fields = access_fields(request, status, seconds)
+    fields = access_fields(request, status, seconds, route)
     ACCESS_LOGGER.info(
         "%s %s %d %.1fms route=%s request_id=%s tenant=%s env=%s",
         fields["method"],

@@ -71,7 +71,7 @@ async def every_request(request: web.Request, handler: Handler) -> web.StreamRes
         metrics.observe_request(
             method=request.method, route=route, status=status, seconds=seconds, tenant=tenant
         )
-        log_access(request, status, seconds)
+        log_access(request, status, seconds, route)
 
 
 async def _refusal(request: web.Request, request_id: str, error: Exception) -> web.StreamResponse:
