@@ -327,10 +327,10 @@ def _remove_orphans(folder: str, prefix: str) -> None:
     except OSError:
         return
     for entry in entries:
-        owner, _, _rest = entry.name.removeprefix(prefix).partition("-")
-        if not entry.name.startswith(prefix) or not owner.isdigit() or _alive(int(owner)):
+        if not entry.name.startswith(prefix):
             continue
-        if entry.is_dir(follow_symlinks=False):
+        owner = entry.name.removeprefix(prefix).partition("-")[0]
+        if owner.isdigit() and not _alive(int(owner)) and entry.is_dir(follow_symlinks=False):
             shutil.rmtree(entry.path, ignore_errors=True)
 
 
@@ -341,7 +341,7 @@ def _alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     except (PermissionError, OverflowError):
-        return True
+        pass
     return True
 
 
