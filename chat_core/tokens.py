@@ -385,12 +385,9 @@ class TokenVerifier:
         and the digest lookup matches that very token. Its time checks still run.
         """
         if authorization is not None and authorization.startswith("Bearer "):
-            token = authorization[7:]
-            digest = hashlib.sha256(token.encode("utf-8", "surrogateescape")).digest()
-            cached = self._cache.get(digest)
-            if cached is not None:
-                self.cache_hits += 1
-                return self._reuse(digest, cached, time.time() if now is None else now)
+            known = self._known(_digest(authorization[7:]), now)
+            if known is not None:
+                return known
         try:
             _validator, token = self._protector.parse_request_authorization(_Headers(authorization))
         except (MissingAuthorizationError, UnsupportedTokenTypeError):
@@ -406,20 +403,24 @@ class TokenVerifier:
             raise InvalidToken("token too large")
         if _COMPACT_JWS.fullmatch(token) is None:
             raise InvalidToken("malformed token")
-        at = time.time() if now is None else now
-        digest = hashlib.sha256(token.encode("ascii")).digest()
-        cached = self._cache.get(digest)
-        if cached is not None:
-            self.cache_hits += 1
-            return self._reuse(digest, cached, at)
+        digest = _digest(token)
+        known = self._known(digest, now)
+        if known is not None:
+            return known
         self.cache_misses += 1
         claims = self._validator.authenticate_token(token)
-        self._validator.validate_token(claims, None, None, now=at)
+        self._validator.validate_token(claims, None, None, now=time.time() if now is None else now)
         verified = _verified(claims)
         self._remember(digest, verified)
         return verified.auth
 
-    def _reuse(self, digest: bytes, cached: _Verified, at: float) -> AuthContext:
+    def _known(self, digest: bytes, now: float | None) -> AuthContext | None:
+        """Answer a token verified before from the cache, its times checked; None if unknown."""
+        cached = self._cache.get(digest)
+        if cached is None:
+            return None
+        self.cache_hits += 1
+        at = time.time() if now is None else now
         leeway = self.settings.leeway
         if cached.expires_at <= at - leeway:
             del self._cache[digest]
@@ -435,6 +436,11 @@ class TokenVerifier:
         self._cache[digest] = verified
         while len(self._cache) > self.settings.cache_size:
             self._cache.popitem(last=False)
+
+
+def _digest(token: str) -> bytes:
+    """Key a token in the cache by its SHA-256, so the cache holds no usable token."""
+    return hashlib.sha256(token.encode("utf-8", "surrogateescape")).digest()
 
 
 def mint_token(
