@@ -25,7 +25,7 @@ from chat_core.payloads import (
     ThreadCreated,
 )
 from chat_core.sealing import open_message, sealed_key_id
-from chat_core.streams import seq_in_message_id
+from chat_core.streams import names_seq, seq_in_message_id
 from chat_core.views import MessageView, Page, ThreadView
 from events.envelope import DatasetEvent, Env, EventPayload, FrozenMap
 from events.keys import KeyRing
@@ -235,7 +235,7 @@ def _(payload: MessagePosted, state: object, event: DatasetEvent) -> None:
         seq = payload.seq
         if (seq - 1) % STRIDE == 0:
             state.marks.append(event.version)
-        if seq_in_message_id(payload.message_id) != seq:
+        if not names_seq(payload.message_id, seq):
             state.unnamed[payload.message_id] = seq
         state.message_count = seq
         if seq <= FIRST:

@@ -9,6 +9,7 @@ from chat_core.context import RequestContext
 
 __all__ = [
     "THREAD_ID",
+    "names_seq",
     "new_message_id",
     "new_thread_id",
     "seq_in_message_id",
@@ -38,6 +39,11 @@ def seq_in_message_id(message_id: str) -> int | None:
     """Return the seq a message id names, or None when it names none (ids made before)."""
     named = _NAMED_SEQ.match(message_id)
     return None if named is None else int(named.group(1), 16)
+
+
+def names_seq(message_id: str, seq: int) -> bool:
+    """Tell whether a message id names seq, as seq_in_message_id would read it, without a regex."""
+    return message_id.startswith(f"msg_{seq:x}-")
 
 
 def thread_stream(context: RequestContext, thread_id: str) -> str:
