@@ -101,7 +101,9 @@ class ChatHandlers:
         _check_thread_id(command.thread_id)
         keys = self._keys
         tenant, author = command.context.tenant, command.auth.sub
-        key = None if keys is None else await keys.writing_key(tenant, author)
+        key = None
+        if keys is not None:
+            key = keys.cached_writing_key(tenant, author) or await keys.writing_key(tenant, author)
 
         def decision(draft: Draft[ThreadState]) -> list[MessagePosted]:
             if keys is not None and key is not None and not keys.still_live(tenant, author, key):

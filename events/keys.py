@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Protocol, runtime_checkable
 
-from attrs import frozen
+from attrs import field, frozen
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
@@ -167,6 +167,15 @@ class SubjectKeys:
 
     live: dict[int, AESGCM]
     destroyed: frozenset[int]
+    # Worked out once: every post asks for it, and a SubjectKeys is replaced, never changed.
+    _writing: DataKey | None = field(init=False, eq=False, repr=False)
+
+    @_writing.default
+    def _newest_live_key(self) -> DataKey | None:
+        if not self.live or max(self.live) < max(self.destroyed, default=0):
+            return None
+        key_id = max(self.live)
+        return DataKey(key_id, self.live[key_id])
 
     @property
     def erased(self) -> bool:
@@ -175,10 +184,7 @@ class SubjectKeys:
 
     def writing_key(self) -> DataKey | None:
         """Return the newest live key, unless a newer one was destroyed."""
-        if not self.live or max(self.live) < max(self.destroyed, default=0):
-            return None
-        key_id = max(self.live)
-        return DataKey(key_id, self.live[key_id])
+        return self._writing
 
 
 class KeyRing:
@@ -199,13 +205,20 @@ class KeyRing:
         self._subjects: OrderedDict[tuple[str, str], SubjectKeys] = OrderedDict()
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}
 
+    def cached_writing_key(self, tenant: str, subject: str) -> DataKey | None:
+        """Return the subject's current key when this process holds it, else None.
+
+        The same key writing_key returns, without a coroutine: a post asks for it every time.
+        """
+        known = self._subjects.get((tenant, subject))
+        return None if known is None else known.writing_key()
+
     async def writing_key(self, tenant: str, subject: str) -> DataKey:
         """Return the subject's current key, making and storing one first when there is none."""
-        slot = (tenant, subject)
-        known = self._subjects.get(slot)
-        key = None if known is None else known.writing_key()
+        key = self.cached_writing_key(tenant, subject)
         if key is not None:
             return key
+        slot = (tenant, subject)
         lock = self._locks.setdefault(slot, asyncio.Lock())
         async with lock:
             keys = await self._fetch(tenant, subject)
