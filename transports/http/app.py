@@ -12,11 +12,11 @@ from aiohttp import web
 from chat_core.bootstrap import ChatCore
 from chat_core.idempotency import keep_purging
 from transports.http import chat_views, erasure_views, ops_views, temperature_views
-from transports.http.console_views import add_console, console_enabled
+from transports.http.console_views import console_enabled, console_routes
 from transports.http.keys import CORE
 from transports.http.observe import add_metrics
-from transports.http.pipeline import every_request
 from transports.http.ratelimit import add_rate_limit
+from transports.http.routing import add_catch_all, add_route_table
 from transports.http.stream_settings import StreamSettings
 from transports.http.streaming import add_streams
 
@@ -25,20 +25,17 @@ __all__ = ["create_app"]
 
 def create_app(core: ChatCore, *, streams: StreamSettings | None = None) -> web.Application:
     """Build the HTTP app around a bootstrapped chat core; closing the app closes the core."""
-    app = web.Application(
-        middlewares=[every_request],
-        client_max_size=core.settings.max_body,
-    )
+    app = web.Application(client_max_size=core.settings.max_body)
     app[CORE] = core
     add_metrics(app)
     add_rate_limit(app)
-    app.add_routes(ops_views.routes)
-    app.add_routes(chat_views.routes)
-    app.add_routes(temperature_views.routes)
-    app.add_routes(erasure_views.routes)
+    for table in (ops_views.routes, chat_views.routes, temperature_views.routes):
+        add_route_table(app, table)
+    add_route_table(app, erasure_views.routes)
     add_streams(app, streams or StreamSettings())
     if console_enabled(core.settings.mode):
-        add_console(app)
+        add_route_table(app, console_routes())
+    add_catch_all(app)
     app.cleanup_ctx.append(_purge_idempotency)
     app.on_cleanup.append(_close_core)
     return app

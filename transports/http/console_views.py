@@ -12,7 +12,7 @@ from aiohttp import web
 
 from transports.http.problems import HTTPProblem
 
-__all__ = ["CONSOLE_ROUTES", "add_console", "console_enabled"]
+__all__ = ["CONSOLE_ROUTES", "console_enabled", "console_routes"]
 
 CONSOLE_ROUTES = frozenset({"/", "/console/{asset}"})
 _ASSETS = {
@@ -40,15 +40,18 @@ def _read(name: str) -> bytes:
     return files("transports.http").joinpath("console", name).read_bytes()
 
 
-def add_console(app: web.Application) -> None:
-    """Add the console's page and files, read once from the package."""
+def console_routes() -> web.RouteTableDef:
+    """Return the console's page and files, read once from the package."""
+    routes = web.RouteTableDef()
     page = _read("index.html")
     assets = {name: (_read(name), media) for name, media in _ASSETS.items()}
 
+    @routes.get("/")
     async def index(_request: web.Request) -> web.Response:
         """Serve the console page."""
         return web.Response(body=page, content_type="text/html", charset="utf-8", headers=_HEADERS)
 
+    @routes.get("/console/{asset}")
     async def asset(request: web.Request) -> web.Response:
         """Serve one of the console's static files, or a 404."""
         found = assets.get(request.match_info["asset"])
@@ -57,5 +60,4 @@ def add_console(app: web.Application) -> None:
         body, media = found
         return web.Response(body=body, content_type=media, charset="utf-8", headers=_HEADERS)
 
-    app.router.add_get("/", index)
-    app.router.add_get("/console/{asset}", asset)
+    return routes

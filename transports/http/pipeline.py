@@ -23,7 +23,6 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 CLIENT_CLOSED = 499
 
 
-@web.middleware
 async def every_request(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Run a request through every step around its handler, in this order.
 
@@ -33,8 +32,9 @@ async def every_request(request: web.Request, handler: Handler) -> web.StreamRes
     3. Admit it: 401, then 400 and 403, then 429 (see middleware.admit).
     4. Answer an error as problem+json; a refused WebSocket upgrade as a closed socket.
 
-    One middleware, not four: aiohttp wraps each in a partial and runs it as a coroutine
-    frame on every request, and every resumption of a waiting handler passes them all.
+    One step, not four, and not an aiohttp middleware (see routing): each would be a
+    coroutine frame on every request, and every resumption of a waiting handler passes
+    them all.
     """
     started = perf_counter()
     route = route_of(request)

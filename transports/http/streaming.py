@@ -13,6 +13,7 @@ from chat_core.tickets import TicketBook
 from transports.http import sse, tickets, websocket
 from transports.http.keys import CORE, HUB, RENDERER, SOCKETS, STREAMS, TICKETS
 from transports.http.render import EventRenderer
+from transports.http.routing import add_route_table
 from transports.http.stream_settings import StreamSettings
 
 __all__ = ["add_streams"]
@@ -28,9 +29,8 @@ def add_streams(app: web.Application, settings: StreamSettings) -> None:
     app[TICKETS] = TicketBook(ttl=settings.ticket_seconds, capacity=settings.max_tickets)
     app[RENDERER] = EventRenderer(core.presenter)
     app[SOCKETS] = set()
-    app.add_routes(sse.routes)
-    app.add_routes(websocket.routes)
-    app.add_routes(tickets.routes)
+    for table in (sse.routes, websocket.routes, tickets.routes):
+        add_route_table(app, table)
     app.cleanup_ctx.append(_run_hub)
     app.on_shutdown.append(_close_streams)
 
