@@ -48,8 +48,8 @@ def seal_message(
 ) -> str:
     """Return the base64 sealed form of a message's content and metadata."""
     plaintext = orjson.dumps({"content": content, "metadata": dict(metadata)})
-    sealed = keys.seal(key, plaintext, message_aad(tenant, author, message_id))
-    return base64.b64encode(sealed).decode("ascii")
+    aad = message_aad(tenant, author, message_id)
+    return keys.seal_text(key, plaintext, aad, tenant=tenant, subject=author)
 
 
 def sealed_key_id(sealed: str) -> int:
@@ -61,9 +61,7 @@ def open_message(
     keys: KeyRing, *, tenant: str, author: str, message_id: str, sealed: str
 ) -> Opened | None:
     """Return a sealed message's content and metadata, or None once its key is destroyed."""
-    plaintext = keys.open(
-        tenant, author, base64.b64decode(sealed), message_aad(tenant, author, message_id)
-    )
+    plaintext = keys.open_text(tenant, author, sealed, message_aad(tenant, author, message_id))
     if plaintext is None:
         return None
     data = orjson.loads(plaintext)

@@ -55,6 +55,10 @@ _BODY = _HEADER.size
 _NONCE_END = _BODY + NONCE_BYTES
 _key_id = _HEADER.unpack_from
 _from_base64 = binascii.a2b_base64
+_to_base64 = binascii.b2a_base64
+# Values this process sealed and has not opened since, kept so that folding a post into
+# the read model moments after sealing it costs a lookup, not a decryption; bounded.
+RECENT_SEALS = 1024
 CACHE_SUBJECTS = 100_000
 
 
@@ -203,6 +207,8 @@ class KeyRing:
         self._capacity = capacity
         self._clock = clock
         self._subjects: OrderedDict[tuple[str, str], SubjectKeys] = OrderedDict()
+        # Sealed text -> (tenant, subject, aad, key id, plaintext): see seal_text.
+        self._recent: dict[str, tuple[str, str, bytes, int, bytes]] = {}
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}
 
     def cached_writing_key(self, tenant: str, subject: str) -> DataKey | None:
@@ -261,13 +267,35 @@ class KeyRing:
             return None
         return open_sealed(aead, sealed[_HEADER.size :], aad)
 
+    def seal_text(
+        self, key: DataKey, plaintext: bytes, aad: bytes, *, tenant: str, subject: str
+    ) -> str:
+        """Seal under a subject's data key and return the base64 text.
+
+        The plaintext is remembered until the text is next opened (at most RECENT_SEALS
+        of them, the oldest dropped first), so that opening it then decrypts nothing.
+        """
+        text = _to_base64(self.seal(key, plaintext, aad), newline=False).decode("ascii")
+        recent = self._recent
+        recent[text] = (tenant, subject, aad, key.key_id, plaintext)
+        if len(recent) > RECENT_SEALS:
+            del recent[next(iter(recent))]
+        return text
+
     def open_text(self, tenant: str, subject: str, sealed: str, aad: bytes) -> bytes | None:
         """Do what open() does to the base64 text of a sealed value, in one call.
 
         For bulk export, which opens a message per event: the same checks and errors as
         base64 decoding, key_id_of and open() in turn (KeyNotLoaded, CryptoError,
-        SealBroken, binascii.Error), without their calls in between.
+        SealBroken, binascii.Error), without their calls in between. Text this process
+        sealed (seal_text) opens from memory when the tenant, subject and aad are the
+        ones it was sealed with and its key is still live; anything else is decrypted.
         """
+        recent = self._recent.pop(sealed, None)
+        if recent is not None and recent[:3] == (tenant, subject, aad):
+            known = self._subjects.get((tenant, subject))
+            if known is not None and recent[3] in known.live:
+                return recent[4]
         raw = _from_base64(sealed)
         keys = self._subjects.get((tenant, subject))
         if keys is None:
@@ -288,6 +316,7 @@ class KeyRing:
         Return how many were live and the newest key id now destroyed: every value sealed
         under that id or an older one is unreadable.
         """
+        self._recent.clear()
         destroyed = await self.store.destroy_keys(tenant, subject)
         keys = await self.store.subject_keys(tenant, subject)
         if not keys:
@@ -314,6 +343,7 @@ class KeyRing:
 
         Its later keys, if this process holds them, stay live: they postdate the erasure.
         """
+        self._recent.clear()
         known = self._subjects.get((tenant, subject))
         if known is None:
             return
