@@ -187,9 +187,11 @@ class ChatHandlers:
 
     async def _submit(self, writer: StreamWriter[Any], stream: str, job: Job) -> Any:
         """Answer a repeated idempotency key from the store, else queue the job."""
+        if job.idempotency is None:
+            # Most requests carry no key: straight to the writer, no guard to pass.
+            return await writer.submit(stream, job)
 
         async def run(scope: str | None) -> Any:
-            # Most requests carry no key: no copy of the job for them (evolve is not cheap).
             return await writer.submit(
                 stream, job if scope is None else attrs.evolve(job, scope=scope)
             )
