@@ -10,37 +10,19 @@ import pytest
 
 from chat_core.export_view import ChatExportView
 from chat_core.payloads import MessagePosted
-from chat_core.sealing import message_aad, open_message, seal_message
+from chat_core.sealing import message_aad, open_message
 from events.codec import EventCodec
-from events.crypto import CryptoError, MasterKey, SealBroken, new_data_key
+from events.crypto import CryptoError, SealBroken
 from events.envelope import Env
-from events.keys import KeyNotLoaded, KeyRing, MemoryKeyStore
+from events.keys import KeyNotLoaded
 from events.store.base import RecordedEvent
+from tests.erasure.seals import AUTHOR, TENANT, ring, seal_one
 from tests.events.factories import make_event
-
-TENANT, AUTHOR = "t_acme", "u_ann"
-
-
-async def _sealed(keys: KeyRing, message_id: str = "msg_1") -> str:
-    key = await keys.writing_key(TENANT, AUTHOR)
-    return seal_message(
-        keys,
-        key,
-        tenant=TENANT,
-        author=AUTHOR,
-        message_id=message_id,
-        content="hello",
-        metadata={"k": "v"},
-    )
-
-
-def _ring() -> KeyRing:
-    return KeyRing(MemoryKeyStore(), MasterKey(new_data_key()))
 
 
 async def test_open_text_opens_what_open_opens() -> None:
-    keys = _ring()
-    sealed = await _sealed(keys)
+    keys = ring()
+    sealed = await seal_one(keys)
     aad = message_aad(TENANT, AUTHOR, "msg_1")
     expected = keys.open(TENANT, AUTHOR, base64.b64decode(sealed), aad)
     assert expected is not None
@@ -48,8 +30,8 @@ async def test_open_text_opens_what_open_opens() -> None:
 
 
 async def test_open_text_refuses_as_open_refuses() -> None:
-    keys = _ring()
-    sealed = await _sealed(keys)
+    keys = ring()
+    sealed = await seal_one(keys)
     aad = message_aad(TENANT, AUTHOR, "msg_1")
     with pytest.raises(SealBroken):
         keys.open_text(TENANT, AUTHOR, sealed, message_aad(TENANT, AUTHOR, "msg_2"))
@@ -70,8 +52,8 @@ async def test_open_text_refuses_as_open_refuses() -> None:
 
 
 async def test_open_text_of_an_erased_subject_is_none() -> None:
-    keys = _ring()
-    sealed = await _sealed(keys)
+    keys = ring()
+    sealed = await seal_one(keys)
     await keys.destroy(TENANT, AUTHOR)
     assert keys.open_text(TENANT, AUTHOR, sealed, message_aad(TENANT, AUTHOR, "msg_1")) is None
     assert (
@@ -88,8 +70,8 @@ def _posted(sealed: str) -> RecordedEvent:
 @pytest.mark.parametrize("erase", [False, True])
 @pytest.mark.parametrize("redact", [False, True])
 async def test_the_export_view_shows_rows_as_it_shows_events(erase: bool, redact: bool) -> None:
-    keys = _ring()
-    sealed = await _sealed(keys)
+    keys = ring()
+    sealed = await seal_one(keys)
     if erase:
         await keys.destroy(TENANT, AUTHOR)
     codec = EventCodec()
@@ -110,8 +92,8 @@ async def test_the_export_view_shows_rows_as_it_shows_events(erase: bool, redact
 
 
 async def test_the_export_view_asks_for_keys_it_has_not_fetched() -> None:
-    keys = _ring()
-    sealed = await _sealed(keys)
+    keys = ring()
+    sealed = await seal_one(keys)
     keys.forget(TENANT, AUTHOR)
     view = ChatExportView(keys=keys, redacted=set(), converter=EventCodec().converter)
     data = EventCodec().converter.unstructure(_posted(sealed).event.payload)

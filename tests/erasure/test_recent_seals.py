@@ -6,28 +6,10 @@ import base64
 
 import pytest
 
-from chat_core.sealing import message_aad, open_message, seal_message
-from events.crypto import MasterKey, SealBroken, new_data_key
-from events.keys import RECENT_SEALS, KeyRing, MemoryKeyStore
-
-TENANT, AUTHOR = "t_acme", "u_ann"
-
-
-def _ring() -> KeyRing:
-    return KeyRing(MemoryKeyStore(), MasterKey(new_data_key()))
-
-
-async def _seal(keys: KeyRing, message_id: str, content: str = "hello") -> str:
-    key = await keys.writing_key(TENANT, AUTHOR)
-    return seal_message(
-        keys,
-        key,
-        tenant=TENANT,
-        author=AUTHOR,
-        message_id=message_id,
-        content=content,
-        metadata={"k": "v"},
-    )
+from chat_core.sealing import message_aad, open_message
+from events.crypto import SealBroken
+from events.keys import RECENT_SEALS, KeyRing
+from tests.erasure.seals import AUTHOR, TENANT, ring, seal_one
 
 
 def _open(keys: KeyRing, message_id: str, sealed: str) -> object:
@@ -35,8 +17,8 @@ def _open(keys: KeyRing, message_id: str, sealed: str) -> object:
 
 
 async def test_a_fresh_seal_opens_to_what_decryption_gives() -> None:
-    keys = _ring()
-    sealed = await _seal(keys, "msg_1")
+    keys = ring()
+    sealed = await seal_one(keys, "msg_1")
     aad = message_aad(TENANT, AUTHOR, "msg_1")
     decrypted = keys.open(TENANT, AUTHOR, base64.b64decode(sealed), aad)
     assert keys.open_text(TENANT, AUTHOR, sealed, aad) == decrypted
@@ -45,39 +27,39 @@ async def test_a_fresh_seal_opens_to_what_decryption_gives() -> None:
 
 
 async def test_a_fresh_seal_whose_author_is_erased_opens_as_erased() -> None:
-    keys = _ring()
-    sealed = await _seal(keys, "msg_1")
+    keys = ring()
+    sealed = await seal_one(keys, "msg_1")
     await keys.destroy(TENANT, AUTHOR)
     assert _open(keys, "msg_1", sealed) is None
 
 
 async def test_a_fresh_seal_erased_by_another_process_opens_as_erased() -> None:
-    keys = _ring()
-    sealed = await _seal(keys, "msg_1")
+    keys = ring()
+    sealed = await seal_one(keys, "msg_1")
     key = await keys.writing_key(TENANT, AUTHOR)
     keys.destroyed_through(TENANT, AUTHOR, key.key_id)
     assert _open(keys, "msg_1", sealed) is None
 
 
 async def test_a_fresh_seal_moved_to_another_message_is_refused() -> None:
-    keys = _ring()
-    sealed = await _seal(keys, "msg_1")
+    keys = ring()
+    sealed = await seal_one(keys, "msg_1")
     with pytest.raises(SealBroken):
         _open(keys, "msg_2", sealed)
 
 
 async def test_remembered_seals_are_bounded_and_the_oldest_still_open() -> None:
-    keys = _ring()
-    first = await _seal(keys, "msg_0", content="first")
+    keys = ring()
+    first = await seal_one(keys, "msg_0", content="first")
     for number in range(1, RECENT_SEALS + 10):
-        await _seal(keys, f"msg_{number}")
+        await seal_one(keys, f"msg_{number}")
     assert len(keys._recent) == RECENT_SEALS
     assert _open(keys, "msg_0", first) == ("first", {"k": "v"})
 
 
 async def test_a_fresh_seal_whose_key_is_gone_from_the_store_opens_as_erased() -> None:
-    keys = _ring()
-    sealed = await _seal(keys, "msg_1")
+    keys = ring()
+    sealed = await seal_one(keys, "msg_1")
     # Another process erased the author straight in the store; this one reads the keys again.
     await keys.store.destroy_keys(TENANT, AUTHOR)
     keys.forget(TENANT, AUTHOR)
