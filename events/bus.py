@@ -47,12 +47,16 @@ class MessageBus:
         """Call subscriber after each committed event of event_type (or of every type)."""
         self._subscribers.setdefault(event_type, []).append(subscriber)
 
-    async def send(self, command: Command[R]) -> R:
-        """Run the one handler of this command and return what it returns."""
+    def send(self, command: Command[R]) -> Awaitable[R]:
+        """Run the one handler of this command; await the result to get what it returns.
+
+        The handler's own awaitable is handed back rather than awaited in a coroutine of
+        the bus's: one frame less on every command's await chain, the same outcome.
+        """
         handler = self._handlers.get(type(command))
         if handler is None:
             raise BusError(f"no handler for {type(command).__name__}")
-        result: R = await handler(command)
+        result: Awaitable[R] = handler(command)
         return result
 
     async def publish(self, recorded: Iterable[RecordedEvent]) -> None:
