@@ -142,7 +142,10 @@ class StreamWriter(Generic[S]):
     async def submit(self, stream: str, job: Job) -> Any:
         """Queue a job on its stream and return its answer once its events are durable."""
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._queues.setdefault(stream, deque()).append(_Entry(job, future))
+        queue = self._queues.get(stream)
+        if queue is None:
+            queue = self._queues[stream] = deque()
+        queue.append(_Entry(job, future))
         if stream not in self._workers:
             self._workers[stream] = asyncio.create_task(self._drain(stream))
         # A caller going away cancels only its own future: its entry stays queued or in

@@ -132,17 +132,21 @@ def _kept_headers(exc: web.HTTPException) -> dict[str, str]:
     return {name: exc.headers[name] for name in ("Allow",) if name in exc.headers}
 
 
-def admit(request: web.Request, route: str) -> None:
+def admit(request: web.Request, route: str) -> RequestContext | None:
     """Let a request reach its handler only past every check, in the contract's order.
 
     401 (token), then 400 and 403 (context, membership), then 429 (the tenant's budget).
-    route is the template of the route that took it (access_log.route_of).
+    route is the template of the route that took it (access_log.route_of). Return the
+    request's context, None where it needs none (public routes, a path no route takes).
     """
-    if not is_public(request, route):
-        ticket = authenticate(request, route)
-        if route != UNMATCHED:
-            context = build_context(request, ticket)
-            spend_rate_budget(request, context)
+    if is_public(request, route):
+        return None
+    ticket = authenticate(request, route)
+    if route == UNMATCHED:
+        return None
+    context = build_context(request, ticket)
+    spend_rate_budget(request, context)
+    return context
 
 
 def authenticate(request: web.Request, route: str) -> StreamTicket | None:

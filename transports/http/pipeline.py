@@ -23,7 +23,9 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 CLIENT_CLOSED = 499
 
 
-async def every_request(request: web.Request, handler: Handler) -> web.StreamResponse:
+async def every_request(
+    request: web.Request, handler: Handler, route: str | None = None
+) -> web.StreamResponse:
     """Run a request through every step around its handler, in this order.
 
     1. Time it from arrival to answer (streams: to their end), whatever it ends in; count
@@ -34,20 +36,22 @@ async def every_request(request: web.Request, handler: Handler) -> web.StreamRes
 
     One step, not four, and not an aiohttp middleware (see routing): each would be a
     coroutine frame on every request, and every resumption of a waiting handler passes
-    them all.
+    them all. route is the template of the route that took it, when the caller knows it.
     """
     started = perf_counter()
-    route = route_of(request)
+    if route is None:
+        route = route_of(request)
     stream_kind = STREAM_ROUTES.get(route)
     metrics = request.app[METRICS]
     if stream_kind is not None:
         metrics.stream_opened(stream_kind)
     status = 500
+    context = None
     try:
         request_id = request_id_of(request)
         request[REQUEST_ID] = request_id
         try:
-            admit(request, route)
+            context = admit(request, route)
             response = await handler(request)
         except Exception as error:  # every error gets its answer
             response = await _refusal(request, request_id, error)
@@ -66,7 +70,8 @@ async def every_request(request: web.Request, handler: Handler) -> web.StreamRes
         if stream_kind is not None:
             metrics.stream_closed(stream_kind)
         seconds = perf_counter() - started
-        context = request.get(CONTEXT)
+        if context is None:  # refused after the context was built (429), or before
+            context = request.get(CONTEXT)
         tenant = None if context is None else context.tenant
         metrics.observe_request(
             method=request.method, route=route, status=status, seconds=seconds, tenant=tenant

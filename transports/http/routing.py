@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from transports.http.access_log import CATCH_ALL
+from transports.http.access_log import CATCH_ALL, route_of
 from transports.http.pipeline import every_request
 
 __all__ = ["UNMATCHED_TEMPLATE", "add_catch_all", "add_route_table", "admitted", "served_routes"]
@@ -27,9 +27,14 @@ UNMATCHED_TEMPLATE = "/{unmatched:.*}"
 
 def admitted(handler: Handler) -> Handler:
     """Return the handler run inside every_request, as every route is registered."""
+    # The template of the one route this wrapper serves, learnt from its first request.
+    route: str | None = None
 
     async def run(request: web.Request) -> web.StreamResponse:
-        return await every_request(request, handler)
+        nonlocal route
+        if route is None:
+            route = route_of(request)
+        return await every_request(request, handler, route)
 
     run.__name__ = run.__qualname__ = handler.__name__
     run.__doc__ = handler.__doc__
