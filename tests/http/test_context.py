@@ -21,7 +21,6 @@ from tests.http.helpers import (
     token,
 )
 from transports.http.console_views import CONSOLE_ROUTES
-from transports.http.routing import served_routes
 
 Client = TestClient[Any, Any]
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -175,7 +174,7 @@ def _concrete(path: str) -> str:
 
 async def test_every_route_but_the_public_ones_needs_a_token(memory_client: Client) -> None:
     checked = []
-    for route in served_routes(memory_client.app):
+    for route in memory_client.app.router.routes():
         info = route.resource.get_info() if route.resource is not None else {}
         path = info.get("path") or info.get("formatter") or info.get("prefix")
         assert path is not None, f"cannot name a path for {route}"

@@ -2,29 +2,30 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
+import orjson
+import pytest
 from aiohttp.test_utils import TestClient
 
 from tests.http.helpers import auth_headers, problem_of
 from transports.http.access_log import UNMATCHED
-from transports.http.routing import UNMATCHED_TEMPLATE, served_routes
+from transports.http.routing import PipelineRouter
 
 Client = TestClient[Any, Any]
 
 
-async def test_every_served_route_runs_inside_the_pipeline(memory_client: Client) -> None:
-    routes = served_routes(memory_client.app)
+async def test_every_route_runs_inside_the_pipeline(memory_client: Client) -> None:
+    routes = list(memory_client.app.router.routes())
     assert routes
     for route in routes:
         assert getattr(route.handler, "__wrapped__", None) is not None, route
 
 
-async def test_the_catch_all_is_registered_last_and_is_not_served(memory_client: Client) -> None:
-    last = list(memory_client.app.router.routes())[-1]
-    assert last.resource is not None
-    assert last.resource.get_info()["formatter"] == UNMATCHED_TEMPLATE.replace(":.*", "")
-    assert last not in served_routes(memory_client.app)
+async def test_the_app_runs_no_aiohttp_middleware(memory_client: Client) -> None:
+    assert isinstance(memory_client.app.router, PipelineRouter)
+    assert not memory_client.app.middlewares
 
 
 async def test_an_unknown_path_is_a_problem_404_for_any_method(memory_client: Client) -> None:
@@ -59,4 +60,37 @@ async def test_unmatched_requests_are_counted_under_the_unmatched_label(
     async with memory_client.get("/metrics") as response:
         text = await response.text()
     assert f'route="{UNMATCHED}"' in text
-    assert "unmatched}" not in text
+    assert "/no/such/route" not in text
+
+
+@pytest.mark.parametrize(
+    "request_line",
+    [
+        "OPTIONS * HTTP/1.1",
+        "CONNECT 127.0.0.1:443 HTTP/1.1",
+        "GET /%0A%0D HTTP/1.1",
+        "POST /chat/threads/%0A HTTP/1.1",
+        "GET http://x HTTP/1.1",
+    ],
+)
+async def test_a_target_no_route_can_match_is_still_refused_as_a_problem(
+    memory_client: Client, request_line: str
+) -> None:
+    # Request targets no path template can match (none at all, or control characters)
+    # still pass the pipeline: 401 before anything else, as problem+json with a request id.
+    server = memory_client.server
+    reader, writer = await asyncio.open_connection(server.host, server.port)
+    try:
+        writer.write(f"{request_line}\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+        await writer.drain()
+        answer = await reader.read()
+    finally:
+        writer.close()
+    head, _, body = answer.partition(b"\r\n\r\n")
+    lines = head.decode().split("\r\n")
+    assert lines[0].split(" ")[1] == "401", lines[0]
+    headers = dict(line.split(": ", 1) for line in lines[1:])
+    assert headers["Content-Type"].startswith("application/problem+json")
+    assert headers["X-Request-Id"]
+    assert headers["WWW-Authenticate"] == "Bearer"
+    assert orjson.loads(body)["status"] == 401

@@ -6,13 +6,12 @@ from aiohttp import web
 from openapi_spec_validator import validate
 
 from transports.http.openapi import OPERATIONS, openapi_document
-from transports.http.routing import served_routes
 
 
 def _registered(app: web.Application) -> set[tuple[str, str]]:
     return {
         (route.method, route.resource.canonical)
-        for route in served_routes(app)
+        for route in app.router.routes()
         if route.method != "HEAD" and route.resource is not None
     }
 

@@ -8,7 +8,6 @@ from tests.http.helpers import auth_headers
 from tests.ops.conftest import OpsClientFactory
 from transports.http.console_views import CONSOLE_ROUTES
 from transports.http.openapi import CONSOLE_OPERATIONS, OPERATIONS
-from transports.http.routing import served_routes
 
 
 async def test_dev_mode_serves_the_console_page_and_files_without_a_token(
@@ -82,6 +81,6 @@ async def test_docs_render_parameters_bodies_and_responses(ops_client: OpsClient
 def _registered(client: TestClient) -> set[tuple[str, str]]:  # type: ignore[type-arg]
     return {
         (route.method, route.resource.canonical)
-        for route in served_routes(client.app)
+        for route in client.app.router.routes()
         if route.method != "HEAD" and route.resource is not None
     }

@@ -11,7 +11,6 @@ from aiohttp import web
 from hypothesis import strategies as st
 
 from tests.http.helpers import auth_headers
-from transports.http.routing import served_routes
 
 __all__ = ["RouteShape", "hostile_requests", "route_shapes"]
 
@@ -73,7 +72,7 @@ class RouteShape:
 def route_shapes(app: web.Application) -> list[RouteShape]:
     """Walk the router: every method and path template the app serves."""
     shapes = []
-    for route in served_routes(app):
+    for route in app.router.routes():
         info = route.resource.get_info() if route.resource is not None else {}
         template = info.get("formatter") or info.get("path")
         if template and route.method != "*":

@@ -14,13 +14,11 @@ from aiohttp import web
 from events.envelope import InvalidContext, check_tenant
 from transports.http.keys import CONTEXT, REQUEST_ID
 
-__all__ = ["ACCESS_LOGGER", "CATCH_ALL", "UNMATCHED", "access_fields", "log_access", "route_of"]
+__all__ = ["ACCESS_LOGGER", "UNMATCHED", "access_fields", "log_access", "route_of"]
 
 ACCESS_LOGGER = logging.getLogger("chat_core.access")
 # The route label of a request no route matched (404, 405): never its raw path.
 UNMATCHED = "<unmatched>"
-# The canonical path of the catch-all route that takes such requests (see routing).
-CATCH_ALL = "/{unmatched}"
 _MAX_PATH = 256
 
 
@@ -30,10 +28,7 @@ def route_of(request: web.BaseRequest) -> str:
     if match_info is None or match_info.http_exception is not None:
         return UNMATCHED
     resource = match_info.route.resource
-    if resource is None:
-        return UNMATCHED
-    canonical = resource.canonical
-    return UNMATCHED if canonical == CATCH_ALL else canonical
+    return UNMATCHED if resource is None else resource.canonical
 
 
 def _tenant_and_env(request: web.BaseRequest) -> tuple[str | None, str | None]:

@@ -16,7 +16,7 @@ from transports.http.console_views import console_enabled, console_routes
 from transports.http.keys import CORE
 from transports.http.observe import add_metrics
 from transports.http.ratelimit import add_rate_limit
-from transports.http.routing import add_catch_all, add_route_table
+from transports.http.routing import add_route_table, new_application
 from transports.http.stream_settings import StreamSettings
 from transports.http.streaming import add_streams
 
@@ -25,7 +25,7 @@ __all__ = ["create_app"]
 
 def create_app(core: ChatCore, *, streams: StreamSettings | None = None) -> web.Application:
     """Build the HTTP app around a bootstrapped chat core; closing the app closes the core."""
-    app = web.Application(client_max_size=core.settings.max_body)
+    app = new_application(client_max_size=core.settings.max_body)
     app[CORE] = core
     add_metrics(app)
     add_rate_limit(app)
@@ -35,7 +35,6 @@ def create_app(core: ChatCore, *, streams: StreamSettings | None = None) -> web.
     add_streams(app, streams or StreamSettings())
     if console_enabled(core.settings.mode):
         add_route_table(app, console_routes())
-    add_catch_all(app)
     app.cleanup_ctx.append(_purge_idempotency)
     app.on_cleanup.append(_close_core)
     return app

@@ -1,28 +1,33 @@
-"""Register every route wrapped in the one pipeline, and answer paths no route takes.
+"""Register every route wrapped in the one pipeline, and refuse what no route takes through it.
 
 The pipeline (pipeline.every_request) wraps each handler where it is registered rather
-than running as an aiohttp middleware: aiohttp builds a middleware chain around the
-matched handler on every request, one more coroutine frame and a cache lookup each time,
-and adds a frame of its own to set the current app (about 3% of an authenticated POST on
-one core). A path that no route takes still passes the pipeline, through a catch-all
-route registered last, which answers 405 with the methods the path allows, else 404.
+than running as an aiohttp middleware: with any middleware at all, aiohttp builds a
+chain around the matched handler on every request (a cached lookup, a partial, and a
+frame of its own that sets the current app), about 3% of an authenticated POST on one
+core. A request that no route takes (404, 405, or a target with no path at all, such as
+`OPTIONS *` or `CONNECT host:443`) gets aiohttp's refusal from the router; PipelineRouter
+hands it to the same pipeline, so it is still answered 401 first, then as problem+json.
+
+aiohttp 3 takes a router only through Application's `router` argument, which it marks
+deprecated: create_app passes it with that one warning silenced. Should a release drop
+the argument, create_app fails at once and every test with it.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiohttp import web
+from aiohttp.web_urldispatcher import MatchInfoError
 
-from transports.http.access_log import CATCH_ALL, route_of
+from transports.http.access_log import route_of
 from transports.http.pipeline import every_request
 
-__all__ = ["UNMATCHED_TEMPLATE", "add_catch_all", "add_route_table", "admitted", "served_routes"]
+__all__ = ["PipelineRouter", "add_route_table", "admitted", "new_application"]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-# The catch-all's template (canonically access_log.CATCH_ALL): the access log and metrics
-# call a request it takes UNMATCHED.
-UNMATCHED_TEMPLATE = "/{unmatched:.*}"
 
 
 def admitted(handler: Handler) -> Handler:
@@ -52,28 +57,40 @@ def add_route_table(app: web.Application, table: web.RouteTableDef) -> None:
     app.add_routes(wrapped)
 
 
-def add_catch_all(app: web.Application) -> None:
-    """Register, last, the route that takes whatever no other route took."""
-    app.router.add_route("*", UNMATCHED_TEMPLATE, admitted(_no_route))
+async def _refuse(request: web.Request) -> web.StreamResponse:
+    """Raise the router's own refusal of the request (404, or 405 with Allow)."""
+    refusal = request.match_info.http_exception
+    assert refusal is not None, "only the router's refusals are handled here"
+    raise refusal
 
 
-def served_routes(app: web.Application) -> list[web.AbstractRoute]:
-    """Return the routes the app serves, less the catch-all."""
-    return [
-        route
-        for route in app.router.routes()
-        if route.resource is None or route.resource.canonical != CATCH_ALL
-    ]
+_REFUSE = admitted(_refuse)
 
 
-async def _no_route(request: web.Request) -> web.StreamResponse:
-    """Answer 405 with the methods the path allows, else 404, as aiohttp's router would."""
-    allowed: set[str] = set()
-    for resource in request.app.router.resources():
-        if resource.canonical == CATCH_ALL:
-            continue
-        _match, methods = await resource.resolve(request)
-        allowed |= methods
-    if allowed:
-        raise web.HTTPMethodNotAllowed(request.method, allowed)
-    raise web.HTTPNotFound()
+class _Unrouted(MatchInfoError):
+    """The router's refusal, handled by the pipeline instead of raised bare."""
+
+    __slots__ = ()
+
+    @property
+    def handler(self) -> Handler:
+        """Return the admitted refusal."""
+        return _REFUSE
+
+
+class PipelineRouter(web.UrlDispatcher):
+    """Resolve as aiohttp does; a request no route takes is refused through the pipeline."""
+
+    async def resolve(self, request: web.Request) -> Any:
+        """Return the route's match, or the router's refusal wrapped for the pipeline."""
+        match = await super().resolve(request)
+        if isinstance(match, MatchInfoError):
+            return _Unrouted(match.http_exception)
+        return match
+
+
+def new_application(**options: Any) -> web.Application:
+    """Return an Application whose router is a PipelineRouter."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "router argument is deprecated", DeprecationWarning)
+        return web.Application(router=PipelineRouter(), **options)
