@@ -335,9 +335,18 @@ def _(payload: TemperatureConfigChanged, state: object, event: DatasetEvent) -> 
         state.updated_by = event.actor
 
 
+# _apply's implementation per payload class, looked up once: singledispatch's own lookup
+# goes through a WeakKeyDictionary on every call, and every post is folded.
+_FOLDS: dict[type[EventPayload], Callable[[EventPayload, object, DatasetEvent], None]] = {}
+
+
 def apply_event(state: S, event: DatasetEvent) -> S:
     """Fold one event into a state, moving its version on."""
-    _apply(event.payload, state, event)
+    payload = event.payload
+    fold = _FOLDS.get(type(payload))
+    if fold is None:
+        fold = _FOLDS[type(payload)] = _apply.dispatch(type(payload))
+    fold(payload, state, event)
     state.version = event.version
     return state
 

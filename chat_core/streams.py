@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import binascii
+import os
 import re
 import secrets
 
@@ -20,6 +22,8 @@ __all__ = [
 THREAD_ID = re.compile(r"th_[A-Za-z0-9_-]{1,64}")
 MESSAGE_ID = re.compile(r"msg_[A-Za-z0-9_-]{1,64}")
 _NAMED_SEQ = re.compile(r"msg_([0-9a-f]{1,12})-")
+_to_base64 = binascii.b2a_base64
+_URLSAFE = bytes.maketrans(b"+/", b"-_")
 
 
 def new_thread_id() -> str:
@@ -30,9 +34,12 @@ def new_thread_id() -> str:
 def new_message_id(seq: int) -> str:
     """Make an unguessable message id that names its seq, so it is found without an index.
 
-    Clients treat ids as opaque; the server reads the seq back with seq_in_message_id.
+    Clients treat ids as opaque; the server reads the seq back with seq_in_message_id. The
+    random part is what secrets.token_urlsafe(15) makes (15 bytes from os.urandom, 20
+    unpadded base64url characters), in one call each instead of six.
     """
-    return f"msg_{seq:x}-{secrets.token_urlsafe(15)}"
+    token = _to_base64(os.urandom(15), newline=False).translate(_URLSAFE).decode("ascii")
+    return f"msg_{seq:x}-{token}"
 
 
 def seq_in_message_id(message_id: str) -> int | None:

@@ -135,7 +135,15 @@ def _payload_validator(_inst: object, _attr: attrs.Attribute[Any], value: object
     _PAYLOAD_CLASSES.add(cls)
 
 
+def _event_id_validator(_inst: object, _attr: attrs.Attribute[uuid.UUID], value: object) -> None:
+    if type(value) is not uuid.UUID and not isinstance(value, uuid.UUID):
+        raise TypeError(f"event_id must be a uuid.UUID, not {type(value).__name__}")
+
+
 def _utc_validator(_inst: object, _attr: attrs.Attribute[datetime], value: datetime) -> None:
+    # Nearly every moment is made by datetime.now(UTC): its tzinfo is the UTC singleton.
+    if type(value) is datetime and value.tzinfo is UTC:
+        return
     if not isinstance(value, datetime) or value.utcoffset() != timedelta(0):
         raise ValueError(f"occurred_at must be an aware UTC datetime, not {value!r}")
 
@@ -144,7 +152,7 @@ def _utc_validator(_inst: object, _attr: attrs.Attribute[datetime], value: datet
 class DatasetEvent:
     """One immutable fact in the log, stamped with the context of the request that made it."""
 
-    event_id: uuid.UUID = field(validator=attrs.validators.instance_of(uuid.UUID))
+    event_id: uuid.UUID = field(validator=_event_id_validator)
     stream: str = field(validator=_text_validator)
     version: int = field(validator=_version_validator)
     tenant: str = field(validator=_tenant_validator)

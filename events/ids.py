@@ -26,11 +26,26 @@ _RAND_A = (1 << 12) - 1
 _RAND_B = (1 << 62) - 1
 
 
+_UUID = uuid.UUID
+_new_uuid = object.__new__
+_set = object.__setattr__
+_UNKNOWN = uuid.SafeUUID.unknown
+
+
 def new_event_id() -> uuid.UUID:
-    """Return a new UUID version 7: 48 bits of Unix milliseconds, then 74 random bits."""
+    """Return a new UUID version 7: 48 bits of Unix milliseconds, then 74 random bits.
+
+    Built as UUID.__init__ would build it from int= (it sets the same two slots), without
+    its argument checks: the value is made here, 128 bits with version and variant set.
+    """
     millis = time.time_ns() // 1_000_000
     random = int.from_bytes(os.urandom(10))
     rand_a = (random >> 62) & _RAND_A
-    return uuid.UUID(
-        int=(millis << 80) | _VERSION_7 | (rand_a << 64) | _VARIANT_RFC | (random & _RAND_B)
+    made = _new_uuid(_UUID)
+    _set(
+        made,
+        "int",
+        (millis << 80) | _VERSION_7 | (rand_a << 64) | _VARIANT_RFC | (random & _RAND_B),
     )
+    _set(made, "is_safe", _UNKNOWN)
+    return made

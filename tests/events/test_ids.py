@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import pickle
 import time
+import uuid
 
 from events.ids import new_event_id
 
@@ -27,3 +29,15 @@ def test_a_burst_of_ids_within_milliseconds_has_no_repeat() -> None:
     burst = [new_event_id() for _ in range(100_000)]
     assert len(set(burst)) == len(burst)
     assert len({made.int >> 80 for made in burst}) < len(burst)  # many shared a millisecond
+
+
+def test_an_event_id_is_the_uuid_its_own_int_names() -> None:
+    made = new_event_id()
+    rebuilt = uuid.UUID(int=made.int)
+    assert made == rebuilt
+    assert hash(made) == hash(rebuilt)
+    assert str(made) == str(rebuilt)
+    assert made.bytes == rebuilt.bytes
+    assert made.is_safe is uuid.SafeUUID.unknown
+    assert pickle.loads(pickle.dumps(made)) == made
+    assert uuid.UUID(str(made)) == made
