@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gzip
 from typing import Any
 
+import orjson
 import pytest
 from aiohttp.test_utils import TestClient
 
@@ -130,3 +132,21 @@ async def test_empty_body_without_a_content_type_is_not_415(memory_client: Clien
     thread = await create_thread(memory_client, ADA)
     path = f"/chat/threads/{thread['id']}/messages"
     await expect_refusal(memory_client, "POST", path, 400, headers=ADA, data=b"")
+
+
+async def test_a_gzip_encoded_body_is_read_whole(memory_client: Client) -> None:
+    headers = auth_headers(Content_Type="application/json", Content_Encoding="gzip")
+    title = "t" * 150
+    body = gzip.compress(orjson.dumps({"title": title}))
+    async with memory_client.post("/chat/threads", data=body, headers=headers) as response:
+        assert response.status == 201
+        assert (await response.json())["title"] == title
+
+
+async def test_a_gzip_encoded_body_over_the_limit_once_inflated_is_413(
+    memory_client: Client,
+) -> None:
+    headers = auth_headers(Content_Type="application/json", Content_Encoding="gzip")
+    body = gzip.compress(orjson.dumps({"title": "t" * 100_000}))
+    assert len(body) < 65_536
+    await expect_refusal(memory_client, "POST", "/chat/threads", 413, data=body, headers=headers)
