@@ -61,6 +61,8 @@ class MessageBus:
 
     async def publish(self, recorded: Iterable[RecordedEvent]) -> None:
         """Hand committed events to their subscribers; a failing subscriber fails alone."""
+        if not self._subscribers:
+            return  # the usual case: no per-event lookups for nobody
         for item in recorded:
             targets = self._subscribers.get(item.event.type, []) + self._subscribers.get(None, [])
             for subscriber in targets:
