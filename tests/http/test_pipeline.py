@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from aiohttp.test_utils import TestClient
@@ -11,6 +12,7 @@ from events.envelope import Env
 from events.store.base import EventStore
 from tests.http.helpers import all_events, auth_headers, create_thread, fold_log, post_message
 from transports.http.keys import CORE
+from transports.http.middleware import new_request_id
 
 Client = TestClient[Any, Any]
 
@@ -117,3 +119,19 @@ async def test_replaying_the_log_rebuilds_what_the_reads_serve(
             "updated_at": rfc3339(state.updated_at),
             "updated_by": state.updated_by,
         }
+
+
+def test_a_forked_child_makes_other_request_ids_than_its_parent() -> None:
+    reading, writing = os.pipe()
+    child = os.fork()
+    if child == 0:  # the child: write its ids and leave at once
+        os.close(reading)
+        os.write(writing, " ".join(new_request_id() for _ in range(4)).encode())
+        os._exit(0)
+    os.close(writing)
+    parent_ids = {new_request_id() for _ in range(4)}
+    with os.fdopen(reading) as pipe:
+        child_ids = set(pipe.read().split())
+    os.waitpid(child, 0)
+    assert len(child_ids) == 4
+    assert not child_ids & parent_ids
