@@ -29,9 +29,13 @@ def create_app(core: ChatCore, *, streams: StreamSettings | None = None) -> web.
     app[CORE] = core
     add_metrics(app)
     add_rate_limit(app)
-    for table in (ops_views.routes, chat_views.routes, temperature_views.routes):
+    for table in (
+        ops_views.routes,
+        chat_views.routes,
+        temperature_views.routes,
+        erasure_views.routes,
+    ):
         add_route_table(app, table)
-    add_route_table(app, erasure_views.routes)
     add_streams(app, streams or StreamSettings())
     if console_enabled(core.settings.mode):
         add_route_table(app, console_routes())

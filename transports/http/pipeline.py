@@ -9,7 +9,7 @@ from time import perf_counter
 
 from aiohttp import web
 
-from transports.http.access_log import log_access, route_of
+from transports.http.access_log import log_access
 from transports.http.keys import CONTEXT, METRICS, REQUEST_ID
 from transports.http.metrics import STREAM_ROUTES
 from transports.http.middleware import admit, error_response, request_id_of
@@ -23,9 +23,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 CLIENT_CLOSED = 499
 
 
-async def every_request(
-    request: web.Request, handler: Handler, route: str | None = None
-) -> web.StreamResponse:
+async def every_request(request: web.Request, handler: Handler, route: str) -> web.StreamResponse:
     """Run a request through every step around its handler, in this order.
 
     1. Time it from arrival to answer (streams: to their end), whatever it ends in; count
@@ -36,11 +34,9 @@ async def every_request(
 
     One step, not four, and not an aiohttp middleware (see routing): each would be a
     coroutine frame on every request, and every resumption of a waiting handler passes
-    them all. route is the template of the route that took it, when the caller knows it.
+    them all. route is the template of the route that took it (access_log.route_of).
     """
     started = perf_counter()
-    if route is None:
-        route = route_of(request)
     stream_kind = STREAM_ROUTES.get(route)
     metrics = request.app[METRICS]
     if stream_kind is not None:

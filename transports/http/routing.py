@@ -15,12 +15,13 @@ the argument, create_app fails at once and every test with it.
 
 from __future__ import annotations
 
+import functools
 import warnings
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
-from aiohttp.web_urldispatcher import MatchInfoError
+from aiohttp.web_urldispatcher import MatchInfoError, UrlMappingMatchInfo
 
 from transports.http.access_log import route_of
 from transports.http.pipeline import every_request
@@ -41,10 +42,7 @@ def admitted(handler: Handler) -> Handler:
             route = route_of(request)
         return await every_request(request, handler, route)
 
-    run.__name__ = run.__qualname__ = handler.__name__
-    run.__doc__ = handler.__doc__
-    run.__wrapped__ = handler  # type: ignore[attr-defined]
-    return run
+    return functools.wraps(handler)(run)
 
 
 def add_route_table(app: web.Application, table: web.RouteTableDef) -> None:
@@ -81,7 +79,7 @@ class _Unrouted(MatchInfoError):
 class PipelineRouter(web.UrlDispatcher):
     """Resolve as aiohttp does; a request no route takes is refused through the pipeline."""
 
-    async def resolve(self, request: web.Request) -> Any:
+    async def resolve(self, request: web.Request) -> UrlMappingMatchInfo:
         """Return the route's match, or the router's refusal wrapped for the pipeline."""
         match = await super().resolve(request)
         if isinstance(match, MatchInfoError):
