@@ -192,9 +192,7 @@ class ChatHandlers:
             return await writer.submit(stream, job)
 
         async def run(scope: str | None) -> Any:
-            return await writer.submit(
-                stream, job if scope is None else attrs.evolve(job, scope=scope)
-            )
+            return await writer.submit(stream, attrs.evolve(job, scope=scope))
 
         return await self._guard.once(job.context, job.auth, job.idempotency, run)
 

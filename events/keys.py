@@ -291,13 +291,16 @@ class KeyRing:
         sealed (seal_text) opens from memory when the tenant, subject and aad are the
         ones it was sealed with and its key is still live; anything else is decrypted.
         """
-        recent = self._recent.pop(sealed, None)
-        if recent is not None and recent[:3] == (tenant, subject, aad):
-            known = self._subjects.get((tenant, subject))
-            if known is not None and recent[3] in known.live:
-                return recent[4]
-        raw = _from_base64(sealed)
         keys = self._subjects.get((tenant, subject))
+        recent = self._recent.pop(sealed, None)
+        if (
+            recent is not None
+            and recent[:3] == (tenant, subject, aad)
+            and keys is not None
+            and recent[3] in keys.live
+        ):
+            return recent[4]
+        raw = _from_base64(sealed)
         if keys is None:
             raise KeyNotLoaded(f"keys of a subject in {tenant} were not prefetched")
         if len(raw) < _BODY or raw[0] != SEAL_FORMAT:
