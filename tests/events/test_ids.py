@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import pickle
 import time
 import uuid
@@ -41,3 +42,24 @@ def test_an_event_id_is_the_uuid_its_own_int_names() -> None:
     assert made.is_safe is uuid.SafeUUID.unknown
     assert pickle.loads(pickle.dumps(made)) == made
     assert uuid.UUID(str(made)) == made
+
+
+def test_ids_of_one_process_sort_in_the_order_they_were_made() -> None:
+    burst = [new_event_id() for _ in range(10_000)]
+    assert [made.bytes for made in burst] == sorted(made.bytes for made in burst)
+
+
+def test_a_forked_child_makes_other_ids_than_its_parent() -> None:
+    reading, writing = os.pipe()
+    child = os.fork()
+    if child == 0:  # the child: write its ids and leave at once
+        os.close(reading)
+        os.write(writing, " ".join(str(new_event_id()) for _ in range(4)).encode())
+        os._exit(0)
+    os.close(writing)
+    parent_ids = {str(new_event_id()) for _ in range(4)}
+    with os.fdopen(reading) as pipe:
+        child_ids = set(pipe.read().split())
+    os.waitpid(child, 0)
+    assert len(child_ids) == 4
+    assert not child_ids & parent_ids
