@@ -29,7 +29,7 @@ from chat_core.errors import ChatError, Conflict
 from chat_core.idempotency import IdempotencyGuard, idempotency_metadata
 from chat_core.readmodel import StreamCache, TemperatureState, ThreadState
 from events.bus import MessageBus
-from events.envelope import DatasetEvent, EventPayload
+from events.envelope import DatasetEvent, EventPayload, event_from_columns
 from events.ids import new_event_id
 from events.store.base import (
     ConcurrencyError,
@@ -346,16 +346,19 @@ def _event(
     now: datetime,
     metadata: Mapping[str, str],
 ) -> DatasetEvent:
-    return DatasetEvent(
-        event_id=new_event_id(),
-        stream=stream,
-        version=version,
-        tenant=context.tenant,
-        env=context.env,
-        request_id=context.request_id,
-        trace_id=context.request_id,
-        actor=auth.sub,
-        occurred_at=now,
-        payload=payload,
-        metadata=metadata,
+    # event_from_columns runs the constructor's checks as one quick test (falling back to
+    # the constructor itself when any value fails it): about half the constructor's cost,
+    # and every post makes one.
+    return event_from_columns(
+        new_event_id(),
+        stream,
+        version,
+        context.tenant,
+        context.env,
+        context.request_id,
+        context.request_id,
+        auth.sub,
+        now,
+        payload,
+        metadata,
     )
