@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -185,16 +185,16 @@ class ChatHandlers:
         result: TemperatureConfigView | Replay = await self._submit(self._temperatures, stream, job)
         return result
 
-    async def _submit(self, writer: StreamWriter[Any], stream: str, job: Job) -> Any:
+    def _submit(self, writer: StreamWriter[Any], stream: str, job: Job) -> Awaitable[Any]:
         """Answer a repeated idempotency key from the store, else queue the job."""
         if job.idempotency is None:
-            # Most requests carry no key: straight to the writer, no guard to pass.
-            return await writer.submit(stream, job)
+            # Most requests carry no key: straight to the writer's future, no guard to pass.
+            return writer.submit(stream, job)
 
         async def run(scope: str | None) -> Any:
             return await writer.submit(stream, attrs.evolve(job, scope=scope))
 
-        return await self._guard.once(job.context, job.auth, job.idempotency, run)
+        return self._guard.once(job.context, job.auth, job.idempotency, run)
 
 
 def _check_thread_id(thread_id: str) -> None:

@@ -139,8 +139,12 @@ class StreamWriter(Generic[S]):
         self._queues: dict[str, deque[_Entry]] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
 
-    async def submit(self, stream: str, job: Job) -> Any:
-        """Queue a job on its stream and return its answer once its events are durable."""
+    def submit(self, stream: str, job: Job) -> asyncio.Future[Any]:
+        """Queue a job on its stream; the future is its answer once its events are durable.
+
+        A plain function returning the future, not a coroutine awaiting it: one frame less
+        for every post to create and to resume through.
+        """
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         queue = self._queues.get(stream)
         if queue is None:
@@ -150,7 +154,7 @@ class StreamWriter(Generic[S]):
             self._workers[stream] = asyncio.create_task(self._drain(stream))
         # A caller going away cancels only its own future: its entry stays queued or in
         # flight with the others (no shield needed: nothing in the batch awaits it).
-        return await future
+        return future
 
     async def _drain(self, stream: str) -> None:
         queue = self._queues[stream]
