@@ -329,7 +329,7 @@ def _print_rounds(rounds: list[list[Measurement]]) -> None:
     print("\n  each round: bare req/s, then POST and GET req/s (p99 ms, x bare)")
     for row in rounds:
         bare = row[0].rps
-        cells = [f"{item.rps:,.0f} ({item.p99_ms:.1f}, {item.rps / bare:.2f}x)" for item in row[1:]]
+        cells = [f"{item.rps:,.0f} ({item.p99_ms:.1f}, {item.rps / bare:.3f}x)" for item in row[1:]]
         print(
             f"    bare {bare:,.0f}  " + "  ".join(cells) + ("  [1M]" if "1M" in row[1].name else "")
         )
@@ -345,7 +345,7 @@ def run(*, quick: bool = False) -> list[Measurement]:
     for item in results:
         print(
             f"{item.name:52} {item.rps:9,.0f} {item.p50_ms:8.2f} {item.p99_ms:8.2f}"
-            f" {item.non_2xx:8d} {item.ratio:7.2f}"
+            f" {item.non_2xx:8d} {item.ratio:7.3f}"
         )
     fresh_post, fresh_get, large_post, large_get = results[1:5]
     post_drift = large_post.ratio / fresh_post.ratio
