@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -16,3 +19,18 @@ def test_every_listed_benchmark_has_a_run_the_runner_can_call(name: str) -> None
     assert callable(run), f"bench.{name} has no run(): python -m bench would skip it"
     parameters = inspect.signature(run).parameters
     assert "report" in parameters or "quick" in parameters
+
+
+@pytest.mark.parametrize("kind", ["post", "get"])
+def test_the_instruction_count_child_serves_every_request_it_sends(kind: str) -> None:
+    # In a process of its own: the child sets the serve command's GC and logging settings.
+    # It raises on any answer but 2xx, so a broken route cannot be counted as cheap.
+    child = [sys.executable, "-m", "bench.instructions", "--child", "64", kind]
+    root = Path(__file__).resolve().parents[2]
+    assert subprocess.run(child, capture_output=True, timeout=120, cwd=root).returncode == 0
+
+
+def test_the_instruction_count_refuses_an_unknown_kind() -> None:
+    from bench.instructions import main
+
+    assert main(["put"]) == 2

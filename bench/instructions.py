@@ -1,0 +1,162 @@
+"""Instructions per authenticated POST (or GET), counted by valgrind: a figure that does not drift.
+
+Run: `python -m bench.instructions [post|get]` (needs Debian's valgrind). The server (the
+real app on a SQLite file in a temporary folder, with the serve command's GC settings)
+and 32 raw keep-alive clients run in one process under `valgrind --tool=callgrind`, once
+with SHORT and once with LONG requests; the difference of the two totals over the
+difference of the counts is the cost of one request, start-up and warm-up cancelled out.
+The clients' own instructions are included, the same for any version of the server.
+
+Wall-clock figures on this machine drift by tens of percent between half-minutes, so two
+versions of the code a few percent apart cannot be told apart by req/s; instruction
+counts of the same run repeat within 0.2%. Instructions are not time (a cache miss costs
+more than an add): quote them beside bench.http_api's figures, not instead of them.
+`--child N KIND` is the measured process itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import logging
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+
+from aiohttp import web
+
+from chat_core.bootstrap import bootstrap
+from chat_core.settings import Settings
+from chat_core.tokens import mint_token
+from transports.cli.main import GC_THRESHOLDS, SWITCH_INTERVAL
+from transports.http.app import create_app
+
+__all__ = ["main"]
+
+SHORT, LONG = 1_600, 4_800
+CLIENTS = 32
+WARM_UP = 40
+SECRET = b"bench-secret-bench-secret-bench-secret!!"
+ISSUER, AUDIENCE, TENANT = "bench-issuer", "chat-core", "t_bench"
+BODY = b'{"content": "hello from the benchmark"}'
+
+
+async def _serve_and_load(requests: int, kind: str) -> None:
+    logging.disable(logging.WARNING)
+    gc.set_threshold(*GC_THRESHOLDS)
+    sys.setswitchinterval(SWITCH_INTERVAL)
+    with tempfile.TemporaryDirectory() as folder:
+        settings = Settings(
+            store_url=f"sqlite:///{folder}/bench.db",
+            mode="prod",
+            hs256_secret=SECRET,
+            master_key=b"k" * 32,
+            issuer=ISSUER,
+            audience=AUDIENCE,
+            rate_limit=None,
+        )
+        runner = web.AppRunner(create_app(await bootstrap(settings=settings)), access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        try:
+            await _load(port, requests, kind)
+        finally:
+            await runner.cleanup()
+
+
+async def _load(port: int, requests: int, kind: str) -> None:
+    token = mint_token(
+        secret=SECRET,
+        issuer=ISSUER,
+        audience=AUDIENCE,
+        sub="u_bench",
+        tenants={TENANT: ["member"]},
+        ttl=3600,
+    )
+    headers = f"Authorization: Bearer {token}\r\nX-Tenant-Id: {TENANT}\r\nX-Env: dev\r\nHost: b\r\n"
+    create = (
+        f"POST /chat/threads HTTP/1.1\r\n{headers}Content-Type: application/json\r\n"
+        "Content-Length: 2\r\n\r\n{}"
+    ).encode()
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(create)
+    thread_id = re.search(rb'"id":"([^"]+)"', await _answer(reader)).group(1).decode()  # type: ignore[union-attr]
+    writer.close()
+    path = f"/chat/threads/{thread_id}/messages"
+    if kind == "post":
+        request = (
+            f"POST {path} HTTP/1.1\r\n{headers}Content-Type: application/json\r\n"
+            f"Content-Length: {len(BODY)}\r\n\r\n"
+        ).encode() + BODY
+    else:
+        request = f"GET {path}?limit=20 HTTP/1.1\r\n{headers}\r\n".encode()
+
+    async def client(count: int) -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        for _ in range(count):
+            writer.write(request)
+            await _answer(reader)
+        writer.close()
+
+    await asyncio.gather(*(client(WARM_UP) for _ in range(CLIENTS)))
+    await asyncio.gather(*(client(requests // CLIENTS) for _ in range(CLIENTS)))
+
+
+async def _answer(reader: asyncio.StreamReader) -> bytes:
+    head = await reader.readuntil(b"\r\n\r\n")
+    if not head.startswith(b"HTTP/1.1 20"):
+        raise RuntimeError(f"unexpected answer: {head[:80]!r}")
+    length = re.search(rb"(?i)content-length: *(\d+)", head)
+    assert length is not None, "every answer here has a length"
+    return await reader.readexactly(int(length.group(1)))
+
+
+def _count(requests: int, kind: str) -> int:
+    """Run the child under callgrind and return the instructions it executed."""
+    with tempfile.TemporaryDirectory() as folder:
+        command = [
+            "valgrind",
+            "--tool=callgrind",
+            f"--callgrind-out-file={folder}/callgrind.out",
+            sys.executable,
+            "-m",
+            "bench.instructions",
+            "--child",
+            str(requests),
+            kind,
+        ]
+        # One hash seed for both runs, so dicts and sets do the same work in each.
+        env = dict(os.environ, PYTHONHASHSEED="0")
+        done = subprocess.run(command, capture_output=True, text=True, env=env, check=True)
+    collected = re.search(r"Collected : (\d+)", done.stderr)
+    if collected is None:
+        raise RuntimeError(f"callgrind printed no total:\n{done.stderr[-2000:]}")
+    return int(collected.group(1))
+
+
+def main(argv: list[str]) -> int:
+    """Print instructions per request of the kind asked (post by default)."""
+    if argv[:1] == ["--child"]:
+        asyncio.run(_serve_and_load(int(argv[1]), argv[2]))
+        return 0
+    kind = argv[0] if argv else "post"
+    if kind not in ("post", "get"):
+        print("usage: python -m bench.instructions [post|get]", file=sys.stderr)
+        return 2
+    if shutil.which("valgrind") is None:
+        print("valgrind is not installed (Debian: apt-get install valgrind)", file=sys.stderr)
+        return 2
+    short, long = _count(SHORT, kind), _count(LONG, kind)
+    per_request = (long - short) / (LONG - SHORT)
+    print(f"{kind.upper()}: {per_request:,.0f} instructions per request")
+    print(f"  ({long:,} at {LONG} requests - {short:,} at {SHORT}) / {LONG - SHORT}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
