@@ -34,7 +34,7 @@ from attrs import frozen
 from bench.tooling import build_log
 from chat_core.tokens import mint_token
 
-__all__ = ["Measurement", "run"]
+__all__ = ["Measurement", "bench_token", "run"]
 
 SECRET = b"bench-secret-bench-secret-bench-secret!!"
 ISSUER, AUDIENCE, TENANT = "bench-issuer", "chat-core", "t_bench"
@@ -61,6 +61,18 @@ class Measurement:
     non_2xx: int
     # To the bare hello world measured in the same round (see _medians).
     ratio: float = 1.0
+
+
+def bench_token() -> str:
+    """Return the bearer token the benchmark's requests send: a member of TENANT."""
+    return mint_token(
+        secret=SECRET,
+        issuer=ISSUER,
+        audience=AUDIENCE,
+        sub="u_bench",
+        tenants={TENANT: ["member"]},
+        ttl=3600,
+    )
 
 
 def _free_port() -> int:
@@ -260,14 +272,7 @@ async def _make_thread(base: str, headers: Mapping[str, str]) -> str:
 async def _run(quick: bool) -> list[Measurement]:
     seconds = 3 if quick else SECONDS
     rounds = 1 if quick else ROUNDS
-    token = mint_token(
-        secret=SECRET,
-        issuer=ISSUER,
-        audience=AUDIENCE,
-        sub="u_bench",
-        tenants={TENANT: ["member"]},
-        ttl=3600,
-    )
+    token = bench_token()
     headers = {
         "Authorization": f"Bearer {token}",
         "X-Tenant-Id": TENANT,

@@ -1,7 +1,8 @@
 """Instructions per authenticated POST (or GET), counted by valgrind: a figure that does not drift.
 
 Run: `python -m bench.instructions [post|get]` (needs Debian's valgrind). The server (the
-real app on a SQLite file in a temporary folder, with the serve command's GC settings)
+real app on a SQLite file in a temporary folder, with the serve command's GC settings
+and event loop)
 and 32 raw keep-alive clients run in one process under `valgrind --tool=callgrind`, once
 with SHORT and once with LONG requests; the difference of the two totals over the
 difference of the counts is the cost of one request, start-up and warm-up cancelled out.
@@ -25,12 +26,14 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Coroutine
+from typing import Any
 
 from aiohttp import web
 
+from bench.http_api import AUDIENCE, ISSUER, SECRET, TENANT, bench_token
 from chat_core.bootstrap import bootstrap
 from chat_core.settings import Settings
-from chat_core.tokens import mint_token
 from transports.cli.main import GC_THRESHOLDS, SWITCH_INTERVAL
 from transports.http.app import create_app
 
@@ -39,8 +42,6 @@ __all__ = ["main"]
 SHORT, LONG = 1_600, 4_800
 CLIENTS = 32
 WARM_UP = 40
-SECRET = b"bench-secret-bench-secret-bench-secret!!"
-ISSUER, AUDIENCE, TENANT = "bench-issuer", "chat-core", "t_bench"
 BODY = b'{"content": "hello from the benchmark"}'
 
 
@@ -70,15 +71,10 @@ async def _serve_and_load(requests: int, kind: str) -> None:
 
 
 async def _load(port: int, requests: int, kind: str) -> None:
-    token = mint_token(
-        secret=SECRET,
-        issuer=ISSUER,
-        audience=AUDIENCE,
-        sub="u_bench",
-        tenants={TENANT: ["member"]},
-        ttl=3600,
+    headers = (
+        f"Authorization: Bearer {bench_token()}\r\n"
+        f"X-Tenant-Id: {TENANT}\r\nX-Env: dev\r\nHost: b\r\n"
     )
-    headers = f"Authorization: Bearer {token}\r\nX-Tenant-Id: {TENANT}\r\nX-Env: dev\r\nHost: b\r\n"
     create = (
         f"POST /chat/threads HTTP/1.1\r\n{headers}Content-Type: application/json\r\n"
         "Content-Length: 2\r\n\r\n{}"
@@ -116,6 +112,16 @@ async def _answer(reader: asyncio.StreamReader) -> bytes:
     return await reader.readexactly(int(length.group(1)))
 
 
+def _run_on_serves_loop(main: Coroutine[Any, Any, None]) -> None:
+    """Run on the loop the serve command picks: uvloop where installed, else asyncio's."""
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(main)
+    else:
+        uvloop.run(main)
+
+
 def _count(requests: int, kind: str) -> int:
     """Run the child under callgrind and return the instructions it executed."""
     with tempfile.TemporaryDirectory() as folder:
@@ -142,7 +148,7 @@ def _count(requests: int, kind: str) -> int:
 def main(argv: list[str]) -> int:
     """Print instructions per request of the kind asked (post by default)."""
     if argv[:1] == ["--child"]:
-        asyncio.run(_serve_and_load(int(argv[1]), argv[2]))
+        _run_on_serves_loop(_serve_and_load(int(argv[1]), argv[2]))
         return 0
     kind = argv[0] if argv else "post"
     if kind not in ("post", "get"):
