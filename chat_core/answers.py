@@ -11,7 +11,13 @@ from chat_core.payloads import (
     TemperatureConfigChanged,
     ThreadCreated,
 )
-from chat_core.views import ErasureView, MessageView, TemperatureConfigView, ThreadView
+from chat_core.views import (
+    ErasureView,
+    MessageView,
+    TemperatureConfigView,
+    ThreadView,
+    message_view,
+)
 from events.envelope import DatasetEvent
 
 __all__ = ["ERASURE_STATUS", "Answer", "message_answer", "render_answer"]
@@ -56,16 +62,16 @@ def message_answer(
     The pipeline answers with the words it was sent; replay, which has only the event,
     with what the payload holds in clear (nothing, once sealed).
     """
-    return MessageView(
-        id=payload.message_id,
-        thread_id=payload.thread_id,
-        seq=payload.seq,
-        role=payload.role,
-        content=content,
-        metadata=metadata,
-        author=event.actor,
-        created_at=event.occurred_at,
-        request_id=event.request_id,
+    return message_view(
+        payload.message_id,
+        payload.thread_id,
+        payload.seq,
+        payload.role,
+        content,
+        metadata,
+        event.actor,
+        event.occurred_at,
+        event.request_id,
         sealed=payload.sealed,
     )
 

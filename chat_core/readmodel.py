@@ -26,7 +26,7 @@ from chat_core.payloads import (
 )
 from chat_core.sealing import open_message, sealed_key_id
 from chat_core.streams import names_seq, seq_in_message_id
-from chat_core.views import MessageView, Page, ThreadView
+from chat_core.views import MessageView, Page, ThreadView, message_view
 from events.envelope import DatasetEvent, Env, EventPayload, FrozenMap
 from events.keys import KeyRing
 from events.store.base import EventStore, RecordedEvent
@@ -93,16 +93,16 @@ class MessageState:
 
     def _build_view(self, thread_id: str) -> MessageView:
         withdrawn = self.redacted or self.erased
-        return MessageView(
-            id=self.message_id,
-            thread_id=thread_id,
-            seq=self.seq,
-            role=self.role,
-            content=None if withdrawn else self.content,
-            metadata={} if withdrawn else self.metadata,
-            author=self.author,
-            created_at=self.created_at,
-            request_id=self.request_id,
+        return message_view(
+            self.message_id,
+            thread_id,
+            self.seq,
+            self.role,
+            None if withdrawn else self.content,
+            {} if withdrawn else self.metadata,
+            self.author,
+            self.created_at,
+            self.request_id,
             redacted=self.redacted,
             erased=self.erased,
         )
