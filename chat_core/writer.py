@@ -21,7 +21,7 @@ from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 import orjson
-from attrs import define, field, frozen
+from attrs import define, field
 
 from chat_core.commands import Idempotency
 from chat_core.context import AuthContext, RequestContext
@@ -80,9 +80,14 @@ class Draft(Generic[S]):
         return self._counts.get(payload_type, 0)
 
 
-@frozen(kw_only=True)
+@define(kw_only=True)
 class Job:
-    """One command's decision and answer, waiting for its stream's writer."""
+    """One command's decision and answer, waiting for its stream's writer.
+
+    Nothing changes a job once made (attrs.evolve makes a keyed copy). It is not frozen
+    only because a frozen class stores each field through object.__setattr__, which
+    doubles what building one costs, and every command builds one.
+    """
 
     context: RequestContext
     auth: AuthContext
