@@ -505,10 +505,19 @@ class EventCodec:
         self.converter = build_converter()
         self._decoders: dict[tuple[str, int], PayloadDecoder] = {}
         self._canonicals: dict[tuple[str, int], PayloadCanonical | None] = {}
+        self._unstructurers: dict[type[Any], Callable[[Any], Any]] = {}
 
     def payload_to_json(self, payload: EventPayload) -> bytes:
-        """Serialise a payload alone, as the store keeps it."""
-        return orjson.dumps(self.converter.unstructure(payload))
+        """Serialise a payload alone, as the store keeps it.
+
+        The converter's hook for each payload class is looked up once: its dispatch on
+        every call cost a quarter of this (every appended event comes through here).
+        """
+        unstructure = self._unstructurers.get(type(payload))
+        if unstructure is None:
+            unstructure = self.converter.get_unstructure_hook(type(payload))
+            self._unstructurers[type(payload)] = unstructure
+        return orjson.dumps(unstructure(payload))
 
     def payload_from_json(self, event_type: str, schema_version: int, raw: bytes | str) -> Any:
         """Decode a stored payload of a given type and version into its current class."""
