@@ -39,6 +39,7 @@ __all__ = [
     "encode_time",
     "filter_clause",
     "range_query",
+    "recorded_event",
 ]
 
 Row = tuple[Any, ...]
@@ -89,7 +90,7 @@ def encode_event(codec: EventCodec, event: DatasetEvent) -> Row:
         payload.event_type,
         payload.schema_version,
         event.tenant,
-        event.env.value,
+        str(event.env),  # a StrEnum: its value, without the enum's property lookup
         event.request_id,
         event.trace_id,
         event.actor,
@@ -207,7 +208,7 @@ class RowDecoder:
                 and when.tzinfo is UTC
                 and type(data) in classes
             ):
-                append(_recorded(self._checked(row, data, when), position))
+                append(recorded_event(self._checked(row, data, when), position))
                 continue
             identity = new(uuid_class)
             set_int(identity, from_bytes(event_id))
@@ -271,7 +272,7 @@ class RowDecoder:
                 raise
             except Exception as exc:
                 raise UndecodableEvent(f"event at position {position}: {exc}") from None
-            out.append(_recorded(self._checked(row, data, when), position))
+            out.append(recorded_event(self._checked(row, data, when), position))
         return out
 
     def _known(self, tenant: str) -> bool:
@@ -501,7 +502,9 @@ def _recorded_checked(event: DatasetEvent, position: int) -> RecordedEvent:
     return RecordedEvent(event=event, position=position)
 
 
-_recorded = (
+# What RecordedEvent(event=..., position=...) builds, without a frozen class's two
+# object.__setattr__ calls; the writer builds one per committed event.
+recorded_event = (
     _recorded_directly
     if all(a.validator is None and a.converter is None for a in attrs.fields(RecordedEvent))
     and not hasattr(RecordedEvent, "__attrs_post_init__")
