@@ -59,7 +59,8 @@ def names_seq(message_id: str, seq: int) -> bool:
 
 def thread_stream(context: RequestContext, thread_id: str) -> str:
     """Name the stream of a thread in the request's tenant and env."""
-    return f"chat/{context.tenant}/{context.env.value}/{thread_id}"
+    # env is a StrEnum: formatted, it is its value (without the enum's property lookup).
+    return f"chat/{context.tenant}/{context.env}/{thread_id}"
 
 
 def temperature_stream(context: RequestContext) -> str:
