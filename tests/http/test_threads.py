@@ -199,6 +199,13 @@ async def test_query_on_a_route_that_takes_none_is_400(memory_client: Client) ->
     await expect_refusal(
         memory_client, "POST", "/chat/threads?x=1", 400, headers=ADA, json={"title": "t"}
     )
+    messages = f"/chat/threads/{thread['id']}/messages"
+    await expect_refusal(
+        memory_client, "POST", f"{messages}?x=1", 400, headers=ADA, json={"content": "hi"}
+    )
+    # A query string with no parameters in it is no query.
+    answer = await memory_client.post(f"{messages}?&", headers=ADA, json={"content": "hi"})
+    assert answer.status == 201
 
 
 async def test_a_page_spliced_from_cached_json_reads_as_its_object() -> None:
