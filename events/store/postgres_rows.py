@@ -11,6 +11,7 @@ import orjson
 
 from events.codec import CodecError, EventCodec, PayloadDecoder, UndecodableEvent
 from events.envelope import DatasetEvent, Env
+from events.ids import uuid_of_int
 from events.store.base import EventFilter, IdempotencyRecord, RecordedEvent
 from events.store.postgres_schema import COLUMNS
 
@@ -96,17 +97,9 @@ class RowDecoder:
         return out
 
 
-_new_uuid = uuid.UUID.__new__
-_set = object.__setattr__
-_UNKNOWN = uuid.SafeUUID.unknown
-
-
 def _std_uuid(value: uuid.UUID) -> uuid.UUID:
     """Return a plain uuid.UUID equal to asyncpg's faster subclass, so events compare as made."""
-    result = _new_uuid(uuid.UUID)
-    _set(result, "int", value.int)
-    _set(result, "is_safe", _UNKNOWN)
-    return result
+    return uuid_of_int(value.int)
 
 
 def decode_idempotency(row: Row) -> IdempotencyRecord:

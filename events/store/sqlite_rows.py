@@ -28,6 +28,7 @@ from events.envelope import (
     event_from_columns,
     freeze_map,
 )
+from events.ids import uuid_of_int
 from events.store.base import EventFilter, RecordedEvent
 from events.store.sqlite_schema import COLUMNS
 
@@ -466,7 +467,7 @@ _parse_time = datetime.fromisoformat
 _load_json = orjson.loads
 
 
-_new_uuid = uuid.UUID.__new__
+# RowDecoder builds each row's UUID inline, as uuid_of_int does, sparing a call per row.
 _set_int = uuid.UUID.__dict__["int"].__set__
 _set_is_safe = uuid.UUID.__dict__["is_safe"].__set__
 _UNKNOWN = uuid.SafeUUID.unknown
@@ -478,11 +479,7 @@ def _uuid(raw: bytes) -> uuid.UUID:
     """Return the UUID of 16 stored bytes, as UUID(bytes=raw) would, at a third of the cost."""
     if len(raw) != 16:
         raise ValueError(f"an event id is 16 bytes, not {len(raw)}")
-    # UUID.__init__ spends most of its time choosing among its five argument forms.
-    value = _new_uuid(uuid.UUID)
-    _set_int(value, _from_bytes(raw, "big"))
-    _set_is_safe(value, _UNKNOWN)
-    return value
+    return uuid_of_int(_from_bytes(raw, "big"))
 
 
 _new = object.__new__
