@@ -26,15 +26,13 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Coroutine
-from typing import Any
 
 from aiohttp import web
 
 from bench.http_api import AUDIENCE, ISSUER, SECRET, TENANT, bench_token
 from chat_core.bootstrap import bootstrap
 from chat_core.settings import Settings
-from transports.cli.main import GC_THRESHOLDS, SWITCH_INTERVAL
+from transports.cli.main import GC_THRESHOLDS, SWITCH_INTERVAL, new_loop
 from transports.http.app import create_app
 
 __all__ = ["main"]
@@ -112,16 +110,6 @@ async def _answer(reader: asyncio.StreamReader) -> bytes:
     return await reader.readexactly(int(length.group(1)))
 
 
-def _run_on_serves_loop(main: Coroutine[Any, Any, None]) -> None:
-    """Run on the loop the serve command picks: uvloop where installed, else asyncio's."""
-    try:
-        import uvloop
-    except ImportError:
-        asyncio.run(main)
-    else:
-        uvloop.run(main)
-
-
 def _count(requests: int, kind: str) -> int:
     """Run the child under callgrind and return the instructions it executed."""
     with tempfile.TemporaryDirectory() as folder:
@@ -148,7 +136,9 @@ def _count(requests: int, kind: str) -> int:
 def main(argv: list[str]) -> int:
     """Print instructions per request of the kind asked (post by default)."""
     if argv[:1] == ["--child"]:
-        _run_on_serves_loop(_serve_and_load(int(argv[1]), argv[2]))
+        # On the loop the serve command runs on: uvloop where installed.
+        with asyncio.Runner(loop_factory=new_loop) as runner:
+            runner.run(_serve_and_load(int(argv[1]), argv[2]))
         return 0
     kind = argv[0] if argv else "post"
     if kind not in ("post", "get"):

@@ -23,7 +23,7 @@ from transports.http.app import create_app
 from transports.http.limits import server_options
 from transports.http.log_redaction import redact_parser_errors
 
-__all__ = ["main"]
+__all__ = ["main", "new_loop"]
 
 SWITCH_INTERVAL = 0.0005
 GC_THRESHOLDS = (100_000, 50, 100)
@@ -127,12 +127,12 @@ def _run(settings: Settings, make_app: Callable[[], Awaitable[web.Application]])
         shutdown_timeout=settings.shutdown_timeout,
         # The app's own middleware writes the one access line per request.
         access_log=None,
-        loop=_new_loop(),
+        loop=new_loop(),
         **server_options(settings),
     )
 
 
-def _new_loop() -> asyncio.AbstractEventLoop:
+def new_loop() -> asyncio.AbstractEventLoop:
     """Return a uvloop loop where uvloop is installed (it serves HTTP faster), else asyncio's."""
     try:
         import uvloop
