@@ -65,4 +65,4 @@ def thread_stream(context: RequestContext, thread_id: str) -> str:
 
 def temperature_stream(context: RequestContext) -> str:
     """Name the stream of the temperature config of the request's tenant and env."""
-    return f"temperature/{context.tenant}/{context.env.value}"
+    return f"temperature/{context.tenant}/{context.env}"
