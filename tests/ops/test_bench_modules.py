@@ -34,3 +34,14 @@ def test_the_instruction_count_refuses_an_unknown_kind() -> None:
     from bench.instructions import main
 
     assert main(["put"]) == 2
+
+
+def test_the_trace_follows_a_post_from_the_route_into_the_store() -> None:
+    import asyncio
+
+    from bench.trace import trace
+
+    files = list(asyncio.run(trace("post")).files)
+    assert files[0].startswith("transports/http/"), files
+    assert any(name.startswith("events/store/") for name in files), files
+    assert not any(name.startswith(("tests/", "bench/")) for name in files), files
