@@ -12,7 +12,7 @@ from aiohttp.test_utils import TestClient
 from events.store.base import EventStore
 from tests.http.helpers import build_app
 from tests.pg import postgres_url  # noqa: F401 (a fixture: a fresh database, or a skip)
-from transports.http.keys import CORE
+from transports.http.app_keys import CORE
 
 ClientFactory = Callable[..., Awaitable[TestClient[Any, Any]]]
 

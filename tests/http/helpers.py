@@ -22,7 +22,7 @@ from events.keys import KeyRing
 from events.store.base import EventStore, RecordedEvent
 from events.store.memory import MemoryEventStore
 from transports.http.app import create_app
-from transports.http.keys import CORE
+from transports.http.app_keys import CORE
 
 __all__ = [
     "AUDIENCE",

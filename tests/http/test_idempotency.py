@@ -11,7 +11,7 @@ from aiohttp.test_utils import TestClient
 from events.store.base import EventStore
 from tests.http.conftest import ClientFactory
 from tests.http.helpers import auth_headers, create_thread, expect_refusal
-from transports.http.keys import CORE
+from transports.http.app_keys import CORE
 
 Client = TestClient[Any, Any]
 ADA = auth_headers("u_ada", "t_acme")

@@ -9,7 +9,7 @@ import pytest
 from aiohttp import web
 
 from tests.http.helpers import auth_headers, build_app
-from transports.http.keys import CORE
+from transports.http.app_keys import CORE
 
 
 @pytest.fixture

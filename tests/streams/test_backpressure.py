@@ -19,7 +19,7 @@ from events.envelope import DatasetEvent, Env
 from tests.http.helpers import auth_headers, create_thread, post_message
 from tests.streams.conftest import ClientFactory
 from tests.streams.helpers import read_sse, ws_reply
-from transports.http.keys import CORE, HUB
+from transports.http.app_keys import CORE, HUB
 
 Client = TestClient[Any, Any]
 

@@ -11,7 +11,7 @@ from aiohttp.test_utils import TestClient
 
 from tests.http.helpers import auth_headers, create_thread, post_message, token
 from tests.streams.helpers import ticket_for, ws_reply
-from transports.http.keys import CORE
+from transports.http.app_keys import CORE
 
 Client = TestClient[Any, Any]
 

@@ -12,7 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from events.envelope import InvalidContext, check_tenant
-from transports.http.keys import CONTEXT, REQUEST_ID
+from transports.http.app_keys import CONTEXT, REQUEST_ID
 
 __all__ = ["ACCESS_LOGGER", "UNMATCHED", "access_fields", "log_access", "route_of"]
 

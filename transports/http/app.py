@@ -12,8 +12,8 @@ from aiohttp import web
 from chat_core.bootstrap import ChatCore
 from chat_core.idempotency import keep_purging
 from transports.http import chat_views, erasure_views, ops_views, temperature_views
+from transports.http.app_keys import CORE
 from transports.http.console_views import console_enabled, console_routes
-from transports.http.keys import CORE
 from transports.http.observe import add_metrics
 from transports.http.ratelimit import add_rate_limit
 from transports.http.routing import add_route_table, new_application

@@ -5,8 +5,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from chat_core.commands import CreateThread, PostMessage, RedactMessage
+from transports.http.app_keys import AUTH, CONTEXT, CORE
 from transports.http.bodies import CreateThreadBody, PostMessageBody, decode_body
-from transports.http.keys import AUTH, CONTEXT, CORE
 from transports.http.requests import (
     idempotency_of,
     json_bytes_response,

@@ -8,8 +8,8 @@ from aiohttp import web
 from attrs import frozen
 
 from chat_core.commands import EraseSubject
+from transports.http.app_keys import AUTH, CONTEXT
 from transports.http.bodies import FieldErrors, decode_body
-from transports.http.keys import AUTH, CONTEXT
 from transports.http.requests import (
     idempotency_of,
     read_json,

@@ -25,8 +25,8 @@ from chat_core.tickets import StreamTicket
 from chat_core.tokens import InvalidToken
 from events.envelope import Env, InvalidContext, check_tenant
 from transports.http.access_log import UNMATCHED
+from transports.http.app_keys import AUTH, CONTEXT, CORE, REQUEST_ID, TICKET
 from transports.http.console_views import CONSOLE_ROUTES, console_enabled
-from transports.http.keys import AUTH, CONTEXT, CORE, REQUEST_ID, TICKET
 from transports.http.problems import HTTPProblem, problem_response
 from transports.http.ratelimit import spend_rate_budget
 from transports.http.tickets import redeem_ticket, takes_ticket

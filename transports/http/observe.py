@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from transports.http.keys import CORE, METRICS
+from transports.http.app_keys import CORE, METRICS
 from transports.http.metrics import AppMetrics, writer_stats
 
 __all__ = ["add_metrics"]

@@ -6,9 +6,9 @@ import logging
 
 from aiohttp import web
 
+from transports.http.app_keys import CORE, METRICS
 from transports.http.console_views import console_enabled
 from transports.http.docs_page import docs_html
-from transports.http.keys import CORE, METRICS
 from transports.http.metrics import CONTENT_TYPE
 from transports.http.openapi import openapi_document
 from transports.http.requests import json_response

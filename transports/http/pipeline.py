@@ -10,7 +10,7 @@ from time import perf_counter
 from aiohttp import web
 
 from transports.http.access_log import log_access
-from transports.http.keys import CONTEXT, METRICS, REQUEST_ID
+from transports.http.app_keys import CONTEXT, METRICS, REQUEST_ID
 from transports.http.metrics import STREAM_ROUTES
 from transports.http.middleware import admit, error_response, request_id_of
 from transports.http.problems import HTTPProblem

@@ -8,7 +8,7 @@ from aiohttp import web
 
 from chat_core.context import RequestContext
 from chat_core.ratelimit import RateLimiter
-from transports.http.keys import CORE
+from transports.http.app_keys import CORE
 from transports.http.problems import HTTPProblem
 
 __all__ = ["LIMITER", "add_rate_limit", "spend_rate_budget"]

@@ -12,7 +12,7 @@ from aiohttp import web
 
 from chat_core.commands import Idempotency
 from chat_core.views import Replay
-from transports.http.keys import CORE
+from transports.http.app_keys import CORE
 from transports.http.problems import HTTPProblem
 
 __all__ = [

@@ -9,7 +9,7 @@ import logging
 from aiohttp import web
 
 from chat_core.hub import SlowConsumer, StreamClosed, Subscription, follow_stream
-from transports.http.keys import CORE, HUB, RENDERER, REQUEST_ID, STREAMS
+from transports.http.app_keys import CORE, HUB, RENDERER, REQUEST_ID, STREAMS
 from transports.http.problems import HTTPProblem
 from transports.http.stream_common import check_thread, parse_version, seconds_left
 

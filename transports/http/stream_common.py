@@ -7,7 +7,7 @@ import time
 from aiohttp import web
 
 from chat_core.streams import thread_stream
-from transports.http.keys import AUTH, CONTEXT, CORE, TICKET
+from transports.http.app_keys import AUTH, CONTEXT, CORE, TICKET
 from transports.http.problems import HTTPProblem
 
 __all__ = ["MAX_VERSION", "check_thread", "parse_version", "seconds_left"]

@@ -7,8 +7,8 @@ from aiohttp import web
 
 from chat_core.commands import SetTemperatureConfig
 from chat_core.views import Replay
+from transports.http.app_keys import AUTH, CONTEXT, CORE
 from transports.http.bodies import TemperatureBody, decode_body
-from transports.http.keys import AUTH, CONTEXT, CORE
 from transports.http.requests import (
     idempotency_of,
     json_response,

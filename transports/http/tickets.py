@@ -12,8 +12,8 @@ from aiohttp import web
 
 from chat_core.tickets import StreamTicket, TicketRefused, TicketsExhausted
 from chat_core.views import rfc3339
+from transports.http.app_keys import AUTH, CONTEXT, CORE, TICKETS
 from transports.http.bodies import StreamTicketBody, decode_body
-from transports.http.keys import AUTH, CONTEXT, CORE, TICKETS
 from transports.http.problems import HTTPProblem
 from transports.http.requests import json_response, read_json, reject_query
 

@@ -22,7 +22,7 @@ from chat_core.context import RequestContext
 from chat_core.errors import ChatError
 from chat_core.hub import HubStopped, SlowConsumer, Subscription, follow_stream
 from chat_core.views import Replay
-from transports.http.keys import AUTH, CONTEXT, CORE, HUB, RENDERER, SOCKETS, STREAMS, TICKET
+from transports.http.app_keys import AUTH, CONTEXT, CORE, HUB, RENDERER, SOCKETS, STREAMS, TICKET
 from transports.http.middleware import chat_error_status
 from transports.http.problems import HTTPProblem
 from transports.http.stream_common import check_thread, seconds_left
