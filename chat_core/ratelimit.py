@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections import OrderedDict
 from collections.abc import Callable
 
-__all__ = ["RateLimiter"]
+__all__ = ["OverRate", "RateLimiter"]
+
+
+class OverRate(Exception):
+    """A tenant spent its budget: retry after retry_after whole seconds (at least 1)."""
+
+    def __init__(self, tenant: str, wait: float) -> None:
+        self.tenant = tenant
+        self.retry_after = max(1, math.ceil(wait))
+        super().__init__(
+            f"tenant {tenant} is over its request rate; retry after {self.retry_after} s"
+        )
 
 
 class _Bucket:
@@ -52,6 +64,12 @@ class RateLimiter:
             bucket.tokens -= 1.0
             return 0.0
         return (1.0 - bucket.tokens) / self.rate
+
+    def spend(self, key: str) -> None:
+        """Spend one token of key's bucket, else raise OverRate with the wait."""
+        wait = self.acquire(key)
+        if wait > 0:
+            raise OverRate(key, wait)
 
     def _evict(self) -> None:
         # The least recently seen bucket goes first; it has refilled the most, so forgetting

@@ -11,8 +11,8 @@ from chat_core.views import rfc3339
 from events.envelope import Env
 from events.store.base import EventStore
 from tests.http.helpers import all_events, auth_headers, create_thread, fold_log, post_message
+from transports.http.admission import new_request_id
 from transports.http.app_keys import CORE
-from transports.http.middleware import new_request_id
 
 Client = TestClient[Any, Any]
 

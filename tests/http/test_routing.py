@@ -1,4 +1,4 @@
-"""Routes are registered inside the pipeline; a path no route takes still passes it."""
+"""Routes are registered inside the request gate; a path no route takes still passes it."""
 
 from __future__ import annotations
 
@@ -11,12 +11,12 @@ from aiohttp.test_utils import TestClient
 
 from tests.http.helpers import auth_headers, problem_of
 from transports.http.access_log import UNMATCHED
-from transports.http.routing import PipelineRouter
+from transports.http.admission import AdmissionRouter
 
 Client = TestClient[Any, Any]
 
 
-async def test_every_route_runs_inside_the_pipeline(memory_client: Client) -> None:
+async def test_every_route_runs_inside_the_gate(memory_client: Client) -> None:
     routes = list(memory_client.app.router.routes())
     assert routes
     for route in routes:
@@ -24,7 +24,7 @@ async def test_every_route_runs_inside_the_pipeline(memory_client: Client) -> No
 
 
 async def test_the_app_runs_no_aiohttp_middleware(memory_client: Client) -> None:
-    assert isinstance(memory_client.app.router, PipelineRouter)
+    assert isinstance(memory_client.app.router, AdmissionRouter)
     assert not memory_client.app.middlewares
 
 
@@ -77,7 +77,7 @@ async def test_a_target_no_route_can_match_is_still_refused_as_a_problem(
     memory_client: Client, request_line: str
 ) -> None:
     # Request targets no path template can match (none at all, or control characters)
-    # still pass the pipeline: 401 before anything else, as problem+json with a request id.
+    # still pass the gate: 401 before anything else, as problem+json with a request id.
     server = memory_client.server
     reader, writer = await asyncio.open_connection(server.host, server.port)
     try:

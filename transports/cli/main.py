@@ -125,7 +125,7 @@ def _run(settings: Settings, make_app: Callable[[], Awaitable[web.Application]])
         # SIGTERM: stop listening, close streams, wait this long for requests in flight,
         # then the app's cleanup flushes the store's writer; the process exits 0.
         shutdown_timeout=settings.shutdown_timeout,
-        # The app's own middleware writes the one access line per request.
+        # The request gate (transports/http/admission.py) writes the one access line.
         access_log=None,
         loop=new_loop(),
         **server_options(settings),

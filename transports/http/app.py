@@ -11,12 +11,12 @@ from aiohttp import web
 
 from chat_core.bootstrap import ChatCore
 from chat_core.idempotency import keep_purging
+from chat_core.ratelimit import RateLimiter
 from transports.http import chat_views, erasure_views, ops_views, temperature_views
-from transports.http.app_keys import CORE
+from transports.http.admission import add_route_table, new_application
+from transports.http.app_keys import CORE, LIMITER
 from transports.http.console_views import console_enabled, console_routes
 from transports.http.observe import add_metrics
-from transports.http.ratelimit import add_rate_limit
-from transports.http.routing import add_route_table, new_application
 from transports.http.stream_settings import StreamSettings
 from transports.http.streaming import add_streams
 
@@ -42,6 +42,14 @@ def create_app(core: ChatCore, *, streams: StreamSettings | None = None) -> web.
     app.cleanup_ctx.append(_purge_idempotency)
     app.on_cleanup.append(_close_core)
     return app
+
+
+def add_rate_limit(app: web.Application) -> None:
+    """Give the app a per-tenant limiter when the settings ask for one."""
+    limit = app[CORE].settings.rate_limit
+    if limit is not None:
+        rate, burst = limit
+        app[LIMITER] = RateLimiter(rate=rate, burst=burst)
 
 
 async def _purge_idempotency(app: web.Application) -> AsyncIterator[None]:

@@ -1,4 +1,4 @@
-"""Typed keys for what the app and each request carry."""
+"""Typed keys for what the app and each request carry (aiohttp AppKeys and RequestKeys)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from aiohttp import web
 from chat_core.bootstrap import ChatCore
 from chat_core.context import AuthContext, RequestContext
 from chat_core.hub import StreamHub
+from chat_core.ratelimit import RateLimiter
 from chat_core.tickets import StreamTicket, TicketBook
 from transports.http.metrics import AppMetrics
 from transports.http.render import EventRenderer
@@ -17,6 +18,7 @@ __all__ = [
     "CONTEXT",
     "CORE",
     "HUB",
+    "LIMITER",
     "METRICS",
     "RENDERER",
     "REQUEST_ID",
@@ -31,6 +33,8 @@ REQUEST_ID = web.RequestKey("request_id", str)
 AUTH = web.RequestKey("auth", AuthContext)
 CONTEXT = web.RequestKey("context", RequestContext)
 METRICS = web.AppKey("metrics", AppMetrics)
+# Present only when the settings ask for a per-tenant rate limit.
+LIMITER = web.AppKey("rate_limiter", RateLimiter)
 
 # Live streams: one hub per process, the ticket book, and the open WebSockets to close.
 HUB = web.AppKey("hub", StreamHub)

@@ -1,11 +1,12 @@
 """RFC 9457 problem+json responses, the one shape of every 4xx and 5xx answer.
 
-HTTPProblem covers every refusal made
-in the transport; chat_core errors are translated to it by the error middleware.
+HTTPProblem covers every refusal made in the transport; error_response answers it, a
+chat_core error (by chat_error_status) and aiohttp's own refusals alike.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
@@ -13,7 +14,19 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-__all__ = ["PROBLEM_JSON", "HTTPProblem", "problem_response"]
+from chat_core.errors import (
+    BadRequest,
+    ChatError,
+    Conflict,
+    Forbidden,
+    IdempotencyInFlight,
+    IdempotencyMismatch,
+    NotFound,
+    PreconditionFailed,
+    ValidationFailed,
+)
+
+__all__ = ["PROBLEM_JSON", "HTTPProblem", "chat_error_status", "error_response", "problem_response"]
 
 PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "https://chat-core.dev/problems/"
@@ -78,3 +91,57 @@ class HTTPProblem(Exception):
         self.detail = detail
         self.errors = list(errors)
         self.problem_headers = dict(headers or {})
+
+
+log = logging.getLogger("transports.http")
+
+_CHAT_STATUS: dict[type[ChatError], int] = {
+    BadRequest: 400,
+    Forbidden: 403,
+    NotFound: 404,
+    Conflict: 409,
+    IdempotencyInFlight: 409,
+    PreconditionFailed: 412,
+    ValidationFailed: 422,
+    IdempotencyMismatch: 422,
+}
+
+
+def chat_error_status(error: ChatError) -> int:
+    """Return the HTTP status a chat error answers with."""
+    return _CHAT_STATUS.get(type(error), 400)
+
+
+def error_response(request_id: str, error: Exception) -> web.Response:
+    """Answer what a handler (or the checks before it) raised as problem+json.
+
+    An HTTPException below 400 (a redirect) is not an error: it is raised again.
+    """
+    if isinstance(error, HTTPProblem):
+        return problem_response(
+            error.status,
+            error.detail,
+            request_id=request_id,
+            errors=error.errors,
+            headers=error.problem_headers,
+        )
+    if isinstance(error, ChatError):
+        status = chat_error_status(error)
+        errors = error.errors if isinstance(error, ValidationFailed) else ()
+        return problem_response(status, str(error), request_id=request_id, errors=errors)
+    if isinstance(error, web.HTTPException):
+        if error.status < 400:
+            raise error
+        text = error.text
+        detail = text if text and not text.startswith(str(error.status)) else error.reason
+        return problem_response(
+            error.status, detail, request_id=request_id, headers=_kept_headers(error)
+        )
+    log.error("unhandled error in request %s", request_id, exc_info=error)
+    return problem_response(
+        500, "the server failed to answer; the request id identifies it", request_id=request_id
+    )
+
+
+def _kept_headers(exc: web.HTTPException) -> dict[str, str]:
+    return {name: exc.headers[name] for name in ("Allow",) if name in exc.headers}

@@ -11,9 +11,9 @@ from aiohttp import WSCloseCode, web
 from chat_core.hub import StreamHub
 from chat_core.tickets import TicketBook
 from transports.http import sse, tickets, websocket
+from transports.http.admission import add_route_table
 from transports.http.app_keys import CORE, HUB, RENDERER, SOCKETS, STREAMS, TICKETS
 from transports.http.render import EventRenderer
-from transports.http.routing import add_route_table
 from transports.http.stream_settings import StreamSettings
 
 __all__ = ["add_streams"]

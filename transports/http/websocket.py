@@ -23,8 +23,7 @@ from chat_core.errors import ChatError
 from chat_core.hub import HubStopped, SlowConsumer, Subscription, follow_stream
 from chat_core.views import Replay
 from transports.http.app_keys import AUTH, CONTEXT, CORE, HUB, RENDERER, SOCKETS, STREAMS, TICKET
-from transports.http.middleware import chat_error_status
-from transports.http.problems import HTTPProblem
+from transports.http.problems import HTTPProblem, chat_error_status
 from transports.http.stream_common import check_thread, seconds_left
 from transports.http.ws_frames import Frame, FrameId, parse_frame, post_frame, subscribe_frame
 
@@ -69,7 +68,7 @@ async def refuse_by_close(request: web.Request, problem: HTTPProblem) -> web.Str
     """Answer a refused upgrade to /chat/ws as a socket closed with 4400, 4401 or 4403.
 
     Browsers never see the status of a failed upgrade, only a close code; the refusal
-    itself still comes from the one authenticate and build_context path. None for any
+    itself still comes from the one gate (admission.admit). None for any
     other refusal, which is answered as problem+json.
     """
     if problem.status not in (400, 401, 403) or not _is_upgrade(request):

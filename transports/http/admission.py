@@ -1,0 +1,314 @@
+"""The request gate: what every request passes around its handler, in the contract's order.
+
+Each route's handler is registered wrapped (add_route_table), and the router hands a
+request no route takes (404, 405, or a target with no path at all, such as `OPTIONS *` or
+`CONNECT host:443`) to the same wrapper. So every request, routed or not, is timed, counted
+and logged once; gets a request id; is admitted (401 token or ticket, 400 context, 403
+membership, 429 the tenant's budget); and has any error answered as problem+json.
+
+Not an aiohttp middleware: with any middleware at all, aiohttp builds a chain around the
+matched handler on every request (a cached lookup, a partial and a frame of its own that
+sets the current app), about 3% of an authenticated POST on one core, and each resumption
+of a waiting handler passes every frame. aiohttp 3 takes a router only through
+Application's `router` argument, which it marks deprecated: new_application passes it with
+that one warning silenced. Should a release drop the argument, create_app fails at once and
+every test with it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import os
+import random
+import re
+import warnings
+from collections.abc import Awaitable, Callable
+from time import perf_counter
+from typing import Any
+
+from aiohttp import web
+from aiohttp.web_urldispatcher import MatchInfoError, UrlMappingMatchInfo
+
+from chat_core.context import AuthContext, RequestContext, Role, has_role
+from chat_core.ratelimit import OverRate
+from chat_core.tickets import StreamTicket, TicketRefused
+from chat_core.tokens import InvalidToken
+from events.envelope import Env, InvalidContext, check_tenant
+from transports.http.access_log import UNMATCHED, log_access, route_of
+from transports.http.app_keys import (
+    AUTH,
+    CONTEXT,
+    CORE,
+    LIMITER,
+    METRICS,
+    REQUEST_ID,
+    TICKET,
+    TICKETS,
+)
+from transports.http.console_views import CONSOLE_ROUTES, console_enabled
+from transports.http.metrics import STREAM_ROUTES
+from transports.http.problems import HTTPProblem, error_response
+from transports.http.websocket import refuse_by_close
+
+__all__ = [
+    "CLIENT_CLOSED",
+    "PUBLIC_PATHS",
+    "TICKET_ROUTES",
+    "AdmissionRouter",
+    "add_route_table",
+    "admit",
+    "admitted",
+    "new_application",
+    "new_request_id",
+    "run_request",
+]
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+# Not an HTTP status sent to anyone: the label of a request whose client went away first.
+CLIENT_CLOSED = 499
+PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/openapi.json", "/docs"})
+# Only these routes take `?ticket=`, and only by GET: takes_ticket alone decides it.
+TICKET_ROUTES = frozenset({"/chat/threads/{thread_id}/events", "/chat/ws"})
+INVALID_TICKET = 'Bearer error="invalid_token"'
+REQUEST_ID_PATTERN = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+
+_ENVS = {env.value: env for env in Env}
+_IDS = random.Random()
+# A forked child starts from its parent's generator state: seed it afresh there, or both
+# would hand out the same request ids (random reseeds only its own module-level instance).
+os.register_at_fork(after_in_child=_IDS.seed)
+# The version (4) and variant (RFC 4122) bits of a random UUID.
+_UUID4_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))
+_UUID4_SET = (0x4000 << 64) | (0x8000 << 48)
+
+
+def new_application(**options: Any) -> web.Application:
+    """Return an Application whose router is an AdmissionRouter."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "router argument is deprecated", DeprecationWarning)
+        return web.Application(router=AdmissionRouter(), **options)
+
+
+def add_route_table(app: web.Application, table: web.RouteTableDef) -> None:
+    """Register a table's routes, each handler admitted."""
+    wrapped = []
+    for definition in table:
+        assert isinstance(definition, web.RouteDef), "route tables here hold plain routes"
+        handler = admitted(definition.handler)
+        wrapped.append(web.RouteDef(definition.method, definition.path, handler, definition.kwargs))
+    app.add_routes(wrapped)
+
+
+def admitted(handler: Handler) -> Handler:
+    """Return the handler run inside run_request, as every route is registered."""
+    # The template of the one route this wrapper serves, learnt from its first request.
+    route: str | None = None
+
+    async def run(request: web.Request) -> web.StreamResponse:
+        nonlocal route
+        if route is None:
+            route = route_of(request)
+        return await run_request(request, handler, route)
+
+    return functools.wraps(handler)(run)
+
+
+async def _refuse(request: web.Request) -> web.StreamResponse:
+    """Raise the router's own refusal of the request (404, or 405 with Allow)."""
+    refusal = request.match_info.http_exception
+    assert refusal is not None, "only the router's refusals are handled here"
+    raise refusal
+
+
+_REFUSE = admitted(_refuse)
+
+
+class _Unrouted(MatchInfoError):
+    """The router's refusal, answered through the gate instead of raised bare."""
+
+    __slots__ = ()
+
+    @property
+    def handler(self) -> Handler:
+        """Return the admitted refusal."""
+        return _REFUSE
+
+
+class AdmissionRouter(web.UrlDispatcher):
+    """Resolve as aiohttp does; a request no route takes is refused through the gate."""
+
+    async def resolve(self, request: web.Request) -> UrlMappingMatchInfo:
+        """Return the route's match, or the router's refusal wrapped for the gate."""
+        match = await super().resolve(request)
+        if isinstance(match, MatchInfoError):
+            return _Unrouted(match.http_exception)
+        return match
+
+
+async def run_request(request: web.Request, handler: Handler, route: str) -> web.StreamResponse:
+    """Time, identify, admit and answer one request; count it and log it, whatever it ends in.
+
+    Streams are timed to their end. One frame, not four: every resumption of a waiting
+    handler passes each frame around it. route is the template of the route that took it.
+    """
+    started = perf_counter()
+    stream_kind = STREAM_ROUTES.get(route)
+    metrics = request.app[METRICS]
+    if stream_kind is not None:
+        metrics.stream_opened(stream_kind)
+    status = 500
+    context = None
+    try:
+        request_id = request_id_of(request)
+        request[REQUEST_ID] = request_id
+        try:
+            context = admit(request, route)
+            response = await handler(request)
+        except Exception as error:  # every error gets its answer
+            response = await _refusal(request, request_id, error)
+        else:
+            if not response.prepared:
+                response.headers["X-Request-Id"] = request_id
+        status = response.status
+        return response
+    except web.HTTPException as exc:
+        status = exc.status
+        raise
+    except asyncio.CancelledError:
+        status = CLIENT_CLOSED
+        raise
+    finally:
+        if stream_kind is not None:
+            metrics.stream_closed(stream_kind)
+        seconds = perf_counter() - started
+        if context is None:  # refused after the context was built (429), or before
+            context = request.get(CONTEXT)
+        tenant = None if context is None else context.tenant
+        metrics.observe_request(
+            method=request.method, route=route, status=status, seconds=seconds, tenant=tenant
+        )
+        log_access(request, status, seconds, route)
+
+
+async def _refusal(request: web.Request, request_id: str, error: Exception) -> web.StreamResponse:
+    """Answer an error: a WebSocket upgrade refused by closing it, any other as problem+json."""
+    if isinstance(error, HTTPProblem):
+        try:
+            closed = await refuse_by_close(request, error)
+        except Exception as failure:  # the socket failed: answer in HTTP
+            return error_response(request_id, failure)
+        if closed is not None:
+            return closed
+    return error_response(request_id, error)
+
+
+def request_id_of(request: web.Request) -> str:
+    """Return the request's own X-Request-Id when well formed, else a new id."""
+    sent = request.headers.get("X-Request-Id")
+    if sent is not None and REQUEST_ID_PATTERN.fullmatch(sent):
+        return sent
+    return new_request_id()
+
+
+def new_request_id() -> str:
+    """Make a random (version 4) UUID for a request that sent no id of its own.
+
+    A request id must be unique, not secret, so it is drawn from a seeded PRNG rather than
+    uuid4's os.urandom, a system call on every request; a forked child reseeds it.
+    """
+    text = (_IDS.getrandbits(128) & _UUID4_CLEAR | _UUID4_SET).to_bytes(16).hex()
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+
+
+def admit(request: web.Request, route: str) -> RequestContext | None:
+    """Let a request reach its handler only past every check, in the contract's order.
+
+    401 (token or ticket), then 400 and 403 (context, membership), then 429 (the tenant's
+    budget). Return the request's context, None where it needs none (public routes, a
+    path no route takes: a 404 or 405 is about the path, and needs only the token).
+    """
+    if route in PUBLIC_PATHS or (
+        route in CONSOLE_ROUTES and console_enabled(request.app[CORE].settings.mode)
+    ):
+        return None
+    ticket = None
+    if route in TICKET_ROUTES and request.method == "GET" and "ticket" in request.query:
+        ticket = redeem_ticket(request)
+        request[TICKET] = ticket
+        request[AUTH] = ticket.auth
+    else:
+        request[AUTH] = verify_request(request)
+    if route == UNMATCHED:
+        return None
+    context = (
+        context_from_headers(request) if ticket is None else ticket.context(request[REQUEST_ID])
+    )
+    if not has_role(request[AUTH], context.tenant, Role.MEMBER):
+        raise HTTPProblem(403, f"the caller is not a member of tenant {context.tenant}")
+    request[CONTEXT] = context
+    spend_rate_budget(request.app, context.tenant)
+    return context
+
+
+def redeem_ticket(request: web.Request) -> StreamTicket:
+    """Use up the request's `?ticket=`, which stands for a token, tenant and env; else 401."""
+    values = request.query.getall("ticket")
+    if len(values) != 1:
+        raise HTTPProblem(400, "query parameter ticket is given more than once")
+    try:
+        return request.app[TICKETS].redeem(values[0])
+    except TicketRefused as exc:
+        raise HTTPProblem(401, str(exc), headers={"WWW-Authenticate": INVALID_TICKET}) from None
+
+
+def verify_request(request: web.Request) -> AuthContext:
+    """Verify the request's bearer token, or raise a 401 problem with its challenge."""
+    verifier = request.app[CORE].verifier
+    try:
+        return verifier.verify_authorization(request.headers.get("Authorization"))
+    except InvalidToken as exc:
+        challenge = exc.challenge
+        detail = "a valid bearer token is required" if exc.token_sent else "no bearer token sent"
+        raise HTTPProblem(401, detail, headers={"WWW-Authenticate": challenge}) from None
+
+
+def context_from_headers(request: web.Request) -> RequestContext:
+    """Read X-Tenant-Id, X-Env and X-Request-Id into a RequestContext, else a 400 problem."""
+    headers = request.headers
+    tenant = headers.get("X-Tenant-Id")
+    if tenant is None:
+        raise HTTPProblem(400, "the X-Tenant-Id header is required")
+    try:
+        check_tenant(tenant)
+    except InvalidContext:
+        raise HTTPProblem(400, "X-Tenant-Id must match ^t_[a-z0-9][a-z0-9_-]{0,62}$") from None
+    env_name = headers.get("X-Env")
+    if env_name is None:
+        raise HTTPProblem(400, "the X-Env header is required")
+    env = _ENVS.get(env_name)
+    allowed = request.app[CORE].settings.envs
+    if env is None or env not in allowed:
+        names = ", ".join(sorted(env.value for env in allowed))
+        raise HTTPProblem(400, f"X-Env must be one of: {names}")
+    request_id = request[REQUEST_ID]
+    sent_id = headers.get("X-Request-Id")
+    # request_id_of kept a well-formed id and replaced any other: no need to match it again.
+    if sent_id is not None and sent_id != request_id:
+        raise HTTPProblem(400, "X-Request-Id must match ^[A-Za-z0-9._:-]{1,128}$")
+    return RequestContext(tenant=tenant, env=env, request_id=request_id)
+
+
+def spend_rate_budget(app: web.Application, tenant: str) -> None:
+    """Spend one request of the tenant's budget; an empty bucket is a 429 with Retry-After.
+
+    Only a verified member's requests count against a tenant (it runs after the token and
+    the context), so a stranger cannot spend another tenant's budget.
+    """
+    limiter = app.get(LIMITER)
+    if limiter is not None:
+        try:
+            limiter.spend(tenant)
+        except OverRate as exc:
+            headers = {"Retry-After": str(exc.retry_after)}
+            raise HTTPProblem(429, str(exc), headers=headers) from None
