@@ -10,7 +10,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from events.keys import StoredKey
+from events.keys.keystore import StoredKey
 from events.store.postgres_schema import MIGRATION_LOCK
 
 __all__ = ["PostgresKeyStore"]

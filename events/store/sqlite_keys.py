@@ -13,7 +13,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, TypeVar
 
-from events.keys import StoredKey
+from events.keys.keystore import StoredKey
 from events.store.sqlite_rows import encode_time
 from events.store.sqlite_schema import connect
 

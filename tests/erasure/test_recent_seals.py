@@ -8,7 +8,8 @@ import pytest
 
 from chat_core.sealing import message_aad, open_message
 from events.crypto import SealBroken
-from events.keys import RECENT_SEALS, KeyRing
+from events.keys import KeyRing
+from events.keys.ring import RECENT_SEALS
 from tests.erasure.seals import AUTHOR, TENANT, ring, seal_one
 
 

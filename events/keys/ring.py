@@ -1,9 +1,8 @@
-"""Data keys per (tenant, subject): stored wrapped beside the log, cached unwrapped in memory.
+"""The key ring: make, fetch, cache and destroy data keys; seal and open values under them.
 
 A subject's key has an id that grows by one each time a new key is made (after an erasure
 destroyed the previous ones). A sealed value names the id of the key that sealed it, so a
-destroyed key makes exactly the values it sealed unreadable. A destroyed key keeps its row,
-with no key material, as the tombstone that says the subject was erased.
+destroyed key makes exactly the values it sealed unreadable.
 
 Errors (see events.crypto):
     CryptoError
@@ -18,7 +17,6 @@ import struct
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
-from typing import Protocol, runtime_checkable
 
 from attrs import field, frozen
 from cryptography.exceptions import InvalidTag
@@ -26,7 +24,6 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from events.crypto import (
     NONCE_BYTES,
-    BadMasterKey,
     CryptoError,
     MasterKey,
     SealBroken,
@@ -34,19 +31,15 @@ from events.crypto import (
     open_sealed,
     seal,
 )
+from events.keys.keystore import KeyStore, StoredKey, key_aad, unwrap_key
 
 __all__ = [
+    "CACHE_SUBJECTS",
+    "RECENT_SEALS",
     "DataKey",
     "KeyNotLoaded",
     "KeyRing",
-    "KeyStore",
-    "MemoryKeyStore",
-    "StoredKey",
     "SubjectKeys",
-    "key_aad",
-    "open_key_store",
-    "rewrap",
-    "rotate_master_key",
 ]
 
 SEAL_FORMAT = 1
@@ -64,97 +57,6 @@ CACHE_SUBJECTS = 100_000
 
 class KeyNotLoaded(CryptoError):
     """A subject's keys were used before KeyRing.prefetch fetched them."""
-
-
-@frozen(kw_only=True)
-class StoredKey:
-    """A data key as the store keeps it: wrapped by a master key, or destroyed (None)."""
-
-    tenant: str
-    subject: str
-    key_id: int
-    wrapped: bytes | None
-    master_id: str
-    created_at: datetime
-
-
-@runtime_checkable
-class KeyStore(Protocol):
-    """Where wrapped data keys live: beside the log, in the same database."""
-
-    async def add_key(self, key: StoredKey) -> StoredKey:
-        """Store a key unless (tenant, subject, key_id) is taken; return the stored one."""
-        ...
-
-    async def subject_keys(self, tenant: str, subject: str) -> list[StoredKey]:
-        """Return a subject's keys in a tenant, destroyed ones included, by key id."""
-        ...
-
-    async def destroy_keys(self, tenant: str, subject: str) -> int:
-        """Erase the key material of every live key of the subject; return how many."""
-        ...
-
-    async def all_keys(self) -> list[StoredKey]:
-        """Return every stored key, for rotation and copying."""
-        ...
-
-    async def rewrap_key(self, key: StoredKey, *, previous_master: str) -> bool:
-        """Replace a live key's wrapping if previous_master still wraps it; tell whether it did."""
-        ...
-
-    async def close(self) -> None:
-        """Release the key store's connections."""
-        ...
-
-
-class MemoryKeyStore:
-    """Keep wrapped keys in a dict, for memory:// stores and tests."""
-
-    def __init__(self) -> None:
-        self._keys: dict[tuple[str, str, int], StoredKey] = {}
-
-    async def add_key(self, key: StoredKey) -> StoredKey:
-        return self._keys.setdefault((key.tenant, key.subject, key.key_id), key)
-
-    async def subject_keys(self, tenant: str, subject: str) -> list[StoredKey]:
-        found = [k for (t, s, _), k in self._keys.items() if t == tenant and s == subject]
-        return sorted(found, key=lambda k: k.key_id)
-
-    async def destroy_keys(self, tenant: str, subject: str) -> int:
-        live = [k for k in await self.subject_keys(tenant, subject) if k.wrapped is not None]
-        for key in live:
-            self._keys[(tenant, subject, key.key_id)] = _destroyed(key)
-        return len(live)
-
-    async def all_keys(self) -> list[StoredKey]:
-        return sorted(self._keys.values(), key=lambda k: (k.tenant, k.subject, k.key_id))
-
-    async def rewrap_key(self, key: StoredKey, *, previous_master: str) -> bool:
-        slot = (key.tenant, key.subject, key.key_id)
-        current = self._keys.get(slot)
-        if current is None or current.wrapped is None or current.master_id != previous_master:
-            return False
-        self._keys[slot] = key
-        return True
-
-    async def close(self) -> None:
-        pass
-
-
-def _destroyed(key: StoredKey) -> StoredKey:
-    return StoredKey(
-        tenant=key.tenant,
-        subject=key.subject,
-        key_id=key.key_id,
-        wrapped=None,
-        master_id=key.master_id,
-        created_at=key.created_at,
-    )
-
-
-def key_aad(tenant: str, subject: str, key_id: int) -> bytes:
-    """Bind a wrapped key to its slot, so a row copied to another subject does not open."""
-    return b"\x1f".join((b"chat-core data key", tenant.encode(), subject.encode(), b"%d" % key_id))
 
 
 @frozen
@@ -393,56 +295,4 @@ class KeyRing:
 
     def unwrap(self, stored: StoredKey) -> bytes:
         """Return the key material of a live stored key."""
-        assert stored.wrapped is not None
-        if stored.master_id != self._master.key_id:
-            raise BadMasterKey(
-                f"data key {stored.key_id} of a subject in {stored.tenant} is wrapped by master "
-                f"key {stored.master_id}, not the configured {self._master.key_id}"
-            )
-        return self._master.unwrap(
-            stored.wrapped, key_aad(stored.tenant, stored.subject, stored.key_id)
-        )
-
-
-def rewrap(stored: StoredKey, old: MasterKey, new: MasterKey) -> StoredKey:
-    """Return a stored key wrapped by new instead of old; a destroyed one stays destroyed."""
-    if stored.wrapped is None or old.key_id == new.key_id:
-        return stored
-    aad = key_aad(stored.tenant, stored.subject, stored.key_id)
-    return StoredKey(
-        tenant=stored.tenant,
-        subject=stored.subject,
-        key_id=stored.key_id,
-        wrapped=new.wrap(KeyRing(MemoryKeyStore(), old).unwrap(stored), aad),
-        master_id=new.key_id,
-        created_at=stored.created_at,
-    )
-
-
-async def rotate_master_key(store: KeyStore, old: MasterKey, new: MasterKey) -> tuple[int, int]:
-    """Rewrap every live data key from old to new; return (rewrapped, already under new)."""
-    rewrapped = done = 0
-    for stored in await store.all_keys():
-        if stored.wrapped is None:
-            continue
-        if stored.master_id == new.key_id:
-            done += 1
-            continue
-        if await store.rewrap_key(rewrap(stored, old, new), previous_master=old.key_id):
-            rewrapped += 1
-    return rewrapped, done
-
-
-async def open_key_store(url: str, *, clock: Callable[[], datetime] | None = None) -> KeyStore:
-    """Open the key store that lives in the same database as the log a URL names."""
-    now = clock or (lambda: datetime.now(UTC))
-    if url.startswith("sqlite:"):
-        from events.store.sqlite_keys import SQLiteKeyStore
-        from events.store.url import sqlite_path
-
-        return await SQLiteKeyStore.open(sqlite_path(url), clock=now)
-    if url.startswith(("postgresql://", "postgres://")):
-        from events.store.postgres_keys import PostgresKeyStore
-
-        return await PostgresKeyStore.open(url, clock=now)
-    return MemoryKeyStore()
+        return unwrap_key(stored, self._master)
