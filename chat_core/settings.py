@@ -16,6 +16,7 @@ from attrs import field, frozen
 
 from chat_core.decide import check_temperature
 from chat_core.readmodel import TemperatureState
+from chat_core.tokens.sources import MIN_SECRET_BYTES
 from events.envelope import Env
 
 __all__ = [
@@ -34,7 +35,6 @@ DEFAULT_STORE = "sqlite:///./data/chat.db"
 DEV_ISSUER = "chat-core-dev"
 DEV_AUDIENCE = "chat-core"
 SECRET_FILE = "dev-hs256.secret"  # noqa: S105 -- a file name, not a secret
-MIN_SECRET_BYTES = 32
 MASTER_KEY_FILE = "dev-master.key"
 MASTER_KEY_BYTES = 32
 # API.md: idempotency keys are kept at least 24 h; this is also the shortest retention allowed.
