@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import binascii
+import os
 import struct
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
@@ -29,7 +30,6 @@ from events.crypto import (
     SealBroken,
     new_data_key,
     open_sealed,
-    seal,
 )
 from events.keys.keystore import KeyStore, StoredKey, key_aad, unwrap_key
 
@@ -49,6 +49,7 @@ _NONCE_END = _BODY + NONCE_BYTES
 _key_id = _HEADER.unpack_from
 _from_base64 = binascii.a2b_base64
 _to_base64 = binascii.b2a_base64
+_urandom = os.urandom
 # Values this process sealed and has not opened since, kept so that folding a post into
 # the read model moments after sealing it costs a lookup, not a decryption; bounded.
 RECENT_SEALS = 1024
@@ -159,8 +160,15 @@ class KeyRing:
         return int(_HEADER.unpack_from(sealed)[1])
 
     def seal(self, key: DataKey, plaintext: bytes, aad: bytes) -> bytes:
-        """Seal under a data key; the result names the key's id."""
-        return _HEADER.pack(SEAL_FORMAT, key.key_id) + seal(key.aead, plaintext, aad)
+        """Seal under a data key; the result names the key's id.
+
+        The sealed form of events.crypto.seal after the header, written out here: every
+        post seals, and the call would take it through one more module.
+        """
+        nonce = _urandom(NONCE_BYTES)
+        return (
+            _HEADER.pack(SEAL_FORMAT, key.key_id) + nonce + key.aead.encrypt(nonce, plaintext, aad)
+        )
 
     def open(self, tenant: str, subject: str, sealed: bytes, aad: bytes) -> bytes | None:
         """Open a sealed value, or return None when the key that sealed it was destroyed."""
