@@ -1,7 +1,12 @@
-"""One server per SQLite file: a second refuses to start, naming the first; a dead one frees it."""
+"""One server per SQLite file: a second refuses to start, naming the first; a dead one frees it.
+
+The file is known by what it is, not by how it is named: a second server reaching the
+first one's database through a symbolic or a hard link refuses too.
+"""
 
 from __future__ import annotations
 
+import os
 import urllib.request
 from pathlib import Path
 
@@ -24,6 +29,30 @@ def test_a_second_server_on_the_same_file_refuses_to_start(tmp_path: Path) -> No
         assert second.wait(10) == 2
         log = second.log_text()
         assert f"another chat-core server (pid {first.pid}) is serving" in log
+        assert _healthy(first), "the first server stopped serving"
+
+
+@pytest.mark.parametrize("link", ["symlink", "hardlink"])
+def test_a_second_server_through_a_link_to_the_file_refuses_to_start(
+    tmp_path: Path, link: str
+) -> None:
+    database = tmp_path / "chat.db"
+    with ServerProcess(f"sqlite:///{database}", tmp_path / "first.log") as first:
+        other = tmp_path / "elsewhere" / "other.db"
+        other.parent.mkdir()
+        if link == "symlink":
+            other.symlink_to(database)
+        else:
+            os.link(database, other)
+        second = ServerProcess(f"sqlite:///{other}", tmp_path / "second.log")
+        with pytest.raises(RuntimeError, match="exited at start"):
+            second.start()
+        assert second.wait(10) == 2
+        lines = second.log_text().strip().splitlines()
+        assert lines == [
+            f"chat-core: another chat-core server (pid {first.pid}) is serving {other}; "
+            "one server per SQLite file (use PostgreSQL to run several)"
+        ]
         assert _healthy(first), "the first server stopped serving"
 
 
