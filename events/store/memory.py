@@ -17,7 +17,7 @@ from events.store.base import (
     StoreClosed,
     check_batch,
 )
-from events.store.stats import WriterStats
+from events.store.group_commit import WriterStats
 from events.store.subscription import HeadNotifier, follow
 
 __all__ = ["MemoryEventStore"]

@@ -25,7 +25,7 @@ from events.store.base import (
     StoreError,
     check_batch,
 )
-from events.store.pending import PendingAppend
+from events.store.group_commit import PendingAppend
 from events.store.postgres_schema import APPEND_LOCK, CHANNEL, COLUMNS
 
 __all__ = ["write_batch"]

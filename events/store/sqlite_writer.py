@@ -14,7 +14,7 @@ from events.store.base import (
     StoreError,
     check_batch,
 )
-from events.store.pending import PendingAppend
+from events.store.group_commit import PendingAppend
 from events.store.sqlite_rows import recorded_event
 from events.store.sqlite_schema import COLUMNS
 

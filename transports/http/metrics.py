@@ -21,7 +21,7 @@ from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.registry import Collector
 
 from chat_core.bootstrap import ChatCore
-from events.store.stats import WriterStats
+from events.store.group_commit import WriterStats
 
 __all__ = ["CONTENT_TYPE", "STREAM_ROUTES", "AppMetrics", "writer_stats"]
 
