@@ -19,19 +19,40 @@ CONTENT = "meet me by the old mill at nine"
 WS_CONTENT = "the vault code is in the blue binder"
 
 
-@pytest.fixture
-def json_log() -> Iterator[io.StringIO]:
-    """Capture every record of every logger as the JSON lines serve would write."""
-    sink = io.StringIO()
-    handler = logging.StreamHandler(sink)
-    handler.setFormatter(JsonFormatter())
+class _Sink(io.StringIO):
+    """What the handler wrote; reading it first writes the lines still batched."""
+
+    handler: logging.Handler | None = None
+
+    def getvalue(self) -> str:
+        if self.handler is not None:
+            self.handler.flush()
+        return super().getvalue()
+
+
+@pytest.fixture(params=["standard", "batched"])
+def json_log(request: pytest.FixtureRequest) -> Iterator[io.StringIO]:
+    """Capture every record of every logger as the JSON lines serve would write.
+
+    standard: a plain StreamHandler, every line a record through `logging`; batched: as
+    `chat-core serve` sets it up (configure_logging), access lines in batches.
+    """
+    sink = _Sink()
     root = logging.getLogger()
     saved = root.handlers[:], root.level
-    root.handlers[:] = [handler]
-    root.setLevel(logging.DEBUG)
+    if request.param == "batched":
+        configure_logging(log_format="json", level="DEBUG", stream=sink)
+        sink.handler = root.handlers[0]
+    else:
+        handler = logging.StreamHandler(sink)
+        handler.setFormatter(JsonFormatter())
+        root.handlers[:] = [handler]
+        root.setLevel(logging.DEBUG)
     try:
         yield sink
     finally:
+        if sink.handler is not None:
+            sink.handler.close()
         root.handlers[:], level = saved
         root.setLevel(level)
 

@@ -1,14 +1,38 @@
-"""Logging set-up: plain text for people, JSON lines for collectors."""
+"""Logging set-up: plain text for people, JSON lines for collectors.
+
+Every record goes to stderr through one handler, BatchedStreamHandler. Access lines (one
+per request, transports.http.access_log) skip the logging machinery and wait in its batch,
+written with one write at least every FLUSH_SECONDS, when BUFFER_CHARS have gathered, before
+any other record (so the stream stays in order) and at exit (logging.shutdown flushes every
+handler): the way nginx's `access_log ... buffer= flush=` writes. Other records are written
+and flushed one by one, as logging.StreamHandler does.
+"""
 
 from __future__ import annotations
 
 import logging
 import sys
+import threading
+import traceback
 from datetime import UTC, datetime
+from typing import TextIO
 
 import orjson
 
-__all__ = ["configure_logging"]
+from transports.http.access_log import send_access_lines_to
+
+__all__ = [
+    "BUFFER_CHARS",
+    "FLUSH_SECONDS",
+    "TEXT_FORMAT",
+    "BatchedStreamHandler",
+    "JsonFormatter",
+    "configure_logging",
+]
+
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+FLUSH_SECONDS = 1.0
+BUFFER_CHARS = 64 * 1024
 
 
 class JsonFormatter(logging.Formatter):
@@ -30,13 +54,102 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(entry).decode()
 
 
-def configure_logging(*, log_format: str, level: str) -> None:
-    """Send logs to stderr in the chosen format."""
-    handler = logging.StreamHandler(sys.stderr)
+class BatchedStreamHandler(logging.StreamHandler[TextIO]):
+    """A StreamHandler that also takes finished lines and writes them in batches.
+
+    One lock (the handler's own) orders the batch and the records: a record is written
+    after every line added before it. A thread writes the batch every flush_seconds, so a
+    line waits at most that long however quiet the server is.
+    """
+
+    def __init__(
+        self,
+        stream: TextIO,
+        *,
+        flush_seconds: float = FLUSH_SECONDS,
+        buffer_chars: int = BUFFER_CHARS,
+    ) -> None:
+        super().__init__(stream)
+        lock = self.lock  # Handler.__init__ made it: an RLock, so flush may nest in emit
+        assert lock is not None
+        self._lock = lock
+        self._lines: list[str] = []
+        self._chars = 0
+        self._buffer_chars = buffer_chars
+        self._stopped = threading.Event()
+        self._flusher = threading.Thread(
+            target=self._flush_every, args=(flush_seconds,), name="log-flush", daemon=True
+        )
+        self._flusher.start()
+
+    def add_line(self, line: str) -> None:
+        """Take one finished line; write the batch when it holds buffer_chars or more."""
+        with self._lock:
+            self._lines.append(line)
+            self._chars += len(line)
+            if self._chars >= self._buffer_chars:
+                self._write_batch()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Write the lines batched so far, then the record (handle() holds the lock)."""
+        self._write_batch()
+        super().emit(record)
+
+    def flush(self) -> None:
+        """Write the batch and flush the stream."""
+        with self._lock:
+            self._write_batch()
+            super().flush()
+
+    def close(self) -> None:
+        """Stop the timed flushes and write what is left; the stream stays open.
+
+        A line added later is written at once: no timer would write it.
+        """
+        self._stopped.set()
+        self._buffer_chars = 0
+        try:
+            self.flush()
+        except (OSError, ValueError):  # the stream was closed first: nothing can be written
+            pass
+        finally:
+            super().close()
+
+    def _write_batch(self) -> None:
+        if not self._lines:
+            return
+        batch = "".join(self._lines)
+        self._lines.clear()
+        self._chars = 0
+        try:
+            self.stream.write(batch)
+        except Exception:  # the stream failed: say so once per batch, as Handler.handleError
+            if logging.raiseExceptions and sys.stderr is not None:
+                traceback.print_exc(file=sys.stderr)
+
+    def _flush_every(self, seconds: float) -> None:
+        while not self._stopped.wait(seconds):
+            with self._lock:
+                try:
+                    # Nothing batched, nothing to do: an idle handler leaves its stream be.
+                    if self._lines and not self._stopped.is_set():
+                        self.flush()
+                except Exception:  # a failed flush must not end the timed flushes
+                    if logging.raiseExceptions and sys.stderr is not None:
+                        traceback.print_exc(file=sys.stderr)
+
+
+def configure_logging(*, log_format: str, level: str, stream: TextIO | None = None) -> None:
+    """Send logs to stream (stderr by default) in the chosen format."""
+    handler = BatchedStreamHandler(sys.stderr if stream is None else stream)
     if log_format == "json":
         handler.setFormatter(JsonFormatter())
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(logging.Formatter(TEXT_FORMAT))
     root = logging.getLogger()
+    for previous in root.handlers:
+        if isinstance(previous, BatchedStreamHandler):
+            previous.close()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    send_access_lines_to(handler, log_format=log_format)
