@@ -25,7 +25,7 @@ from tests.http.helpers import auth_headers, create_thread
 from tests.ops.conftest import OpsClientFactory
 from transports.cli.logs import TEXT_FORMAT, BatchedStreamHandler, JsonFormatter, configure_logging
 from transports.http.access_log import ACCESS_LOGGER, UNMATCHED, access_line, log_access
-from transports.http.keys import CONTEXT, REQUEST_ID
+from transports.http.app_keys import CONTEXT, REQUEST_ID
 
 KEYS = [
     "time",
