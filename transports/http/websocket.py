@@ -1,5 +1,9 @@
 """The chat WebSocket: subscribe, unsubscribe and post over one socket, one reply per frame.
 
+A frame that does work (subscribe, post) spends one request of the tenant's budget, as an
+HTTP request does; past it the reply is a 429 error with `retry_after` (whole seconds)
+and the socket stays open.
+
 Close codes: 4400 bad context headers, 4401 bad or expired token or ticket, 4403 not a
 member or a ticket bound to another thread, 4408 a slow consumer cut off (resubscribe with
 `after`), 1001 the server is shutting down.
@@ -21,8 +25,19 @@ from chat_core.commands import PostMessage
 from chat_core.context import RequestContext
 from chat_core.errors import ChatError
 from chat_core.hub import HubStopped, SlowConsumer, Subscription, follow_stream
+from chat_core.ratelimit import OverRate
 from chat_core.views import Replay
-from transports.http.app_keys import AUTH, CONTEXT, CORE, HUB, RENDERER, SOCKETS, STREAMS, TICKET
+from transports.http.app_keys import (
+    AUTH,
+    CONTEXT,
+    CORE,
+    HUB,
+    LIMITER,
+    RENDERER,
+    SOCKETS,
+    STREAMS,
+    TICKET,
+)
 from transports.http.problems import HTTPProblem, chat_error_status
 from transports.http.stream_common import check_thread, seconds_left
 from transports.http.ws_frames import Frame, FrameId, parse_frame, post_frame, subscribe_frame
@@ -152,6 +167,8 @@ class _Session:
             await self._error(frame_id, problem.status, problem.detail)
         except ChatError as error:
             await self._error(frame_id, chat_error_status(error), str(error))
+        except OverRate as over:
+            await self._error(frame_id, 429, str(over), retry_after=over.retry_after)
         except _Close as close:
             await self._close(close.code, close.reason)
         except Exception:
@@ -172,6 +189,7 @@ class _Session:
         wanted = subscribe_frame(frame)
         if wanted.thread_id in self._follows:
             raise HTTPProblem(409, "already subscribed to this thread")
+        self._spend()
         stream = await self._stream_of(wanted.thread_id)
         subscription = self._request.app[HUB].open(stream)
         subscription.on_cut = self._on_cut
@@ -193,6 +211,7 @@ class _Session:
         ticket = self._request.get(TICKET)
         if ticket is not None and ticket.thread_id not in (None, wanted.thread_id):
             raise _Close(4403, "the stream ticket is bound to another thread")
+        self._spend()
         context = self._request[CONTEXT]
         command = PostMessage(
             context=RequestContext(
@@ -209,6 +228,12 @@ class _Session:
         if isinstance(result, Replay):
             return {"message": orjson.loads(result.body), "replayed": True}
         return {"message": result.to_json()}
+
+    def _spend(self) -> None:
+        """Spend one request of the tenant's budget, else raise OverRate."""
+        limiter = self._request.app.get(LIMITER)
+        if limiter is not None:
+            limiter.spend(self._request[CONTEXT].tenant)
 
     async def _pump(self, thread_id: str, subscription: Subscription, after: int) -> None:
         renderer = self._request.app[RENDERER]
@@ -249,8 +274,8 @@ class _Session:
         finally:
             self._sending = False
 
-    async def _error(self, frame_id: FrameId, status: int, detail: str) -> None:
-        reply = {"op": "error", "id": frame_id, "status": status, "detail": detail}
+    async def _error(self, frame_id: FrameId, status: int, detail: str, **extra: Any) -> None:
+        reply = {"op": "error", "id": frame_id, "status": status, "detail": detail, **extra}
         await self._send(orjson.dumps(reply))
 
     async def _close(self, code: int, reason: str) -> None:
