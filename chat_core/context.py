@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import enum
+import os
+import random
 from collections.abc import Mapping
 from types import MappingProxyType
 
@@ -11,7 +13,15 @@ from attrs import field, frozen
 
 from events.envelope import Env, check_request_id, check_tenant
 
-__all__ = ["AuthContext", "RequestContext", "Role", "has_role"]
+__all__ = ["AuthContext", "RequestContext", "Role", "has_role", "new_request_id"]
+
+_IDS = random.Random()
+# A forked child starts from its parent's generator state: seed it afresh there, or both
+# would hand out the same request ids (random reseeds only its own module-level instance).
+os.register_at_fork(after_in_child=_IDS.seed)
+# The version (4) and variant (RFC 4122) bits of a random UUID.
+_UUID4_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))
+_UUID4_SET = (0x4000 << 64) | (0x8000 << 48)
 
 
 class Role(enum.StrEnum):
@@ -64,3 +74,13 @@ def has_role(auth: AuthContext, tenant: str, role: Role = Role.MEMBER) -> bool:
     if not roles:
         return False
     return role in roles or Role.ADMIN in roles
+
+
+def new_request_id() -> str:
+    """Make a random (version 4) UUID for a request that brought no id of its own.
+
+    A request id must be unique, not secret, so it is drawn from a seeded PRNG rather than
+    uuid4's os.urandom, a system call on every request; a forked child reseeds it.
+    """
+    text = (_IDS.getrandbits(128) & _UUID4_CLEAR | _UUID4_SET).to_bytes(16).hex()
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"

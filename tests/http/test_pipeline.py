@@ -7,11 +7,11 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
+from chat_core.context import new_request_id
 from chat_core.views import rfc3339
 from events.envelope import Env
 from events.store.base import EventStore
 from tests.http.helpers import all_events, auth_headers, create_thread, fold_log, post_message
-from transports.http.admission import new_request_id
 from transports.http.app_keys import CORE
 
 Client = TestClient[Any, Any]

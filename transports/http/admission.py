@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import os
-import random
 import re
 import warnings
 from collections.abc import Awaitable, Callable
@@ -30,7 +28,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp.web_urldispatcher import MatchInfoError, UrlMappingMatchInfo
 
-from chat_core.context import AuthContext, RequestContext, Role, has_role
+from chat_core.context import AuthContext, RequestContext, Role, has_role, new_request_id
 from chat_core.ratelimit import OverRate
 from chat_core.tickets import StreamTicket, TicketRefused
 from chat_core.tokens import InvalidToken
@@ -60,7 +58,6 @@ __all__ = [
     "admit",
     "admitted",
     "new_application",
-    "new_request_id",
     "run_request",
 ]
 
@@ -74,13 +71,9 @@ INVALID_TICKET = 'Bearer error="invalid_token"'
 REQUEST_ID_PATTERN = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 _ENVS = {env.value: env for env in Env}
-_IDS = random.Random()
-# A forked child starts from its parent's generator state: seed it afresh there, or both
-# would hand out the same request ids (random reseeds only its own module-level instance).
-os.register_at_fork(after_in_child=_IDS.seed)
-# The version (4) and variant (RFC 4122) bits of a random UUID.
-_UUID4_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))
-_UUID4_SET = (0x4000 << 64) | (0x8000 << 48)
+_NONE: list[str] = []
+_TWICE = "the {} header is sent more than once; send it once"
+_NO_TENANT = "the X-Tenant-Id header is required"
 
 
 def new_application(**options: Any) -> web.Application:
@@ -204,34 +197,26 @@ async def _refusal(request: web.Request, request_id: str, error: Exception) -> w
 
 
 def request_id_of(request: web.Request) -> str:
-    """Return the request's own X-Request-Id when well formed, else a new id."""
-    sent = request.headers.get("X-Request-Id")
-    if sent is not None and REQUEST_ID_PATTERN.fullmatch(sent):
-        return sent
+    """Return the request's own X-Request-Id when sent once and well formed, else a new id."""
+    sent = request.headers.getall("X-Request-Id", _NONE)
+    if len(sent) == 1 and REQUEST_ID_PATTERN.fullmatch(sent[0]):
+        return sent[0]
     return new_request_id()
-
-
-def new_request_id() -> str:
-    """Make a random (version 4) UUID for a request that sent no id of its own.
-
-    A request id must be unique, not secret, so it is drawn from a seeded PRNG rather than
-    uuid4's os.urandom, a system call on every request; a forked child reseeds it.
-    """
-    text = (_IDS.getrandbits(128) & _UUID4_CLEAR | _UUID4_SET).to_bytes(16).hex()
-    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
 def admit(request: web.Request, route: str) -> RequestContext | None:
     """Let a request reach its handler only past every check, in the contract's order.
 
-    401 (token or ticket), then 400 and 403 (context, membership), then 429 (the tenant's
-    budget). Return the request's context, None where it needs none (public routes, a
-    path no route takes: a 404 or 405 is about the path, and needs only the token).
+    401 (token or ticket), then 400 and 403 (context, membership), then 429: only a
+    verified member's requests spend a tenant's budget, so a stranger cannot spend
+    another's. Return the context; None where none is needed (public routes, and a path
+    no route takes: a 404 or 405 is about the path, and needs only the token).
     """
     if route in PUBLIC_PATHS or (
         route in CONSOLE_ROUTES and console_enabled(request.app[CORE].settings.mode)
     ):
         return None
+    # Only the stream routes take a ticket (browsers cannot set headers there), by GET.
     ticket = None
     if route in TICKET_ROUTES and request.method == "GET" and "ticket" in request.query:
         ticket = redeem_ticket(request)
@@ -241,13 +226,20 @@ def admit(request: web.Request, route: str) -> RequestContext | None:
         request[AUTH] = verify_request(request)
     if route == UNMATCHED:
         return None
-    context = (
-        context_from_headers(request) if ticket is None else ticket.context(request[REQUEST_ID])
-    )
+    if ticket is None:
+        context = context_from_headers(request)
+    else:
+        context = ticket.context(request[REQUEST_ID])
     if not has_role(request[AUTH], context.tenant, Role.MEMBER):
         raise HTTPProblem(403, f"the caller is not a member of tenant {context.tenant}")
     request[CONTEXT] = context
-    spend_rate_budget(request.app, context.tenant)
+    limiter = request.app.get(LIMITER)
+    if limiter is not None:
+        try:
+            limiter.spend(context.tenant)
+        except OverRate as over:
+            headers = {"Retry-After": str(over.retry_after)}
+            raise HTTPProblem(429, str(over), headers=headers) from None
     return context
 
 
@@ -265,8 +257,11 @@ def redeem_ticket(request: web.Request) -> StreamTicket:
 def verify_request(request: web.Request) -> AuthContext:
     """Verify the request's bearer token, or raise a 401 problem with its challenge."""
     verifier = request.app[CORE].verifier
+    sent = request.headers.getall("Authorization", _NONE)
+    if len(sent) > 1:
+        raise HTTPProblem(400, _TWICE.format("Authorization"))
     try:
-        return verifier.verify_authorization(request.headers.get("Authorization"))
+        return verifier.verify_authorization(sent[0] if sent else None)
     except InvalidToken as exc:
         challenge = exc.challenge
         detail = "a valid bearer token is required" if exc.token_sent else "no bearer token sent"
@@ -274,41 +269,32 @@ def verify_request(request: web.Request) -> AuthContext:
 
 
 def context_from_headers(request: web.Request) -> RequestContext:
-    """Read X-Tenant-Id, X-Env and X-Request-Id into a RequestContext, else a 400 problem."""
+    """Read X-Tenant-Id, X-Env and X-Request-Id into a RequestContext, else a 400 problem.
+
+    Each is taken only when sent once: a proxy that kept the last of two could disagree.
+    """
     headers = request.headers
-    tenant = headers.get("X-Tenant-Id")
-    if tenant is None:
-        raise HTTPProblem(400, "the X-Tenant-Id header is required")
+    tenants = headers.getall("X-Tenant-Id", _NONE)
+    if len(tenants) != 1:
+        raise HTTPProblem(400, _TWICE.format("X-Tenant-Id") if tenants else _NO_TENANT)
+    tenant = tenants[0]
     try:
         check_tenant(tenant)
     except InvalidContext:
         raise HTTPProblem(400, "X-Tenant-Id must match ^t_[a-z0-9][a-z0-9_-]{0,62}$") from None
-    env_name = headers.get("X-Env")
-    if env_name is None:
-        raise HTTPProblem(400, "the X-Env header is required")
-    env = _ENVS.get(env_name)
+    envs = headers.getall("X-Env", _NONE)
+    if len(envs) != 1:
+        raise HTTPProblem(400, _TWICE.format("X-Env") if envs else "the X-Env header is required")
+    env = _ENVS.get(envs[0])
     allowed = request.app[CORE].settings.envs
     if env is None or env not in allowed:
         names = ", ".join(sorted(env.value for env in allowed))
         raise HTTPProblem(400, f"X-Env must be one of: {names}")
     request_id = request[REQUEST_ID]
-    sent_id = headers.get("X-Request-Id")
+    sent_ids = headers.getall("X-Request-Id", _NONE)
+    if len(sent_ids) > 1:
+        raise HTTPProblem(400, _TWICE.format("X-Request-Id"))
     # request_id_of kept a well-formed id and replaced any other: no need to match it again.
-    if sent_id is not None and sent_id != request_id:
+    if sent_ids and sent_ids[0] != request_id:
         raise HTTPProblem(400, "X-Request-Id must match ^[A-Za-z0-9._:-]{1,128}$")
     return RequestContext(tenant=tenant, env=env, request_id=request_id)
-
-
-def spend_rate_budget(app: web.Application, tenant: str) -> None:
-    """Spend one request of the tenant's budget; an empty bucket is a 429 with Retry-After.
-
-    Only a verified member's requests count against a tenant (it runs after the token and
-    the context), so a stranger cannot spend another tenant's budget.
-    """
-    limiter = app.get(LIMITER)
-    if limiter is not None:
-        try:
-            limiter.spend(tenant)
-        except OverRate as exc:
-            headers = {"Retry-After": str(exc.retry_after)}
-            raise HTTPProblem(429, str(exc), headers=headers) from None

@@ -85,9 +85,12 @@ def reject_query(request: web.Request) -> None:
 
 def idempotency_of(request: web.Request, data: Any, raw: bytes) -> Idempotency | None:
     """Return the request's Idempotency-Key with the fingerprint of method, path and body."""
-    key = request.headers.get("Idempotency-Key")
-    if key is None:
+    keys = request.headers.getall("Idempotency-Key", ())
+    if not keys:
         return None
+    if len(keys) > 1:
+        raise HTTPProblem(400, "the Idempotency-Key header is sent more than once; send it once")
+    key = keys[0]
     if IDEMPOTENCY_KEY.fullmatch(key) is None:
         raise HTTPProblem(400, "Idempotency-Key must be 1 to 255 printable ASCII characters")
     return Idempotency(

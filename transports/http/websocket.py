@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -22,7 +21,7 @@ import orjson
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from chat_core.commands import PostMessage
-from chat_core.context import RequestContext
+from chat_core.context import RequestContext, new_request_id
 from chat_core.errors import ChatError
 from chat_core.hub import HubStopped, SlowConsumer, Subscription, follow_stream
 from chat_core.ratelimit import OverRate
@@ -215,7 +214,7 @@ class _Session:
         context = self._request[CONTEXT]
         command = PostMessage(
             context=RequestContext(
-                tenant=context.tenant, env=context.env, request_id=str(uuid.uuid4())
+                tenant=context.tenant, env=context.env, request_id=new_request_id()
             ),
             auth=self._request[AUTH],
             thread_id=wanted.thread_id,
