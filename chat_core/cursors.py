@@ -1,4 +1,10 @@
-"""Opaque page cursors: a kind, an order and a position, base64url encoded."""
+"""Opaque page cursors: a kind, an order and a position, base64url encoded.
+
+A position is a global log position (threads) or a seq (messages): never above 2^53, the
+largest integer every JSON client reads exactly, and far from the 64-bit integers SQLite
+and PostgreSQL hold. A cursor past it is none a listing made, so it is refused as
+malformed before any store sees its number.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +13,11 @@ import binascii
 
 from chat_core.errors import BadRequest
 
-__all__ = ["decode_cursor", "encode_cursor"]
+__all__ = ["MAX_POSITION", "decode_cursor", "encode_cursor"]
 
+MAX_POSITION = 2**53
 _URLSAFE = bytes.maketrans(b"+/", b"-_")
+_MALFORMED = "the cursor in 'after' is malformed"
 
 
 def encode_cursor(kind: str, order: str, position: int) -> str:
@@ -21,15 +29,17 @@ def encode_cursor(kind: str, order: str, position: int) -> str:
 
 def decode_cursor(cursor: str, kind: str, order: str) -> int:
     """Return the position of a cursor made for this listing and order, else BadRequest."""
+    if len(cursor) > 64:
+        raise BadRequest(_MALFORMED)
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         text = base64.urlsafe_b64decode(padded.encode("ascii")).decode("ascii")
         found_kind, found_order, digits = text.split(":")
-        position = int(digits)
     except (ValueError, binascii.Error, UnicodeError):
-        raise BadRequest("the cursor in 'after' is malformed") from None
-    if len(cursor) > 64 or found_kind != kind or position < 0 or not digits.isdigit():
-        raise BadRequest("the cursor in 'after' is malformed")
+        raise BadRequest(_MALFORMED) from None
+    # isdigit before int: int() also takes a sign, spaces and underscores.
+    if found_kind != kind or not digits.isdigit() or int(digits) > MAX_POSITION:
+        raise BadRequest(_MALFORMED)
     if found_order != order:
         raise BadRequest(f"the cursor in 'after' was made for order={found_order}")
-    return position
+    return int(digits)
