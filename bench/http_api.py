@@ -2,13 +2,18 @@
 
 Run: `python -m bench.http_api [--quick]`. Each server runs in its own process on
 127.0.0.1, pinned to core 0; wrk (Debian's `wrk`) drives one at a time from core 1 with 32
-connections for a fixed time. The bare hello world, POST and GET are measured in turn, in
-ROUNDS rounds of SECONDS each (one shorter round with --quick), and each figure is the
-median over them, its ratio the median of its ratios to the bare figure of the same round:
-this machine's speed drifts by ±20% from one half-minute to the next, and a ratio of
-figures taken seconds apart drifts far less. Then the same with a million events stored
-(LARGE_ROUNDS rounds). Without wrk the load generator falls back
-to an aiohttp client in this process (slower: say so when you quote figures).
+connections for a fixed time. The headline rows are the default configuration: the access
+log on, in text, to the server's stderr, a pipe this process reads and counts the lines of
+(so writing them costs what it costs in a deployment, not what /dev/null costs). Beside
+them, a second server on its own file with the access log off (CHAT_CORE_LOG_LEVEL=WARNING).
+The bare hello world, then POST and GET of each server are measured in turn, in ROUNDS
+rounds of SECONDS each (one shorter round with --quick), and each figure is the median over
+them, its ratio the median of its ratios to the bare figure of the same round: this
+machine's speed drifts by ±20% from one half-minute to the next, and a ratio of figures
+taken seconds apart drifts far less. The access log's cost is one minus the median of each
+round's ratio of the log-on rate to the log-off rate. Then the same with a million events
+stored (LARGE_ROUNDS rounds). Without wrk the load generator falls back to an aiohttp
+client in this process (slower: say so when you quote figures).
 """
 
 from __future__ import annotations
@@ -24,9 +29,11 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
+from typing import IO
 
 import aiohttp
 from attrs import frozen
@@ -48,6 +55,10 @@ ROUNDS = 7
 LARGE_ROUNDS = 3
 SECONDS = 4
 BARE = "bare aiohttp hello world"
+POST, GET = "POST message (authenticated, durable)", "GET message page of 20"
+LOG_OFF = ", access log off"
+# Requests the log-on server answers before the rounds: /healthz, the thread, its warm-up.
+WARM_UP = 40
 
 
 @frozen
@@ -61,6 +72,8 @@ class Measurement:
     non_2xx: int
     # To the bare hello world measured in the same round (see _medians).
     ratio: float = 1.0
+    # Answered in the measurement (wrk's count; the client's when wrk is missing).
+    requests: int = 0
 
 
 def bench_token() -> str:
@@ -100,7 +113,13 @@ async def _wait_ready(base: str, deadline: float = 60.0, poll: float = 0.1) -> N
     raise RuntimeError(f"server at {base} did not start")
 
 
-def _start_chat_core(port: int, store_url: str) -> subprocess.Popen[bytes]:
+def _start_chat_core(
+    port: int, store_url: str, *, access_log: bool = False
+) -> subprocess.Popen[bytes]:
+    """Start `chat-core serve`: with access_log, in the default configuration, stderr piped.
+
+    Without it the log level is WARNING (no access lines) and stderr is this process's.
+    """
     env = dict(os.environ)
     env.update(
         CHAT_CORE_STORE=store_url,
@@ -110,11 +129,38 @@ def _start_chat_core(port: int, store_url: str) -> subprocess.Popen[bytes]:
         CHAT_CORE_AUDIENCE=AUDIENCE,
         CHAT_CORE_MASTER_KEY=base64.b64encode(secrets.token_bytes(32)).decode(),
         CHAT_CORE_MODE="prod",
-        CHAT_CORE_LOG_LEVEL="WARNING",
+        CHAT_CORE_LOG_LEVEL="INFO" if access_log else "WARNING",
+        CHAT_CORE_LOG_FORMAT="text",
         CHAT_CORE_RATE_LIMIT="off",  # one tenant at full speed is the point here
     )
     command = _pinned([sys.executable, "-m", "transports.cli.main", "serve"], SERVER_CORE)
-    return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
+    stderr = subprocess.PIPE if access_log else None
+    return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=stderr)
+
+
+class _LineCounter:
+    """Read a server's stderr to its end in a thread, counting its access lines."""
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        self.lines = 0
+        self.last = b""
+        self._stream = stream
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        tail = b""
+        while chunk := self._stream.read1(1 << 16):  # type: ignore[attr-defined]
+            tail += chunk
+            *lines, tail = tail.split(b"\n")
+            self.lines += sum(b" chat_core.access: " in line for line in lines)
+            if lines:
+                self.last = lines[-1]
+
+    def wait(self) -> int:
+        """Wait for the end of the stream (the server exited); return the lines counted."""
+        self._thread.join(timeout=30)
+        return self.lines
 
 
 def _start_bare(port: int) -> subprocess.Popen[bytes]:
@@ -148,7 +194,8 @@ def _wrk(name: str, url: str, script: str | None, seconds: int) -> Measurement:
     p50 = _millis(re.search(r"^\s+50%\s+(\S+)$", output, re.M).group(1))  # type: ignore[union-attr]
     p99 = _millis(re.search(r"^\s+99%\s+(\S+)$", output, re.M).group(1))  # type: ignore[union-attr]
     bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
-    return Measurement(name, rps, p50, p99, int(bad.group(1)) if bad else 0)
+    done = int(re.search(r"(\d+) requests in", output).group(1))  # type: ignore[union-attr]
+    return Measurement(name, rps, p50, p99, int(bad.group(1)) if bad else 0, requests=done)
 
 
 async def _client(
@@ -174,7 +221,8 @@ async def _client(
         elapsed = time.perf_counter() - began
     latencies.sort()
     p50, p99 = latencies[len(latencies) // 2], latencies[int(len(latencies) * 0.99)]
-    return Measurement(name, len(latencies) / elapsed, p50 * 1000, p99 * 1000, bad)
+    count = len(latencies)
+    return Measurement(name, count / elapsed, p50 * 1000, p99 * 1000, bad, requests=count)
 
 
 async def _measure(
@@ -195,7 +243,7 @@ async def _measure(
 
 async def _chat_core(
     folder: str,
-    database: str,
+    databases: tuple[str, str],
     headers: Mapping[str, str],
     body: bytes,
     seconds: int,
@@ -204,49 +252,72 @@ async def _chat_core(
     bare_base: str,
     rounds: int,
 ) -> list[list[Measurement]]:
-    """Start chat-core on a SQLite file, time its start-up, then measure in rounds.
+    """Start chat-core twice, access log on and off, each on its file; measure in rounds.
 
-    Each round measures the bare hello world, POST and GET in turn, so every ratio compares
-    figures taken moments apart on this machine, whatever else it is doing.
+    Each round measures the bare hello world, then POST and GET of the log-on server,
+    then of the log-off one, so every ratio compares figures taken moments apart on this
+    machine, whatever else it is doing. Start-up is timed on the log-on server.
     """
-    port = _free_port()
+    ports = _free_port(), _free_port()
     started = time.perf_counter()
-    server = _start_chat_core(port, f"sqlite:///{folder}/{database}")
+    logged = _start_chat_core(ports[0], f"sqlite:///{folder}/{databases[0]}", access_log=True)
+    assert logged.stderr is not None
+    counter = _LineCounter(logged.stderr)
+    quiet = _start_chat_core(ports[1], f"sqlite:///{folder}/{databases[1]}")
     measured: list[list[Measurement]] = []
     try:
-        base = f"http://127.0.0.1:{port}"
-        await _wait_ready(base, poll=0.01)
+        bases = [f"http://127.0.0.1:{port}" for port in ports]
+        await _wait_ready(bases[0], poll=0.01)
         startup = time.perf_counter() - started
-        thread_id = await _make_thread(base, headers)
-        url = f"{base}/chat/threads/{thread_id}/messages"
+        await _wait_ready(bases[1], poll=0.01)
+        urls = [
+            f"{base}/chat/threads/{await _make_thread(base, headers)}/messages" for base in bases
+        ]
         for _ in range(rounds):
-            bare = await _measure(
-                BARE, bare_base + "/", "GET", {}, None, folder=folder, seconds=seconds
-            )
-            post = await _measure(
-                f"POST message (authenticated, durable){label}",
-                url,
-                "POST",
-                headers,
-                body,
-                folder=folder,
-                seconds=seconds,
-            )
-            get = await _measure(
-                f"GET message page of 20{label}",
-                url + "?limit=20",
-                "GET",
-                headers,
-                None,
-                folder=folder,
-                seconds=seconds,
-            )
-            measured.append([bare, post, get])
-        rss = _rss_mib(server.pid)
+            row = [
+                await _measure(
+                    BARE, bare_base + "/", "GET", {}, None, folder=folder, seconds=seconds
+                )
+            ]
+            for url, suffix in zip(urls, ("", LOG_OFF), strict=True):
+                row.append(
+                    await _measure(
+                        f"{POST}{suffix}{label}",
+                        url,
+                        "POST",
+                        headers,
+                        body,
+                        folder=folder,
+                        seconds=seconds,
+                    )
+                )
+                row.append(
+                    await _measure(
+                        f"{GET}{suffix}{label}",
+                        url + "?limit=20",
+                        "GET",
+                        headers,
+                        None,
+                        folder=folder,
+                        seconds=seconds,
+                    )
+                )
+            measured.append(row)
+        rss = _rss_mib(logged.pid), _rss_mib(quiet.pid)
     finally:
-        server.terminate()
-        server.wait(timeout=20)
-    print(f"  chat-core{label}: start-up {startup * 1000:.0f} ms, RSS after the run {rss:.0f} MiB")
+        for server in (logged, quiet):
+            server.terminate()
+        for server in (logged, quiet):
+            server.wait(timeout=20)
+    lines = counter.wait()
+    answered = sum(item.requests for row in measured for item in row[1:3])
+    print(
+        f"  chat-core{label}: start-up {startup * 1000:.0f} ms, RSS after the run"
+        f" {rss[0]:.0f} MiB (access log off: {rss[1]:.0f} MiB); access lines read from its"
+        f" stderr: {lines:,} for {answered:,} requests wrk counted + {WARM_UP + 2} before"
+    )
+    if lines < answered:
+        print(f"  MISSING ACCESS LINES: {answered - lines:,}; last line read: {counter.last!r}")
     return measured
 
 
@@ -262,14 +333,14 @@ async def _make_thread(base: str, headers: Mapping[str, str]) -> str:
     async with aiohttp.ClientSession(base, headers=dict(headers)) as session:
         async with session.post("/chat/threads", data=b"{}") as response:
             thread_id: str = (await response.json())["id"]
-        for index in range(40):
+        for index in range(WARM_UP):
             body = b'{"content": "warm-up %d"}' % index
             async with session.post(f"/chat/threads/{thread_id}/messages", data=body):
                 pass
         return thread_id
 
 
-async def _run(quick: bool) -> list[Measurement]:
+async def _run(quick: bool) -> tuple[list[Measurement], list[str]]:
     seconds = 3 if quick else SECONDS
     rounds = 1 if quick else ROUNDS
     token = bench_token()
@@ -287,13 +358,21 @@ async def _run(quick: bool) -> list[Measurement]:
             bare_base = f"http://127.0.0.1:{bare_port}"
             await _wait_ready(bare_base)
             fresh = await _chat_core(
-                folder, "bench.db", headers, body, seconds, "", bare_base=bare_base, rounds=rounds
+                folder,
+                ("bench.db", "bench-off.db"),
+                headers,
+                body,
+                seconds,
+                "",
+                bare_base=bare_base,
+                rounds=rounds,
             )
             # The same figures with a million events already in the log (issue 7's scaling).
             build_log(str(Path(folder) / "big.db"), LARGE_LOG)
+            shutil.copyfile(Path(folder) / "big.db", Path(folder) / "big-off.db")
             large = await _chat_core(
                 folder,
-                "big.db",
+                ("big.db", "big-off.db"),
                 headers,
                 body,
                 seconds,
@@ -305,7 +384,7 @@ async def _run(quick: bool) -> list[Measurement]:
             bare_server.terminate()
             bare_server.wait(timeout=15)
     _print_rounds(fresh + large)
-    return _medians(fresh) + _medians(large)[1:]
+    return _medians(fresh) + _medians(large)[1:], _costs(fresh, large)
 
 
 def _medians(rounds: list[list[Measurement]]) -> list[Measurement]:
@@ -331,7 +410,8 @@ def _medians(rounds: list[list[Measurement]]) -> list[Measurement]:
 
 
 def _print_rounds(rounds: list[list[Measurement]]) -> None:
-    print("\n  each round: bare req/s, then POST and GET req/s (p99 ms, x bare)")
+    print("\n  each round: bare req/s, then POST, GET with the access log, POST, GET without")
+    print("  (req/s, p99 ms, x bare)")
     for row in rounds:
         bare = row[0].rps
         cells = [f"{item.rps:,.0f} ({item.p99_ms:.1f}, {item.rps / bare:.3f}x)" for item in row[1:]]
@@ -340,25 +420,49 @@ def _print_rounds(rounds: list[list[Measurement]]) -> None:
         )
 
 
+def _log_costs(rounds: list[list[Measurement]]) -> tuple[float, float]:
+    """Return the access log's cost for POST and GET: 1 - median of on/off per round."""
+    post = statistics.median(row[1].rps / row[3].rps for row in rounds)
+    get = statistics.median(row[2].rps / row[4].rps for row in rounds)
+    return 1 - post, 1 - get
+
+
+def _costs(fresh: list[list[Measurement]], large: list[list[Measurement]]) -> list[str]:
+    """Say what the access log costs, fresh and with 1M events."""
+    said = []
+    for rounds, label in ((fresh, ""), (large, ", 1M events")):
+        post, get = _log_costs(rounds)
+        said.append(
+            f"access log cost{label} (1 - median of each round's on/off rate):"
+            f" POST {post:.1%}, GET {get:.1%} (target: at most 5%)"
+        )
+    return said
+
+
 def run(*, quick: bool = False) -> list[Measurement]:
     """Measure and print each figure with its latency and its ratio to the bare hello world."""
-    results = asyncio.run(_run(quick))
+    results, costs = asyncio.run(_run(quick))
     tool = "wrk" if shutil.which("wrk") else "aiohttp client (install wrk for real figures)"
     print(f"\nHTTP, {CONNECTIONS} connections, server on core {SERVER_CORE}, load by {tool}")
     print("medians over the rounds; a ratio is the median of each round's ratio to its bare")
-    print(f"{'':52} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8} {'x bare':>7}")
+    print("rows without 'access log off': the default configuration, its access log on, in")
+    print("text, to a pipe this process reads")
+    print(f"{'':64} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8} {'x bare':>7}")
     for item in results:
         print(
-            f"{item.name:52} {item.rps:9,.0f} {item.p50_ms:8.2f} {item.p99_ms:8.2f}"
+            f"{item.name:64} {item.rps:9,.0f} {item.p50_ms:8.2f} {item.p99_ms:8.2f}"
             f" {item.non_2xx:8d} {item.ratio:7.3f}"
         )
-    fresh_post, fresh_get, large_post, large_get = results[1:5]
-    post_drift = large_post.ratio / fresh_post.ratio
-    get_drift = large_get.ratio / fresh_get.ratio
-    print(
-        f"with 1M events, each ratio over the fresh log's: POST {post_drift:.2f},"
-        f" GET {get_drift:.2f} (target: within 0.90-1.10)"
-    )
+    for line in costs:
+        print(line)
+    fresh, large = results[1:5], results[5:9]
+    for offset, label in ((0, "access log on"), (2, "access log off")):
+        post_drift = large[offset].ratio / fresh[offset].ratio
+        get_drift = large[offset + 1].ratio / fresh[offset + 1].ratio
+        print(
+            f"with 1M events, {label}, each ratio over the fresh log's: POST {post_drift:.2f},"
+            f" GET {get_drift:.2f} (target: within 0.90-1.10)"
+        )
     return results
 
 

@@ -1,8 +1,9 @@
 """Instructions per authenticated POST (or GET), counted by valgrind: a figure that does not drift.
 
-Run: `python -m bench.instructions [post|get]` (needs Debian's valgrind). The server (the
-real app on a SQLite file in a temporary folder, with the serve command's GC settings
-and event loop)
+Run: `python -m bench.instructions [post|get] [--access-log]` (needs Debian's valgrind).
+The server (the real app on a SQLite file in a temporary folder, with the serve command's
+GC settings and event loop; its logs off, or with --access-log set up as serve sets them
+up by default: INFO, text, one access line per request, here to a file in that folder)
 and 32 raw keep-alive clients run in one process under `valgrind --tool=callgrind`, once
 with SHORT and once with LONG requests; the difference of the two totals over the
 difference of the counts is the cost of one request, start-up and warm-up cancelled out.
@@ -12,7 +13,7 @@ Wall-clock figures on this machine drift by tens of percent between half-minutes
 versions of the code a few percent apart cannot be told apart by req/s; instruction
 counts of the same run repeat within 0.2%. Instructions are not time (a cache miss costs
 more than an add): quote them beside bench.http_api's figures, not instead of them.
-`--child N KIND` is the measured process itself.
+`--child N KIND [--access-log]` is the measured process itself.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from aiohttp import web
 from bench.http_api import AUDIENCE, ISSUER, SECRET, TENANT, bench_token
 from chat_core.bootstrap import bootstrap
 from chat_core.settings import Settings
+from transports.cli.logs import configure_logging
 from transports.cli.main import GC_THRESHOLDS, SWITCH_INTERVAL, new_loop
 from transports.http.app import create_app
 
@@ -43,29 +45,48 @@ WARM_UP = 40
 BODY = b'{"content": "hello from the benchmark"}'
 
 
-async def _serve_and_load(requests: int, kind: str) -> None:
-    logging.disable(logging.WARNING)
+def _child(requests: int, kind: str, access_log: bool) -> None:
+    """Be the measured process: serve and load, logs off or the access log to a file."""
     gc.set_threshold(*GC_THRESHOLDS)
     sys.setswitchinterval(SWITCH_INTERVAL)
-    with tempfile.TemporaryDirectory() as folder:
-        settings = Settings(
-            store_url=f"sqlite:///{folder}/bench.db",
-            mode="prod",
-            hs256_secret=SECRET,
-            master_key=b"k" * 32,
-            issuer=ISSUER,
-            audience=AUDIENCE,
-            rate_limit=None,
-        )
-        runner = web.AppRunner(create_app(await bootstrap(settings=settings)), access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        try:
-            await _load(port, requests, kind)
-        finally:
-            await runner.cleanup()
+    with tempfile.TemporaryDirectory() as folder, open(f"{folder}/access.log", "w+") as log:
+        if access_log:
+            configure_logging(log_format="text", level="INFO", stream=log)
+        else:
+            logging.disable(logging.WARNING)
+        # On the loop the serve command runs on: uvloop where installed.
+        with asyncio.Runner(loop_factory=new_loop) as runner:
+            runner.run(_serve_and_load(folder, requests, kind))
+        if access_log:
+            logging.getLogger().handlers[0].flush()
+            log.seek(0)
+            lines = sum(" chat_core.access: " in line for line in log)
+            # A broken access log cannot be counted as a cheap one: one line per request.
+            sent = 1 + CLIENTS * (WARM_UP + requests // CLIENTS)
+            if lines != sent:
+                raise RuntimeError(f"{lines} access lines for {sent} requests")
+
+
+async def _serve_and_load(folder: str, requests: int, kind: str) -> None:
+    """Serve the real app on a SQLite file in folder and load it."""
+    settings = Settings(
+        store_url=f"sqlite:///{folder}/bench.db",
+        mode="prod",
+        hs256_secret=SECRET,
+        master_key=b"k" * 32,
+        issuer=ISSUER,
+        audience=AUDIENCE,
+        rate_limit=None,
+    )
+    runner = web.AppRunner(create_app(await bootstrap(settings=settings)), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        await _load(port, requests, kind)
+    finally:
+        await runner.cleanup()
 
 
 async def _load(port: int, requests: int, kind: str) -> None:
@@ -110,7 +131,7 @@ async def _answer(reader: asyncio.StreamReader) -> bytes:
     return await reader.readexactly(int(length.group(1)))
 
 
-def _count(requests: int, kind: str) -> int:
+def _count(requests: int, kind: str, access_log: bool) -> int:
     """Run the child under callgrind and return the instructions it executed."""
     with tempfile.TemporaryDirectory() as folder:
         command = [
@@ -123,6 +144,7 @@ def _count(requests: int, kind: str) -> int:
             "--child",
             str(requests),
             kind,
+            *(["--access-log"] if access_log else []),
         ]
         # One hash seed for both runs, so dicts and sets do the same work in each.
         env = dict(os.environ, PYTHONHASHSEED="0")
@@ -135,21 +157,22 @@ def _count(requests: int, kind: str) -> int:
 
 def main(argv: list[str]) -> int:
     """Print instructions per request of the kind asked (post by default)."""
+    access_log = "--access-log" in argv
+    argv = [item for item in argv if item != "--access-log"]
     if argv[:1] == ["--child"]:
-        # On the loop the serve command runs on: uvloop where installed.
-        with asyncio.Runner(loop_factory=new_loop) as runner:
-            runner.run(_serve_and_load(int(argv[1]), argv[2]))
+        _child(int(argv[1]), argv[2], access_log)
         return 0
     kind = argv[0] if argv else "post"
-    if kind not in ("post", "get"):
-        print("usage: python -m bench.instructions [post|get]", file=sys.stderr)
+    if kind not in ("post", "get") or len(argv) > 1:
+        print("usage: python -m bench.instructions [post|get] [--access-log]", file=sys.stderr)
         return 2
     if shutil.which("valgrind") is None:
         print("valgrind is not installed (Debian: apt-get install valgrind)", file=sys.stderr)
         return 2
-    short, long = _count(SHORT, kind), _count(LONG, kind)
+    short, long = _count(SHORT, kind, access_log), _count(LONG, kind, access_log)
     per_request = (long - short) / (LONG - SHORT)
-    print(f"{kind.upper()}: {per_request:,.0f} instructions per request")
+    logs = "the access log on (text, to a file)" if access_log else "logs off"
+    print(f"{kind.upper()}, {logs}: {per_request:,.0f} instructions per request")
     print(f"  ({long:,} at {LONG} requests - {short:,} at {SHORT}) / {LONG - SHORT}")
     return 0
 

@@ -21,11 +21,15 @@ def test_every_listed_benchmark_has_a_run_the_runner_can_call(name: str) -> None
     assert "report" in parameters or "quick" in parameters
 
 
+@pytest.mark.parametrize("logs", [[], ["--access-log"]])
 @pytest.mark.parametrize("kind", ["post", "get"])
-def test_the_instruction_count_child_serves_every_request_it_sends(kind: str) -> None:
+def test_the_instruction_count_child_serves_every_request_it_sends(
+    kind: str, logs: list[str]
+) -> None:
     # In a process of its own: the child sets the serve command's GC and logging settings.
-    # It raises on any answer but 2xx, so a broken route cannot be counted as cheap.
-    child = [sys.executable, "-m", "bench.instructions", "--child", "64", kind]
+    # It raises on any answer but 2xx, so a broken route cannot be counted as cheap, and,
+    # with --access-log, on fewer access lines than requests.
+    child = [sys.executable, "-m", "bench.instructions", "--child", "64", kind, *logs]
     root = Path(__file__).resolve().parents[2]
     assert subprocess.run(child, capture_output=True, timeout=120, cwd=root).returncode == 0
 
@@ -34,6 +38,7 @@ def test_the_instruction_count_refuses_an_unknown_kind() -> None:
     from bench.instructions import main
 
     assert main(["put"]) == 2
+    assert main(["post", "get"]) == 2
 
 
 def test_the_trace_follows_a_post_from_the_route_into_the_store() -> None:
