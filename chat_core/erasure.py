@@ -51,9 +51,7 @@ class ErasureHandler:
         self._guard = IdempotencyGuard(store)
         # Each erasure has a stream of its own, so nothing about it is worth caching.
         records = StreamCache(store, ThreadState, capacity=1)
-        self._writer = StreamWriter(
-            store=store, bus=bus, cache=records, clock=clock, guard=self._guard
-        )
+        self._writer = StreamWriter(store=store, cache=records, clock=clock, guard=self._guard)
 
     def register(self) -> None:
         """Make this the bus's handler of EraseSubject."""

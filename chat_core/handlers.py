@@ -62,14 +62,13 @@ class ChatHandlers:
         self._guard = IdempotencyGuard(store)
         self._threads = StreamWriter(
             store=store,
-            bus=bus,
             cache=threads,
             clock=clock,
             guard=self._guard,
             depth=PIPELINE_DEPTH if sole_writer else 1,
         )
         self._temperatures = StreamWriter(
-            store=store, bus=bus, cache=temperatures, clock=clock, guard=self._guard
+            store=store, cache=temperatures, clock=clock, guard=self._guard
         )
 
     def register(self) -> None:

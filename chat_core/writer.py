@@ -28,7 +28,6 @@ from chat_core.context import AuthContext, RequestContext
 from chat_core.errors import ChatError, Conflict
 from chat_core.idempotency import IdempotencyGuard, idempotency_metadata
 from chat_core.readmodel import StreamCache, TemperatureState, ThreadState
-from events.bus import MessageBus
 from events.envelope import DatasetEvent, EventPayload, event_from_columns
 from events.ids import new_event_id
 from events.store.base import (
@@ -125,7 +124,6 @@ class StreamWriter(Generic[S]):
         self,
         *,
         store: EventStore,
-        bus: MessageBus,
         cache: StreamCache[S],
         clock: Callable[[], datetime],
         guard: IdempotencyGuard,
@@ -134,7 +132,6 @@ class StreamWriter(Generic[S]):
         linger_turns: int = LINGER_TURNS,
     ) -> None:
         self._store = store
-        self._bus = bus
         self._cache: StreamCache[S] = cache
         self._clock = clock
         self._guard = guard
@@ -279,7 +276,6 @@ class StreamWriter(Generic[S]):
         except Exception:
             self._cache.forget(stream)
             log.exception("could not fold %s after an append; it will be reread", stream)
-        await self._bus.publish(recorded)
         return True
 
     async def _retry(self, queue: deque[_Entry], failed: list[_Flight]) -> None:

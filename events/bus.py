@@ -1,17 +1,30 @@
-"""The typed in-process bus: one handler per command, any number of event subscribers."""
+"""The typed in-process bus: one handler per command; the log's events for any subscriber.
+
+Commands go to their one handler (`send`). Recorded events reach subscribers only from
+the log: a `LogFollower` holds the process's one subscription to the store and publishes
+every event it reads, in log order and once each, whoever appended it (this process,
+another instance, the CLI). A subscriber is a plain function run on the follower's turn:
+it must not block, and work that waits (a delivery, a wake-up of a long poll) belongs in
+the consumer's own task, which the subscriber hands the event to. A subscriber that raises
+is logged and fails alone; the others still get the event.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from typing import Any, Generic, TypeVar
 
-from events.store.base import RecordedEvent
+from events.store.base import EventStore, RecordedEvent, StoreClosed
 
-__all__ = ["BusError", "Command", "CommandHandler", "MessageBus", "Subscriber"]
+__all__ = ["BusError", "Command", "LogFollower", "MessageBus", "Subscriber"]
 
 R = TypeVar("R", covariant=True)
 C = TypeVar("C", bound="Command[Any]")
+
+# How long the follower waits before it subscribes again after its subscription failed.
+RETRY_SECONDS = 1.0
 
 log = logging.getLogger("events.bus")
 
@@ -22,8 +35,7 @@ class Command(Generic[R]):
     __slots__ = ()
 
 
-CommandHandler = Callable[[C], Awaitable[Any]]
-Subscriber = Callable[[RecordedEvent], Awaitable[None]]
+Subscriber = Callable[[RecordedEvent], None]
 
 
 class BusError(Exception):
@@ -36,6 +48,8 @@ class MessageBus:
     def __init__(self) -> None:
         self._handlers: dict[type[Any], Callable[[Any], Awaitable[Any]]] = {}
         self._subscribers: dict[str | None, list[Subscriber]] = {}
+        # Per event type, its own subscribers then those of every type; rebuilt on subscribe.
+        self._targets: dict[str, tuple[Subscriber, ...]] = {}
 
     def register(self, command_type: type[C], handler: Callable[[C], Awaitable[Any]]) -> None:
         """Make handler the one handler of command_type."""
@@ -44,8 +58,9 @@ class MessageBus:
         self._handlers[command_type] = handler
 
     def subscribe(self, subscriber: Subscriber, *, event_type: str | None = None) -> None:
-        """Call subscriber after each committed event of event_type (or of every type)."""
+        """Call subscriber with each recorded event of event_type (or of every type)."""
         self._subscribers.setdefault(event_type, []).append(subscriber)
+        self._targets.clear()
 
     def send(self, command: Command[R]) -> Awaitable[R]:
         """Run the one handler of this command; await the result to get what it returns.
@@ -59,19 +74,73 @@ class MessageBus:
         result: Awaitable[R] = handler(command)
         return result
 
-    async def publish(self, recorded: Iterable[RecordedEvent]) -> None:
-        """Hand committed events to their subscribers; a failing subscriber fails alone."""
-        if not self._subscribers:
-            return  # the usual case: no per-event lookups for nobody
-        for item in recorded:
-            targets = self._subscribers.get(item.event.type, []) + self._subscribers.get(None, [])
-            for subscriber in targets:
-                try:
-                    await subscriber(item)
-                except Exception:
-                    log.exception(
-                        "subscriber %r failed on %s at position %d",
-                        getattr(subscriber, "__qualname__", subscriber),
-                        item.event.type,
-                        item.position,
-                    )
+    def publish(self, item: RecordedEvent) -> None:
+        """Hand one recorded event to its subscribers, in the order they subscribed."""
+        event_type = item.event.type
+        targets = self._targets.get(event_type)
+        if targets is None:
+            typed = self._subscribers.get(event_type, [])
+            targets = self._targets[event_type] = (*typed, *self._subscribers.get(None, []))
+        for subscriber in targets:
+            try:
+                subscriber(item)
+            except Exception:
+                log.exception(
+                    "subscriber %s failed on %s at position %d",
+                    getattr(subscriber, "__qualname__", repr(subscriber)),
+                    event_type,
+                    item.position,
+                )
+
+
+class LogFollower:
+    """Follow the log with one store subscription and publish each event on the bus.
+
+    It starts after a position (the composition root gives it the head it read at start)
+    and resumes after the last event it published when the subscription fails, so no
+    event is skipped or published twice. It ends when stopped or when the store closes.
+    """
+
+    def __init__(
+        self, store: EventStore, bus: MessageBus, *, retry_seconds: float = RETRY_SECONDS
+    ) -> None:
+        self._store = store
+        self._bus = bus
+        self._retry = retry_seconds
+        self._task: asyncio.Task[None] | None = None
+        self.position = 0
+
+    @property
+    def running(self) -> bool:
+        """Tell whether the follower's task is alive."""
+        return self._task is not None and not self._task.done()
+
+    def start(self, *, after_position: int) -> None:
+        """Publish every event after a position, then each new one, from a task of this loop."""
+        if self._task is not None:
+            raise RuntimeError("the log follower was already started")
+        self.position = after_position
+        self._task = asyncio.get_running_loop().create_task(
+            self._run(), name="chat-core log follower"
+        )
+
+    async def stop(self) -> None:
+        """Cancel the follower's task and wait until it has ended."""
+        task = self._task
+        if task is None or task.done():
+            return
+        task.cancel()
+        await asyncio.wait([task])
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                async for item in self._store.subscribe(after_position=self.position):
+                    self._bus.publish(item)
+                    self.position = item.position
+            except StoreClosed:
+                log.info("the store closed: the log follower stops at %d", self.position)
+                return
+            except Exception:
+                log.exception("following the log failed after %d; subscribing again", self.position)
+                await asyncio.sleep(self._retry)
