@@ -1,4 +1,12 @@
-"""The composition root: store, bus, handlers, queries and token verifier, wired from settings."""
+"""The composition root: store, bus, handlers, queries and token verifier, wired from settings.
+
+It also starts the process's one follower of the log (`LogFollower`): one store
+subscription, from the head read here, that publishes every recorded event on the bus,
+whoever appended it. Every in-process consumer of events subscribes to the bus in
+`_follow_log` and nowhere else: erasure observation and the stream hub today; durable
+consumers' long polls, the webhook dispatcher and the generation time-out sweeper are
+added there. `ChatCore.close` stops the follower.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +17,8 @@ from attrs import frozen
 
 from chat_core.erasure import ErasureHandler
 from chat_core.handlers import ChatHandlers
+from chat_core.hub import StreamHub
+from chat_core.payloads import ErasureRecorded
 from chat_core.presenter import EventPresenter
 from chat_core.queries import ChatQueries
 from chat_core.readmodel import (
@@ -20,7 +30,7 @@ from chat_core.readmodel import (
 )
 from chat_core.settings import Settings, SettingsError, dev_master_key, dev_secret
 from chat_core.tokens import TokenSettings, TokenVerifier, load_jwks
-from events.bus import MessageBus
+from events.bus import LogFollower, MessageBus
 from events.codec import EventCodec
 from events.crypto import MasterKey, new_data_key
 from events.keys import KeyRing, KeyStore, MemoryKeyStore, open_key_store
@@ -47,14 +57,15 @@ class ChatCore:
     keys: KeyRing
     presenter: EventPresenter
     erasures: ErasureHandler
+    # Live events of each stream for the stream transports (SSE, WebSocket).
+    hub: StreamHub
+    follower: LogFollower
     clock: Callable[[], datetime] = _utc_now
 
-    def observe(self, item: RecordedEvent) -> None:
-        """Learn from an event in the log that another process (or instance) appended."""
-        self.erasures.observe(item)
-
     async def close(self) -> None:
-        """Let pending appends finish and release the store and the key store."""
+        """Stop following the log, end every live stream, then close the stores."""
+        await self.follower.stop()
+        self.hub.stop()
         await self.store.close()
         await self.keys.store.close()
 
@@ -166,6 +177,8 @@ async def bootstrap(
     queries = ChatQueries(
         store=store, threads=threads, temperatures=temperatures, temperature_defaults=defaults
     )
+    hub = StreamHub()
+    follower = await _follow_log(store, bus, erasures=erasures, hub=hub)
     return ChatCore(
         settings=settings,
         store=store,
@@ -176,5 +189,23 @@ async def bootstrap(
         keys=keys,
         presenter=EventPresenter(threads=threads, converter=codec.converter),
         erasures=erasures,
+        hub=hub,
+        follower=follower,
         clock=clock,
     )
+
+
+async def _follow_log(
+    store: EventStore, bus: MessageBus, *, erasures: ErasureHandler, hub: StreamHub
+) -> LogFollower:
+    """Subscribe this process's consumers of events, then follow the log from its head.
+
+    The follower is running when this returns, so a server built on the core sees every
+    event appended after this point; a consumer subscribed later would miss some, which
+    is why every one of them is subscribed here.
+    """
+    bus.subscribe(erasures.observe, event_type=ErasureRecorded.event_type)
+    bus.subscribe(hub.dispatch)
+    follower = LogFollower(store, bus)
+    follower.start(after_position=await store.head_position())
+    return follower

@@ -1,4 +1,7 @@
-"""Fan one store subscription out to bounded per-client buffers, one stream each.
+"""Hand the log's events to bounded per-client buffers, one stream each.
+
+The hub subscribes to the bus, which the process's one log follower feeds (see
+`chat_core.bootstrap`), so every live event reaches it once, whoever appended it.
 
 Errors:
     StreamClosed          the subscription ended; the client resumes by version
@@ -9,11 +12,10 @@ Errors:
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections import deque
 from collections.abc import AsyncGenerator, Callable
 
-from events.store.base import EventStore, RecordedEvent, StoreClosed
+from events.store.base import EventStore, RecordedEvent
 
 __all__ = [
     "HubStopped",
@@ -25,9 +27,6 @@ __all__ = [
 ]
 
 CATCH_UP_PAGE = 500
-RETRY_SECONDS = 1.0
-
-log = logging.getLogger("chat_core.hub")
 
 
 class StreamClosed(Exception):
@@ -108,19 +107,9 @@ class Subscription:
 
 
 class StreamHub:
-    """Follow the whole log once and hand each event to the subscribers of its stream."""
+    """Hand each recorded event to the subscriptions of its stream; cut off, never wait."""
 
-    def __init__(
-        self,
-        store: EventStore,
-        *,
-        capacity: int = 256,
-        observer: Callable[[RecordedEvent], None] | None = None,
-    ) -> None:
-        self._store = store
-        self._capacity = capacity
-        # Sees every event of the log, whoever appended it (another instance, the CLI).
-        self._observer = observer
+    def __init__(self) -> None:
         self._streams: dict[str, dict[Subscription, None]] = {}
         self._stopped = False
 
@@ -129,9 +118,9 @@ class StreamHub:
         """Count the open subscriptions."""
         return sum(len(subscribers) for subscribers in self._streams.values())
 
-    def open(self, stream: str) -> Subscription:
-        """Start buffering a stream's live events for one client."""
-        subscription = Subscription(stream, self._capacity)
+    def open(self, stream: str, capacity: int) -> Subscription:
+        """Start buffering a stream's live events for one client, up to capacity of them."""
+        subscription = Subscription(stream, capacity)
         if self._stopped:
             subscription.close(HubStopped("the server is shutting down"))
         else:
@@ -161,23 +150,6 @@ class StreamHub:
         for subscribers in streams.values():
             for subscription in subscribers:
                 subscription.close(HubStopped("the server is shutting down"))
-
-    async def run(self, *, after_position: int) -> None:
-        """Dispatch every event after a position, resuming from the last one after a failure."""
-        position = after_position
-        while not self._stopped:
-            try:
-                async for item in self._store.subscribe(after_position=position):
-                    position = item.position
-                    if self._observer is not None:
-                        self._observer(item)
-                    self.dispatch(item)
-            except StoreClosed:
-                break
-            except Exception:
-                log.exception("the hub's subscription failed at position %d; retrying", position)
-                await asyncio.sleep(RETRY_SECONDS)
-        self.stop()
 
 
 async def follow_stream(

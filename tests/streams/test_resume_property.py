@@ -4,7 +4,6 @@ resumes after the last version it saw receives the thread's events in order, onc
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncGenerator
 
 from hypothesis import given
@@ -12,7 +11,7 @@ from hypothesis import strategies as st
 
 from chat_core.commands import CreateThread, PostMessage
 from chat_core.context import AuthContext, RequestContext, Role
-from chat_core.hub import StreamClosed, StreamHub, Subscription, follow_stream
+from chat_core.hub import StreamClosed, Subscription, follow_stream
 from chat_core.streams import thread_stream
 from chat_core.views import ThreadView
 from events.envelope import Env
@@ -35,15 +34,15 @@ steps = st.lists(
 
 async def _run(plan: list[tuple[str, ...]], capacity: int) -> None:
     core = await build_core()
-    hub = StreamHub(core.store, capacity=capacity)
-    runner = asyncio.create_task(hub.run(after_position=await core.store.head_position()))
+    # The core's own hub, which the core's follower of the log feeds.
+    hub = core.hub
     thread = await core.bus.send(CreateThread(context=CONTEXT, auth=AUTH))
     assert isinstance(thread, ThreadView)
     stream = thread_stream(CONTEXT, thread.id)
     received: list[int] = []
 
     def connect() -> tuple[Subscription, AsyncGenerator[RecordedEvent | None, None]]:
-        subscription = hub.open(stream)
+        subscription = hub.open(stream, capacity)
         last = received[-1] if received else 0
         return subscription, follow_stream(core.store, subscription, after_version=last, idle=0.05)
 
@@ -90,10 +89,6 @@ async def _run(plan: list[tuple[str, ...]], capacity: int) -> None:
             hub.release(subscription)
             subscription, events = connect()
     assert received == list(range(1, total + 1))
-    hub.stop()
-    runner.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await runner
     await core.close()
 
 

@@ -72,7 +72,7 @@ async def thread_events(request: web.Request) -> web.StreamResponse:
         # Frames written after a HEAD's headers would be read as the next response.
         return web.Response(headers=headers)
     hub = request.app[HUB]
-    subscription = hub.open(stream)
+    subscription = hub.open(stream, request.app[STREAMS].buffer)
     try:
         response = web.StreamResponse(headers=headers)
         await response.prepare(request)

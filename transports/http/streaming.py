@@ -1,14 +1,14 @@
-"""Wire the live streams into the app: hub task, ticket book, routes and a clean shutdown."""
+"""Wire the live streams into the app: the core's hub, ticket book, routes and a clean shutdown.
+
+The hub is the core's, fed by the core's follower of the log: nothing to start here.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator
 
 from aiohttp import WSCloseCode, web
 
-from chat_core.hub import StreamHub
 from chat_core.tickets import TicketBook
 from transports.http import sse, tickets, websocket
 from transports.http.admission import add_route_table
@@ -22,28 +22,16 @@ GOING_AWAY = b"the server is shutting down"
 
 
 def add_streams(app: web.Application, settings: StreamSettings) -> None:
-    """Add the SSE, WebSocket and ticket routes, and run one hub for every client."""
+    """Add the SSE, WebSocket and ticket routes over the core's one hub."""
     core = app[CORE]
     app[STREAMS] = settings
-    app[HUB] = StreamHub(core.store, capacity=settings.buffer, observer=core.observe)
+    app[HUB] = core.hub
     app[TICKETS] = TicketBook(ttl=settings.ticket_seconds, capacity=settings.max_tickets)
     app[RENDERER] = EventRenderer(core.presenter)
     app[SOCKETS] = set()
     for table in (sse.routes, websocket.routes, tickets.routes):
         add_route_table(app, table)
-    app.cleanup_ctx.append(_run_hub)
     app.on_shutdown.append(_close_streams)
-
-
-async def _run_hub(app: web.Application) -> AsyncIterator[None]:
-    hub = app[HUB]
-    head = await app[CORE].store.head_position()
-    task = asyncio.create_task(hub.run(after_position=head), name="chat-core stream hub")
-    yield
-    hub.stop()
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
 
 
 async def _close_streams(app: web.Application) -> None:

@@ -190,7 +190,7 @@ class _Session:
             raise HTTPProblem(409, "already subscribed to this thread")
         self._spend()
         stream = await self._stream_of(wanted.thread_id)
-        subscription = self._request.app[HUB].open(stream)
+        subscription = self._request.app[HUB].open(stream, self._request.app[STREAMS].buffer)
         subscription.on_cut = self._on_cut
         task = asyncio.create_task(self._pump(wanted.thread_id, subscription, wanted.after))
         self._follows[wanted.thread_id] = (subscription, task)
