@@ -6,6 +6,8 @@ import argparse
 import asyncio
 import gc
 import os
+import re
+import sqlite3
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
@@ -13,10 +15,11 @@ from contextlib import AbstractContextManager, nullcontext
 from aiohttp import web
 
 from chat_core.bootstrap import bootstrap, hs256_secret
-from chat_core.settings import ENV_NAMES, Settings, SettingsError, load_settings
+from chat_core.settings import ENV_NAMES, SECRET_FILE, Settings, SettingsError, load_settings
 from chat_core.tokens import mint_token, parse_tenant_roles
+from events.store.base import StoreError
 from events.store.sqlite_lock import FileServed, serving_lock
-from events.store.url import sqlite_path
+from events.store.url import redact_url, sqlite_path
 from transports.cli.logs import configure_logging
 from transports.cli.tooling import TOOLING_COMMANDS, add_tooling_commands, run_tooling
 from transports.http.app import create_app
@@ -62,10 +65,32 @@ def _settings(args: argparse.Namespace) -> Settings:
     return load_settings(os.environ, flags)
 
 
-def _token(settings: Settings, sub: str, tenants: dict[str, list[str]], ttl: int) -> str:
+def _signing_secret(settings: Settings) -> bytes:
+    """Return the secret `chat-core token` signs with; never make a dev secret for it.
+
+    A dev secret made here, in a folder the server does not use, would sign tokens that
+    server refuses: say where the server keeps its secret instead.
+    """
+    if settings.hs256_secret is None and settings.jwks is not None:
+        raise SettingsError(
+            "this server verifies tokens with CHAT_CORE_JWKS only: mint them with the identity "
+            "provider that holds its private keys (chat-core token signs HS256 only)"
+        )
+    if settings.hs256_secret is None and settings.mode == "dev":
+        kept = settings.data_dir / SECRET_FILE
+        if not kept.exists():
+            raise SettingsError(
+                f"no dev secret at {kept}: run chat-core token where chat-core serve runs "
+                "(or give it the server's --store), or set CHAT_CORE_HS256_SECRET"
+            )
     secret = hs256_secret(settings)
     if secret is None:
         raise SettingsError("no HS256 secret is configured, so no token can be signed here")
+    return secret
+
+
+def _token(settings: Settings, sub: str, tenants: dict[str, list[str]], ttl: int) -> str:
+    secret = _signing_secret(settings)
     return mint_token(
         secret=secret,
         issuer=settings.issuer,
@@ -76,10 +101,27 @@ def _token(settings: Settings, sub: str, tenants: dict[str, list[str]], ttl: int
     )
 
 
-def _print_dev_banner(settings: Settings) -> None:
+class StartupFault(Exception):
+    """The server could not start: the message is the one line the operator reads."""
+
+
+def _announce(settings: Settings, running: str) -> None:
+    """Print the line that says where the server listens; in dev mode the token beside it.
+
+    aiohttp calls this with its own "Running on ..." text once every socket is bound, so
+    nothing is printed (above all no token) for a server that never listens.
+    """
+    bound = re.search(r"Running on (.+?) =", running)
+    where = bound.group(1) if bound else f"http://{settings.host}:{settings.port}"
+    print(
+        f"chat-core listening on {where} ({settings.mode} mode, store "
+        f"{redact_url(settings.store_url)})",
+        flush=True,
+    )
+    if settings.mode != "dev":
+        return
     token = _token(settings, DEV_SUB, {DEV_TENANT: ["member", "admin"]}, 24 * 3600)
-    base = f"http://{settings.host}:{settings.port}"
-    print(f"chat-core (dev mode) on {base}, store {settings.store_url}", flush=True)
+    base = where.split(",")[0]
     print(f"dev token for {DEV_SUB}, admin of {DEV_TENANT}, valid 24 h:\n{token}\n", flush=True)
     print(
         f"curl -s {base}/temperature/config -H 'Authorization: Bearer {token}' "
@@ -103,10 +145,22 @@ def _serve(settings: Settings) -> None:
     async def make_app() -> web.Application:
         return create_app(await bootstrap(settings=settings))
 
-    with _sole_server(settings.store_url):
-        if settings.mode == "dev":
-            _print_dev_banner(settings)
-        _run(settings, make_app)
+    try:
+        with _sole_server(settings.store_url):
+            _run(settings, make_app)
+    except (StoreError, sqlite3.Error) as exc:
+        raise StartupFault(
+            f"cannot open the store {redact_url(settings.store_url)}: {exc}"
+        ) from None
+    except OSError as exc:
+        if "bind" in str(exc):
+            reason = str(exc).rsplit(": ", 1)[-1]
+            raise StartupFault(
+                f"cannot listen on {settings.host}:{settings.port}: {reason}"
+            ) from None
+        if exc.filename is not None and exc.strerror is not None:
+            raise StartupFault(f"cannot start: {exc.filename}: {exc.strerror.lower()}") from None
+        raise StartupFault(f"cannot start: {exc}") from None
 
 
 def _sole_server(store_url: str) -> AbstractContextManager[None]:
@@ -117,11 +171,12 @@ def _sole_server(store_url: str) -> AbstractContextManager[None]:
 
 
 def _run(settings: Settings, make_app: Callable[[], Awaitable[web.Application]]) -> None:
+    """Serve until SIGTERM or SIGINT; announce the address once every socket is bound."""
     web.run_app(
         make_app(),
         host=settings.host,
         port=settings.port,
-        print=None,
+        print=lambda running: _announce(settings, running),
         # SIGTERM: stop listening, close streams, wait this long for requests in flight,
         # then the app's cleanup flushes the store's writer; the process exits 0.
         shutdown_timeout=settings.shutdown_timeout,
@@ -156,7 +211,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             tenants.update(parse_tenant_roles(spec))
         print(_token(settings, args.sub, tenants, args.ttl))
         return 0
-    except (SettingsError, ValueError, FileServed) as exc:
+    except (SettingsError, ValueError, FileServed, StartupFault) as exc:
         print(f"chat-core: {exc}", file=sys.stderr)
         return 2
 
