@@ -148,6 +148,8 @@ def _serve(settings: Settings) -> None:
     try:
         with _sole_server(settings.store_url):
             _run(settings, make_app)
+    except FileServed:
+        raise  # its own line already names the other server
     except (StoreError, sqlite3.Error) as exc:
         raise StartupFault(
             f"cannot open the store {redact_url(settings.store_url)}: {exc}"
