@@ -1,79 +1,61 @@
-"""An in-memory store: a real adapter for tests and `memory://`, gone when the process ends."""
+"""An in-memory store: a real adapter for tests and `memory://`, gone when the process ends.
+
+It is the group-commit skeleton with lists for tables: each append commits at once, on
+the event loop (the write never awaits, so it is atomic), and reads walk the lists.
+"""
 
 from __future__ import annotations
 
-import time
+import functools
 from bisect import bisect_right
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
+from events.codec import EventCodec
 from events.envelope import DatasetEvent
-from events.store.base import (
-    ConcurrencyError,
-    EventFilter,
-    IdempotencyConflict,
-    IdempotencyRecord,
-    RecordedEvent,
-    StoreClosed,
-    check_batch,
-)
-from events.store.group_commit import WriterStats
-from events.store.subscription import HeadNotifier, follow
+from events.store.base import EventFilter, IdempotencyRecord, RecordedEvent
+from events.store.group_commit import GroupCommitStore, PendingAppend, decide
+from events.store.reads import RowCodec
 
 __all__ = ["MemoryEventStore"]
 
 
-class MemoryEventStore:
+class _AsStored:
+    """A row of the memory store is (position, its recorded event)."""
+
+    def __init__(self, _codec: EventCodec) -> None:
+        pass
+
+    def decode(self, rows: Sequence[Any]) -> list[RecordedEvent]:
+        return [row[1] for row in rows]
+
+
+@functools.cache
+def _codec() -> EventCodec:
+    """One codec for every memory store: it keeps events as they are and never uses it."""
+    return EventCodec()
+
+
+def _no_row(_codec: EventCodec, _event: DatasetEvent) -> tuple[Any, ...]:
+    """Keep nothing but the event itself."""
+    return ()
+
+
+class MemoryEventStore(GroupCommitStore):
     """Keep the log in lists; every method runs on the event loop, so each append is atomic."""
 
     # One process appends to this log, so its caches may trust their own appends.
     sole_writer = True
+    row_codec = RowCodec(decoder=_AsStored, encode_event=_no_row)
 
     def __init__(self) -> None:
+        super().__init__(codec=_codec(), head=0, group_commit=False)
         self._log: list[RecordedEvent] = []
         self._streams: dict[str, list[RecordedEvent]] = {}
         self._idempotency: dict[str, IdempotencyRecord] = {}
         # The stream names in order, built on the first listing after a new stream appears.
         self._sorted_streams: list[str] | None = None
-        self._notifier: HeadNotifier | None = None
-        self._closed = False
-        self.stats = WriterStats()
-
-    @property
-    def notifier(self) -> HeadNotifier:
-        if self._notifier is None:
-            self._notifier = HeadNotifier(len(self._log))
-        return self._notifier
-
-    async def append(
-        self,
-        stream: str,
-        events: Sequence[DatasetEvent],
-        expected_version: int | None,
-        *,
-        idempotency: IdempotencyRecord | None = None,
-    ) -> list[RecordedEvent]:
-        self._check_open()
-        started = time.perf_counter()
-        current = len(self._streams.get(stream, ()))
-        if expected_version is not None and expected_version != current:
-            raise ConcurrencyError(stream, expected_version, current)
-        check_batch(stream, events, current)
-        if idempotency is not None and idempotency.key in self._idempotency:
-            raise IdempotencyConflict(f"idempotency key {idempotency.key!r} already recorded")
-        start = len(self._log)
-        recorded = [RecordedEvent(event=e, position=start + i) for i, e in enumerate(events, 1)]
-        self._log.extend(recorded)
-        if recorded and not self._streams.get(stream):
-            self._sorted_streams = None
-        self._streams.setdefault(stream, []).extend(recorded)
-        if idempotency is not None:
-            self._idempotency[idempotency.key] = idempotency
-        self.notifier.advance(len(self._log))
-        seconds = time.perf_counter() - started
-        self.stats.record_commit(appends=1, events=len(recorded), seconds=seconds)
-        self.stats.record_append(events=len(recorded), seconds=seconds)
-        return recorded
 
     async def stream_version(self, stream: str) -> int:
         self._check_open()
@@ -96,41 +78,6 @@ class MemoryEventStore:
         start = 0 if after is None else bisect_right(self._sorted_streams, after)
         return self._sorted_streams[start : start + limit]
 
-    async def read_all(
-        self,
-        *,
-        after_position: int = 0,
-        before_position: int | None = None,
-        event_filter: EventFilter | None = None,
-        limit: int | None = None,
-        descending: bool = False,
-    ) -> AsyncIterator[RecordedEvent]:
-        self._check_open()
-        upper = (
-            len(self._log) if before_position is None else min(before_position - 1, len(self._log))
-        )
-        lower = max(after_position, 0)
-        positions = range(upper, lower, -1) if descending else range(lower + 1, upper + 1)
-        count = 0
-        for position in positions:
-            if limit is not None and count >= limit:
-                return
-            item = self._log[position - 1]
-            if event_filter is None or event_filter.matches(item.event):
-                count += 1
-                yield item
-
-    def subscribe(
-        self, *, after_position: int = 0, event_filter: EventFilter | None = None
-    ) -> AsyncIterator[RecordedEvent]:
-        self._check_open()
-        return follow(
-            self.read_all,
-            self.notifier,
-            after_position=after_position,
-            event_filter=event_filter,
-        )
-
     async def head_position(self) -> int:
         self._check_open()
         return len(self._log)
@@ -149,9 +96,57 @@ class MemoryEventStore:
     async def ping(self) -> None:
         self._check_open()
 
-    async def close(self) -> None:
-        self._closed = True
+    async def _write(self, batch: list[PendingAppend]) -> int:
+        """Decide and store the batch without awaiting anything: atomic on the loop."""
+        versions = {item.stream: len(self._streams.get(item.stream, ())) for item in batch}
+        recorded_keys = {
+            item.idempotency[0]
+            for item in batch
+            if item.idempotency is not None and item.idempotency[0] in self._idempotency
+        }
+        accepted, head = decide(batch, len(self._log), versions, recorded_keys)
+        for item in accepted:
+            assert isinstance(item.outcome, list)
+            if item.outcome and not self._streams.get(item.stream):
+                self._sorted_streams = None
+            self._log.extend(item.outcome)
+            self._streams.setdefault(item.stream, []).extend(item.outcome)
+            if item.idempotency is not None:
+                record = IdempotencyRecord(
+                    key=item.idempotency[0],
+                    fingerprint=item.idempotency[1],
+                    status=item.idempotency[2],
+                    body=item.idempotency[3],
+                    created_at=item.idempotency[4],
+                )
+                self._idempotency[record.key] = record
+        return head
 
-    def _check_open(self) -> None:
-        if self._closed:
-            raise StoreClosed("the store is closed")
+    def _range_query(
+        self, event_filter: EventFilter | None, descending: bool
+    ) -> tuple[str, Sequence[Any]]:
+        """Take the filter and the direction for parameters: _fetch reads them in Python."""
+        return "", (event_filter, descending)
+
+    async def _fetch(self, _sql: str, *params: Any) -> list[tuple[int, RecordedEvent]]:
+        """Return up to limit (position, event) rows strictly between after and before.
+
+        The parameters are those of a page of read_all: (after, before, event_filter,
+        descending, limit).
+        """
+        self._check_open()
+        after, before, event_filter, descending, limit = params
+        log = self._log
+        upper = min(before - 1, len(log))
+        positions = range(upper, after, -1) if descending else range(after + 1, upper + 1)
+        rows: list[tuple[int, RecordedEvent]] = []
+        for position in positions:
+            item = log[position - 1]
+            if event_filter is None or event_filter.matches(item.event):
+                rows.append((position, item))
+                if len(rows) == limit:
+                    break
+        return rows
+
+    async def _release(self) -> None:
+        """Keep the lists: nothing to release."""

@@ -28,11 +28,12 @@ import asyncpg
 
 from events.codec import EventCodec
 from events.store.base import EventFilter, RecordedEvent, StoreError
-from events.store.group_commit import GroupCommitStore, PendingAppend, Statements, WriterStats
+from events.store.group_commit import GroupCommitStore, PendingAppend, WriterStats
 from events.store.postgres_listener import HeadListener
 from events.store.postgres_rows import SELECT, RowDecoder, encode_event, filter_clause
 from events.store.postgres_schema import migrate
 from events.store.postgres_writer import write_batch
+from events.store.reads import RowCodec, Statements
 
 __all__ = ["PostgresEventStore", "WriterStats"]
 
@@ -76,17 +77,17 @@ class PostgresEventStore(GroupCommitStore):
     """Append through one group-committing writer per instance; read from a pool."""
 
     statements = STATEMENTS
+    # asyncpg stores and returns timestamps as datetimes.
+    row_codec = RowCodec(decoder=RowDecoder, encode_event=encode_event)
 
     def __init__(
         self, pool: Any, *, dsn: str, codec: EventCodec, head: int, group_commit: bool
     ) -> None:
+        # Other instances commit too: subscribers read back what the head passes.
         super().__init__(
             codec=codec,
             head=head,
-            decoder=RowDecoder(codec),
-            encode_event=encode_event,
             max_batch=MAX_BATCH,
-            # Other instances commit too: subscribers read back what the head passes.
             hold_commits=False,
             group_commit=group_commit,
         )

@@ -18,14 +18,11 @@ from typing import Any
 import asyncpg
 
 from events.store.base import (
-    ConcurrencyError,
     IdempotencyConflict,
     InvalidAppend,
-    RecordedEvent,
     StoreError,
-    check_batch,
 )
-from events.store.group_commit import PendingAppend
+from events.store.group_commit import PendingAppend, decide
 from events.store.postgres_schema import APPEND_LOCK, CHANNEL, COLUMNS
 
 __all__ = ["write_batch"]
@@ -97,7 +94,7 @@ async def _commit(conn: Any, batch: Sequence[PendingAppend]) -> int:
             list({item.stream for item in batch}),
             [item.idempotency[0] for item in batch if item.idempotency is not None],
         )
-        accepted, head = _decide(batch, head, dict(versions), set(keys))
+        accepted, head = decide(batch, head, dict(versions), set(keys))
         if accepted:
             await conn.execute(_INSERT, *_columns(accepted), str(head))
         await conn.execute("COMMIT")
@@ -107,35 +104,6 @@ async def _commit(conn: Any, batch: Sequence[PendingAppend]) -> int:
             await conn.execute("ROLLBACK")
         raise
     return int(head)
-
-
-def _decide(
-    batch: Sequence[PendingAppend], head: int, versions: dict[str, int], keys: set[str]
-) -> tuple[list[PendingAppend], int]:
-    """Set each append's outcome as if they ran one after another; return those that fit."""
-    accepted: list[PendingAppend] = []
-    for item in batch:
-        current = versions.get(item.stream, 0)
-        try:
-            if item.expected_version is not None and item.expected_version != current:
-                raise ConcurrencyError(item.stream, item.expected_version, current)
-            check_batch(item.stream, item.events, current)
-            if item.idempotency is not None:
-                key = item.idempotency[0]
-                if key in keys:
-                    raise IdempotencyConflict(f"idempotency key {key!r} already recorded")
-                keys.add(key)
-        except StoreError as exc:
-            item.outcome = exc
-            continue
-        item.outcome = [
-            RecordedEvent(event=event, position=head + offset)
-            for offset, event in enumerate(item.events, start=1)
-        ]
-        head += len(item.events)
-        versions[item.stream] = current + len(item.events)
-        accepted.append(item)
-    return accepted, head
 
 
 def _columns(accepted: Sequence[PendingAppend]) -> list[list[Any]]:

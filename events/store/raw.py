@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from events.codec import EventCodec
 from events.store.base import EventFilter, EventStore, StoreError
+from events.store.reads import read_pages
 from events.store.sqlite_rows import encode_event, range_query
 from events.store.url import sqlite_path
 
@@ -61,7 +62,37 @@ class RawLog(Protocol):
         ...
 
 
-class SQLiteRawLog:
+class RowPages:
+    """The rows of a SQLite log as stored, page by page, over a connection's `_fetch`.
+
+    Written once for the store (through its reader threads) and for the raw log (through
+    its own read-only connection).
+    """
+
+    async def _fetch(self, sql: str, *params: Any) -> Sequence[Any]:
+        raise NotImplementedError
+
+    async def read_rows(
+        self,
+        *,
+        after_position: int = 0,
+        before_position: int | None = None,
+        event_filter: EventFilter | None = None,
+    ) -> AsyncIterator[list[RawRow]]:
+        """Yield pages of the rows read_all would decode, as stored, in position order.
+
+        For tools that check rows themselves (see sqlite_rows.RowChecker) and decode, with
+        RowDecoder, every row they are not sure of.
+        """
+        sql, params = range_query(event_filter)
+        async for page in read_pages(
+            self._fetch, sql, params, after_position=after_position, before_position=before_position
+        ):
+            # A SQLite cursor's fetchall: a list of tuples.
+            yield cast(list[RawRow], page)
+
+
+class SQLiteRawLog(RowPages):
     """Read a SQLite log's rows through a read-only connection, page by page.
 
     With inline=True each page is fetched on the caller's thread: for a worker process
@@ -84,25 +115,6 @@ class SQLiteRawLog:
             after_position=after_position, before_position=before_position
         ):
             yield page
-
-    async def read_rows(
-        self,
-        *,
-        after_position: int = 0,
-        before_position: int | None = None,
-        event_filter: EventFilter | None = None,
-    ) -> AsyncIterator[list[RawRow]]:
-        """Yield pages of the rows SQLiteEventStore.read_rows yields, filter and all."""
-        sql, params = range_query(event_filter)
-        lower = max(after_position, 0)
-        upper = (1 << 62) if before_position is None else before_position
-        while lower + 1 < upper:
-            page = await self._page(sql, (lower, upper, *params, PAGE))
-            if page:
-                yield page
-            if len(page) < PAGE:
-                return
-            lower = page[-1][0]
 
     async def _entries(
         self, first: str | None, end: str | None
@@ -133,17 +145,20 @@ class SQLiteRawLog:
 
     def head(self) -> int:
         """Return the newest position in the file."""
-        return int(self._fetch(_HEAD, ())[0][0])
+        return int(self._rows_of(_HEAD, ())[0][0])
 
     def stream_at(self, position: int) -> str | None:
         """Return the stream of the first row at or after a position, None past the end."""
-        found = self._fetch(_STREAM_AT, (position,))
+        found = self._rows_of(_STREAM_AT, (position,))
         return None if not found else found[0][0]
 
     async def _page(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
         if self._inline:
-            return self._fetch(sql, params)
-        return await asyncio.to_thread(self._fetch, sql, params)
+            return self._rows_of(sql, params)
+        return await asyncio.to_thread(self._rows_of, sql, params)
+
+    async def _fetch(self, sql: str, *params: Any) -> list[Any]:
+        return await self._page(sql, params)
 
     async def close(self) -> None:
         """Close the read-only connection."""
@@ -153,7 +168,7 @@ class SQLiteRawLog:
         """Close the read-only connection, from code that has no event loop."""
         self._conn.close()
 
-    def _fetch(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
+    def _rows_of(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
         return self._conn.execute(sql, params).fetchall()
 
 

@@ -11,14 +11,16 @@ import asyncio
 import logging
 import sqlite3
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 from events.codec import EventCodec
-from events.store.base import EventFilter, RecordedEvent, StoreClosed
-from events.store.group_commit import GroupCommitStore, PendingAppend, Statements, WriterStats
+from events.store.base import RecordedEvent, StoreClosed
+from events.store.group_commit import GroupCommitStore, PendingAppend, WriterStats
+from events.store.raw import RowPages
+from events.store.reads import RowCodec, Statements
 from events.store.sqlite_checkpoint import Checkpointer, hand_over_checkpoints, restart_wal
 from events.store.sqlite_rows import SELECT, RowDecoder, encode_event, encode_time, range_query
 from events.store.sqlite_schema import connect, migrate
@@ -51,24 +53,22 @@ STATEMENTS = Statements(
 )
 
 
-class SQLiteEventStore(GroupCommitStore):
+class SQLiteEventStore(RowPages, GroupCommitStore):
     """Append through one writer thread that commits every waiting append at once."""
 
     # One process appends to this log, so its caches may trust their own appends.
     sole_writer = True
     statements = STATEMENTS
+    row_codec = RowCodec(
+        decoder=RowDecoder,
+        encode_event=encode_event,
+        encode_time=encode_time,
+        decode_time=datetime.fromisoformat,
+    )
 
     def __init__(self, path: str, *, codec: EventCodec, head: int) -> None:
-        super().__init__(
-            codec=codec,
-            head=head,
-            decoder=RowDecoder(codec),
-            encode_event=encode_event,
-            encode_time=encode_time,
-            decode_time=datetime.fromisoformat,
-            # The sole writer hands its commits to the notifier; nobody else writes between.
-            hold_commits=True,
-        )
+        # The sole writer hands its commits to the notifier: nobody else writes between.
+        super().__init__(codec=codec, head=head, hold_commits=True)
         self.path = path
         self._write_pool = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
         # Only the writer thread touches it: this process is the file's sole writer.
@@ -90,22 +90,6 @@ class SQLiteEventStore(GroupCommitStore):
         store._write_conn = await store._on_writer(connect, path)
         await store._on_writer(hand_over_checkpoints, store._write_conn)
         return store
-
-    async def read_rows(
-        self,
-        *,
-        after_position: int = 0,
-        before_position: int | None = None,
-        event_filter: EventFilter | None = None,
-    ) -> AsyncIterator[list[tuple[Any, ...]]]:
-        """Yield pages of the rows read_all would decode, as stored, in position order.
-
-        For tools that check rows themselves (see sqlite_rows.RowChecker) and decode, with
-        RowDecoder, every row they are not sure of.
-        """
-        async for page in self._pages(after_position, before_position, event_filter, None, False):
-            # SQLite's pages are the lists _fetch returns.
-            yield cast(list[tuple[Any, ...]], page)
 
     async def purge_idempotency(self, *, before: datetime, limit: int = 1000) -> int:
         """Delete up to limit records older than before, on the writer, between commits.
