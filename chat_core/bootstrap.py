@@ -11,25 +11,23 @@ added there. `ChatCore.close` stops the follower.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 
 from attrs import frozen
 
+from chat_core.caches import StreamCache, ThreadCache
 from chat_core.erasure import ErasureHandler
+from chat_core.fold import message_subjects
 from chat_core.handlers import ChatHandlers
 from chat_core.hub import StreamHub
 from chat_core.payloads import ErasureRecorded
 from chat_core.presenter import EventPresenter
 from chat_core.queries import ChatQueries
-from chat_core.readmodel import (
-    StreamCache,
-    TemperatureState,
-    ThreadCache,
-    ThreadState,
-    message_subjects,
-)
 from chat_core.settings import Settings, SettingsError, dev_master_key, dev_secret
+from chat_core.state import TemperatureState, ThreadState
+from chat_core.temperature import TemperatureHandler
 from chat_core.tokens import TokenSettings, TokenVerifier, load_jwks
+from chat_core.writer import utc_now
 from events.bus import LogFollower, MessageBus
 from events.codec import EventCodec
 from events.crypto import MasterKey, new_data_key
@@ -38,10 +36,6 @@ from events.store import EventStore, RecordedEvent, open_store
 from events.store.memory import MemoryEventStore
 
 __all__ = ["ChatCore", "bootstrap", "hs256_secret", "master_key", "token_settings"]
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @frozen(kw_only=True)
@@ -60,7 +54,7 @@ class ChatCore:
     # Live events of each stream for the stream transports (SSE, WebSocket).
     hub: StreamHub
     follower: LogFollower
-    clock: Callable[[], datetime] = _utc_now
+    clock: Callable[[], datetime] = utc_now
 
     async def close(self) -> None:
         """Stop following the log, end every live stream, then close the stores."""
@@ -120,16 +114,11 @@ def token_settings(settings: Settings) -> TokenSettings:
         raise SettingsError(str(exc)) from None
 
 
-def _thread_weight(state: ThreadState) -> int:
-    """Weigh a cached thread by its messages, which is what its memory grows with."""
-    return 1 + len(state.first) + len(state.recent)
-
-
 async def bootstrap(
     *,
     settings: Settings,
     store: EventStore | None = None,
-    clock: Callable[[], datetime] = _utc_now,
+    clock: Callable[[], datetime] = utc_now,
     cache_capacity: int | None = None,
     key_store: KeyStore | None = None,
 ) -> ChatCore:
@@ -155,7 +144,6 @@ async def bootstrap(
         store,
         lambda: ThreadState(keys=keys),
         capacity=cache_capacity,
-        weigh=_thread_weight,
         sole_writer=sole_writer,
         prepare=fetch_keys,
     )
@@ -164,14 +152,9 @@ async def bootstrap(
     )
     defaults = settings.temperature_defaults.state()
     ChatHandlers(
-        store=store,
-        bus=bus,
-        threads=threads,
-        temperatures=temperatures,
-        clock=clock,
-        sole_writer=sole_writer,
-        keys=keys,
+        store=store, bus=bus, threads=threads, clock=clock, sole_writer=sole_writer, keys=keys
     ).register()
+    TemperatureHandler(store=store, bus=bus, temperatures=temperatures, clock=clock).register()
     erasures = ErasureHandler(store=store, bus=bus, keys=keys, threads=threads, clock=clock)
     erasures.register()
     queries = ChatQueries(

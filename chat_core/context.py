@@ -11,9 +11,10 @@ from types import MappingProxyType
 import attrs
 from attrs import field, frozen
 
+from chat_core.errors import Forbidden
 from events.envelope import Env, check_request_id, check_tenant
 
-__all__ = ["AuthContext", "RequestContext", "Role", "has_role", "new_request_id"]
+__all__ = ["AuthContext", "RequestContext", "Role", "has_role", "new_request_id", "require_role"]
 
 _IDS = random.Random()
 # A forked child starts from its parent's generator state: seed it afresh there, or both
@@ -84,3 +85,9 @@ def new_request_id() -> str:
     """
     text = (_IDS.getrandbits(128) & _UUID4_CLEAR | _UUID4_SET).to_bytes(16).hex()
     return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+
+
+def require_role(context: RequestContext, auth: AuthContext, role: Role = Role.MEMBER) -> None:
+    """Raise Forbidden unless the caller holds role in the request's tenant."""
+    if not has_role(auth, context.tenant, role):
+        raise Forbidden(f"this action needs the {role.value} role in tenant {context.tenant}")

@@ -11,14 +11,14 @@ import secrets
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
-from chat_core.answers import ERASURE_STATUS
+from chat_core.caches import StreamCache
 from chat_core.commands import EraseSubject
-from chat_core.context import Role
-from chat_core.decide import require_role
+from chat_core.context import Role, require_role
+from chat_core.fold import erase_cached
 from chat_core.idempotency import IdempotencyGuard
 from chat_core.payloads import ErasureRecorded
-from chat_core.readmodel import StreamCache, ThreadState, erase_cached
-from chat_core.views import ErasureView, Replay
+from chat_core.state import ThreadState
+from chat_core.views import ERASURE_STATUS, ErasureView, Replay
 from chat_core.writer import Job, StreamWriter
 from events.bus import MessageBus
 from events.envelope import DatasetEvent

@@ -8,8 +8,8 @@ from typing import Any
 import cattrs
 from attrs import field, frozen
 
+from chat_core.fold import message_subjects
 from chat_core.payloads import MessagePosted, MessageRedacted
-from chat_core.readmodel import message_subjects
 from chat_core.sealing import message_aad, message_data, open_message_data
 from events.codec import EventCodec
 from events.crypto import MasterKey

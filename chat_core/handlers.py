@@ -1,48 +1,111 @@
-"""The pipeline: each command handler checks, then hands its decision to the stream's writer."""
+"""Thread and message commands: each handler checks, decides, and hands it to the stream's writer.
+
+A handler checks what needs no state (the caller's role, the id's shape) and loads what
+its decision needs; the decision itself is a pure function of the thread's state beside
+it, run by the writer in the stream's order and stamped with the request's context.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any, TypeVar
 
-import attrs
 import orjson
 
-from chat_core import decide
-from chat_core.answers import message_answer, render_answer
-from chat_core.commands import (
-    CreateThread,
-    PostMessage,
-    RedactMessage,
-    SetTemperatureConfig,
-)
-from chat_core.errors import Conflict, NotFound
+from chat_core.caches import ThreadCache
+from chat_core.commands import CreateThread, PostMessage, RedactMessage
+from chat_core.context import AuthContext, RequestContext, Role, has_role, require_role
+from chat_core.errors import Conflict, Forbidden, NotFound
 from chat_core.idempotency import IdempotencyGuard
-from chat_core.payloads import MessagePosted
-from chat_core.readmodel import StreamCache, TemperatureState, ThreadCache, ThreadState
+from chat_core.payloads import MessagePosted, MessageRedacted, ThreadCreated
 from chat_core.sealing import seal_message
-from chat_core.streams import (
-    THREAD_ID,
+from chat_core.state import (
+    MessageState,
+    ThreadState,
     new_message_id,
     new_thread_id,
-    temperature_stream,
+    require_thread_id,
     thread_stream,
 )
-from chat_core.views import MessageView, Replay, TemperatureConfigView, ThreadView
+from chat_core.views import MessageView, Replay, ThreadView, message_answer, render_answer
 from chat_core.writer import PIPELINE_DEPTH, Draft, Job, StreamWriter
 from events.bus import MessageBus
-from events.envelope import DatasetEvent
+from events.envelope import DatasetEvent, EventPayload
 from events.keys import DataKey, KeyRing
 from events.store.base import EventStore
 
-__all__ = ["ChatHandlers"]
+__all__ = ["ChatHandlers", "create_thread", "post_message", "redact_message"]
 
-V = TypeVar("V", ThreadView, MessageView, TemperatureConfigView)
+
+def _existing(state: ThreadState) -> str:
+    if state.thread_id is None:
+        raise NotFound("no such thread in this tenant and env")
+    return state.thread_id
+
+
+def create_thread(command: CreateThread, thread_id: str) -> ThreadCreated:
+    """Decide the opening of a thread."""
+    return ThreadCreated(thread_id=thread_id, title=command.title, metadata=command.metadata)
+
+
+def post_message(
+    state: ThreadState,
+    command: PostMessage,
+    message_id: str,
+    *,
+    queued: int = 0,
+    sealed: str | None = None,
+) -> MessagePosted:
+    """Decide a message at the thread's next seq, after the queued ones not yet stored.
+
+    With sealed (its content and metadata sealed under the author's key) nothing is in clear.
+    """
+    if sealed is not None:
+        return MessagePosted(
+            thread_id=_existing(state),
+            message_id=message_id,
+            seq=state.last_seq + queued + 1,
+            role=command.role,
+            sealed=sealed,
+        )
+    return MessagePosted(
+        thread_id=_existing(state),
+        message_id=message_id,
+        seq=state.last_seq + queued + 1,
+        role=command.role,
+        content=command.content,
+        metadata=command.metadata,
+    )
+
+
+def redact_message(
+    state: ThreadState,
+    context: RequestContext,
+    auth: AuthContext,
+    message: MessageState | None,
+    *,
+    queued: Sequence[EventPayload] = (),
+) -> list[MessageRedacted]:
+    """Decide a redaction of a message found in the thread, by its author or an admin.
+
+    None when it is already redacted: by the state, or by a redaction decided ahead of this
+    one (queued) that the state has not folded yet because its append is still in flight.
+    """
+    thread_id = _existing(state)
+    if message is None:
+        raise NotFound("no such message in this thread")
+    if message.author != auth.sub and not has_role(auth, context.tenant, Role.ADMIN):
+        raise Forbidden("only the author or an admin may redact a message")
+    message_id = message.message_id
+    if message_id in state.redacted or any(
+        type(payload) is MessageRedacted and payload.message_id == message_id for payload in queued
+    ):
+        return []
+    return [MessageRedacted(thread_id=thread_id, message_id=message_id, seq=message.seq)]
 
 
 class ChatHandlers:
-    """Turn commands into DatasetEvents stamped with the request's own context."""
+    """Turn thread and message commands into events stamped with the request's own context."""
 
     def __init__(
         self,
@@ -50,7 +113,6 @@ class ChatHandlers:
         store: EventStore,
         bus: MessageBus,
         threads: ThreadCache,
-        temperatures: StreamCache[TemperatureState],
         clock: Callable[[], datetime],
         sole_writer: bool = False,
         keys: KeyRing | None = None,
@@ -59,45 +121,40 @@ class ChatHandlers:
         # Seals each message under its author's data key; None stores words in clear.
         self._keys = keys
         self._thread_states = threads
-        self._guard = IdempotencyGuard(store)
         self._threads = StreamWriter(
             store=store,
             cache=threads,
             clock=clock,
-            guard=self._guard,
+            guard=IdempotencyGuard(store),
             depth=PIPELINE_DEPTH if sole_writer else 1,
-        )
-        self._temperatures = StreamWriter(
-            store=store, cache=temperatures, clock=clock, guard=self._guard
         )
 
     def register(self) -> None:
-        """Make these the bus's handlers of the chat commands."""
+        """Make these the bus's handlers of the thread and message commands."""
         self._bus.register(CreateThread, self.create_thread)
         self._bus.register(PostMessage, self.post_message)
         self._bus.register(RedactMessage, self.redact_message)
-        self._bus.register(SetTemperatureConfig, self.set_temperature)
 
     async def create_thread(self, command: CreateThread) -> ThreadView | Replay:
         """Open a thread with a fresh id."""
-        decide.require_role(command.context, command.auth)
+        require_role(command.context, command.auth)
         thread_id = new_thread_id()
         job = Job(
             context=command.context,
             auth=command.auth,
-            decision=lambda _draft: [decide.create_thread(command, thread_id)],
+            decision=lambda _draft: [create_thread(command, thread_id)],
             render=_render_thread,
             status=201,
             idempotency=command.idempotency,
         )
         stream = thread_stream(command.context, thread_id)
-        result: ThreadView | Replay = await self._submit(self._threads, stream, job)
+        result: ThreadView | Replay = await self._threads.run(stream, job)
         return result
 
     async def post_message(self, command: PostMessage) -> MessageView | Replay:
         """Post a message at its thread's next seq."""
-        decide.require_role(command.context, command.auth)
-        _check_thread_id(command.thread_id)
+        require_role(command.context, command.auth)
+        require_thread_id(command.thread_id)
         keys = self._keys
         tenant, author = command.context.tenant, command.auth.sub
         key = None
@@ -115,9 +172,7 @@ class ChatHandlers:
             queued = draft.count(MessagePosted)
             message_id = new_message_id(draft.state.last_seq + queued + 1)
             sealed = None if key is None else _seal(keys, key, command, message_id)
-            return [
-                decide.post_message(draft.state, command, message_id, queued=queued, sealed=sealed)
-            ]
+            return [post_message(draft.state, command, message_id, queued=queued, sealed=sealed)]
 
         job = Job(
             context=command.context,
@@ -128,7 +183,7 @@ class ChatHandlers:
             idempotency=command.idempotency,
         )
         stream = thread_stream(command.context, command.thread_id)
-        result: MessageView | Replay = await self._submit(self._threads, stream, job)
+        result: MessageView | Replay = await self._threads.run(stream, job)
         if isinstance(result, Replay):
             return await self._current_answer(stream, result)
         return result
@@ -147,8 +202,8 @@ class ChatHandlers:
 
     async def redact_message(self, command: RedactMessage) -> None:
         """Withdraw a message's content; a repeat changes nothing."""
-        decide.require_role(command.context, command.auth)
-        _check_thread_id(command.thread_id)
+        require_role(command.context, command.auth)
+        require_thread_id(command.thread_id)
         stream = thread_stream(command.context, command.thread_id)
         # Found before queueing (it may have to be read back); a message never changes
         # author or seq, and whether it is redacted yet is the writer's state's to say.
@@ -157,48 +212,14 @@ class ChatHandlers:
         job = Job(
             context=command.context,
             auth=command.auth,
-            decision=lambda draft: decide.redact_message(
+            decision=lambda draft: redact_message(
                 draft.state, command.context, command.auth, message, queued=draft.decided
             ),
             render=lambda _events: None,
             status=204,
             batchable=False,
         )
-        await self._submit(self._threads, stream, job)
-
-    async def set_temperature(
-        self, command: SetTemperatureConfig
-    ) -> TemperatureConfigView | Replay:
-        """Replace the temperature config when the caller is an admin and If-Match holds."""
-        decide.require_role(command.context, command.auth)
-        job = Job(
-            context=command.context,
-            auth=command.auth,
-            decision=lambda draft: [decide.set_temperature(draft.state, command)],
-            render=lambda events: _render_temperature(events[-1]),
-            status=200,
-            idempotency=command.idempotency,
-            batchable=False,
-        )
-        stream = temperature_stream(command.context)
-        result: TemperatureConfigView | Replay = await self._submit(self._temperatures, stream, job)
-        return result
-
-    def _submit(self, writer: StreamWriter[Any], stream: str, job: Job) -> Awaitable[Any]:
-        """Answer a repeated idempotency key from the store, else queue the job."""
-        if job.idempotency is None:
-            # Most requests carry no key: straight to the writer's future, no guard to pass.
-            return writer.submit(stream, job)
-
-        async def run(scope: str | None) -> Any:
-            return await writer.submit(stream, attrs.evolve(job, scope=scope))
-
-        return self._guard.once(job.context, job.auth, job.idempotency, run)
-
-
-def _check_thread_id(thread_id: str) -> None:
-    if THREAD_ID.fullmatch(thread_id) is None:
-        raise NotFound("no such thread in this tenant and env")
+        await self._threads.run(stream, job)
 
 
 def _seal(keys: KeyRing | None, key: DataKey, command: PostMessage, message_id: str) -> str:
@@ -223,15 +244,7 @@ def _render_message(events: Sequence[DatasetEvent], command: PostMessage) -> Mes
 
 
 def _render_thread(events: Sequence[DatasetEvent]) -> ThreadView:
-    return _answer(events[0], ThreadView)
-
-
-def _render_temperature(event: DatasetEvent) -> TemperatureConfigView:
-    return _answer(event, TemperatureConfigView)
-
-
-def _answer(event: DatasetEvent, view_type: type[V]) -> V:
-    """Render an event's answer with the same code replay rebuilds records with."""
-    view = render_answer(event)
-    assert isinstance(view, view_type)
+    # The same code replay rebuilds records with.
+    view = render_answer(events[0])
+    assert isinstance(view, ThreadView)
     return view

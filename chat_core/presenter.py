@@ -6,14 +6,15 @@ from typing import Any
 
 import cattrs
 
+from chat_core.caches import ThreadCache
 from chat_core.payloads import MessagePosted
-from chat_core.readmodel import MessageState, ThreadCache
+from chat_core.state import MessageState
 from events.store.base import RecordedEvent
 
-__all__ = ["EventPresenter", "message_data"]
+__all__ = ["EventPresenter", "posted_event_data"]
 
 
-def message_data(payload: MessagePosted, message: MessageState | None) -> dict[str, Any]:
+def posted_event_data(payload: MessagePosted, message: MessageState | None) -> dict[str, Any]:
     """Return a posted event's data as its message reads now, never with sealed bytes."""
     view = None if message is None else message.view(payload.thread_id)
     withdrawn = view is None or view.content is None
@@ -46,4 +47,4 @@ class EventPresenter:
         message = await self._threads.find(stream, state, payload.message_id)
         # The view object is replaced when the message is withdrawn: a fresh token.
         token = None if message is None else message.view(payload.thread_id)
-        return message_data(payload, message), token
+        return posted_event_data(payload, message), token

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from chat_core.context import AuthContext, RequestContext
+from chat_core.caches import PageCache, StreamCache, ThreadCache
+from chat_core.context import AuthContext, RequestContext, require_role
 from chat_core.cursors import decode_cursor, encode_cursor
-from chat_core.decide import require_role
 from chat_core.errors import NotFound
 from chat_core.payloads import ThreadCreated
-from chat_core.readmodel import (
-    PageCache,
-    StreamCache,
+from chat_core.state import (
     TemperatureState,
-    ThreadCache,
     ThreadState,
+    require_thread_id,
+    temperature_stream,
+    thread_stream,
 )
-from chat_core.streams import THREAD_ID, temperature_stream, thread_stream
 from chat_core.views import MessageView, Page, TemperatureConfigView, ThreadView
 from events.store.base import EventFilter, EventStore
 
@@ -133,8 +132,7 @@ class ChatQueries:
         self, context: RequestContext, auth: AuthContext, thread_id: str
     ) -> ThreadState:
         require_role(context, auth)
-        if THREAD_ID.fullmatch(thread_id) is None:
-            raise NotFound("no such thread in this tenant and env")
+        require_thread_id(thread_id)
         state = await self._threads.load(thread_stream(context, thread_id))
         if not state.exists or state.tenant != context.tenant or state.env != context.env:
             raise NotFound("no such thread in this tenant and env")

@@ -27,10 +27,12 @@ from datetime import UTC, datetime, timedelta
 import attrs
 import orjson
 
-from chat_core.answers import render_answer
+from chat_core.caches import StreamCache
+from chat_core.fold import apply_event
 from chat_core.idempotency import IDEMPOTENCY_FINGERPRINT, IDEMPOTENCY_SCOPE, IDEMPOTENCY_STATUS
-from chat_core.readmodel import StreamCache, TemperatureState, ThreadState, apply_event
 from chat_core.settings import IDEMPOTENCY_TTL
+from chat_core.state import TemperatureState, ThreadState
+from chat_core.views import render_answer
 from events.envelope import DatasetEvent
 from events.store.base import EventStore, IdempotencyRecord, RecordedEvent
 from events.tooling.selection import Progress
@@ -292,5 +294,7 @@ class _Replay:
 
 
 def _changed_fields(rebuilt: State, live: State) -> Sequence[str]:
-    names = [field.name for field in attrs.fields(type(rebuilt))]
+    # Fields that do not take part in equality (a key ring, counts of in-place changes)
+    # tell nothing about the log.
+    names = [field.name for field in attrs.fields(type(rebuilt)) if field.eq]
     return [name for name in names if getattr(rebuilt, name) != getattr(live, name)]

@@ -14,8 +14,8 @@ from types import MappingProxyType
 import orjson
 from attrs import field, frozen
 
-from chat_core.decide import check_temperature
-from chat_core.readmodel import TemperatureState
+from chat_core.state import TemperatureState
+from chat_core.temperature import TEMPERATURE_CEILING, TEMPERATURE_FLOOR, check_temperature
 from chat_core.tokens.sources import MIN_SECRET_BYTES
 from events.envelope import Env
 
@@ -51,8 +51,8 @@ class TemperatureDefaults:
     """The temperature config served before any write."""
 
     default: float = 1.0
-    min: float = 0.0
-    max: float = 2.0
+    min: float = TEMPERATURE_FLOOR
+    max: float = TEMPERATURE_CEILING
     overrides: Mapping[str, float] = field(factory=lambda: MappingProxyType({}))
 
     def state(self) -> TemperatureState:
@@ -279,8 +279,8 @@ def _temperature(text: str | None) -> TemperatureDefaults:
         overrides = {str(k): float(v) for k, v in data.get("overrides", {}).items()}
         defaults = TemperatureDefaults(
             default=float(data.get("default", 1.0)),
-            min=float(data.get("min", 0.0)),
-            max=float(data.get("max", 2.0)),
+            min=float(data.get("min", TEMPERATURE_FLOOR)),
+            max=float(data.get("max", TEMPERATURE_CEILING)),
             overrides=MappingProxyType(overrides),
         )
     except (orjson.JSONDecodeError, AttributeError, TypeError, ValueError):

@@ -1,28 +1,46 @@
-"""What reads and commands return: frozen views shaped as the HTTP contract shows them."""
+"""What reads and commands return: frozen views shaped as the HTTP contract shows them.
+
+Also how each command's answer is rendered from the event it recorded (render_answer), one
+way for the pipeline when the event is new and for replay when it rebuilds a record: the
+views and the answers are one shape, so they are one module.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import attrs
 import orjson
 from attrs import field, frozen
 
-from events.envelope import Env, FrozenMap
+from chat_core.payloads import (
+    ErasureRecorded,
+    MessagePosted,
+    TemperatureConfigChanged,
+    ThreadCreated,
+)
+from events.envelope import DatasetEvent, Env, FrozenMap
 
 __all__ = [
+    "ERASURE_STATUS",
     "VIEW_FIELDS",
+    "Answer",
     "ErasureView",
     "MessageView",
     "Page",
     "Replay",
     "TemperatureConfigView",
     "ThreadView",
+    "message_answer",
     "message_view",
+    "render_answer",
     "rfc3339",
 ]
+
+# An erasure's status: its keys are destroyed before the answer, so it is already done.
+ERASURE_STATUS = "completed"
 
 
 def rfc3339(moment: datetime) -> str:
@@ -279,3 +297,93 @@ class Replay:
 
     status: int
     body: bytes
+
+
+class Answer(Protocol):
+    """A view that renders as the JSON body of a response."""
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the contract's JSON object."""
+        ...
+
+    def record_json(self) -> dict[str, Any]:
+        """Return the answer as an idempotency record keeps it."""
+        ...
+
+
+def message_answer(
+    event: DatasetEvent,
+    payload: MessagePosted,
+    *,
+    content: str | None,
+    metadata: Mapping[str, str],
+) -> MessageView:
+    """Return the answer to a post; its record keeps the sealed form, never the words.
+
+    The pipeline answers with the words it was sent; replay, which has only the event,
+    with what the payload holds in clear (nothing, once sealed).
+    """
+    return message_view(
+        payload.message_id,
+        payload.thread_id,
+        payload.seq,
+        payload.role,
+        content,
+        metadata,
+        event.actor,
+        event.occurred_at,
+        event.request_id,
+        sealed=payload.sealed,
+    )
+
+
+def _thread_answer(event: DatasetEvent, payload: ThreadCreated) -> ThreadView:
+    return ThreadView(
+        id=payload.thread_id,
+        title=payload.title,
+        metadata=payload.metadata,
+        created_at=event.occurred_at,
+        created_by=event.actor,
+        message_count=0,
+        last_seq=0,
+    )
+
+
+def _message_answer(event: DatasetEvent, payload: MessagePosted) -> MessageView:
+    return message_answer(event, payload, content=payload.content, metadata=payload.metadata)
+
+
+def _erasure_answer(event: DatasetEvent, payload: ErasureRecorded) -> ErasureView:
+    return ErasureView(
+        erasure_id=payload.erasure_id, subject=payload.subject, status=ERASURE_STATUS
+    )
+
+
+def _temperature_answer(
+    event: DatasetEvent, payload: TemperatureConfigChanged
+) -> TemperatureConfigView:
+    return TemperatureConfigView(
+        tenant=event.tenant,
+        env=event.env,
+        default=payload.default,
+        min=payload.min,
+        max=payload.max,
+        overrides=payload.overrides,
+        version=event.version,
+        updated_at=event.occurred_at,
+        updated_by=event.actor,
+    )
+
+
+_RENDERERS: dict[type[Any], Callable[[DatasetEvent, Any], Answer]] = {
+    ThreadCreated: _thread_answer,
+    MessagePosted: _message_answer,
+    ErasureRecorded: _erasure_answer,
+    TemperatureConfigChanged: _temperature_answer,
+}
+
+
+def render_answer(event: DatasetEvent) -> Answer | None:
+    """Return the view a created thread, posted message, erasure or config change answered."""
+    render = _RENDERERS.get(type(event.payload))
+    return None if render is None else render(event, event.payload)

@@ -16,18 +16,20 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
+import attrs
 import orjson
 from attrs import define, field
 
+from chat_core.caches import StreamCache
 from chat_core.commands import Idempotency
 from chat_core.context import AuthContext, RequestContext
 from chat_core.errors import ChatError, Conflict
 from chat_core.idempotency import IdempotencyGuard, idempotency_metadata
-from chat_core.readmodel import StreamCache, TemperatureState, ThreadState
+from chat_core.state import TemperatureState, ThreadState
 from events.envelope import DatasetEvent, EventPayload, event_from_columns
 from events.ids import new_event_id
 from events.store.base import (
@@ -38,7 +40,15 @@ from events.store.base import (
     RecordedEvent,
 )
 
-__all__ = ["MAX_ATTEMPTS", "MAX_BATCH", "PIPELINE_DEPTH", "Draft", "Job", "StreamWriter"]
+__all__ = [
+    "MAX_ATTEMPTS",
+    "MAX_BATCH",
+    "PIPELINE_DEPTH",
+    "Draft",
+    "Job",
+    "StreamWriter",
+    "utc_now",
+]
 
 MAX_ATTEMPTS = 16
 MAX_BATCH = 256
@@ -54,6 +64,11 @@ LINGER_TURNS = 6
 log = logging.getLogger("chat_core.writer")
 
 S = TypeVar("S", ThreadState, TemperatureState)
+
+
+def utc_now() -> datetime:
+    """Return the moment a batch's events are stamped with, unless a clock is given."""
+    return datetime.now(UTC)
 
 
 @define
@@ -140,6 +155,17 @@ class StreamWriter(Generic[S]):
         self._linger_turns = linger_turns
         self._queues: dict[str, deque[_Entry]] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
+
+    def run(self, stream: str, job: Job) -> Awaitable[Any]:
+        """Answer a repeated idempotency key from the store, else queue the job (see submit)."""
+        if job.idempotency is None:
+            # Most requests carry no key: straight to the future, no guard to pass.
+            return self.submit(stream, job)
+
+        async def keyed(scope: str | None) -> Any:
+            return await self.submit(stream, attrs.evolve(job, scope=scope))
+
+        return self._guard.once(job.context, job.auth, job.idempotency, keyed)
 
     def submit(self, stream: str, job: Job) -> asyncio.Future[Any]:
         """Queue a job on its stream; the future is its answer once its events are durable.
@@ -313,7 +339,12 @@ class StreamWriter(Generic[S]):
         except ChatError as exc:
             _fail(entry, exc)
             return False
-        metadata = idempotency_metadata(job.scope, job.idempotency, job.status)
+        # Only a keyed job's events name the request they answer (most jobs carry no key).
+        metadata = (
+            None
+            if job.scope is None
+            else idempotency_metadata(job.scope, job.idempotency, job.status)
+        )
         first = draft.state.version + len(draft.decided) + 1
         entry.events = [
             _event(job.context, job.auth, stream, first + offset, payload, now, metadata)
@@ -349,7 +380,7 @@ def _event(
     version: int,
     payload: EventPayload,
     now: datetime,
-    metadata: Mapping[str, str],
+    metadata: Mapping[str, str] | None,
 ) -> DatasetEvent:
     # event_from_columns runs the constructor's checks as one quick test (falling back to
     # the constructor itself when any value fails it): about half the constructor's cost,

@@ -19,7 +19,7 @@ from chat_core.context import AuthContext, RequestContext, Role
 from chat_core.hub import HubStopped
 from chat_core.payloads import ErasureRecorded, MessageRedacted
 from chat_core.settings import Settings
-from chat_core.streams import thread_stream
+from chat_core.state import thread_stream
 from chat_core.views import MessageView, ThreadView
 from events.envelope import Env
 from events.store.base import RecordedEvent

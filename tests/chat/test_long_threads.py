@@ -19,10 +19,10 @@ from chat_core.bootstrap import ChatCore, bootstrap
 from chat_core.commands import CreateThread, EraseSubject, PostMessage, RedactMessage
 from chat_core.context import AuthContext, RequestContext, Role
 from chat_core.errors import NotFound
+from chat_core.fold import apply_event
 from chat_core.payloads import MessagePosted, ThreadCreated
-from chat_core.readmodel import FIRST, RECENT, STRIDE, ThreadState, apply_event
 from chat_core.settings import Settings
-from chat_core.streams import seq_in_message_id, thread_stream
+from chat_core.state import FIRST, RECENT, STRIDE, ThreadState, seq_in_message_id, thread_stream
 from chat_core.views import MessageView, ThreadView
 from events.envelope import DatasetEvent, Env
 from events.store.memory import MemoryEventStore

@@ -7,7 +7,7 @@ import re
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chat_core.streams import names_seq, new_message_id, seq_in_message_id
+from chat_core.state import names_seq, new_message_id, seq_in_message_id
 
 SEQS = st.integers(min_value=1, max_value=16**12 - 1)
 

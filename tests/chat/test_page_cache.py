@@ -17,11 +17,12 @@ import orjson
 import pytest
 
 from chat_core.bootstrap import ChatCore, bootstrap
+from chat_core.caches import PageCache
 from chat_core.commands import CreateThread, EraseSubject, PostMessage, RedactMessage
 from chat_core.context import AuthContext, RequestContext, Role
 from chat_core.errors import Forbidden, NotFound
-from chat_core.readmodel import FIRST, RECENT, PageCache, ThreadState
 from chat_core.settings import Settings
+from chat_core.state import FIRST, RECENT, ThreadState
 from chat_core.views import MessageView, Page, ThreadView
 from events.envelope import Env
 

@@ -15,7 +15,7 @@ from chat_core.context import AuthContext, RequestContext, Role
 from chat_core.errors import NotFound
 from chat_core.payloads import MessagePosted
 from chat_core.settings import Settings
-from chat_core.streams import thread_stream
+from chat_core.state import thread_stream
 from chat_core.views import MessageView, ThreadView
 from events.envelope import DatasetEvent, Env
 from events.store import open_store

@@ -14,8 +14,9 @@ from joserfc import jwt
 from joserfc.jwk import OctKey
 
 from chat_core.bootstrap import ChatCore, bootstrap
-from chat_core.readmodel import TemperatureState, ThreadState, apply_event, message_subjects
+from chat_core.fold import apply_event, message_subjects
 from chat_core.settings import Settings, TemperatureDefaults
+from chat_core.state import TemperatureState, ThreadState
 from chat_core.tokens import mint_token
 from events.envelope import Env
 from events.keys import KeyRing

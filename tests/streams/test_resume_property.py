@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from chat_core.commands import CreateThread, PostMessage
 from chat_core.context import AuthContext, RequestContext, Role
 from chat_core.hub import StreamClosed, Subscription, follow_stream
-from chat_core.streams import thread_stream
+from chat_core.state import thread_stream
 from chat_core.views import ThreadView
 from events.envelope import Env
 from events.store.base import RecordedEvent

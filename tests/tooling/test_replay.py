@@ -11,8 +11,8 @@ import pytest
 from chat_core import replay
 from chat_core.commands import PostMessage
 from chat_core.context import RequestContext
-from chat_core.readmodel import TemperatureState, ThreadState
 from chat_core.replay import ReplayResult, State, replay_log
+from chat_core.state import TemperatureState, ThreadState
 from events.codec import EventCodec
 from events.envelope import Env
 from events.store import open_store

@@ -10,11 +10,12 @@ from datetime import UTC, datetime
 from typing import TextIO
 
 from chat_core.bootstrap import master_key
+from chat_core.caches import StreamCache
 from chat_core.commands import EraseSubject
 from chat_core.context import AuthContext, RequestContext, Role
 from chat_core.erasure import ErasureHandler
-from chat_core.readmodel import StreamCache, ThreadState
 from chat_core.settings import ENV_NAMES, Settings, SettingsError
+from chat_core.state import ThreadState
 from chat_core.views import ErasureView
 from events.bus import MessageBus
 from events.codec import EventCodec

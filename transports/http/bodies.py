@@ -12,6 +12,7 @@ from attrs import field, frozen
 from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError, IterableValidationError
 from cattrs.v import format_exception
 
+from chat_core.temperature import TEMPERATURE_CEILING, TEMPERATURE_FLOOR
 from transports.http.problems import HTTPProblem
 
 __all__ = [
@@ -26,8 +27,6 @@ __all__ = [
 MAX_METADATA_KEYS = 16
 MAX_METADATA_KEY = 64
 MAX_METADATA_VALUE = 1024
-MIN_TEMPERATURE = 0.0
-MAX_TEMPERATURE = 2.0
 FieldErrors = list[tuple[str, str]]
 
 
@@ -98,9 +97,9 @@ class TemperatureBody:
         values = {"default": self.default, "min": self.min, "max": self.max}
         values.update({f"overrides.{k}": v for k, v in self.overrides.items()})
         return [
-            (name, f"must be a number from {MIN_TEMPERATURE} to {MAX_TEMPERATURE}")
+            (name, f"must be a number from {TEMPERATURE_FLOOR} to {TEMPERATURE_CEILING}")
             for name, v in values.items()
-            if not (math.isfinite(v) and MIN_TEMPERATURE <= v <= MAX_TEMPERATURE)
+            if not (math.isfinite(v) and TEMPERATURE_FLOOR <= v <= TEMPERATURE_CEILING)
         ]
 
 

@@ -6,7 +6,7 @@ import time
 
 from aiohttp import web
 
-from chat_core.streams import thread_stream
+from chat_core.state import thread_stream
 from transports.http.app_keys import AUTH, CONTEXT, CORE, TICKET
 from transports.http.problems import HTTPProblem
 

@@ -1,0 +1,246 @@
+"""The caches: folded stream states and rendered message pages, bounded, caught up on use.
+
+Nothing is replayed at start-up: a stream is folded the first time it is used and kept in
+a bounded LRU, caught up from the store (or from the events just appended to it) whenever
+it is used again. Each cache is built by bootstrap() and belongs to one core; nothing here
+is shared by the process.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Iterator
+from typing import Generic
+
+from chat_core.fold import S, apply_event, message_state
+from chat_core.payloads import MessagePosted
+from chat_core.state import STRIDE, MessageState, ThreadState
+from chat_core.views import Page
+from events.store.base import EventStore, RecordedEvent
+
+__all__ = ["PAGE_CACHE_BYTES", "PageCache", "StreamCache", "ThreadCache", "thread_weight"]
+
+# Bytes of rendered message pages kept by a PageCache.
+PAGE_CACHE_BYTES = 8 << 20
+
+
+def thread_weight(state: ThreadState) -> int:
+    """Weigh a cached thread by its messages, which is what its memory grows with."""
+    return 1 + len(state.first) + len(state.recent)
+
+
+class StreamCache(Generic[S]):
+    """A bounded LRU of folded stream states, caught up from the store on every use."""
+
+    def __init__(
+        self,
+        store: EventStore,
+        new_state: Callable[[], S],
+        *,
+        capacity: int = 10_000,
+        weigh: Callable[[S], int] = lambda _state: 1,
+        sole_writer: bool = False,
+        prepare: Callable[[list[RecordedEvent]], Awaitable[None]] | None = None,
+    ) -> None:
+        self._store = store
+        self._new_state = new_state
+        # Run before a batch read from the store is folded, e.g. to fetch the keys it needs.
+        self._prepare = prepare
+        # The cache holds states whose weights (e.g. messages) add up to at most capacity,
+        # so memory is bounded by what is cached, not by how many streams there are.
+        self._capacity = capacity
+        self._weigh = weigh
+        self._weights: dict[str, int] = {}
+        self._total = 0
+        # When this process is the store's only writer, every append to a cached stream
+        # passes through advance(), so a cached state is current without asking the store.
+        self._sole_writer = sole_writer
+        self._states: OrderedDict[str, S] = OrderedDict()
+
+    @property
+    def weight(self) -> int:
+        """Return the summed weight of the cached states."""
+        return self._total
+
+    def __contains__(self, stream: object) -> bool:
+        return stream in self._states
+
+    async def load(self, stream: str) -> S:
+        """Return the stream's state, folded up to the store's newest event."""
+        state = self._states.get(stream)
+        if state is None:
+            state = self._new_state()
+        else:
+            self._states.move_to_end(stream)
+            if self._sole_writer:
+                return state
+        while True:
+            batch = await self._store.read_stream(stream, after_version=state.version, limit=1000)
+            if self._prepare is not None and batch:
+                await self._prepare(batch)
+            state = self.advance(stream, state, batch)
+            if len(batch) < 1000:
+                return state
+
+    def states(self) -> Iterator[S]:
+        """Return the cached states, to change them in place."""
+        return iter(list(self._states.values()))
+
+    def forget(self, stream: str) -> None:
+        """Drop a stream's cached state so that the next load reads it from the store."""
+        self._states.pop(stream, None)
+        self._total -= self._weights.pop(stream, 0)
+
+    def advance(self, stream: str, state: S, recorded: Iterable[RecordedEvent]) -> S:
+        """Fold new events into a state and cache it, unless a fresher one is cached already."""
+        for item in recorded:
+            if item.event.version == state.version + 1:
+                apply_event(state, item.event)
+        cached = self._states.get(stream)
+        if cached is not None and cached is not state and cached.version >= state.version:
+            return cached
+        if state.version:
+            self._states[stream] = state
+            self._states.move_to_end(stream)
+            weight = self._weigh(state)
+            self._total += weight - self._weights.get(stream, 0)
+            self._weights[stream] = weight
+            while self._total > self._capacity and len(self._states) > 1:
+                evicted, _ = self._states.popitem(last=False)
+                self._total -= self._weights.pop(evicted)
+        return state
+
+
+class ThreadCache(StreamCache[ThreadState]):
+    """Cached threads, whose older messages are read back from the store when asked for."""
+
+    def __init__(
+        self,
+        store: EventStore,
+        new_state: Callable[[], ThreadState],
+        *,
+        capacity: int = 10_000,
+        sole_writer: bool = False,
+        prepare: Callable[[list[RecordedEvent]], Awaitable[None]] | None = None,
+    ) -> None:
+        super().__init__(
+            store,
+            new_state,
+            capacity=capacity,
+            weigh=thread_weight,
+            sole_writer=sole_writer,
+            prepare=prepare,
+        )
+
+    async def span(
+        self, stream: str, state: ThreadState, first: int, last: int
+    ) -> list[MessageState]:
+        """Return the thread's messages with seq first..last (clipped to what it holds), by seq.
+
+        The first and recent ones come from memory; those between are read from the stream
+        as of the state's version, starting at the mark of the first seq, with its redactions.
+        """
+        first, last = max(first, 1), min(last, state.message_count)
+        if first > last:
+            return []
+        kept_first = len(state.first)
+        head = state.first[first - 1 : min(last, kept_first)]
+        between = max(first, kept_first + 1), min(last, state.first_recent_seq - 1)
+        middle = await self._read_back(stream, state, *between) if between[0] <= between[1] else []
+        tail_first = max(first, kept_first + 1, state.first_recent_seq)
+        start = tail_first - state.first_recent_seq
+        tail = state.recent[start : max(start, start + last - tail_first + 1)]
+        return head + middle + tail
+
+    async def find(self, stream: str, state: ThreadState, message_id: str) -> MessageState | None:
+        """Return the thread's message with this id, or None when it has none."""
+        seq = state.seq_of(message_id)
+        if seq is None:
+            return None
+        message = state.kept_message(seq)
+        if message is None:
+            found = await self._read_back(stream, state, seq, seq)
+            message = found[0] if found else None
+        return message if message is not None and message.message_id == message_id else None
+
+    async def _read_back(
+        self, stream: str, state: ThreadState, first: int, last: int
+    ) -> list[MessageState]:
+        # Seqs run 1, 2, ... so the mark exists; a log whose seqs do not (edited underneath)
+        # is read from the nearest mark before, or from the start, never refused.
+        marks = state.marks
+        mark = min((first - 1) // STRIDE, len(marks) - 1)
+        after = marks[mark] - 1 if mark >= 0 else 0
+        found: list[MessageState] = []
+        while after < state.version:
+            # A page's messages, plus what may precede them after their mark, in one read.
+            wanted = min(1000, state.version - after, last - first + STRIDE + 32)
+            batch = await self._store.read_stream(stream, after_version=after, limit=wanted)
+            if not batch:
+                break
+            if self._prepare is not None:
+                await self._prepare(batch)
+            for item in batch:
+                payload = item.event.payload
+                if type(payload) is not MessagePosted or not first <= payload.seq <= last:
+                    continue
+                message = message_state(payload, item.event, state.keys)
+                if payload.message_id in state.redacted:
+                    message.withdraw(redacted=True)
+                found.append(message)
+                if payload.seq == last:
+                    return found
+            after = batch[-1].event.version
+        return found
+
+
+class PageCache:
+    """Rendered pages of messages, each served again until its thread changes.
+
+    A page is kept only when all its messages were in memory, so that it is a function of
+    the thread's state object alone: of its version (every post, redaction or other event
+    moves it) and of its withdrawals, which an erasure makes in place without an event in
+    the thread. A page is served again only for the very state object it was rendered
+    from, at the same version and count of withdrawals; the caller has checked the
+    request's access to the thread before asking. Bounded by the bytes of the pages kept,
+    least recently used first out; a page holds its state weakly, so a thread the thread
+    cache let go is not kept alive here.
+    """
+
+    def __init__(self, budget: int = PAGE_CACHE_BYTES) -> None:
+        self._budget = budget
+        self._size = 0
+        self._pages: OrderedDict[Hashable, tuple[weakref.ref[ThreadState], int, int, Page]] = (
+            OrderedDict()
+        )
+
+    def get(self, key: Hashable, state: ThreadState) -> Page | None:
+        """Return the page kept under key when it still shows this state, else None."""
+        entry = self._pages.get(key)
+        if entry is None:
+            return None
+        owner, version, withdrawals, page = entry
+        if owner() is not state or version != state.version or withdrawals != state.withdrawals:
+            return None
+        self._pages.move_to_end(key)
+        return page
+
+    def put(self, key: Hashable, state: ThreadState, page: Page) -> None:
+        """Keep a page rendered from this state, all of whose messages were in memory."""
+        size = len(page.json_bytes())
+        old = self._pages.pop(key, None)
+        if old is not None:
+            self._size -= len(old[3].json_bytes())
+        if size > self._budget:
+            return
+        self._pages[key] = (weakref.ref(state), state.version, state.withdrawals, page)
+        self._size += size
+        while self._size > self._budget:
+            _key, evicted = self._pages.popitem(last=False)
+            self._size -= len(evicted[3].json_bytes())
+
+    @property
+    def size(self) -> int:
+        """Return the bytes of the pages kept."""
+        return self._size

@@ -1,0 +1,185 @@
+"""The fold: each recorded event moves a state on, opening sealed words with their author's key.
+
+A state is only ever moved forward by events of its own stream, in version order, so it is
+exactly the fold of its stream up to its version. An erasure is the one change made beside
+the fold: it withdraws, in place, the words of cached states whose keys it destroyed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from types import MappingProxyType
+from typing import Any, Protocol, TypeVar
+
+from chat_core.payloads import (
+    MessagePosted,
+    MessageRedacted,
+    TemperatureConfigChanged,
+    ThreadCreated,
+)
+from chat_core.sealing import open_message, sealed_key_id
+from chat_core.state import (
+    FIRST,
+    RECENT,
+    STRIDE,
+    MessageState,
+    TemperatureState,
+    ThreadState,
+    names_seq,
+)
+from events.envelope import DatasetEvent, FrozenMap
+from events.keys import KeyRing
+from events.store.base import RecordedEvent
+
+__all__ = ["Versioned", "apply_event", "erase_cached", "message_state", "message_subjects"]
+
+_NO_METADATA: FrozenMap = MappingProxyType({})
+
+
+class Versioned(Protocol):
+    """A state the fold moves on: it knows the version of the last event folded into it."""
+
+    version: int
+
+
+S = TypeVar("S", bound=Versioned)
+
+
+def _thread_created(payload: ThreadCreated, state: object, event: DatasetEvent) -> None:
+    if isinstance(state, ThreadState):
+        state.thread_id = payload.thread_id
+        state.tenant = event.tenant
+        state.env = event.env
+        state.title = payload.title
+        state.metadata = payload.metadata
+        state.created_at = event.occurred_at
+        state.created_by = event.actor
+
+
+def _message_posted(payload: MessagePosted, state: object, event: DatasetEvent) -> None:
+    if isinstance(state, ThreadState):
+        message = message_state(payload, event, state.keys)
+        seq = payload.seq
+        if (seq - 1) % STRIDE == 0:
+            state.marks.append(event.version)
+        if not names_seq(payload.message_id, seq):
+            state.unnamed[payload.message_id] = seq
+        state.message_count = seq
+        if seq <= FIRST:
+            state.first.append(message)
+        recent = state.recent
+        recent.append(message)
+        if len(recent) > RECENT:
+            del recent[0]
+
+
+def _message_redacted(payload: MessageRedacted, state: object, event: DatasetEvent) -> None:
+    if isinstance(state, ThreadState):
+        state.redacted.add(payload.message_id)
+        message = state.kept_message(payload.seq)
+        if message is not None and message.message_id == payload.message_id:
+            message.withdraw(redacted=True)
+
+
+def _temperature_changed(
+    payload: TemperatureConfigChanged, state: object, event: DatasetEvent
+) -> None:
+    if isinstance(state, TemperatureState):
+        state.default = payload.default
+        state.min = payload.min
+        state.max = payload.max
+        state.overrides = payload.overrides
+        state.updated_at = event.occurred_at
+        state.updated_by = event.actor
+
+
+# What each payload class does to a state; a state ignores the types it does not fold.
+_FOLDS: dict[type[Any], Callable[[Any, object, DatasetEvent], None]] = {
+    ThreadCreated: _thread_created,
+    MessagePosted: _message_posted,
+    MessageRedacted: _message_redacted,
+    TemperatureConfigChanged: _temperature_changed,
+}
+
+
+def apply_event(state: S, event: DatasetEvent) -> S:
+    """Fold one event into a state, moving its version on."""
+    payload = event.payload
+    fold = _FOLDS.get(type(payload))
+    if fold is not None:
+        fold(payload, state, event)
+    state.version = event.version
+    return state
+
+
+def message_state(
+    payload: MessagePosted, event: DatasetEvent, keys: KeyRing | None
+) -> MessageState:
+    """Fold a posted message, opened with its author's key when keys are given."""
+    content, metadata, erased = _words(payload, event, keys)
+    return MessageState(
+        message_id=payload.message_id,
+        seq=payload.seq,
+        role=payload.role,
+        content=content,
+        metadata=metadata,
+        author=event.actor,
+        created_at=event.occurred_at,
+        request_id=event.request_id,
+        erased=erased,
+        sealed=payload.sealed,
+    )
+
+
+def _words(
+    payload: MessagePosted, event: DatasetEvent, keys: KeyRing | None
+) -> tuple[str | None, FrozenMap, bool]:
+    """Return a message's content, metadata and whether its author was erased."""
+    if payload.sealed is None:
+        # Schema 1, stored in clear before encryption: an erasure still hides it from reads.
+        erased = keys is not None and keys.subject(event.tenant, event.actor).erased
+        return (None, _NO_METADATA, True) if erased else (payload.content, payload.metadata, False)
+    if keys is None:
+        return None, _NO_METADATA, False
+    opened = open_message(
+        keys,
+        tenant=event.tenant,
+        author=event.actor,
+        message_id=payload.message_id,
+        sealed=payload.sealed,
+    )
+    if opened is None:
+        return None, _NO_METADATA, True
+    return opened[0], opened[1], False
+
+
+def message_subjects(recorded: Iterable[RecordedEvent]) -> set[tuple[str, str]]:
+    """Return the (tenant, author) of every posted message, whose keys a fold will need."""
+    return {
+        (item.event.tenant, item.event.actor)
+        for item in recorded
+        if type(item.event.payload) is MessagePosted
+    }
+
+
+def erase_cached(states: Iterable[object], tenant: str, subject: str, through_key_id: int) -> int:
+    """Withdraw, as erased, a subject's messages sealed under destroyed keys; return how many.
+
+    Changed in place, so a state an append is about to cache again is withdrawn too.
+    """
+    count = 0
+    for state in states:
+        if not isinstance(state, ThreadState) or state.tenant != tenant:
+            continue
+        withdrawn = 0
+        for message in state.kept():
+            if message.author != subject or message.erased:
+                continue
+            if message.sealed is None or sealed_key_id(message.sealed) <= through_key_id:
+                message.withdraw(erased=True)
+                message.content, message.metadata = None, _NO_METADATA
+                withdrawn += 1
+        if withdrawn:
+            state.withdrawals += 1
+            count += withdrawn
+    return count

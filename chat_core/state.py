@@ -1,0 +1,249 @@
+"""What decisions and reads look at: a thread, its messages, a temperature config, and their names.
+
+A thread's stream is named by its tenant, env and id; a message id names its seq, so a
+message is found without an index. The states here are plain values that the fold
+(chat_core.fold) moves forward and the caches (chat_core.caches) keep.
+"""
+
+from __future__ import annotations
+
+import binascii
+import os
+import re
+from array import array
+from collections.abc import Iterator, Mapping
+from datetime import datetime
+
+from attrs import define, field
+
+from chat_core.context import RequestContext
+from chat_core.errors import NotFound
+from chat_core.views import MessageView, ThreadView, message_view
+from events.envelope import Env, FrozenMap
+from events.keys import KeyRing
+
+__all__ = [
+    "FIRST",
+    "RECENT",
+    "STRIDE",
+    "THREAD_ID",
+    "MessageState",
+    "TemperatureState",
+    "ThreadState",
+    "names_seq",
+    "new_message_id",
+    "new_thread_id",
+    "require_thread_id",
+    "seq_in_message_id",
+    "temperature_stream",
+    "thread_stream",
+]
+
+# Messages of a thread kept in memory, oldest and newest: more than the largest page (100).
+FIRST = 256
+RECENT = 256
+# A thread remembers the stream version of every STRIDE-th message, to read older ones back.
+STRIDE = 64
+
+THREAD_ID = re.compile(r"th_[A-Za-z0-9_-]{1,64}")
+_NAMED_SEQ = re.compile(r"msg_([0-9a-f]{1,12})-")
+_to_base64 = binascii.b2a_base64
+_URLSAFE = bytes.maketrans(b"+/", b"-_")
+
+
+def _token() -> str:
+    """Return what secrets.token_urlsafe(15) returns, in one call each instead of six.
+
+    15 bytes from os.urandom as 20 unpadded base64url characters.
+    """
+    return _to_base64(os.urandom(15), newline=False).translate(_URLSAFE).decode("ascii")
+
+
+def new_thread_id() -> str:
+    """Make an opaque, unguessable thread id."""
+    return "th_" + _token()
+
+
+def new_message_id(seq: int) -> str:
+    """Make an unguessable message id that names its seq, so it is found without an index.
+
+    Clients treat ids as opaque; the server reads the seq back with seq_in_message_id.
+    """
+    return f"msg_{seq:x}-{_token()}"
+
+
+def seq_in_message_id(message_id: str) -> int | None:
+    """Return the seq a message id names, or None when it names none (ids made before)."""
+    named = _NAMED_SEQ.match(message_id)
+    return None if named is None else int(named.group(1), 16)
+
+
+def names_seq(message_id: str, seq: int) -> bool:
+    """Tell whether a message id names seq, as seq_in_message_id would read it, without a regex."""
+    return message_id.startswith(f"msg_{seq:x}-")
+
+
+def require_thread_id(thread_id: str) -> None:
+    """Raise NotFound unless thread_id is shaped like an id this server makes."""
+    if THREAD_ID.fullmatch(thread_id) is None:
+        raise NotFound("no such thread in this tenant and env")
+
+
+def thread_stream(context: RequestContext, thread_id: str) -> str:
+    """Name the stream of a thread in the request's tenant and env."""
+    # env is a StrEnum: formatted, it is its value (without the enum's property lookup).
+    return f"chat/{context.tenant}/{context.env}/{thread_id}"
+
+
+def temperature_stream(context: RequestContext) -> str:
+    """Name the stream of the temperature config of the request's tenant and env."""
+    return f"temperature/{context.tenant}/{context.env}"
+
+
+@define(kw_only=True)
+class MessageState:
+    """One message as folded from its events, opened with its author's key when one is given.
+
+    Equality compares what the log holds (the sealed form, redaction), not what a key opened,
+    so a fold without keys compares equal to one with them.
+    """
+
+    message_id: str
+    seq: int
+    role: str
+    content: str | None = field(eq=False)
+    metadata: FrozenMap = field(eq=False)
+    author: str
+    created_at: datetime
+    request_id: str
+    redacted: bool = False
+    erased: bool = field(default=False, eq=False)
+    sealed: str | None = None
+    cached_view: MessageView | None = field(default=None, eq=False, repr=False)
+
+    def withdraw(self, *, redacted: bool = False, erased: bool = False) -> None:
+        """Mark the content redacted or erased, so no later view shows it."""
+        self.redacted = self.redacted or redacted
+        self.erased = self.erased or erased
+        self.cached_view = None
+
+    def view(self, thread_id: str) -> MessageView:
+        """Return the message as the API shows it, built once until it is withdrawn."""
+        if self.cached_view is None:
+            self.cached_view = self._build_view(thread_id)
+        return self.cached_view
+
+    def _build_view(self, thread_id: str) -> MessageView:
+        withdrawn = self.redacted or self.erased
+        return message_view(
+            self.message_id,
+            thread_id,
+            self.seq,
+            self.role,
+            None if withdrawn else self.content,
+            {} if withdrawn else self.metadata,
+            self.author,
+            self.created_at,
+            self.request_id,
+            redacted=self.redacted,
+            erased=self.erased,
+        )
+
+
+@define(kw_only=True)
+class ThreadState:
+    """A thread, its first and newest messages, and marks that find any other in its stream.
+
+    Memory per thread is bounded: the FIRST oldest and the RECENT newest messages are kept
+    (a page is at most 100; the default order starts at the oldest, a chat at the newest).
+    Those between are read back from the stream when asked for, starting at the mark of
+    their seq (the stream version of every STRIDE-th message). Redactions are remembered by
+    id, so a message read back shows them; erasures show through the destroyed keys.
+    """
+
+    version: int = 0
+    # Opens sealed messages as they are folded; without it they fold with no content.
+    keys: KeyRing | None = field(default=None, eq=False, repr=False)
+    thread_id: str | None = None
+    tenant: str | None = None
+    env: Env | None = None
+    title: str | None = None
+    metadata: FrozenMap = field(factory=dict)
+    created_at: datetime | None = None
+    created_by: str | None = None
+    message_count: int = 0
+    first: list[MessageState] = field(factory=list)
+    recent: list[MessageState] = field(factory=list)
+    marks: array[int] = field(factory=lambda: array("q"))
+    redacted: set[str] = field(factory=set)
+    # Ids that do not name their own seq (made before ids did), so they are looked up here.
+    unnamed: dict[str, int] = field(factory=dict)
+    # Messages withdrawn in place (by an erasure, which moves no version of the thread):
+    # what was rendered from this state before then shows them no more.
+    withdrawals: int = field(default=0, eq=False)
+
+    @property
+    def exists(self) -> bool:
+        """Tell whether the thread was created."""
+        return self.thread_id is not None
+
+    @property
+    def last_seq(self) -> int:
+        """Return the seq of the newest message, 0 when there is none."""
+        return self.message_count
+
+    @property
+    def first_recent_seq(self) -> int:
+        """Return the seq of the oldest message kept in memory (last_seq + 1 when none is)."""
+        return self.message_count - len(self.recent) + 1
+
+    def seq_of(self, message_id: str) -> int | None:
+        """Return the seq a message id names, or None when no message of it could have it."""
+        seq = self.unnamed.get(message_id) or seq_in_message_id(message_id)
+        return seq if seq is not None and 1 <= seq <= self.message_count else None
+
+    def kept_message(self, seq: int) -> MessageState | None:
+        """Return the message at seq when it is among the first or recent ones kept in memory."""
+        if 1 <= seq <= len(self.first):
+            return self.first[seq - 1]
+        index = seq - self.first_recent_seq
+        return self.recent[index] if 0 <= index < len(self.recent) else None
+
+    def holds(self, first: int, last: int) -> bool:
+        """Tell whether every message with seq first..last (clipped) is kept in memory."""
+        first, last = max(first, 1), min(last, self.message_count)
+        return max(first, len(self.first) + 1) > min(last, self.first_recent_seq - 1)
+
+    def kept(self) -> Iterator[MessageState]:
+        """Yield each message kept in memory once (the two lists share messages at first)."""
+        yield from self.first
+        for message in self.recent:
+            if message.seq > len(self.first):
+                yield message
+
+    def view(self) -> ThreadView:
+        """Return the thread as the API shows it."""
+        assert self.thread_id is not None and self.created_at is not None
+        assert self.created_by is not None
+        return ThreadView(
+            id=self.thread_id,
+            title=self.title,
+            metadata=self.metadata,
+            created_at=self.created_at,
+            created_by=self.created_by,
+            message_count=self.message_count,
+            last_seq=self.last_seq,
+        )
+
+
+@define(kw_only=True)
+class TemperatureState:
+    """The newest temperature config change of one tenant and env."""
+
+    version: int = 0
+    default: float = 0.0
+    min: float = 0.0
+    max: float = 0.0
+    overrides: Mapping[str, float] = field(factory=dict)
+    updated_at: datetime | None = None
+    updated_by: str | None = None
