@@ -6,6 +6,7 @@ import base64
 import binascii
 import math
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from pathlib import Path
@@ -92,6 +93,8 @@ class Settings:
     shutdown_timeout: float = 10.0
     # Label request metrics with the tenant id: off by default, metrics carry no tenant.
     metrics_tenant_labels: bool = False
+    # Browser origins answered as CORS (transports/http/cors.py); none by default.
+    cors_origins: tuple[str, ...] = ()
     # Wraps every data key; dev mode keeps one beside the dev secret when none is given.
     master_key: bytes | None = field(default=None, repr=False)
 
@@ -126,6 +129,7 @@ ENV_NAMES = {
     "shutdown_timeout": "CHAT_CORE_SHUTDOWN_TIMEOUT",
     "metrics_tenant_labels": "CHAT_CORE_METRICS_TENANT_LABELS",
     "master_key": "CHAT_CORE_MASTER_KEY",
+    "cors_origins": "CHAT_CORE_CORS_ORIGINS",
 }
 
 
@@ -171,6 +175,7 @@ def load_settings(
         shutdown_timeout=_seconds(raw, "shutdown_timeout", 10.0),
         metrics_tenant_labels=_flag(raw, "metrics_tenant_labels"),
         master_key=_master_key(raw.get("master_key")),
+        cors_origins=_origins(raw.get("cors_origins")),
     )
 
 
@@ -269,6 +274,35 @@ def _envs(text: str | None) -> frozenset[Env]:
     if not envs:
         raise SettingsError("CHAT_CORE_ENVS names no env")
     return envs
+
+
+_ORIGIN = re.compile(r"([a-z][a-z0-9+.-]*)://(\[[0-9a-f:.]+\]|[a-z0-9_.-]+)(?::([0-9]{1,5}))?")
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _origins(text: str | None) -> tuple[str, ...]:
+    """Parse comma-separated origins, each as a browser's Origin header spells it."""
+    if text is None:
+        return ()
+    origins = []
+    for entry in (part.strip() for part in text.split(",")):
+        if not entry:
+            continue
+        match = _ORIGIN.fullmatch(entry.lower().removesuffix("/"))
+        if match is None:
+            raise SettingsError(
+                f"CHAT_CORE_CORS_ORIGINS: {entry!r} is not an origin "
+                "(scheme://host or scheme://host:port, no path; no wildcard)"
+            )
+        scheme, host, port = match.groups()
+        number = None if port is None else int(port)
+        if number is not None and not 0 < number < 65536:
+            raise SettingsError(f"CHAT_CORE_CORS_ORIGINS: {entry!r} has no valid port")
+        if number is None or _DEFAULT_PORTS.get(scheme) == number:
+            origins.append(f"{scheme}://{host}")
+        else:
+            origins.append(f"{scheme}://{host}:{number}")
+    return tuple(dict.fromkeys(origins))
 
 
 def _temperature(text: str | None) -> TemperatureDefaults:

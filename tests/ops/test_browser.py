@@ -1,7 +1,6 @@
 """End to end in headless Chromium: the console lists, creates, posts, and shows a live message.
 
-Needs Debian's `chromium` (driven by playwright, never a downloaded browser); skipped with a
-reason when it is missing, except under CI=true, where missing it is a failure.
+Needs Debian's `chromium` (see tests/ops/browser.py).
 """
 
 from __future__ import annotations
@@ -17,38 +16,10 @@ from aiohttp.test_utils import TestServer
 
 from chat_core.bootstrap import bootstrap
 from tests.http.helpers import auth_headers, post_message, settings, token
+from tests.ops.browser import CHROMIUM_ARGS, chromium_path
 from transports.http.app import create_app
 
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 LIVE_TEXT = "This one arrived live, posted through the API"
-
-
-def _chromium() -> str:
-    path = (
-        os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
-    )
-    missing = None
-    if path is None:
-        missing = "no chromium on PATH (apt-get install chromium)"
-    else:
-        try:
-            import playwright.async_api  # noqa: F401
-        except ImportError:
-            missing = "the playwright package is not installed (pip install -e '.[dev]')"
-    if missing is None and path is not None:
-        return path
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"CI=true but the browser test cannot run: {missing}")
-    pytest.skip(missing or "")
 
 
 @pytest.fixture
@@ -64,7 +35,7 @@ async def server(tmp_path: Path) -> AsyncIterator[TestServer]:
 async def test_console_shows_a_message_arriving_live(
     server: TestServer, aiohttp_client: Any, tmp_path: Path
 ) -> None:
-    executable = _chromium()
+    executable = chromium_path()
     from playwright.async_api import async_playwright, expect
 
     base = str(server.make_url("/"))

@@ -45,6 +45,7 @@ from transports.http.app_keys import (
     TICKETS,
 )
 from transports.http.console_views import CONSOLE_ROUTES, console_enabled
+from transports.http.cors import preflight as cors_preflight
 from transports.http.metrics import STREAM_ROUTES
 from transports.http.problems import HTTPProblem, error_response
 from transports.http.websocket import refuse_by_close
@@ -152,12 +153,16 @@ async def run_request(request: web.Request, handler: Handler, route: str) -> web
         metrics.stream_opened(stream_kind)
     status = 500
     context = None
+    response: web.StreamResponse | None
     try:
         request_id = request_id_of(request)
         request[REQUEST_ID] = request_id
         try:
-            context = admit(request, route)
-            response = await handler(request)
+            # A listed origin's CORS preflight is answered here, without a token.
+            response = cors_preflight(request) if route == UNMATCHED else None
+            if response is None:
+                context = admit(request, route)
+                response = await handler(request)
         except Exception as error:  # every error gets its answer
             response = await _refusal(request, request_id, error)
         else:

@@ -16,6 +16,7 @@ from transports.http import chat_views, erasure_views, ops_views, temperature_vi
 from transports.http.admission import add_route_table, new_application
 from transports.http.app_keys import CORE, LIMITER
 from transports.http.console_views import console_enabled, console_routes
+from transports.http.cors import add_cors
 from transports.http.observe import add_metrics
 from transports.http.stream_settings import StreamSettings
 from transports.http.streaming import add_streams
@@ -28,6 +29,7 @@ def create_app(core: ChatCore, *, streams: StreamSettings | None = None) -> web.
     app = new_application(client_max_size=core.settings.max_body)
     app[CORE] = core
     add_metrics(app)
+    add_cors(app, core.settings.cors_origins)
     add_rate_limit(app)
     for table in (
         ops_views.routes,
