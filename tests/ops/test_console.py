@@ -20,8 +20,10 @@ async def test_dev_mode_serves_the_console_page_and_files_without_a_token(
         assert "default-src 'none'" in response.headers["Content-Security-Policy"]
         page = await response.text()
     assert '<script src="/console/console.js">' in page
+    assert '<script src="/console/stream.js">' in page
     assert "http://" not in page and "https://" not in page
-    for name, media in (("console.js", "text/javascript"), ("console.css", "text/css")):
+    assets = (("console.js", "text/javascript"), ("stream.js", "text/javascript"))
+    for name, media in (*assets, ("console.css", "text/css")):
         async with client.get(f"/console/{name}") as response:
             assert (response.status, response.content_type) == (200, media)
             assert "https://" not in await response.text()

@@ -60,10 +60,13 @@ def headers_for(
 class ServerProcess:
     """One `chat-core serve` in prod mode on a free loopback port, logging to a file."""
 
-    def __init__(self, store_url: str, log_path: Path, **env: str) -> None:
+    def __init__(
+        self, store_url: str, log_path: Path, *, port: int | None = None, **env: str
+    ) -> None:
         self.store_url = store_url
         self.log_path = log_path
-        self.port = free_port()
+        # A given port lets a test start the server again where its clients expect it.
+        self.port = free_port() if port is None else port
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.env = {
             **os.environ,

@@ -17,6 +17,7 @@ __all__ = ["CONSOLE_ROUTES", "console_enabled", "console_routes"]
 CONSOLE_ROUTES = frozenset({"/", "/console/{asset}"})
 _ASSETS = {
     "console.js": "text/javascript",
+    "stream.js": "text/javascript",
     "console.css": "text/css",
 }
 # The page may load its own files and talk to this origin; nothing from anywhere else.

@@ -107,37 +107,30 @@ function closeStream() {
   state.source = null;
 }
 
-async function openStream(threadId) {
+function openStream(threadId) {
   closeStream();
-  // EventSource cannot send headers: a single-use ticket stands in for the token.
-  const { ticket } = await api("POST", "/chat/stream-tickets", { thread_id: threadId });
-  if (threadId !== state.threadId) return;
-  const url = "/chat/threads/" + encodeURIComponent(threadId) + "/events?ticket=" +
-    encodeURIComponent(ticket) + "&last_event_id=" + state.lastVersion;
-  const source = new EventSource(url);
-  state.source = source;
-  source.addEventListener("open", () => { $("live").textContent = "● live"; });
-  source.addEventListener("chat.message.posted", (event) => onEvent(threadId, event, true));
-  for (const type of ["chat.thread.created", "chat.message.redacted", "chat.erasure.recorded"]) {
-    source.addEventListener(type, (event) => onEvent(threadId, event, false));
-  }
-  source.addEventListener("error", () => {
-    if (source !== state.source) return;
-    $("live").textContent = "reconnecting…";
-    // A ticket is used once: an EventSource retrying its URL would be refused, so take a new one.
-    closeStream();
-    setTimeout(() => { if (threadId === state.threadId) openStream(threadId).catch(showError); }, 1000);
+  // followThread (stream.js) takes a fresh single-use ticket for every connection and
+  // resumes after the last version seen, retrying with backoff until the server answers.
+  state.source = followThread({
+    threadId,
+    lastEventId: state.lastVersion,
+    maxDelay: 10000,
+    takeTicket: async () => (await api("POST", "/chat/stream-tickets", { thread_id: threadId })).ticket,
+    onEvent: (envelope) => onEvent(threadId, envelope),
+    onState: (name) => {
+      if (threadId === state.threadId) $("live").textContent = name === "live" ? "● live" : "reconnecting…";
+    },
   });
 }
 
-function onEvent(threadId, event, isMessage) {
+function onEvent(threadId, envelope) {
   if (threadId !== state.threadId) return;
-  const envelope = JSON.parse(event.data);
   state.lastVersion = Math.max(state.lastVersion, envelope.version);
   const data = envelope.data || {};
+  const isMessage = envelope.type === "chat.message.posted";
   if (isMessage && typeof data.content === "string" && data.seq) {
     renderMessage(Object.assign({ id: data.message_id }, data), true);
-  } else if (isMessage || event.type !== "chat.thread.created") {
+  } else if (isMessage || envelope.type !== "chat.thread.created") {
     $("messages").replaceChildren();
     state.seen.clear();
     loadMessages(threadId).catch(showError);
@@ -156,7 +149,7 @@ async function openThread(thread) {
   }
   await loadMessages(thread.id);
   // From version 0: stored events replay (already shown, so skipped by id), then live ones.
-  await openStream(thread.id);
+  openStream(thread.id);
 }
 
 function showError(error) {
