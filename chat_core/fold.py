@@ -153,13 +153,20 @@ def _words(
     return opened[0], opened[1], False
 
 
-def message_subjects(recorded: Iterable[RecordedEvent]) -> set[tuple[str, str]]:
-    """Return the (tenant, author) of every posted message, whose keys a fold will need."""
-    return {
-        (item.event.tenant, item.event.actor)
-        for item in recorded
-        if type(item.event.payload) is MessagePosted
-    }
+def message_subjects(recorded: Iterable[RecordedEvent]) -> dict[tuple[str, str], int]:
+    """Return the (tenant, author) of every posted message, whose keys a fold will need.
+
+    Each maps to the newest key id the author's sealed messages name (0 for none), so the
+    key ring fetches a key another process made after this one cached the author's keys.
+    """
+    newest: dict[tuple[str, str], int] = {}
+    for item in recorded:
+        payload = item.event.payload
+        if type(payload) is MessagePosted:
+            author = (item.event.tenant, item.event.actor)
+            key_id = 0 if payload.sealed is None else sealed_key_id(payload.sealed)
+            newest[author] = max(newest.get(author, 0), key_id)
+    return newest
 
 
 def erase_cached(states: Iterable[object], tenant: str, subject: str, through_key_id: int) -> int:

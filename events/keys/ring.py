@@ -16,31 +16,17 @@ import binascii
 import os
 import struct
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 
 from attrs import field, frozen
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from events.crypto import (
-    NONCE_BYTES,
-    CryptoError,
-    MasterKey,
-    SealBroken,
-    new_data_key,
-    open_sealed,
-)
+from events.crypto import NONCE_BYTES, CryptoError, MasterKey, SealBroken, new_data_key, open_sealed
 from events.keys.keystore import KeyStore, StoredKey, key_aad, unwrap_key
 
-__all__ = [
-    "CACHE_SUBJECTS",
-    "RECENT_SEALS",
-    "DataKey",
-    "KeyNotLoaded",
-    "KeyRing",
-    "SubjectKeys",
-]
+__all__ = ["CACHE_SUBJECTS", "RECENT_SEALS", "DataKey", "KeyNotLoaded", "KeyRing", "SubjectKeys"]
 
 SEAL_FORMAT = 1
 _HEADER = struct.Struct(">BI")  # format byte, key id
@@ -83,6 +69,10 @@ class SubjectKeys:
             return None
         key_id = max(self.live)
         return DataKey(key_id, self.live[key_id])
+
+    def knows(self, key_id: int) -> bool:
+        """Tell whether key_id is one of the subject's keys, live or destroyed."""
+        return key_id in self.live or key_id in self.destroyed
 
     @property
     def erased(self) -> bool:
@@ -137,13 +127,24 @@ class KeyRing:
         self._locks.pop(slot, None)
         return key
 
-    async def prefetch(self, subjects: Iterable[tuple[str, str]]) -> None:
-        """Fetch the keys of every (tenant, subject) not yet cached."""
-        for tenant, subject in set(subjects):
-            if (tenant, subject) in self._subjects:
-                self._subjects.move_to_end((tenant, subject))
+    async def prefetch(
+        self, subjects: Mapping[tuple[str, str], int] | Iterable[tuple[str, str]]
+    ) -> None:
+        """Fetch the keys of every (tenant, subject) not yet cached.
+
+        Given a mapping from each (tenant, subject) to the newest key id its sealed values
+        name (0 for none), fetch too a subject whose cached keys do not include that id:
+        another process made the key since (after an erasure, say), and without it the
+        values would read as erased.
+        """
+        newest = subjects if isinstance(subjects, Mapping) else dict.fromkeys(subjects, 0)
+        cached = self._subjects
+        for slot, key_id in newest.items():
+            known = cached.get(slot)
+            if known is None or (key_id and not known.knows(key_id)):
+                await self._fetch(*slot)
             else:
-                await self._fetch(tenant, subject)
+                cached.move_to_end(slot)
 
     def subject(self, tenant: str, subject: str) -> SubjectKeys:
         """Return the cached keys of a subject, or raise KeyNotLoaded."""
@@ -234,16 +235,7 @@ class KeyRing:
         keys = await self.store.subject_keys(tenant, subject)
         if not keys:
             # Never had a key: a tombstone still records the erasure, for plaintext of old.
-            await self.store.add_key(
-                StoredKey(
-                    tenant=tenant,
-                    subject=subject,
-                    key_id=1,
-                    wrapped=None,
-                    master_id=self._master.key_id,
-                    created_at=self._clock(),
-                )
-            )
+            await self._add(tenant, subject, 1, None)
         known = await self._fetch(tenant, subject)
         return destroyed, max(known.destroyed, default=1)
 
@@ -275,14 +267,18 @@ class KeyRing:
 
     async def _make(self, tenant: str, subject: str, key_id: int) -> None:
         wrapped = self._master.wrap(new_data_key(), key_aad(tenant, subject, key_id))
+        await self._add(tenant, subject, key_id, wrapped)
+
+    async def _add(self, tenant: str, subject: str, key_id: int, wrapped: bytes | None) -> None:
+        master_id, now = self._master.key_id, self._clock()
         await self.store.add_key(
             StoredKey(
                 tenant=tenant,
                 subject=subject,
                 key_id=key_id,
                 wrapped=wrapped,
-                master_id=self._master.key_id,
-                created_at=self._clock(),
+                master_id=master_id,
+                created_at=now,
             )
         )
 
@@ -293,14 +289,10 @@ class KeyRing:
             if stored.wrapped is None:
                 destroyed.add(stored.key_id)
                 continue
-            live[stored.key_id] = AESGCM(self.unwrap(stored))
+            live[stored.key_id] = AESGCM(unwrap_key(stored, self._master))
         keys = SubjectKeys(live, frozenset(destroyed))
         self._subjects[(tenant, subject)] = keys
         self._subjects.move_to_end((tenant, subject))
         while len(self._subjects) > self._capacity:
             self._subjects.popitem(last=False)
         return keys
-
-    def unwrap(self, stored: StoredKey) -> bytes:
-        """Return the key material of a live stored key."""
-        return unwrap_key(stored, self._master)
