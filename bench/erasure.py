@@ -1,4 +1,5 @@
-"""Encryption costs: per-message sealing against the cost of a POST, and export with decryption.
+"""Encryption costs: per-message sealing against the cost of a POST, and export with decryption;
+and an erasure beside a reader that holds a snapshot, with the posts made meanwhile.
 
 python -m bench.erasure [--quick]
 """
@@ -7,20 +8,23 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sqlite3
 import tempfile
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import orjson
 
 from chat_core.bootstrap import bootstrap
-from chat_core.commands import CreateThread, PostMessage
+from chat_core.commands import CreateThread, EraseSubject, PostMessage
 from chat_core.context import AuthContext, RequestContext, Role
 from chat_core.export_view import ChatExportView, ChatViewOpener, redacted_messages
 from chat_core.sealing import open_message, seal_message
 from chat_core.settings import Settings
+from events.bus import Command
 from events.codec import EventCodec
 from events.crypto import MasterKey, new_data_key
 from events.envelope import Env
@@ -85,6 +89,55 @@ async def post_cost(path: Path, count: int) -> float:
     elapsed = time.perf_counter() - started
     await core.close()
     return elapsed / (count // 64 * 64) * 1e6
+
+
+async def beside_a_reader(path: Path, posts: int) -> tuple[float, str, float, float]:
+    """Erase a subject while another connection holds a read transaction on the SQLite file.
+
+    Return the seconds the erasure took to answer and its status, the longest of the posts
+    made beside it while the reader held on (seconds), and the seconds from the reader
+    letting go to the erasure's completion.
+    """
+    settings = Settings(hs256_secret=b"x" * 32, store_url=f"sqlite:///{path}")
+    core = await bootstrap(settings=settings)
+    admin = AuthContext(sub="u_admin", memberships={"t_bench": frozenset(Role)})
+    erased = AuthContext(sub="u_erased", memberships={"t_bench": frozenset({Role.MEMBER})})
+    context = RequestContext(tenant="t_bench", env=Env.PROD, request_id="r-bench")
+    thread_id = (await core.bus.send(CreateThread(context=context, auth=admin))).id
+
+    def post(auth: AuthContext) -> PostMessage:
+        return PostMessage(
+            context=context, auth=auth, thread_id=thread_id, role="user", content=CONTENT
+        )
+
+    async def timed(command: Command[Any]) -> tuple[Any, float]:
+        started = time.perf_counter()
+        answer: Any = await core.bus.send(command)
+        return answer, time.perf_counter() - started
+
+    await core.bus.send(post(erased))
+    reader = sqlite3.connect(path, isolation_level=None)
+    try:
+        reader.execute("BEGIN")
+        reader.execute("SELECT count(*) FROM events").fetchone()
+        erasing = asyncio.create_task(
+            timed(EraseSubject(context=context, auth=admin, subject="u_erased"))
+        )
+        longest = 0.0
+        for _ in range(posts):  # while the erasure runs, and after it answered
+            longest = max(longest, (await timed(post(admin)))[1])
+        view, answered = await erasing
+        reader.execute("COMMIT")
+    finally:
+        reader.close()
+    let_go = time.perf_counter()
+    status = view.status
+    while status == "pending":
+        await asyncio.sleep(0.01)
+        status = await core.erasures.progress.status(view.erasure_id)
+    completed = time.perf_counter() - let_go
+    await core.close()
+    return answered, view.status, longest, completed
 
 
 async def build_sealed_log(path: str, count: int, keys: KeyRing) -> None:
@@ -215,6 +268,14 @@ async def measure(quick: bool) -> None:
             f"(>= {EXPORT_TARGET:,} events/s)"
         )
         print(f"  the same log exported sealed (no keys), one process: {raw:,.0f} events/s")
+        answered, status, longest, completed = await beside_a_reader(
+            Path(workdir) / "reader.db", 20 if quick else 100
+        )
+        print(
+            f"erasure beside a reader holding a snapshot: answered {status} in "
+            f"{answered * 1e3:.1f} ms; the longest post meanwhile {longest * 1e3:.1f} ms; "
+            f"completed {completed * 1e3:.0f} ms after the reader let go"
+        )
 
 
 def run(*, quick: bool = False) -> None:

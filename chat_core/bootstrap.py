@@ -60,6 +60,7 @@ class ChatCore:
         """Stop following the log, end every live stream, then close the stores."""
         await self.follower.stop()
         self.hub.stop()
+        await self.erasures.close()
         await self.store.close()
         await self.keys.store.close()
 

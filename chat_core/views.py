@@ -15,6 +15,7 @@ import attrs
 import orjson
 from attrs import field, frozen
 
+from chat_core.erasure_progress import COMPLETED
 from chat_core.payloads import (
     ErasureRecorded,
     MessagePosted,
@@ -39,8 +40,9 @@ __all__ = [
     "rfc3339",
 ]
 
-# An erasure's status: its keys are destroyed before the answer, so it is already done.
-ERASURE_STATUS = "completed"
+# The status an erasure's idempotency record keeps, as replay rebuilds it from the event;
+# the answers themselves say the status of their time (chat_core.erasure).
+ERASURE_STATUS = COMPLETED
 
 
 def rfc3339(moment: datetime) -> str:

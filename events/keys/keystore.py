@@ -2,7 +2,9 @@
 
 A stored key is wrapped by the master key and bound to its slot (tenant, subject, key id),
 so a row copied to another subject does not open; a destroyed key keeps its row, with no
-key material, as the tombstone that says the subject was erased.
+key material, as the tombstone that says the subject was erased. Destroying is two steps:
+the row loses its key material at once, and a scrub then removes the bytes the database
+kept elsewhere (old WAL frames, dead tuples), as soon as no reader needs them.
 """
 
 from __future__ import annotations
@@ -51,7 +53,19 @@ class KeyStore(Protocol):
         ...
 
     async def destroy_keys(self, tenant: str, subject: str) -> int:
-        """Erase the key material of every live key of the subject; return how many."""
+        """Erase the key material of every live key of the subject; return how many.
+
+        Nothing opens under those keys any more, but their bytes may linger in the
+        database's files until a scrub gets through.
+        """
+        ...
+
+    async def scrub(self) -> bool:
+        """Remove what destroyed keys left in the database's files; tell whether all is gone.
+
+        Never waits on other connections (a reader's snapshot may still need those bytes):
+        it tries once, and a later call tries again.
+        """
         ...
 
     async def all_keys(self) -> list[StoredKey]:
@@ -85,6 +99,9 @@ class MemoryKeyStore:
         for key in live:
             self._keys[(tenant, subject, key.key_id)] = attrs.evolve(key, wrapped=None)
         return len(live)
+
+    async def scrub(self) -> bool:
+        return True
 
     async def all_keys(self) -> list[StoredKey]:
         return sorted(self._keys.values(), key=lambda k: (k.tenant, k.subject, k.key_id))

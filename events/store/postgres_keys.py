@@ -1,7 +1,13 @@
 """Wrapped data keys in the PostgreSQL log's own database, in a data_keys table.
 
-Destroying a key nulls its row and then rewrites the small table (VACUUM FULL), so the
-dead tuple with the wrapped bytes does not stay in the table's files.
+Destroying a key nulls its row; the old tuple, wrapped bytes and all, stays in the table's
+files until the table is rewritten. A scrub rewrites the small table (VACUUM FULL), but a
+rewrite keeps every tuple a snapshot may still see: while a transaction older than the
+newest destroy runs (a long export, a psql session left in a transaction), the scrub says
+not yet and leaves the table alone. It waits at most LOCK_WAIT_MS for the table's lock, so
+the readers and writers queued behind it wait no longer than that. What it cannot see: the
+sessions of other roles unless this one may (superuser, pg_read_all_stats), replication
+slots, and the server's WAL segments, which hold the bytes until PostgreSQL recycles them.
 """
 
 from __future__ import annotations
@@ -39,6 +45,19 @@ _DESTROY = (
     "UPDATE data_keys SET wrapped = NULL, destroyed_at = $1 "
     "WHERE tenant = $2 AND subject = $3 AND wrapped IS NOT NULL"
 )
+# Some transaction, anywhere on the server, is as old as the newest destroy: a snapshot
+# may see the old tuple, or be taken from it (a new session's first snapshot counts every
+# running transaction, whatever its database), so a rewrite now would keep it.
+_OLDER_TRANSACTION = """
+WITH newest AS (SELECT min(age(xmin)) AS age FROM data_keys WHERE wrapped IS NULL)
+SELECT EXISTS (
+    SELECT 1 FROM pg_stat_activity, newest
+    WHERE pid <> pg_backend_pid() AND greatest(age(backend_xid), age(backend_xmin)) >= newest.age
+) OR EXISTS (
+    SELECT 1 FROM pg_prepared_xacts, newest WHERE age(transaction) >= newest.age
+)
+"""
+LOCK_WAIT_MS = 100
 _REWRAP = (
     "UPDATE data_keys SET wrapped = $1, master_id = $2 WHERE tenant = $3 AND subject = $4 "
     "AND key_id = $5 AND wrapped IS NOT NULL AND master_id = $6"
@@ -76,9 +95,22 @@ class PostgresKeyStore:
 
     async def destroy_keys(self, tenant: str, subject: str) -> int:
         status: str = await self._pool.execute(_DESTROY, self._clock(), tenant, subject)
-        # The update leaves the old tuple behind until the table is rewritten.
-        await self._pool.execute("VACUUM FULL data_keys")
         return int(status.rsplit(" ", 1)[-1])
+
+    async def scrub(self) -> bool:
+        import asyncpg
+
+        async with self._pool.acquire() as conn:
+            if await conn.fetchval(_OLDER_TRANSACTION):
+                return False
+            await conn.execute(f"SET lock_timeout = {LOCK_WAIT_MS}")
+            try:
+                await conn.execute("VACUUM FULL data_keys")
+            except asyncpg.LockNotAvailableError:
+                return False
+            finally:
+                await conn.execute("RESET lock_timeout")
+        return True
 
     async def all_keys(self) -> list[StoredKey]:
         return [_key(row) for row in await self._pool.fetch(_ALL)]

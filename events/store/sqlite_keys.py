@@ -1,7 +1,12 @@
 """Wrapped data keys in the SQLite log's own file, in a data_keys table beside the events.
 
-Destroying a key overwrites its row with secure_delete on and then checkpoints the WAL,
-so the wrapped bytes do not linger in free pages or in old WAL frames.
+Destroying a key overwrites its row with secure_delete on, so the page it was on keeps no
+copy of the wrapped bytes. Older images of that page stay behind, though: in the database
+file until a checkpoint copies the new page over it, and in WAL frames until the WAL is
+truncated. A scrub is a TRUNCATE checkpoint that does both, and it can get through only
+when no reader holds a snapshot the old images belong to; it tries once, with no busy
+wait, because a TRUNCATE checkpoint waiting on a reader holds the WAL's write lock and so
+stalls every writer (up to the busy timeout, 10 s, beside a long export).
 """
 
 from __future__ import annotations
@@ -85,13 +90,10 @@ class SQLiteKeyStore:
     async def destroy_keys(self, tenant: str, subject: str) -> int:
         now = encode_time(self._clock())
 
-        def destroy(conn: sqlite3.Connection) -> int:
-            count = conn.execute(_DESTROY, (now, tenant, subject)).rowcount
-            # The old page images stay in the WAL until a checkpoint copies and resets it.
-            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            return count
+        return await self._run(lambda conn: conn.execute(_DESTROY, (now, tenant, subject)).rowcount)
 
-        return await self._run(destroy)
+    async def scrub(self) -> bool:
+        return await self._run(_scrub)
 
     async def all_keys(self) -> list[StoredKey]:
         rows = await self._run(lambda conn: conn.execute(_ALL).fetchall())
@@ -126,6 +128,19 @@ def _open(path: str) -> sqlite3.Connection:
     conn.execute("PRAGMA secure_delete = ON")
     conn.execute(_TABLE)
     return conn
+
+
+def _scrub(conn: sqlite3.Connection) -> bool:
+    """Copy the whole WAL into the file and truncate it, or give up at once when busy."""
+    (timeout,) = conn.execute("PRAGMA busy_timeout").fetchone()
+    conn.execute("PRAGMA busy_timeout = 0")
+    try:
+        busy, _frames, _copied = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+    except sqlite3.OperationalError:
+        return False  # the database is locked: not now
+    finally:
+        conn.execute(f"PRAGMA busy_timeout = {int(timeout)}")
+    return not busy
 
 
 def _key(row: Any) -> StoredKey:

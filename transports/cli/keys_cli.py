@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import getpass
 import os
+import time
 import uuid
 from datetime import UTC, datetime
 from typing import TextIO
+
+import attrs
 
 from chat_core.bootstrap import master_key
 from chat_core.caches import StreamCache
 from chat_core.commands import EraseSubject
 from chat_core.context import AuthContext, RequestContext, Role
 from chat_core.erasure import ErasureHandler
+from chat_core.erasure_progress import PENDING
 from chat_core.settings import ENV_NAMES, Settings, SettingsError
 from chat_core.state import ThreadState
 from chat_core.views import ErasureView
@@ -28,6 +33,8 @@ from transports.cli.tooling_args import add_store_flag, store_url
 __all__ = ["add_key_commands", "open_key_ring", "run_erase", "run_rotate"]
 
 NEW_MASTER_KEY = "CHAT_CORE_NEW_MASTER_KEY"
+# Seconds erase waits for readers to let go of the destroyed keys' bytes before it answers.
+ERASE_PATIENCE = 30.0
 
 
 def add_key_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -66,15 +73,16 @@ async def run_erase(
     """Erase a subject in a tenant, as POST /admin/erasures does, recorded as the operator."""
     url = store_url(args)
     keys = await open_key_ring(url)
+    bus = MessageBus()
+    handler = ErasureHandler(
+        store=store,
+        bus=bus,
+        keys=keys,
+        threads=StreamCache(store, ThreadState, capacity=1),
+        clock=lambda: datetime.now(UTC),
+    )
+    handler.register()
     try:
-        bus = MessageBus()
-        ErasureHandler(
-            store=store,
-            bus=bus,
-            keys=keys,
-            threads=StreamCache(store, ThreadState, capacity=1),
-            clock=lambda: datetime.now(UTC),
-        ).register()
         operator = f"cli:{getpass.getuser()}"
         view = await bus.send(
             EraseSubject(
@@ -85,11 +93,26 @@ async def run_erase(
                 subject=args.subject,
             )
         )
+        assert isinstance(view, ErasureView), "no Idempotency-Key, so never a replay"
+        view = await _completed(handler, view)
     finally:
+        await handler.close()
         await keys.store.close()
-    assert isinstance(view, ErasureView), "no Idempotency-Key, so never a replay"
     out.write(f"erased {args.subject} in {args.tenant}: {view.to_json()}\n")
     return 0
+
+
+async def _completed(handler: ErasureHandler, view: ErasureView) -> ErasureView:
+    """Wait up to ERASE_PATIENCE seconds for a pending erasure; return it as it is then.
+
+    Still pending (a reader holds a snapshot of the key bytes), it is finished by the next
+    scrub of a process on the log: the next erasure, or the server asked about this one.
+    """
+    deadline = time.monotonic() + ERASE_PATIENCE
+    while view.status == PENDING and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+        view = attrs.evolve(view, status=await handler.progress.status(view.erasure_id))
+    return view
 
 
 async def run_rotate(

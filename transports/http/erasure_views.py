@@ -1,4 +1,4 @@
-"""POST /admin/erasures: an admin crypto-shreds a subject's messages in the tenant."""
+"""Erasures: an admin crypto-shreds a subject's messages in the tenant, and asks if it is done."""
 
 from __future__ import annotations
 
@@ -8,10 +8,11 @@ from aiohttp import web
 from attrs import frozen
 
 from chat_core.commands import EraseSubject
-from transports.http.app_keys import AUTH, CONTEXT
+from transports.http.app_keys import AUTH, CONTEXT, CORE
 from transports.http.bodies import FieldErrors, decode_body
 from transports.http.requests import (
     idempotency_of,
+    json_response,
     read_json,
     reject_query,
     send_command,
@@ -52,3 +53,13 @@ async def erase_subject(request: web.Request) -> web.Response:
         idempotency=idempotency_of(request, data, raw),
     )
     return await send_command(request, command, 202)
+
+
+@routes.get("/admin/erasures/{erasure_id}")
+async def show_erasure(request: web.Request) -> web.Response:
+    """Tell whether an erasure of this tenant and env is completed or pending: admins only."""
+    reject_query(request)
+    view = await request.app[CORE].erasures.show(
+        request[CONTEXT], request[AUTH], request.match_info["erasure_id"]
+    )
+    return json_response(200, view.to_json())

@@ -10,6 +10,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
+from chat_core.erasure import ERASURE_ID_PATTERN
 from transports.http.erasure_views import SUBJECT_PATTERN
 from transports.http.openapi_parts import (
     HEADERS,
@@ -75,7 +76,7 @@ _ERASURE: Spec = {
     "properties": {
         "erasure_id": {"type": "string"},
         "subject": {"type": "string"},
-        "status": {"type": "string", "enum": ["completed"]},
+        "status": {"type": "string", "enum": ["completed", "pending"]},
     },
 }
 _TICKET: Spec = {
@@ -181,6 +182,20 @@ OPERATIONS: dict[tuple[str, str], Spec] = {
         tag="erasure",
         parameters=context("IdempotencyKey"),
         body={"required": True, "content": {"application/json": {"schema": _ERASURE_BODY}}},
+    ),
+    ("GET", "/admin/erasures/{erasure_id}"): _operation(
+        "Tell whether an erasure is completed (its key bytes gone from every file) or pending.",
+        {**_ok(200, _ERASURE), **problems(*_READ_ERRORS, 404)},
+        tag="erasure",
+        parameters=[
+            *context(),
+            {
+                "name": "erasure_id",
+                "in": "path",
+                "required": True,
+                "schema": {"type": "string", "pattern": ERASURE_ID_PATTERN},
+            },
+        ],
     ),
     ("GET", "/temperature/config"): _operation(
         "Show the temperature config to a member.",
