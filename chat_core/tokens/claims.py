@@ -1,5 +1,10 @@
 """What a verified token's claims say: who the caller is (sub) and its tenant roles.
 
+A sub becomes the actor of every event its caller writes and the author of its messages,
+so it is held to what those may be: at most MAX_SUB_CHARS characters, none of them a
+control or format character, a surrogate or a line or paragraph separator (Unicode Cc,
+Cf, Cs, Zl, Zp: CR, LF, ESC, NUL, bidi overrides, zero-width marks), nor empty or padded.
+
 One error, ``InvalidToken``, covers every failure of a token; its ``token_sent`` says
 whether the caller sent a bearer token at all, so the HTTP layer can answer ``Bearer`` alone
 or ``Bearer error="invalid_token"`` (RFC 6750, section 3.1).
@@ -8,6 +13,7 @@ or ``Bearer error="invalid_token"`` (RFC 6750, section 3.1).
 from __future__ import annotations
 
 import math
+import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
@@ -16,9 +22,11 @@ from attrs import frozen
 from chat_core.context import AuthContext, Role
 from events.envelope import InvalidContext, check_request_id, check_tenant
 
-__all__ = ["KNOWN_ROLES", "InvalidToken", "Verified", "verified"]
+__all__ = ["KNOWN_ROLES", "MAX_SUB_CHARS", "InvalidToken", "Verified", "sub_problem", "verified"]
 
 KNOWN_ROLES = frozenset(role.value for role in Role)
+MAX_SUB_CHARS = 255
+_UNFIT_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
 
 
 class InvalidToken(Exception):
@@ -35,6 +43,32 @@ class InvalidToken(Exception):
         if not self.token_sent:
             return "Bearer"
         return f'Bearer error="invalid_token", error_description="{self.reason}"'
+
+    @property
+    def detail(self) -> str:
+        """Return the problem detail that answers this failure."""
+        if not self.token_sent:
+            return "no bearer token sent"
+        return f"a valid bearer token is required: {self.reason}"
+
+
+def sub_problem(sub: object) -> str | None:
+    """Return why a sub cannot name an actor, or None when it can."""
+    if not isinstance(sub, str):
+        return "bad sub"
+    if len(sub) > MAX_SUB_CHARS:
+        return f"bad sub: longer than {MAX_SUB_CHARS} characters"
+    # isprintable() is False for every unfit character (and for a few fit ones, such as
+    # no-break spaces and private-use characters), so most subs are settled by it alone.
+    if not sub.isprintable() and any(
+        unicodedata.category(char) in _UNFIT_CATEGORIES for char in sub
+    ):
+        return "bad sub: holds a control character (Unicode Cc, Cf, Cs, Zl or Zp)"
+    try:
+        check_request_id(sub)
+    except InvalidContext:
+        return "bad sub"  # empty, or padded with whitespace
+    return None
 
 
 @frozen(kw_only=True)
@@ -69,10 +103,9 @@ def _memberships(claims: Mapping[str, Any]) -> dict[str, frozenset[Role]]:
 def verified(claims: Mapping[str, Any]) -> Verified:
     """Return the caller and validity window of claims whose signature and times passed."""
     sub = claims["sub"]
-    try:
-        check_request_id(sub)
-    except InvalidContext:
-        raise InvalidToken("bad sub") from None
+    problem = sub_problem(sub)
+    if problem is not None:
+        raise InvalidToken(problem)
     try:
         # exp, nbf and iat were checked as numbers already; an int past float range is not.
         expires_at = float(claims["exp"])

@@ -9,9 +9,9 @@ from typing import Any
 from joserfc import jwt
 from joserfc.jwk import OctKey
 
-from chat_core.tokens.claims import KNOWN_ROLES
+from chat_core.tokens.claims import KNOWN_ROLES, sub_problem
 from chat_core.tokens.sources import MIN_SECRET_BYTES
-from events.envelope import InvalidContext, check_request_id, check_tenant
+from events.envelope import InvalidContext, check_tenant
 
 __all__ = ["mint_token", "parse_tenant_roles"]
 
@@ -32,7 +32,9 @@ def mint_token(
         raise ValueError(f"secret must be at least {MIN_SECRET_BYTES} bytes")
     if ttl <= 0:
         raise ValueError(f"ttl must be positive, not {ttl}")
-    check_request_id(sub)
+    problem = sub_problem(sub)
+    if problem is not None:
+        raise ValueError(f"{problem}: the verifier would refuse the token")
     claims_tenants: dict[str, list[str]] = {}
     for tenant, roles in tenants.items():
         check_tenant(tenant)

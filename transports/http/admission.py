@@ -268,9 +268,7 @@ def verify_request(request: web.Request) -> AuthContext:
     try:
         return verifier.verify_authorization(sent[0] if sent else None)
     except InvalidToken as exc:
-        challenge = exc.challenge
-        detail = "a valid bearer token is required" if exc.token_sent else "no bearer token sent"
-        raise HTTPProblem(401, detail, headers={"WWW-Authenticate": challenge}) from None
+        raise HTTPProblem(401, exc.detail, headers={"WWW-Authenticate": exc.challenge}) from None
 
 
 def context_from_headers(request: web.Request) -> RequestContext:
