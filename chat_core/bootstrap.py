@@ -51,6 +51,8 @@ class ChatCore:
     keys: KeyRing
     presenter: EventPresenter
     erasures: ErasureHandler
+    # The folded threads reads and posts share, within CHAT_CORE_CACHE_BYTES.
+    threads: ThreadCache
     # Live events of each stream for the stream transports (SSE, WebSocket).
     hub: StreamHub
     follower: LogFollower
@@ -145,6 +147,7 @@ async def bootstrap(
         store,
         lambda: ThreadState(keys=keys),
         capacity=cache_capacity,
+        max_bytes=settings.cache_bytes,
         sole_writer=sole_writer,
         prepare=fetch_keys,
     )
@@ -173,6 +176,7 @@ async def bootstrap(
         keys=keys,
         presenter=EventPresenter(threads=threads, converter=codec.converter),
         erasures=erasures,
+        threads=threads,
         hub=hub,
         follower=follower,
         clock=clock,

@@ -4,6 +4,13 @@ Nothing is replayed at start-up: a stream is folded the first time it is used an
 a bounded LRU, caught up from the store (or from the events just appended to it) whenever
 it is used again. Each cache is built by bootstrap() and belongs to one core; nothing here
 is shared by the process.
+
+The thread cache has two bounds: the messages it keeps (CHAT_CORE_CACHE_MESSAGES) and the
+bytes it holds (CHAT_CORE_CACHE_BYTES). Over the byte budget it first lets go of the kept
+messages of the threads used least recently, keeping their folds: a post to such a thread
+needs only its fold, and a read reads the messages it wants back from the stream (one
+page's worth, not the thread) and keeps them again. A whole fold goes only when the
+messages bound is passed, or when folds alone outgrow the budget.
 """
 
 from __future__ import annotations
@@ -19,10 +26,19 @@ from chat_core.state import STRIDE, MessageState, ThreadState
 from chat_core.views import Page
 from events.store.base import EventStore, RecordedEvent
 
-__all__ = ["PAGE_CACHE_BYTES", "PageCache", "StreamCache", "ThreadCache", "thread_weight"]
+__all__ = [
+    "CACHE_BYTES",
+    "PAGE_CACHE_BYTES",
+    "PageCache",
+    "StreamCache",
+    "ThreadCache",
+    "thread_weight",
+]
 
 # Bytes of rendered message pages kept by a PageCache.
 PAGE_CACHE_BYTES = 8 << 20
+# Bytes a ThreadCache holds unless told otherwise (CHAT_CORE_CACHE_BYTES).
+CACHE_BYTES = 256 << 20
 
 
 def thread_weight(state: ThreadState) -> int:
@@ -72,7 +88,7 @@ class StreamCache(Generic[S]):
         if state is None:
             state = self._new_state()
         else:
-            self._states.move_to_end(stream)
+            self._used(stream)
             if self._sole_writer:
                 return state
         while True:
@@ -89,8 +105,8 @@ class StreamCache(Generic[S]):
 
     def forget(self, stream: str) -> None:
         """Drop a stream's cached state so that the next load reads it from the store."""
-        self._states.pop(stream, None)
-        self._total -= self._weights.pop(stream, 0)
+        if self._states.pop(stream, None) is not None:
+            self._dropped(stream)
 
     def advance(self, stream: str, state: S, recorded: Iterable[RecordedEvent]) -> S:
         """Fold new events into a state and cache it, unless a fresher one is cached already."""
@@ -102,18 +118,34 @@ class StreamCache(Generic[S]):
             return cached
         if state.version:
             self._states[stream] = state
-            self._states.move_to_end(stream)
-            weight = self._weigh(state)
-            self._total += weight - self._weights.get(stream, 0)
-            self._weights[stream] = weight
-            while self._total > self._capacity and len(self._states) > 1:
-                evicted, _ = self._states.popitem(last=False)
-                self._total -= self._weights.pop(evicted)
+            self._used(stream)
+            self._weighed(stream, state)
         return state
+
+    def _used(self, stream: str) -> None:
+        """Make a cached stream the most recently used."""
+        self._states.move_to_end(stream)
+
+    def _weighed(self, stream: str, state: S) -> None:
+        """Weigh a state just cached or moved on, and make room for it."""
+        weight = self._weigh(state)
+        self._total += weight - self._weights.get(stream, 0)
+        self._weights[stream] = weight
+        while self._total > self._capacity and len(self._states) > 1:
+            self._evict()
+
+    def _evict(self) -> None:
+        """Drop the least recently used state."""
+        evicted, _ = self._states.popitem(last=False)
+        self._dropped(evicted)
+
+    def _dropped(self, stream: str) -> None:
+        """Forget what a dropped state weighed."""
+        self._total -= self._weights.pop(stream, 0)
 
 
 class ThreadCache(StreamCache[ThreadState]):
-    """Cached threads, whose older messages are read back from the store when asked for."""
+    """Cached threads within a byte budget; messages not kept are read back when asked for."""
 
     def __init__(
         self,
@@ -121,6 +153,7 @@ class ThreadCache(StreamCache[ThreadState]):
         new_state: Callable[[], ThreadState],
         *,
         capacity: int = 10_000,
+        max_bytes: int = CACHE_BYTES,
         sole_writer: bool = False,
         prepare: Callable[[list[RecordedEvent]], Awaitable[None]] | None = None,
     ) -> None:
@@ -132,6 +165,51 @@ class ThreadCache(StreamCache[ThreadState]):
             sole_writer=sole_writer,
             prepare=prepare,
         )
+        self._max_bytes = max_bytes
+        self._sizes: dict[str, int] = {}
+        self._bytes = 0
+        # Threads that keep messages in memory, least recently used first: the first to
+        # let them go when the budget is passed.
+        self._holding: OrderedDict[str, None] = OrderedDict()
+
+    @property
+    def bytes(self) -> int:
+        """Return the bytes the cached threads hold, as their sizes estimate them."""
+        return self._bytes
+
+    def _used(self, stream: str) -> None:
+        self._states.move_to_end(stream)
+        if stream in self._holding:
+            self._holding.move_to_end(stream)
+
+    def _weighed(self, stream: str, state: ThreadState) -> None:
+        size = state.size
+        self._bytes += size - self._sizes.get(stream, 0)
+        self._sizes[stream] = size
+        if state.kept_bytes:
+            self._holding[stream] = None
+            self._holding.move_to_end(stream)
+        super()._weighed(stream, state)
+        while self._bytes > self._max_bytes and self._holding:
+            self._let_go(next(iter(self._holding)))
+        while self._bytes > self._max_bytes and len(self._states) > 1:
+            self._evict()
+
+    def _let_go(self, stream: str) -> None:
+        """Drop messages a thread keeps in memory (its fold stays), and weigh it again."""
+        state = self._states[stream]
+        state.let_go()
+        if not state.kept_bytes:
+            del self._holding[stream]
+        size, weight = state.size, self._weigh(state)
+        self._bytes += size - self._sizes[stream]
+        self._total += weight - self._weights[stream]
+        self._sizes[stream], self._weights[stream] = size, weight
+
+    def _dropped(self, stream: str) -> None:
+        super()._dropped(stream)
+        self._bytes -= self._sizes.pop(stream, 0)
+        self._holding.pop(stream, None)
 
     async def span(
         self, stream: str, state: ThreadState, first: int, last: int
@@ -146,12 +224,34 @@ class ThreadCache(StreamCache[ThreadState]):
             return []
         kept_first = len(state.first)
         head = state.first[first - 1 : min(last, kept_first)]
-        between = max(first, kept_first + 1), min(last, state.first_recent_seq - 1)
-        middle = await self._read_back(stream, state, *between) if between[0] <= between[1] else []
-        tail_first = max(first, kept_first + 1, state.first_recent_seq)
+        low, high = max(first, kept_first + 1), min(last, state.first_recent_seq - 1)
+        middle: list[MessageState] = []
+        if low <= high:
+            withdrawals = state.withdrawals
+            middle = await self._read_back(stream, state, low, high)
+            if len(middle) == high - low + 1:
+                self._take_back(stream, state, middle, withdrawals)
+        # The newest from memory, as they are now (read back, they may be kept again).
+        tail_first = max(first, kept_first + 1, high + 1, state.first_recent_seq)
         start = tail_first - state.first_recent_seq
         tail = state.recent[start : max(start, start + last - tail_first + 1)]
         return head + middle + tail
+
+    def _take_back(
+        self, stream: str, state: ThreadState, found: list[MessageState], withdrawals: int
+    ) -> None:
+        """Keep messages read back in their thread again, unless an erasure came meanwhile.
+
+        A redaction folded while they were read is shown on them first; an erasure moves
+        the thread's withdrawals, and what was opened before it is not kept.
+        """
+        if self._states.get(stream) is not state or state.withdrawals != withdrawals:
+            return
+        for message in found:
+            if message.message_id in state.redacted and not message.redacted:
+                message.withdraw(redacted=True)
+        if state.take_back(found):
+            self._weighed(stream, state)
 
     async def find(self, stream: str, state: ThreadState, message_id: str) -> MessageState | None:
         """Return the thread's message with this id, or None when it has none."""

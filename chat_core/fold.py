@@ -7,9 +7,12 @@ the fold: it withdraws, in place, the words of cached states whose keys it destr
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterable
 from types import MappingProxyType
 from typing import Any, Protocol, TypeVar
+
+import orjson
 
 from chat_core.payloads import (
     MessagePosted,
@@ -19,12 +22,13 @@ from chat_core.payloads import (
 )
 from chat_core.sealing import open_message, sealed_key_id
 from chat_core.state import (
-    FIRST,
-    RECENT,
     STRIDE,
+    THREAD_BYTES,
     MessageState,
     TemperatureState,
     ThreadState,
+    message_bytes,
+    metadata_bytes,
     names_seq,
 )
 from events.envelope import DatasetEvent, FrozenMap
@@ -54,6 +58,8 @@ def _thread_created(payload: ThreadCreated, state: object, event: DatasetEvent) 
         state.metadata = payload.metadata
         state.created_at = event.occurred_at
         state.created_by = event.actor
+        words = 0 if payload.title is None else sys.getsizeof(payload.title)
+        state.head_bytes = THREAD_BYTES + words + metadata_bytes(payload.metadata)
 
 
 def _message_posted(payload: MessagePosted, state: object, event: DatasetEvent) -> None:
@@ -65,12 +71,7 @@ def _message_posted(payload: MessagePosted, state: object, event: DatasetEvent) 
         if not names_seq(payload.message_id, seq):
             state.unnamed[payload.message_id] = seq
         state.message_count = seq
-        if seq <= FIRST:
-            state.first.append(message)
-        recent = state.recent
-        recent.append(message)
-        if len(recent) > RECENT:
-            del recent[0]
+        state.keep(message)
 
 
 def _message_redacted(payload: MessageRedacted, state: object, event: DatasetEvent) -> None:
@@ -117,6 +118,14 @@ def message_state(
 ) -> MessageState:
     """Fold a posted message, opened with its author's key when keys are given."""
     content, metadata, erased = _words(payload, event, keys)
+    sealed = payload.sealed
+    if content is None:
+        words_json = 0
+    elif sealed is not None:
+        # The sealed text is base64 of the plaintext JSON (and a few bytes of header).
+        words_json = len(sealed) * 3 // 4
+    else:
+        words_json = len(orjson.dumps({"content": content, "metadata": dict(metadata)}))
     return MessageState(
         message_id=payload.message_id,
         seq=payload.seq,
@@ -127,7 +136,8 @@ def message_state(
         created_at=event.occurred_at,
         request_id=event.request_id,
         erased=erased,
-        sealed=payload.sealed,
+        key_id=None if sealed is None else sealed_key_id(sealed),
+        size=message_bytes(content, metadata, words_json),
     )
 
 
@@ -173,20 +183,19 @@ def erase_cached(states: Iterable[object], tenant: str, subject: str, through_ke
     """Withdraw, as erased, a subject's messages sealed under destroyed keys; return how many.
 
     Changed in place, so a state an append is about to cache again is withdrawn too.
+    Every thread of the tenant counts a withdrawal, whether it kept any of the subject's
+    messages or not: what was rendered or read back from it before may show them.
     """
     count = 0
     for state in states:
         if not isinstance(state, ThreadState) or state.tenant != tenant:
             continue
-        withdrawn = 0
+        state.withdrawals += 1
         for message in state.kept():
             if message.author != subject or message.erased:
                 continue
-            if message.sealed is None or sealed_key_id(message.sealed) <= through_key_id:
+            if message.key_id is None or message.key_id <= through_key_id:
                 message.withdraw(erased=True)
                 message.content, message.metadata = None, _NO_METADATA
-                withdrawn += 1
-        if withdrawn:
-            state.withdrawals += 1
-            count += withdrawn
+                count += 1
     return count

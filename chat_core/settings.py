@@ -15,6 +15,7 @@ from types import MappingProxyType
 import orjson
 from attrs import field, frozen
 
+from chat_core.caches import CACHE_BYTES
 from chat_core.state import TemperatureState
 from chat_core.temperature import TEMPERATURE_CEILING, TEMPERATURE_FLOOR, check_temperature
 from chat_core.tokens.sources import MIN_SECRET_BYTES
@@ -85,6 +86,8 @@ class Settings:
     # Requests per second and burst per tenant; None turns the limit off.
     rate_limit: tuple[float, int] | None = (1000.0, 2000)
     cache_messages: int = 50_000
+    # Bytes the thread cache may hold: kept messages go first, then whole folds.
+    cache_bytes: int = CACHE_BYTES
     # Idempotency records are kept this many seconds, then purged (the contract: >= 24 h).
     idempotency_ttl: int = IDEMPOTENCY_TTL
     # Idle keep-alive, slow request headers and slow bodies are cut after this many seconds.
@@ -124,6 +127,7 @@ ENV_NAMES = {
     "log_level": "CHAT_CORE_LOG_LEVEL",
     "rate_limit": "CHAT_CORE_RATE_LIMIT",
     "cache_messages": "CHAT_CORE_CACHE_MESSAGES",
+    "cache_bytes": "CHAT_CORE_CACHE_BYTES",
     "idempotency_ttl": "CHAT_CORE_IDEMPOTENCY_TTL",
     "client_timeout": "CHAT_CORE_CLIENT_TIMEOUT",
     "shutdown_timeout": "CHAT_CORE_SHUTDOWN_TIMEOUT",
@@ -170,6 +174,7 @@ def load_settings(
         log_level=raw.get("log_level", "INFO").upper(),
         rate_limit=_rate_limit(raw.get("rate_limit")),
         cache_messages=_int(raw, "cache_messages", 50_000, 100, 100_000_000),
+        cache_bytes=_int(raw, "cache_bytes", CACHE_BYTES, 1 << 20, 1 << 40),
         idempotency_ttl=_int(raw, "idempotency_ttl", IDEMPOTENCY_TTL, *_TTL_RANGE),
         client_timeout=_seconds(raw, "client_timeout", 30.0),
         shutdown_timeout=_seconds(raw, "shutdown_timeout", 10.0),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import binascii
 import os
 import re
+import sys
 from array import array
 from collections.abc import Iterator, Mapping
 from datetime import datetime
@@ -30,6 +31,8 @@ __all__ = [
     "MessageState",
     "TemperatureState",
     "ThreadState",
+    "message_bytes",
+    "metadata_bytes",
     "names_seq",
     "new_message_id",
     "new_thread_id",
@@ -44,6 +47,16 @@ FIRST = 256
 RECENT = 256
 # A thread remembers the stream version of every STRIDE-th message, to read older ones back.
 STRIDE = 64
+# What a kept message costs besides its words: its state, its view and the view's JSON
+# object (ids, time, flags), measured with the words left out (about 1,450 bytes with
+# its view rendered); and each metadata entry, held in the state and in the view's JSON.
+MESSAGE_BYTES = 1600
+METADATA_ENTRY_BYTES = 400
+# What a cached thread costs before any message or words: the state, its lists and marks.
+THREAD_BYTES = 1200
+# Per remembered redaction, and per message id that does not name its seq.
+ID_BYTES = 160
+_size_of = sys.getsizeof
 
 THREAD_ID = re.compile(r"th_[A-Za-z0-9_-]{1,64}")
 _NAMED_SEQ = re.compile(r"msg_([0-9a-f]{1,12})-")
@@ -83,6 +96,28 @@ def names_seq(message_id: str, seq: int) -> bool:
     return message_id.startswith(f"msg_{seq:x}-")
 
 
+def message_bytes(content: str | None, metadata: FrozenMap, words_json: int) -> int:
+    """Estimate the bytes a kept message holds: its words, and its view once rendered.
+
+    words_json is the length of the words (content and metadata) as JSON, which the
+    view's bytes hold; a sealed message's plaintext is that JSON, so the sealed text's
+    length tells it without encoding anything.
+    """
+    size = MESSAGE_BYTES + words_json + metadata_bytes(metadata)
+    if content is not None:
+        # Text beyond ASCII also keeps its UTF-8 form once it has been encoded to JSON.
+        size += _size_of(content) if content.isascii() else _size_of(content) + words_json
+    return size
+
+
+def metadata_bytes(metadata: FrozenMap) -> int:
+    """Estimate the bytes a metadata map holds, with its copy in a rendered view."""
+    if not metadata:
+        return 0
+    chars = sum(len(name) + len(value) for name, value in metadata.items())
+    return METADATA_ENTRY_BYTES * len(metadata) + chars
+
+
 def require_thread_id(thread_id: str) -> None:
     """Raise NotFound unless thread_id is shaped like an id this server makes."""
     if THREAD_ID.fullmatch(thread_id) is None:
@@ -104,8 +139,9 @@ def temperature_stream(context: RequestContext) -> str:
 class MessageState:
     """One message as folded from its events, opened with its author's key when one is given.
 
-    Equality compares what the log holds (the sealed form, redaction), not what a key opened,
-    so a fold without keys compares equal to one with them.
+    Equality compares what the log holds (the key that sealed it, redaction), not what a
+    key opened, so a fold without keys compares equal to one with them. The sealed text
+    itself is not kept: its key id is what an erasure needs, and the text is the bulk.
     """
 
     message_id: str
@@ -118,7 +154,10 @@ class MessageState:
     request_id: str
     redacted: bool = False
     erased: bool = field(default=False, eq=False)
-    sealed: str | None = None
+    # The id of the data key that sealed the words; None for words stored in clear.
+    key_id: int | None = None
+    # What it holds, for the cache's byte budget (see message_bytes).
+    size: int = field(default=0, eq=False, repr=False)
     cached_view: MessageView | None = field(default=None, eq=False, repr=False)
 
     def withdraw(self, *, redacted: bool = False, erased: bool = False) -> None:
@@ -181,6 +220,10 @@ class ThreadState:
     # Messages withdrawn in place (by an erasure, which moves no version of the thread):
     # what was rendered from this state before then shows them no more.
     withdrawals: int = field(default=0, eq=False)
+    # The summed size of the messages kept in memory (each counted once), and of the
+    # rest of the state (its title and metadata with it).
+    kept_bytes: int = field(default=0, eq=False)
+    head_bytes: int = field(default=THREAD_BYTES, eq=False)
 
     @property
     def exists(self) -> bool:
@@ -213,6 +256,66 @@ class ThreadState:
         """Tell whether every message with seq first..last (clipped) is kept in memory."""
         first, last = max(first, 1), min(last, self.message_count)
         return max(first, len(self.first) + 1) > min(last, self.first_recent_seq - 1)
+
+    @property
+    def size(self) -> int:
+        """Return the bytes this state holds, as the thread cache's budget counts them."""
+        return (
+            self.head_bytes
+            + self.kept_bytes
+            + 8 * len(self.marks)
+            + ID_BYTES * (len(self.redacted) + len(self.unnamed))
+        )
+
+    def keep(self, message: MessageState) -> None:
+        """Keep a message just folded: among the first while they run on from seq 1, and newest."""
+        first = self.first
+        if message.seq <= FIRST and message.seq == len(first) + 1:
+            first.append(message)
+        recent = self.recent
+        recent.append(message)
+        self.kept_bytes += message.size
+        if len(recent) > RECENT:
+            dropped = recent.pop(0)
+            if dropped.seq > len(first):
+                self.kept_bytes -= dropped.size
+
+    def let_go(self) -> None:
+        """Drop kept messages, the first ones while any is not also newest, else every one.
+
+        What is dropped is read back from the stream when asked for, as the messages
+        between the first and the newest always are; the thread's own fold stays.
+        """
+        recent_from = self.first_recent_seq
+        if any(message.seq < recent_from for message in self.first):
+            self.kept_bytes -= sum(m.size for m in self.first if m.seq < recent_from)
+            self.first = []
+        else:
+            self.first, self.recent, self.kept_bytes = [], [], 0
+
+    def take_back(self, found: list[MessageState]) -> bool:
+        """Keep again messages read back that adjoin the first or newest kept; tell if any.
+
+        found must run by seq without a gap (as read back, else nothing is taken); those
+        that continue the first ones from seq 1, or reach back from the newest kept, are
+        kept again within FIRST and RECENT, never twice.
+        """
+        if not found or any(m.seq != found[0].seq + i for i, m in enumerate(found)):
+            return False
+        low, high = found[0].seq, found[-1].seq
+        taken: list[MessageState] = []
+        start = len(self.first) + 1
+        stop = min(FIRST, self.first_recent_seq - 1, high)
+        if low <= start <= stop:
+            taken += found[start - low : stop - low + 1]
+            self.first.extend(found[start - low : stop - low + 1])
+        end = self.first_recent_seq - 1
+        begin = max(low, len(self.first) + 1, end - (RECENT - len(self.recent)) + 1)
+        if begin <= end <= high:
+            taken += found[begin - low : end - low + 1]
+            self.recent[:0] = found[begin - low : end - low + 1]
+        self.kept_bytes += sum(message.size for message in taken)
+        return bool(taken)
 
     def kept(self) -> Iterator[MessageState]:
         """Yield each message kept in memory once (the two lists share messages at first)."""
