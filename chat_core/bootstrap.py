@@ -10,6 +10,7 @@ added there. `ChatCore.close` stops the follower.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import datetime
 
@@ -26,7 +27,8 @@ from chat_core.queries import ChatQueries
 from chat_core.settings import Settings, SettingsError, dev_master_key, dev_secret
 from chat_core.state import TemperatureState, ThreadState
 from chat_core.temperature import TemperatureHandler
-from chat_core.tokens import TokenSettings, TokenVerifier, load_jwks
+from chat_core.tokens import TokenSettings, TokenVerifier
+from chat_core.tokens.rotating import configured_jwks
 from chat_core.writer import utc_now
 from events.bus import LogFollower, MessageBus
 from events.codec import EventCodec
@@ -71,7 +73,7 @@ def hs256_secret(settings: Settings) -> bytes | None:
     """Return the configured HS256 secret, or in dev mode the one kept in the data folder."""
     if settings.hs256_secret is not None:
         return settings.hs256_secret
-    if settings.mode == "dev" and settings.jwks is None:
+    if settings.mode == "dev" and settings.jwks is None and settings.oidc_issuer is None:
         return dev_secret(settings.data_dir)
     return None
 
@@ -91,22 +93,24 @@ def master_key(settings: Settings, *, ephemeral: bool = False) -> MasterKey:
 
 
 def token_settings(settings: Settings) -> TokenSettings:
-    """Build what the token verifier checks from the server settings."""
+    """Build what the token verifier checks from the server settings (fetching a JWKS URL)."""
     secret = hs256_secret(settings)
-    jwks = None if settings.jwks is None else load_jwks(settings.jwks)
+    issuer, jwks = configured_jwks(
+        jwks=settings.jwks, oidc_issuer=settings.oidc_issuer, issuer=settings.issuer
+    )
     if secret is None and jwks is None:
         raise SettingsError("no HS256 secret and no JWKS: no token could ever be verified")
     try:
         if settings.algorithms is None:
             return TokenSettings(
-                issuer=settings.issuer,
+                issuer=issuer,
                 audience=settings.audience,
                 hs256_secret=secret,
                 jwks=jwks,
                 leeway=settings.leeway,
             )
         return TokenSettings(
-            issuer=settings.issuer,
+            issuer=issuer,
             audience=settings.audience,
             hs256_secret=secret,
             jwks=jwks,
@@ -128,7 +132,8 @@ async def bootstrap(
     """Wire the chat core; open the store (and its key store) the settings name unless given."""
     if cache_capacity is None:
         cache_capacity = settings.cache_messages
-    verifier = TokenVerifier(token_settings(settings))
+    # In a worker thread: a JWKS URL or OpenID configuration is fetched there at start.
+    verifier = TokenVerifier(await asyncio.to_thread(token_settings, settings))
     codec = EventCodec()
     ephemeral = isinstance(store, MemoryEventStore) or settings.store_url.startswith("memory:")
     master = master_key(settings, ephemeral=ephemeral)

@@ -76,6 +76,8 @@ class Settings:
     audience: str = DEV_AUDIENCE
     hs256_secret: bytes | None = None
     jwks: str | None = None
+    # An OpenID Provider whose discovery document names the JWKS URL (tokens.fetching).
+    oidc_issuer: str | None = None
     algorithms: tuple[str, ...] | None = None
     envs: frozenset[Env] = frozenset(Env)
     max_body: int = 65536
@@ -118,6 +120,7 @@ ENV_NAMES = {
     "audience": "CHAT_CORE_AUDIENCE",
     "hs256_secret": "CHAT_CORE_HS256_SECRET",
     "jwks": "CHAT_CORE_JWKS",
+    "oidc_issuer": "CHAT_CORE_OIDC_ISSUER",
     "algorithms": "CHAT_CORE_ALGORITHMS",
     "envs": "CHAT_CORE_ENVS",
     "max_body": "CHAT_CORE_MAX_BODY",
@@ -161,10 +164,12 @@ def load_settings(
         host=raw.get("host", "127.0.0.1"),
         port=_int(raw, "port", 8080, 0, 65535),
         mode=mode,
-        issuer=raw.get("issuer", DEV_ISSUER),
+        # Unset, the issuer is the OpenID Provider's (as its discovery document spells it).
+        issuer=raw.get("issuer", raw.get("oidc_issuer", DEV_ISSUER)),
         audience=raw.get("audience", DEV_AUDIENCE),
         hs256_secret=None if secret is None else secret.encode(),
         jwks=raw.get("jwks"),
+        oidc_issuer=raw.get("oidc_issuer"),
         algorithms=_algorithms(raw.get("algorithms")),
         envs=_envs(raw.get("envs")),
         max_body=_int(raw, "max_body", 65536, 1, 64 * 1024 * 1024),
@@ -193,9 +198,11 @@ def idempotency_ttl(environ: Mapping[str, str]) -> int:
 
 
 def _require_prod(raw: Mapping[str, str]) -> None:
-    missing = [ENV_NAMES[name] for name in ("issuer", "audience") if name not in raw]
-    if "hs256_secret" not in raw and "jwks" not in raw:
-        missing.append("CHAT_CORE_HS256_SECRET or CHAT_CORE_JWKS")
+    missing = [ENV_NAMES["audience"]] if "audience" not in raw else []
+    if "issuer" not in raw and "oidc_issuer" not in raw:
+        missing.insert(0, "CHAT_CORE_ISSUER (or CHAT_CORE_OIDC_ISSUER)")
+    if not {"hs256_secret", "jwks", "oidc_issuer"} & raw.keys():
+        missing.append("CHAT_CORE_HS256_SECRET, CHAT_CORE_JWKS or CHAT_CORE_OIDC_ISSUER")
     if "master_key" not in raw:
         missing.append(ENV_NAMES["master_key"])
     if missing:

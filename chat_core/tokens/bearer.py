@@ -18,6 +18,8 @@ A token without ``kid`` is accepted against a JWKS only when exactly one key the
 its algorithm; with several candidates it is refused rather than tried against each.
 Headers that carry keys (``jwk``, ``jku``, ``x5u``, ``x5c``) and RFC 7797's ``b64`` are
 refused outright, never trusted; a ``crit`` naming an extension we do not know is refused.
+
+The JWKS keys are replaced through ``use_keys`` when a JWKS source's keys change.
 """
 
 from __future__ import annotations
@@ -36,13 +38,13 @@ from joserfc.errors import (
     MissingClaimError,
     UnsupportedAlgorithmError,
 )
-from joserfc.jwk import GuestProtocol, Key, OctKey
+from joserfc.jwk import GuestProtocol, Key, KeySet, OctKey
 from joserfc.jws import JWSRegistry
 from joserfc.jwt import ClaimsOption
 from joserfc.registry import JWS_HEADER_REGISTRY, HeaderParameter
 
-from chat_core.tokens.claims import InvalidToken
-from chat_core.tokens.sources import SYMMETRIC, TokenSettings
+from chat_core.tokens.claims import InvalidToken, UnknownKey
+from chat_core.tokens.sources import SYMMETRIC, JwksSource, TokenSettings
 
 __all__ = ["AuthorizationHeader", "JWTBearerValidator"]
 
@@ -70,7 +72,9 @@ class JWTBearerValidator(BearerTokenValidator):  # type: ignore[misc]
     def __init__(self, settings: TokenSettings) -> None:
         super().__init__()
         self._secret = OctKey.import_key(settings.hs256_secret) if settings.hs256_secret else None
-        self._jwks = list(settings.jwks or ())
+        jwks = settings.jwks
+        self._jwks: list[Key] = []
+        self.use_keys(jwks.keys if isinstance(jwks, JwksSource) else jwks)
         header_registry = dict(JWS_HEADER_REGISTRY)
         for name in _UNTRUSTED_HEADERS:
             header_registry[name] = HeaderParameter(f"{name} (refused)", "none")
@@ -87,6 +91,10 @@ class JWTBearerValidator(BearerTokenValidator):  # type: ignore[misc]
             "exp": {"essential": True},
         }
         self._leeway = settings.leeway
+
+    def use_keys(self, keys: KeySet | None) -> None:
+        """Verify asymmetric signatures with these JWKS keys from now on."""
+        self._jwks = list(keys or ())
 
     def authenticate_token(self, token_string: str) -> Any:
         """Check the signature and return the token's unvalidated claims."""
@@ -134,15 +142,17 @@ class JWTBearerValidator(BearerTokenValidator):  # type: ignore[misc]
             and key.get("alg") in (None, alg)
         ]
         if not candidates:
-            raise InvalidToken("no key for algorithm")
+            raise UnknownKey("no key for algorithm")
         kid = header.get("kid")
         if kid is None:
             if len(candidates) > 1:
                 raise InvalidToken("missing kid")
             return candidates[0]
         matching = [key for key in candidates if key.kid == kid]
-        if len(matching) != 1:
-            raise InvalidToken("unknown kid")
+        if not matching:
+            raise UnknownKey("unknown kid")
+        if len(matching) > 1:
+            raise InvalidToken("ambiguous kid")
         return matching[0]
 
 

@@ -7,14 +7,20 @@ Cf, Cs, Zl, Zp: CR, LF, ESC, NUL, bidi overrides, zero-width marks), nor empty o
 
 One error, ``InvalidToken``, covers every failure of a token; its ``token_sent`` says
 whether the caller sent a bearer token at all, so the HTTP layer can answer ``Bearer`` alone
-or ``Bearer error="invalid_token"`` (RFC 6750, section 3.1).
+or ``Bearer error="invalid_token"`` (RFC 6750, section 3.1). Its ``reason`` is one of a
+fixed set of short phrases (``expired``, ``unknown kid``, ``wrong audience``, ...) and never
+holds any part of the token, so it may be shown to the caller.
+
+Two kinds say more: ``UnknownKey``, a token no configured key fits (its kid, or its
+algorithm's key type, is unknown), and ``KeysOutdated``, the same while the key source may
+fetch its keys again: whoever catches it may await ``refetch()`` and verify once more.
 """
 
 from __future__ import annotations
 
 import math
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from attrs import frozen
@@ -22,7 +28,16 @@ from attrs import frozen
 from chat_core.context import AuthContext, Role
 from events.envelope import InvalidContext, check_request_id, check_tenant
 
-__all__ = ["KNOWN_ROLES", "MAX_SUB_CHARS", "InvalidToken", "Verified", "sub_problem", "verified"]
+__all__ = [
+    "KNOWN_ROLES",
+    "MAX_SUB_CHARS",
+    "InvalidToken",
+    "KeysOutdated",
+    "UnknownKey",
+    "Verified",
+    "sub_problem",
+    "verified",
+]
 
 KNOWN_ROLES = frozenset(role.value for role in Role)
 MAX_SUB_CHARS = 255
@@ -69,6 +84,22 @@ def sub_problem(sub: object) -> str | None:
     except InvalidContext:
         return "bad sub"  # empty, or padded with whitespace
     return None
+
+
+class UnknownKey(InvalidToken):
+    """A token that no configured key fits: its kid, or a key of its algorithm, is unknown."""
+
+
+class KeysOutdated(UnknownKey):
+    """A token no key fits, while the keys may be fetched again: ``refetch()``, then retry."""
+
+    def __init__(self, reason: str, refetch: Callable[[], Awaitable[None]]) -> None:
+        super().__init__(reason)
+        self._refetch = refetch
+
+    async def refetch(self) -> None:
+        """Fetch the keys again (one fetch shared by all who wait); verify the token again."""
+        await self._refetch()
 
 
 @frozen(kw_only=True)

@@ -3,6 +3,10 @@
 HS256 only ever meets the configured secret, asymmetric algorithms only public keys from
 the JWKS: a JWKS that holds a symmetric (``oct``) key is refused, so a published key can
 never verify HS256.
+
+A JWKS is either fixed at start (inline JSON, a dict, a KeySet) or a ``JwksSource`` whose
+keys can change while the server runs: a file read again on SIGHUP, a URL fetched again as
+its cache says (tokens.rotating). A string names one of them: inline JSON, a URL or a path.
 """
 
 from __future__ import annotations
@@ -22,8 +26,10 @@ __all__ = [
     "MIN_SECRET_BYTES",
     "SUPPORTED_ALGORITHMS",
     "SYMMETRIC",
+    "JwksSource",
     "TokenSettings",
     "load_jwks",
+    "public_key_set",
 ]
 
 MIN_SECRET_BYTES = 32
@@ -47,10 +53,11 @@ def load_jwks(path_or_json: str) -> KeySet:
         raw = json.loads(text)
     except ValueError:
         raise ValueError("JWKS is not valid JSON") from None
-    return _public_key_set(raw)
+    return public_key_set(raw)
 
 
-def _public_key_set(raw: object) -> KeySet:
+def public_key_set(raw: object) -> KeySet:
+    """Return the public keys of a JWKS document or KeySet; ValueError if any is unusable."""
     if isinstance(raw, KeySet):
         raw = raw.as_dict(private=False)
     if not isinstance(raw, Mapping) or not isinstance(raw.get("keys"), list):
@@ -68,12 +75,49 @@ def _public_key_set(raw: object) -> KeySet:
     return KeySet(public)
 
 
-def _to_key_set(value: KeySet | Mapping[str, Any] | str | None) -> KeySet | None:
-    if value is None:
+class JwksSource:
+    """A JWKS whose keys can change while the server runs; this base never changes them.
+
+    ``keys`` are the last good keys, and keep serving whatever a reload or fetch meets.
+    The verifier calls the rest, on the event loop's thread: a subclass does its blocking
+    work (reading, fetching) in a worker thread and swaps ``keys`` back on the loop's.
+    """
+
+    keys: KeySet
+
+    def may_refetch(self) -> bool:
+        """Say whether a token with a kid no key has may fetch the keys again now."""
+        return False
+
+    async def refetch(self) -> bool:
+        """Fetch the keys again for an unknown kid, if allowed now; True when they changed."""
+        return False
+
+    def seconds_to_refresh(self) -> float | None:
+        """Return how long the keys may be kept before they are fetched again; None: ever."""
         return None
+
+    async def refresh(self) -> bool:
+        """Fetch the keys again because their time is up; True when they changed."""
+        return False
+
+    async def reload(self) -> bool:
+        """Read or fetch the keys again at the operator's word (SIGHUP); True when changed."""
+        return False
+
+
+def _to_jwks(
+    value: JwksSource | KeySet | Mapping[str, Any] | str | None,
+) -> JwksSource | KeySet | None:
+    if value is None or isinstance(value, JwksSource):
+        return value
     if isinstance(value, str):
-        return load_jwks(value)
-    return _public_key_set(value)
+        # A URL or a file is a source that can change; only inline JSON is fixed. Imported
+        # here: tokens.rotating builds on this module.
+        from chat_core.tokens.rotating import open_jwks
+
+        return open_jwks(value)
+    return public_key_set(value)
 
 
 def _check_text(_inst: object, attr: attrs.Attribute[str], value: str) -> None:
@@ -131,7 +175,7 @@ class TokenSettings:
     issuer: str = field(validator=_check_text)
     audience: str = field(validator=_check_text)
     hs256_secret: bytes | None = field(default=None, validator=_check_secret)
-    jwks: KeySet | None = field(default=None, converter=_to_key_set)
+    jwks: JwksSource | KeySet | None = field(default=None, converter=_to_jwks)
     algorithms: tuple[str, ...] = field(
         default=attrs.Factory(_default_algorithms, takes_self=True),
         converter=_as_tuple,

@@ -1,7 +1,16 @@
-"""Turn bearer tokens into AuthContexts, each verified token cached until it expires."""
+"""Turn bearer tokens into AuthContexts, each verified token cached until it expires.
+
+With a JWKS source whose keys can change (a file, a URL), the verifier also drives it:
+``keep_keys_fresh`` fetches again whenever the cached keys' time is up, ``reload_keys``
+answers SIGHUP, and a token whose kid no key has raises ``KeysOutdated`` while the source
+may fetch again (at most once per 30 s), so its caller can await the fetch and retry. When
+the keys change, the verified-token cache is emptied: a token of a key that is gone is not
+answered from it.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
 import time
@@ -12,8 +21,8 @@ from authlib.oauth2.rfc6749.errors import MissingAuthorizationError, Unsupported
 
 from chat_core.context import AuthContext
 from chat_core.tokens.bearer import AuthorizationHeader, JWTBearerValidator
-from chat_core.tokens.claims import InvalidToken, Verified, verified
-from chat_core.tokens.sources import TokenSettings
+from chat_core.tokens.claims import InvalidToken, KeysOutdated, UnknownKey, Verified, verified
+from chat_core.tokens.sources import JwksSource, TokenSettings
 
 __all__ = ["MAX_TOKEN_BYTES", "TokenVerifier"]
 
@@ -31,6 +40,8 @@ class TokenVerifier:
         self._validator = JWTBearerValidator(settings)
         self._protector = ResourceProtector()
         self._protector.register_token_validator(self._validator)
+        jwks = settings.jwks
+        self.key_source = jwks if isinstance(jwks, JwksSource) else None
         # Unlocked: verification runs on the event loop's thread, never across threads.
         self._cache: OrderedDict[bytes, Verified] = OrderedDict()
         # Plain counters for metrics: tokens answered from the cache, and tokens verified.
@@ -72,11 +83,41 @@ class TokenVerifier:
         if known is not None:
             return known
         self.cache_misses += 1
-        claims = self._validator.authenticate_token(token)
+        try:
+            claims = self._validator.authenticate_token(token)
+        except UnknownKey as exc:
+            if self.key_source is not None and self.key_source.may_refetch():
+                raise KeysOutdated(exc.reason, self.refetch_keys) from None
+            raise
         self._validator.validate_token(claims, None, None, now=time.time() if now is None else now)
         verified_token = verified(claims)
         self._remember(digest, verified_token)
         return verified_token.auth
+
+    async def refetch_keys(self) -> None:
+        """Fetch the JWKS again for a token whose kid no key has (at most once per 30 s)."""
+        if self.key_source is not None and await self.key_source.refetch():
+            self._keys_changed()
+
+    async def reload_keys(self) -> None:
+        """Read the JWKS file, or fetch the JWKS URL, again (SIGHUP); keep them if that fails."""
+        if self.key_source is not None and await self.key_source.reload():
+            self._keys_changed()
+
+    async def keep_keys_fresh(self) -> None:
+        """Fetch the JWKS again each time its cached keys' time is up; run until cancelled."""
+        source = self.key_source
+        if source is None:
+            return
+        while (wait := source.seconds_to_refresh()) is not None:
+            await asyncio.sleep(wait)
+            if await source.refresh():
+                self._keys_changed()
+
+    def _keys_changed(self) -> None:
+        assert self.key_source is not None
+        self._validator.use_keys(self.key_source.keys)
+        self._cache.clear()
 
     def _known(self, digest: bytes, now: float | None) -> AuthContext | None:
         """Answer a token verified before from the cache, its times checked; None if unknown."""

@@ -23,6 +23,7 @@ from events.store.url import redact_url, sqlite_path
 from transports.cli.logs import configure_logging
 from transports.cli.tooling import TOOLING_COMMANDS, add_tooling_commands, run_tooling
 from transports.http.app import create_app
+from transports.http.key_refresh import reload_keys_on_hangup
 from transports.http.limits import server_options
 from transports.http.log_redaction import redact_parser_errors
 
@@ -143,7 +144,9 @@ def _serve(settings: Settings) -> None:
     gc.set_threshold(*GC_THRESHOLDS)
 
     async def make_app() -> web.Application:
-        return create_app(await bootstrap(settings=settings))
+        app = create_app(await bootstrap(settings=settings))
+        reload_keys_on_hangup(app)
+        return app
 
     try:
         with _sole_server(settings.store_url):

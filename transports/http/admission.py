@@ -31,7 +31,7 @@ from aiohttp.web_urldispatcher import MatchInfoError, UrlMappingMatchInfo
 from chat_core.context import AuthContext, RequestContext, Role, has_role, new_request_id
 from chat_core.ratelimit import OverRate
 from chat_core.tickets import StreamTicket, TicketRefused
-from chat_core.tokens import InvalidToken
+from chat_core.tokens import InvalidToken, KeysOutdated
 from events.envelope import Env, InvalidContext, check_tenant
 from transports.http.access_log import UNMATCHED, log_access, route_of
 from transports.http.app_keys import (
@@ -161,7 +161,11 @@ async def run_request(request: web.Request, handler: Handler, route: str) -> web
             # A listed origin's CORS preflight is answered here, without a token.
             response = cors_preflight(request) if route == UNMATCHED else None
             if response is None:
-                context = admit(request, route)
+                try:
+                    context = admit(request, route)
+                except KeysOutdated as outdated:  # a kid no key has: fetch the JWKS, then again
+                    await outdated.refetch()
+                    context = admit(request, route)
                 response = await handler(request)
         except Exception as error:  # every error gets its answer
             response = await _refusal(request, request_id, error)
@@ -267,6 +271,8 @@ def verify_request(request: web.Request) -> AuthContext:
         raise HTTPProblem(400, _TWICE.format("Authorization"))
     try:
         return verifier.verify_authorization(sent[0] if sent else None)
+    except KeysOutdated:
+        raise  # run_request fetches the keys again and admits the request once more
     except InvalidToken as exc:
         raise HTTPProblem(401, exc.detail, headers={"WWW-Authenticate": exc.challenge}) from None
 

@@ -17,6 +17,7 @@ from transports.http.admission import add_route_table, new_application
 from transports.http.app_keys import CORE, LIMITER
 from transports.http.console_views import console_enabled, console_routes
 from transports.http.cors import add_cors
+from transports.http.key_refresh import add_key_refresh
 from transports.http.observe import add_metrics
 from transports.http.stream_settings import StreamSettings
 from transports.http.streaming import add_streams
@@ -42,6 +43,7 @@ def create_app(core: ChatCore, *, streams: StreamSettings | None = None) -> web.
     if console_enabled(core.settings.mode):
         add_route_table(app, console_routes())
     app.cleanup_ctx.append(_purge_idempotency)
+    add_key_refresh(app)
     app.on_cleanup.append(_close_core)
     return app
 
