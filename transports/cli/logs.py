@@ -153,3 +153,6 @@ def configure_logging(*, log_format: str, level: str, stream: TextIO | None = No
     root.handlers[:] = [handler]
     root.setLevel(level)
     send_access_lines_to(handler, log_format=log_format)
+    # Warnings (a library's SecurityWarning, say) become records of the py.warnings logger,
+    # so they reach stderr in the chosen format too: one JSON object per line, always.
+    logging.captureWarnings(True)
