@@ -1,10 +1,15 @@
-"""Who is asking and where: the RequestContext and AuthContext every command carries."""
+"""Who is asking and where: the RequestContext and AuthContext every command carries.
+
+A request's events carry its ``trace_id``: the trace id of a well-formed W3C Trace Context
+``traceparent`` header (see trace_id_of), else the request id.
+"""
 
 from __future__ import annotations
 
 import enum
 import os
 import random
+import re
 from collections.abc import Mapping
 from types import MappingProxyType
 
@@ -14,7 +19,15 @@ from attrs import field, frozen
 from chat_core.errors import Forbidden
 from events.envelope import Env, check_request_id, check_tenant
 
-__all__ = ["AuthContext", "RequestContext", "Role", "has_role", "new_request_id", "require_role"]
+__all__ = [
+    "AuthContext",
+    "RequestContext",
+    "Role",
+    "has_role",
+    "new_request_id",
+    "require_role",
+    "trace_id_of",
+]
 
 _IDS = random.Random()
 # A forked child starts from its parent's generator state: seed it afresh there, or both
@@ -23,6 +36,10 @@ os.register_at_fork(after_in_child=_IDS.seed)
 # The version (4) and variant (RFC 4122) bits of a random UUID.
 _UUID4_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))
 _UUID4_SET = (0x4000 << 64) | (0x8000 << 48)
+# W3C Trace Context, version 00: version, trace id, parent id, flags; lowercase hex only.
+_TRACEPARENT = re.compile(r"00-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}")
+_ZERO_TRACE = "0" * 32
+_ZERO_PARENT = "0" * 16
 
 
 class Role(enum.StrEnum):
@@ -45,13 +62,35 @@ def _env(_inst: object, _attr: attrs.Attribute[Env], value: Env) -> None:
         raise ValueError(f"env {value!r} is not an Env")
 
 
+def _same_as_request_id(context: RequestContext) -> str:
+    return context.request_id
+
+
 @frozen(kw_only=True)
 class RequestContext:
-    """The tenant, env and request id of one request; no field has a default."""
+    """The tenant, env, request id and trace id of one request; the trace id is the
+    request id unless the request names a trace of its own."""
 
     tenant: str = field(validator=_tenant)
     env: Env = field(validator=_env)
     request_id: str = field(validator=_request_id)
+    trace_id: str = field(
+        default=attrs.Factory(_same_as_request_id, takes_self=True), validator=_request_id
+    )
+
+
+def trace_id_of(traceparent: str | None) -> str | None:
+    """Return the trace id of a well-formed ``traceparent`` header (version 00), else None.
+
+    Well formed: ``00-<32 hex>-<16 hex>-<2 hex>`` in lowercase, neither id all zeros (W3C
+    Trace Context, section 3.2). Anything else names no trace, and is ignored.
+    """
+    if traceparent is None:
+        return None
+    found = _TRACEPARENT.fullmatch(traceparent.strip(" \t"))
+    if found is None or found.group(1) == _ZERO_TRACE or found.group(2) == _ZERO_PARENT:
+        return None
+    return found.group(1)
 
 
 def _freeze_memberships(

@@ -392,7 +392,7 @@ def _event(
         context.tenant,
         context.env,
         context.request_id,
-        context.request_id,
+        context.trace_id,
         auth.sub,
         now,
         payload,

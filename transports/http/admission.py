@@ -28,7 +28,14 @@ from typing import Any
 from aiohttp import web
 from aiohttp.web_urldispatcher import MatchInfoError, UrlMappingMatchInfo
 
-from chat_core.context import AuthContext, RequestContext, Role, has_role, new_request_id
+from chat_core.context import (
+    AuthContext,
+    RequestContext,
+    Role,
+    has_role,
+    new_request_id,
+    trace_id_of,
+)
 from chat_core.ratelimit import OverRate
 from chat_core.tickets import StreamTicket, TicketRefused
 from chat_core.tokens import InvalidToken, KeysOutdated
@@ -306,4 +313,8 @@ def context_from_headers(request: web.Request) -> RequestContext:
     # request_id_of kept a well-formed id and replaced any other: no need to match it again.
     if sent_ids and sent_ids[0] != request_id:
         raise HTTPProblem(400, "X-Request-Id must match ^[A-Za-z0-9._:-]{1,128}$")
-    return RequestContext(tenant=tenant, env=env, request_id=request_id)
+    trace_id = request_id
+    if "traceparent" in headers:  # one well-formed traceparent names the trace; two name none
+        sent = headers.getall("traceparent")
+        trace_id = (trace_id_of(sent[0]) if len(sent) == 1 else None) or request_id
+    return RequestContext(tenant=tenant, env=env, request_id=request_id, trace_id=trace_id)
