@@ -187,3 +187,16 @@ def test_a_start_up_fetch_that_fails_is_one_line_and_exit_2(
     assert status == 2, output
     assert output.startswith(says.format(closed=closed)), output
     assert output.count("\n") == 1, output
+
+
+def test_a_dev_server_on_the_providers_keys_only_starts_and_prints_no_dev_token(
+    tmp_path: Path,
+) -> None:
+    with jwks_server([KEY_A]) as idp:
+        env = {**JWKS_ONLY, "CHAT_CORE_MODE": "dev", "CHAT_CORE_JWKS": idp.jwks_url}
+        with ServerProcess("memory://", tmp_path / "server.log", **env) as server:
+            assert _get(server, _token(KEY_A))[0] == 200
+            log = server.log_text()
+            assert f"chat-core listening on {server.base_url}" in log
+            assert "dev token" not in log
+            assert server.process.poll() is None  # type: ignore[union-attr]

@@ -72,9 +72,10 @@ def _signing_secret(settings: Settings) -> bytes:
     A dev secret made here, in a folder the server does not use, would sign tokens that
     server refuses: say where the server keeps its secret instead.
     """
-    if settings.hs256_secret is None and settings.jwks is not None:
+    if settings.hs256_secret is None and (settings.jwks or settings.oidc_issuer) is not None:
+        source = "CHAT_CORE_JWKS" if settings.jwks is not None else "CHAT_CORE_OIDC_ISSUER"
         raise SettingsError(
-            "this server verifies tokens with CHAT_CORE_JWKS only: mint them with the identity "
+            f"this server verifies tokens with {source} only: mint them with the identity "
             "provider that holds its private keys (chat-core token signs HS256 only)"
         )
     if settings.hs256_secret is None and settings.mode == "dev":
@@ -119,8 +120,8 @@ def _announce(settings: Settings, running: str) -> None:
         f"{redact_url(settings.store_url)})",
         flush=True,
     )
-    if settings.mode != "dev":
-        return
+    if settings.mode != "dev" or hs256_secret(settings) is None:
+        return  # no dev token to show: prod, or the identity provider's keys only
     token = _token(settings, DEV_SUB, {DEV_TENANT: ["member", "admin"]}, 24 * 3600)
     base = where.split(",")[0]
     print(f"dev token for {DEV_SUB}, admin of {DEV_TENANT}, valid 24 h:\n{token}\n", flush=True)
