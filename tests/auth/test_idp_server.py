@@ -96,7 +96,7 @@ def test_a_rotating_jwks_url_is_followed_without_a_restart(tmp_path: Path) -> No
             for kid in ("rsa-x", "rsa-y"):
                 status, problem = _get(server, _token(STRANGER, kid=kid))
                 assert status == 401
-                assert problem["detail"] == "the bearer token is not valid: unknown kid"
+                assert problem["detail"] == "a valid bearer token is required: unknown kid"
             assert idp.requests == 2
             # The provider goes down: SIGHUP fetches, fails, and the last good keys serve.
             idp.down = True
@@ -142,7 +142,7 @@ def test_an_oidc_issuer_names_the_keys_and_the_issuer(tmp_path: Path) -> None:
             status, problem = _get(server, _token(KEY_A, issuer=ISSUER))
             assert (status, problem["detail"]) == (
                 401,
-                "the bearer token is not valid: wrong issuer",
+                "a valid bearer token is required: wrong issuer",
             )
             assert idp.discovery_requests == 1
 
