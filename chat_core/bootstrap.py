@@ -36,8 +36,16 @@ from events.crypto import MasterKey, new_data_key
 from events.keys import KeyRing, KeyStore, MemoryKeyStore, open_key_store
 from events.store import EventStore, RecordedEvent, open_store
 from events.store.memory import MemoryEventStore
+from events.store.url import redact_url
 
-__all__ = ["ChatCore", "bootstrap", "hs256_secret", "master_key", "token_settings"]
+__all__ = [
+    "ChatCore",
+    "bootstrap",
+    "hs256_secret",
+    "master_key",
+    "master_key_mismatch",
+    "token_settings",
+]
 
 
 @frozen(kw_only=True)
@@ -92,6 +100,17 @@ def master_key(settings: Settings, *, ephemeral: bool = False) -> MasterKey:
     raise SettingsError("no CHAT_CORE_MASTER_KEY: no data key could be wrapped or opened")
 
 
+def master_key_mismatch(store_url: str, foreign: str, configured: str) -> str:
+    """Say that another master key wraps the store's data keys, and how to mend it."""
+    where = redact_url(store_url)
+    return (
+        f"the data keys in {where} are wrapped by master key {foreign}, not the configured "
+        f"{configured}: start with the CHAT_CORE_MASTER_KEY that wrapped them, or rewrap them "
+        "once with CHAT_CORE_MASTER_KEY=<that key> CHAT_CORE_NEW_MASTER_KEY=<this key> "
+        f"chat-core rotate-master-key --store {where}"
+    )
+
+
 def token_settings(settings: Settings) -> TokenSettings:
     """Build what the token verifier checks from the server settings (fetching a JWKS URL)."""
     secret = hs256_secret(settings)
@@ -141,6 +160,11 @@ async def bootstrap(
         store = await open_store(settings.store_url, codec=codec)
     if key_store is None:
         key_store = MemoryKeyStore() if ephemeral else await open_key_store(settings.store_url)
+    foreign = await key_store.foreign_master(master.key_id)
+    if foreign is not None:
+        await key_store.close()
+        await store.close()
+        raise SettingsError(master_key_mismatch(settings.store_url, foreign, master.key_id))
     keys = KeyRing(key_store, master, clock=clock)
     bus = MessageBus()
     sole_writer = bool(getattr(store, "sole_writer", False))

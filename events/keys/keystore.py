@@ -76,6 +76,10 @@ class KeyStore(Protocol):
         """Replace a live key's wrapping if previous_master still wraps it; tell whether it did."""
         ...
 
+    async def foreign_master(self, master_id: str) -> str | None:
+        """Return the id of a master key other than master_id that wraps a live key, if any."""
+        ...
+
     async def close(self) -> None:
         """Release the key store's connections."""
         ...
@@ -113,6 +117,10 @@ class MemoryKeyStore:
             return False
         self._keys[slot] = key
         return True
+
+    async def foreign_master(self, master_id: str) -> str | None:
+        live = (k.master_id for k in self._keys.values() if k.wrapped is not None)
+        return next((other for other in live if other != master_id), None)
 
     async def close(self) -> None:
         pass

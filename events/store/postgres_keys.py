@@ -58,6 +58,7 @@ SELECT EXISTS (
 )
 """
 LOCK_WAIT_MS = 100
+_FOREIGN = "SELECT master_id FROM data_keys WHERE wrapped IS NOT NULL AND master_id <> $1 LIMIT 1"
 _REWRAP = (
     "UPDATE data_keys SET wrapped = $1, master_id = $2 WHERE tenant = $3 AND subject = $4 "
     "AND key_id = $5 AND wrapped IS NOT NULL AND master_id = $6"
@@ -114,6 +115,10 @@ class PostgresKeyStore:
 
     async def all_keys(self) -> list[StoredKey]:
         return [_key(row) for row in await self._pool.fetch(_ALL)]
+
+    async def foreign_master(self, master_id: str) -> str | None:
+        found: str | None = await self._pool.fetchval(_FOREIGN, master_id)
+        return found
 
     async def rewrap_key(self, key: StoredKey, *, previous_master: str) -> bool:
         status: str = await self._pool.execute(

@@ -47,6 +47,7 @@ _DESTROY = (
     "UPDATE data_keys SET wrapped = NULL, destroyed_at = ? "
     "WHERE tenant = ? AND subject = ? AND wrapped IS NOT NULL"
 )
+_FOREIGN = "SELECT master_id FROM data_keys WHERE wrapped IS NOT NULL AND master_id <> ? LIMIT 1"
 _REWRAP = (
     "UPDATE data_keys SET wrapped = ?, master_id = ? WHERE tenant = ? AND subject = ? "
     "AND key_id = ? AND wrapped IS NOT NULL AND master_id = ?"
@@ -110,6 +111,10 @@ class SQLiteKeyStore:
         )
         changed = await self._run(lambda conn: conn.execute(_REWRAP, params).rowcount)
         return bool(changed)
+
+    async def foreign_master(self, master_id: str) -> str | None:
+        row = await self._run(lambda conn: conn.execute(_FOREIGN, (master_id,)).fetchone())
+        return None if row is None else str(row[0])
 
     async def close(self) -> None:
         await self._run(lambda conn: conn.close())

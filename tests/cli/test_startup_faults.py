@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import subprocess
@@ -169,3 +170,25 @@ def test_token_in_jwks_mode_says_the_identity_provider_mints_tokens(tmp_path: Pa
     assert done.returncode == 2, done
     assert "identity provider" in done.stderr
     assert done.stdout == ""
+
+
+def test_a_master_key_that_does_not_wrap_the_stores_data_keys_is_one_line(
+    tmp_path: Path,
+) -> None:
+    from tests.tooling.logs import write_chat_log
+
+    store = f"sqlite:///{tmp_path / 'chat.db'}"
+    asyncio.run(write_chat_log(store))  # a dev log: its keys are wrapped by the dev key beside it
+    done = _serve(
+        "--port",
+        str(free_port()),
+        "--store",
+        store,
+        cwd=tmp_path,
+        CHAT_CORE_MODE="prod",
+        CHAT_CORE_ISSUER=ISSUER,
+        CHAT_CORE_AUDIENCE=AUDIENCE,
+        CHAT_CORE_HS256_SECRET=SECRET.decode(),
+        CHAT_CORE_MASTER_KEY=MASTER_KEY,
+    )
+    _assert_one_line_refusal(done, "wrapped by master key", "chat-core rotate-master-key")

@@ -4,24 +4,36 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from datetime import UTC, datetime, timedelta
 from typing import TextIO
 
+from chat_core.bootstrap import master_key_mismatch
 from chat_core.replay import kept_idempotency_record, replay_log
-from chat_core.settings import idempotency_ttl
+from chat_core.settings import (
+    ENV_NAMES,
+    MASTER_KEY_FILE,
+    Settings,
+    SettingsError,
+    dev_master_key,
+    idempotency_ttl,
+)
 from events.codec import EventCodec
+from events.crypto import MasterKey, new_data_key, parse_master_key
 from events.keys import open_key_store, rewrap
 from events.store import open_store
 from events.store.base import EventStore
 from events.store.raw import open_raw_log
-from events.store.url import sqlite_path
+from events.store.url import redact_url, sqlite_path
 from events.tooling import LogVerifier, Selection, copy_log
 from events.tooling.parallel import ParallelLog, ParallelVerifier
 from transports.cli.keys_cli import configured_master_key
 from transports.cli.progress import progress_bar
 from transports.cli.tooling_args import store_url
 
-__all__ = ["run_copy", "run_replay", "run_verify"]
+__all__ = ["SOURCE_MASTER_KEY", "run_copy", "run_replay", "run_verify"]
+
+SOURCE_MASTER_KEY = "CHAT_CORE_SOURCE_MASTER_KEY"
 
 
 async def run_verify(
@@ -82,7 +94,10 @@ async def run_copy(args: argparse.Namespace, codec: EventCodec, out: TextIO) -> 
     """Copy the source log into the destination store, resuming where it stopped."""
     if args.source == args.destination:
         raise ValueError("the source and the destination are the same store")
-    source = await open_store(_existing(args.source), codec=codec)
+    source_url = _existing(args.source)
+    # Refuse before anything is copied when the data keys could not be carried over.
+    source_master, destination_master = await _copy_masters(source_url, args.destination)
+    source = await open_store(source_url, codec=codec)
     try:
         destination = await open_store(args.destination, codec=codec)
         try:
@@ -99,8 +114,12 @@ async def run_copy(args: argparse.Namespace, codec: EventCodec, out: TextIO) -> 
             await destination.close()
     finally:
         await source.close()
-    # Still wrapped by the same master key; the summary line stays what scripts parse.
-    await _copy_keys(_existing(args.source), args.destination)
+    await _copy_keys(source_url, args.destination, source_master, destination_master)
+    print(
+        f"chat-core: the copy's data keys are wrapped by master key {destination_master.key_id}; "
+        f"start its servers with that {ENV_NAMES['master_key']}",
+        file=sys.stderr,
+    )
     kept = "positions kept" if result.positions_kept else "positions renumbered (source has holes)"
     out.write(
         f"copied {result.copied} events after source position {result.resumed_after}; {kept}\n"
@@ -108,10 +127,63 @@ async def run_copy(args: argparse.Namespace, codec: EventCodec, out: TextIO) -> 
     return 0
 
 
-async def _copy_keys(source_url: str, destination_url: str) -> int:
-    """Copy the data keys (tombstones too), rewrapped for the destination's master key."""
-    source_master = configured_master_key(source_url)
+async def _copy_masters(source_url: str, destination_url: str) -> tuple[MasterKey, MasterKey]:
+    """Return the master keys that open the source's data keys and will open the copy's.
+
+    The source's is $CHAT_CORE_SOURCE_MASTER_KEY, the dev key beside a SQLite source, or
+    $CHAT_CORE_MASTER_KEY (in dev mode, the dev key): whichever wraps its keys. The copy's is the one its servers
+    will start with: $CHAT_CORE_MASTER_KEY, or in dev mode the dev key a dev server there
+    would use; a copy whose keys another master wraps is refused with the command to mend it.
+    """
+    source_keys = await open_key_store(source_url)
+    try:
+        source_master = None
+        for candidate in _source_masters(source_url):
+            if await source_keys.foreign_master(candidate.key_id) is None:
+                source_master = candidate
+                break
+        foreign = await source_keys.foreign_master("")
+        if source_master is None and foreign is None:
+            source_master = MasterKey(new_data_key())  # no live key: nothing to unwrap
+        if source_master is None:
+            raise SettingsError(
+                f"the data keys of {redact_url(source_url)} are wrapped by master key {foreign}: "
+                f"set {SOURCE_MASTER_KEY} to that key (base64 of 32 bytes) to copy them"
+            )
+    finally:
+        await source_keys.close()
     destination_master = configured_master_key(destination_url)
+    destination_keys = await open_key_store(destination_url)
+    try:
+        foreign = await destination_keys.foreign_master(destination_master.key_id)
+    finally:
+        await destination_keys.close()
+    if foreign is not None:
+        raise SettingsError(
+            master_key_mismatch(destination_url, foreign, destination_master.key_id)
+        )
+    return source_master, destination_master
+
+
+def _source_masters(source_url: str) -> list[MasterKey]:
+    """Return the master keys that may wrap the source's data keys, most specific first."""
+    found = []
+    if text := os.environ.get(SOURCE_MASTER_KEY):
+        found.append(parse_master_key(text))
+    beside = Settings(store_url=source_url).data_dir / MASTER_KEY_FILE
+    if source_url.startswith("sqlite:") and beside.exists():
+        found.append(MasterKey(dev_master_key(beside.parent)))
+    if text := os.environ.get(ENV_NAMES["master_key"]):
+        found.append(parse_master_key(text))
+    elif os.environ.get(ENV_NAMES["mode"], "dev") == "dev":
+        found.append(configured_master_key(source_url))  # the dev key a dev server would use
+    return found
+
+
+async def _copy_keys(
+    source_url: str, destination_url: str, source_master: MasterKey, destination_master: MasterKey
+) -> int:
+    """Copy the data keys (tombstones too), rewrapped for the destination's master key."""
     source = await open_key_store(source_url)
     try:
         destination = await open_key_store(destination_url)
