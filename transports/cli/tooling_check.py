@@ -131,9 +131,10 @@ async def _copy_masters(source_url: str, destination_url: str) -> tuple[MasterKe
     """Return the master keys that open the source's data keys and will open the copy's.
 
     The source's is $CHAT_CORE_SOURCE_MASTER_KEY, the dev key beside a SQLite source, or
-    $CHAT_CORE_MASTER_KEY (in dev mode, the dev key): whichever wraps its keys. The copy's is the one its servers
-    will start with: $CHAT_CORE_MASTER_KEY, or in dev mode the dev key a dev server there
-    would use; a copy whose keys another master wraps is refused with the command to mend it.
+    $CHAT_CORE_MASTER_KEY (in dev mode, the dev key): whichever wraps its keys. The copy's
+    is the one its servers will start with: $CHAT_CORE_MASTER_KEY, or in dev mode the dev
+    key a dev server there would use; a copy whose keys another master wraps is refused
+    with the command to mend it.
     """
     source_keys = await open_key_store(source_url)
     try:
