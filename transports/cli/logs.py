@@ -2,8 +2,8 @@
 
 Every record goes to stderr through one handler, BatchedStreamHandler. Access lines (one
 per request, transports.http.access_log) skip the logging machinery and wait in its batch,
-written with one write at least every FLUSH_SECONDS, when BUFFER_CHARS have gathered, before
-any other record (so the stream stays in order) and at exit (logging.shutdown flushes every
+written with one write at least every FLUSH_SECONDS, once BATCH_LINES wait, before any
+other record (so the stream stays in order) and at exit (logging.shutdown flushes every
 handler): the way nginx's `access_log ... buffer= flush=` writes. Other records are written
 and flushed one by one, as logging.StreamHandler does.
 """
@@ -14,6 +14,7 @@ import logging
 import sys
 import threading
 import traceback
+from collections import deque
 from datetime import UTC, datetime
 from typing import TextIO
 
@@ -22,7 +23,7 @@ import orjson
 from transports.http.access_log import send_access_lines_to
 
 __all__ = [
-    "BUFFER_CHARS",
+    "BATCH_LINES",
     "FLUSH_SECONDS",
     "TEXT_FORMAT",
     "BatchedStreamHandler",
@@ -32,7 +33,8 @@ __all__ = [
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 FLUSH_SECONDS = 1.0
-BUFFER_CHARS = 64 * 1024
+# About 40 KiB of text lines, 110 KiB of JSON: one write per that many requests.
+BATCH_LINES = 256
 
 
 class JsonFormatter(logging.Formatter):
@@ -57,9 +59,10 @@ class JsonFormatter(logging.Formatter):
 class BatchedStreamHandler(logging.StreamHandler[TextIO]):
     """A StreamHandler that also takes finished lines and writes them in batches.
 
-    One lock (the handler's own) orders the batch and the records: a record is written
-    after every line added before it. A thread writes the batch every flush_seconds, so a
-    line waits at most that long however quiet the server is.
+    Lines are appended to `batch` by any thread without a lock (deque.append is atomic);
+    they are written under the handler's lock, which also orders them before the records:
+    a record is written after every line appended before it. A thread writes the batch
+    every flush_seconds, so a line waits at most that long however quiet the server is.
     """
 
     def __init__(
@@ -67,15 +70,14 @@ class BatchedStreamHandler(logging.StreamHandler[TextIO]):
         stream: TextIO,
         *,
         flush_seconds: float = FLUSH_SECONDS,
-        buffer_chars: int = BUFFER_CHARS,
+        batch_lines: int = BATCH_LINES,
     ) -> None:
         super().__init__(stream)
         lock = self.lock  # Handler.__init__ made it: an RLock, so flush may nest in emit
         assert lock is not None
         self._lock = lock
-        self._lines: list[str] = []
-        self._chars = 0
-        self._buffer_chars = buffer_chars
+        self.batch: deque[str] = deque()
+        self.batch_lines = batch_lines
         self._stopped = threading.Event()
         self._flusher = threading.Thread(
             target=self._flush_every, args=(flush_seconds,), name="log-flush", daemon=True
@@ -83,12 +85,15 @@ class BatchedStreamHandler(logging.StreamHandler[TextIO]):
         self._flusher.start()
 
     def add_line(self, line: str) -> None:
-        """Take one finished line; write the batch when it holds buffer_chars or more."""
+        """Take one finished line (ending in a newline); write the batch once it is full."""
+        self.batch.append(line)
+        if len(self.batch) >= self.batch_lines:
+            self.write_batch()
+
+    def write_batch(self) -> None:
+        """Write the lines waiting, in order, with one write."""
         with self._lock:
-            self._lines.append(line)
-            self._chars += len(line)
-            if self._chars >= self._buffer_chars:
-                self._write_batch()
+            self._write_batch()
 
     def emit(self, record: logging.LogRecord) -> None:
         """Write the lines batched so far, then the record (handle() holds the lock)."""
@@ -107,7 +112,7 @@ class BatchedStreamHandler(logging.StreamHandler[TextIO]):
         A line added later is written at once: no timer would write it.
         """
         self._stopped.set()
-        self._buffer_chars = 0
+        self.batch_lines = 0
         try:
             self.flush()
         except (OSError, ValueError):  # the stream was closed first: nothing can be written
@@ -116,13 +121,13 @@ class BatchedStreamHandler(logging.StreamHandler[TextIO]):
             super().close()
 
     def _write_batch(self) -> None:
-        if not self._lines:
+        batch = self.batch
+        if not batch:
             return
-        batch = "".join(self._lines)
-        self._lines.clear()
-        self._chars = 0
+        # Only what is there now: lines appended meanwhile wait for the next write.
+        text = "".join([batch.popleft() for _ in range(len(batch))])
         try:
-            self.stream.write(batch)
+            self.stream.write(text)
         except Exception:  # the stream failed: say so once per batch, as Handler.handleError
             if logging.raiseExceptions and sys.stderr is not None:
                 traceback.print_exc(file=sys.stderr)
@@ -132,7 +137,7 @@ class BatchedStreamHandler(logging.StreamHandler[TextIO]):
             with self._lock:
                 try:
                     # Nothing batched, nothing to do: an idle handler leaves its stream be.
-                    if self._lines and not self._stopped.is_set():
+                    if self.batch and not self._stopped.is_set():
                         self.flush()
                 except Exception:  # a failed flush must not end the timed flushes
                     if logging.raiseExceptions and sys.stderr is not None:

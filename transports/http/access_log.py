@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 from typing import Any, Protocol
 
 import orjson
@@ -46,18 +47,25 @@ _TEXT_HEAD = f" INFO {ACCESS_LOGGER.name}: "
 class AccessLines(Protocol):
     """Where finished access lines go: a logging handler that writes them in batches."""
 
-    def add_line(self, line: str) -> None:
-        """Take one line (ending in a newline) to write with the next batch."""
+    # Lines (each ending in a newline) waiting for the next write, oldest first; any
+    # thread may append (deque.append is atomic), write_batch takes them.
+    batch: deque[str]
+    # Write once this many lines wait (0 after the handler closed: write each at once).
+    batch_lines: int
+
+    def write_batch(self) -> None:
+        """Write the lines waiting, in order, with one write."""
 
 
 class _Target:
     """The handler access lines are handed to, and the format they are built in."""
 
-    __slots__ = ("handler", "json", "lines")
+    __slots__ = ("alone", "json", "lines")
 
     def __init__(self, lines: AccessLines, json: bool) -> None:
         self.lines = lines
-        self.handler: object = lines  # compared with the root's handlers
+        # What the root's handlers are when lines may skip `logging`: lines alone.
+        self.alone: list[object] = [lines]
         self.json = json
 
 
@@ -89,7 +97,11 @@ def route_of(request: web.BaseRequest) -> str:
 def _tenant_and_env(request: web.BaseRequest) -> tuple[str | None, str | None]:
     context = request.get(CONTEXT)
     if context is not None:
-        return context.tenant, context.env.value
+        return context.tenant, context.env._value_
+    return _refused_tenant_and_env(request)
+
+
+def _refused_tenant_and_env(request: web.BaseRequest) -> tuple[str | None, str | None]:
     # Refused before the context was built: name the tenant only when it is well formed.
     tenant = request.headers.get("X-Tenant-Id")
     try:
@@ -116,16 +128,6 @@ def access_fields(
         "tenant": tenant,
         "env": env,
     }
-
-
-def _text_time(created: float) -> str:
-    """Return created as logging.Formatter's asctime prints it: local time, ",msecs"."""
-    global _text_stamp
-    second = int(created)
-    stamp = _text_stamp
-    if stamp[0] != second:
-        stamp = _text_stamp = (second, time.strftime(_TEXT_TIME, time.localtime(second)))
-    return f"{stamp[1]},{int((created - second) * 1000):03d}"
 
 
 def _json_time(created: float) -> str:
@@ -159,21 +161,44 @@ def access_line(
     Text: TEXT_FORMAT's line; JSON: JsonFormatter's object (time, level, logger, message,
     then access_fields' keys), both as of transports.cli.logs, ending in a newline; created
     is the record's time.time(). Built from locals, not from access_fields' dict: this
-    runs once per request.
+    runs once per request, so it calls as little as it can (Env._value_: Enum.value is a
+    Python-level property).
     """
-    tenant, env = _tenant_and_env(request)
-    request_id = request.get(REQUEST_ID)
+    global _text_stamp
+    try:  # request[...], not request.get: one Python call fewer when it is there
+        context = request[CONTEXT]
+    except KeyError:
+        context = None
+    tenant: str | None
+    env: str | None
+    if context is not None:
+        tenant, env = context.tenant, context.env._value_
+    else:
+        tenant, env = _refused_tenant_and_env(request)
+    try:
+        request_id: str | None = request[REQUEST_ID]
+    except KeyError:
+        request_id = None
     method = request.method
     path = request.rel_url.raw_path[:_MAX_PATH]
     if route is None:
         route = route_of(request)
     latency_ms = round(seconds * 1000, 3)
+    if not json:
+        # created as logging.Formatter's asctime prints it: local time, then ",msecs".
+        second = int(created)
+        stamp = _text_stamp
+        if stamp[0] != second:
+            stamp = _text_stamp = (second, time.strftime(_TEXT_TIME, time.localtime(second)))
+        return (
+            f"{stamp[1]},{int((created - second) * 1000):03d}{_TEXT_HEAD}"
+            f"{method} {path} {status:d} {latency_ms:.1f}ms route={route}"
+            f" request_id={request_id or '-'} tenant={tenant or '-'} env={env or '-'}\n"
+        )
     message = (
         f"{method} {path} {status:d} {latency_ms:.1f}ms route={route}"
         f" request_id={request_id or '-'} tenant={tenant or '-'} env={env or '-'}"
     )
-    if not json:
-        return f"{_text_time(created)}{_TEXT_HEAD}{message}\n"
     entry = {
         "time": _json_time(created),
         "level": "INFO",
@@ -192,17 +217,6 @@ def access_line(
     return orjson.dumps(entry, option=orjson.OPT_APPEND_NEWLINE).decode()
 
 
-def _batching() -> _Target | None:
-    """Return the target to hand lines to, when its handler alone would get the record."""
-    target = _target
-    if target is None or ACCESS_LOGGER.handlers or not ACCESS_LOGGER.propagate:
-        return None
-    handlers = _ROOT.handlers
-    if len(handlers) != 1 or handlers[0] is not target.handler:
-        return None
-    return target
-
-
 def log_access(
     request: web.BaseRequest, status: int, seconds: float, route: str | None = None
 ) -> None:
@@ -212,10 +226,19 @@ def log_access(
     """
     if not ACCESS_LOGGER.isEnabledFor(logging.INFO):
         return
-    target = _batching()
-    if target is not None:
-        line = access_line(request, status, seconds, route, time.time(), json=target.json)
-        target.lines.add_line(line)
+    target = _target
+    # Skip `logging` only where its one handler would be the batch's own.
+    if (
+        target is not None
+        and _ROOT.handlers == target.alone
+        and not ACCESS_LOGGER.handlers
+        and ACCESS_LOGGER.propagate
+    ):
+        lines = target.lines
+        batch = lines.batch
+        batch.append(access_line(request, status, seconds, route, time.time(), json=target.json))
+        if len(batch) >= lines.batch_lines:
+            lines.write_batch()
         return
     fields = access_fields(request, status, seconds, route)
     ACCESS_LOGGER.info(
