@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
+import math
 import re
 import time
 from collections.abc import Iterator
@@ -195,6 +196,27 @@ def test_times_and_latencies_print_as_the_standard_formatters_print_them(
         record = ACCESS_LOGGER.makeRecord(ACCESS_LOGGER.name, logging.INFO, "", 0, "", (), None)
     assert text.startswith(logging.Formatter(TEXT_FORMAT).formatTime(record) + " INFO ")
     assert f" 201 {round(seconds * 1000, 3):.1f}ms " in text
+
+
+def _near_ties(micros: int) -> list[float]:
+    """Latencies in seconds at and beside the halves that round() and .1f decide."""
+    exact = [micros / 1e6, (micros + 0.5) / 1e6, (micros - micros % 100 + 50) / 1e6]
+    return [near for value in exact for near in (value, *_beside(value))]
+
+
+def _beside(value: float) -> tuple[float, float]:
+    return math.nextafter(value, 0), math.nextafter(value, math.inf)
+
+
+@given(micros=st.integers(min_value=0, max_value=2**45))
+def test_latencies_at_the_halves_print_as_round_and_format_print_them(micros: int) -> None:
+    request = _request("member")
+    route = "/chat/threads/{thread_id}/messages"
+    for seconds in _near_ties(micros):
+        expected = round(seconds * 1000, 3)
+        entry = orjson.loads(access_line(request, 201, seconds, route, NOON, json=True))
+        assert entry["latency_ms"] == expected, seconds
+        assert f" 201 {expected:.1f}ms " in entry["message"], seconds
 
 
 @pytest.mark.parametrize("log_format", ["text", "json"])
