@@ -43,7 +43,8 @@ HEADERS: dict[str, Spec] = {
     ),
     "WWW-Authenticate": _header("The bearer challenge.", {"type": "string"}, required=True),
     "Retry-After": _header(
-        "Seconds until the tenant's request budget allows another request.",
+        "Whole seconds to wait: until the tenant's request budget allows another request, or "
+        "a place in the stream-ticket quota the refusal names frees.",
         {"type": "string", "pattern": "^[0-9]+$"},
         required=True,
     ),
@@ -153,11 +154,11 @@ def response(
     return spec
 
 
-_PROBLEM_HEADERS = {401: ("WWW-Authenticate",), 429: ("Retry-After",)}
+_PROBLEM_HEADERS = {401: ("WWW-Authenticate",), 429: ("Retry-After",), 503: ("Retry-After",)}
 
 
 def problems(*statuses: int) -> dict[str, Spec]:
-    """Describe each status as a problem+json response; 401 and 429 carry their headers."""
+    """Describe each status as a problem+json response; 401, 429 and 503 carry their headers."""
     return {
         str(status): response(
             status, "Problem", headers=_PROBLEM_HEADERS.get(status, ()), media=PROBLEM_JSON

@@ -1,10 +1,10 @@
-"""How live streams behave: heartbeat, per-client buffer and ticket lifetime."""
+"""How live streams behave: heartbeat, per-client buffer, ticket lifetime and quotas."""
 
 from __future__ import annotations
 
 from attrs import frozen
 
-from chat_core.tickets import TICKET_SECONDS
+from chat_core.tickets import CAPACITY, PER_CALLER, TICKET_SECONDS
 
 __all__ = ["StreamSettings"]
 
@@ -16,4 +16,7 @@ class StreamSettings:
     heartbeat: float = 15.0
     buffer: int = 256
     ticket_seconds: float = TICKET_SECONDS
-    max_tickets: int = 100_000
+    # Live tickets in the book, per tenant (None: a tenth of the book) and per caller.
+    max_tickets: int = CAPACITY
+    tickets_per_tenant: int | None = None
+    tickets_per_caller: int = PER_CALLER

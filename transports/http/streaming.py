@@ -26,7 +26,12 @@ def add_streams(app: web.Application, settings: StreamSettings) -> None:
     core = app[CORE]
     app[STREAMS] = settings
     app[HUB] = core.hub
-    app[TICKETS] = TicketBook(ttl=settings.ticket_seconds, capacity=settings.max_tickets)
+    app[TICKETS] = TicketBook(
+        ttl=settings.ticket_seconds,
+        capacity=settings.max_tickets,
+        per_tenant=settings.tickets_per_tenant,
+        per_caller=settings.tickets_per_caller,
+    )
     app[RENDERER] = EventRenderer(core.presenter)
     app[SOCKETS] = set()
     for table in (sse.routes, websocket.routes, tickets.routes):

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
-from chat_core.tickets import TicketsExhausted
+from chat_core.tickets import Quota, TicketsExhausted
 from chat_core.views import rfc3339
 from transports.http.app_keys import AUTH, CONTEXT, CORE, TICKETS
 from transports.http.bodies import StreamTicketBody, decode_body
@@ -30,7 +30,10 @@ async def issue_ticket(request: web.Request) -> web.Response:
     try:
         ticket, bound = request.app[TICKETS].issue(auth, context, body.thread_id)
     except TicketsExhausted as exc:
-        raise HTTPProblem(503, str(exc)) from None
+        # The caller's or its tenant's own quota is 429; a full book is the server's, 503.
+        status = 503 if exc.quota is Quota.BOOK else 429
+        headers = {"Retry-After": str(exc.retry_after)}
+        raise HTTPProblem(status, str(exc), headers=headers) from None
     expires_at = rfc3339(datetime.fromtimestamp(bound.expires_at, UTC))
     return json_response(
         201, {"ticket": ticket, "expires_at": expires_at}, headers={"Cache-Control": "no-store"}
