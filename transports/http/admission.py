@@ -54,8 +54,8 @@ from transports.http.app_keys import (
 from transports.http.console_views import CONSOLE_ROUTES, console_enabled
 from transports.http.cors import preflight as cors_preflight
 from transports.http.metrics import STREAM_ROUTES
-from transports.http.problems import HTTPProblem, error_response
-from transports.http.websocket import refuse_by_close
+from transports.http.problems import HTTPProblem
+from transports.http.websocket import refusal
 
 __all__ = [
     "CLIENT_CLOSED",
@@ -73,7 +73,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 # Not an HTTP status sent to anyone: the label of a request whose client went away first.
 CLIENT_CLOSED = 499
 PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/openapi.json", "/docs"})
-# Only these routes take `?ticket=`, and only by GET: takes_ticket alone decides it.
+# Only these routes take `?ticket=` (browsers cannot set headers there), and only by GET.
 TICKET_ROUTES = frozenset({"/chat/threads/{thread_id}/events", "/chat/ws"})
 INVALID_TICKET = 'Bearer error="invalid_token"'
 REQUEST_ID_PATTERN = re.compile(r"[A-Za-z0-9._:-]{1,128}")
@@ -117,9 +117,9 @@ def admitted(handler: Handler) -> Handler:
 
 async def _refuse(request: web.Request) -> web.StreamResponse:
     """Raise the router's own refusal of the request (404, or 405 with Allow)."""
-    refusal = request.match_info.http_exception
-    assert refusal is not None, "only the router's refusals are handled here"
-    raise refusal
+    refused = request.match_info.http_exception
+    assert refused is not None, "only the router's refusals are handled here"
+    raise refused
 
 
 _REFUSE = admitted(_refuse)
@@ -175,7 +175,7 @@ async def run_request(request: web.Request, handler: Handler, route: str) -> web
                     context = admit(request, route)
                 response = await handler(request)
         except Exception as error:  # every error gets its answer
-            response = await _refusal(request, request_id, error)
+            response = await refusal(request, request_id, error)
         else:
             if not response.prepared:
                 response.headers["X-Request-Id"] = request_id
@@ -200,18 +200,6 @@ async def run_request(request: web.Request, handler: Handler, route: str) -> web
         log_access(request, status, seconds, route)
 
 
-async def _refusal(request: web.Request, request_id: str, error: Exception) -> web.StreamResponse:
-    """Answer an error: a WebSocket upgrade refused by closing it, any other as problem+json."""
-    if isinstance(error, HTTPProblem):
-        try:
-            closed = await refuse_by_close(request, error)
-        except Exception as failure:  # the socket failed: answer in HTTP
-            return error_response(request_id, failure)
-        if closed is not None:
-            return closed
-    return error_response(request_id, error)
-
-
 def request_id_of(request: web.Request) -> str:
     """Return the request's own X-Request-Id when sent once and well formed, else a new id."""
     sent = request.headers.getall("X-Request-Id", _NONE)
@@ -223,16 +211,17 @@ def request_id_of(request: web.Request) -> str:
 def admit(request: web.Request, route: str) -> RequestContext | None:
     """Let a request reach its handler only past every check, in the contract's order.
 
-    401 (token or ticket), then 400 and 403 (context, membership), then 429: only a
-    verified member's requests spend a tenant's budget, so a stranger cannot spend
-    another's. Return the context; None where none is needed (public routes, and a path
-    no route takes: a 404 or 405 is about the path, and needs only the token).
+    505 (an HTTP version other than 1.x), 401 (token or ticket), then 400 and 403 (context,
+    membership), then 429: only a verified member's requests spend a tenant's budget, so a
+    stranger cannot spend another's. Return the context; None where none is needed (public
+    routes, and a path no route takes: a 404 or 405 is about the path, needing only the token).
     """
+    if request.version[0] != 1:
+        raise _unsupported_version(request)
     if route in PUBLIC_PATHS or (
         route in CONSOLE_ROUTES and console_enabled(request.app[CORE].settings.mode)
     ):
         return None
-    # Only the stream routes take a ticket (browsers cannot set headers there), by GET.
     ticket = None
     if route in TICKET_ROUTES and request.method == "GET" and "ticket" in request.query:
         ticket = redeem_ticket(request)
@@ -257,6 +246,14 @@ def admit(request: web.Request, route: str) -> RequestContext | None:
             headers = {"Retry-After": str(over.retry_after)}
             raise HTTPProblem(429, str(over), headers=headers) from None
     return context
+
+
+def _unsupported_version(request: web.Request) -> HTTPProblem:
+    """Refuse a request line of another major version (the parser passes `HTTP/2.0` and
+    `HTTP/0.9` through), and close the connection: what follows is not HTTP/1.1."""
+    sent = request.version
+    detail = f"HTTP/{sent.major}.{sent.minor} is not supported; use HTTP/1.1"
+    return HTTPProblem(505, detail, headers={"Connection": "close"})
 
 
 def redeem_ticket(request: web.Request) -> StreamTicket:

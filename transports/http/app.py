@@ -7,7 +7,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
-from aiohttp import web
+from aiohttp import web, web_response
 
 from chat_core.bootstrap import ChatCore
 from chat_core.idempotency import keep_purging
@@ -22,11 +22,15 @@ from transports.http.observe import add_metrics
 from transports.http.stream_settings import StreamSettings
 from transports.http.streaming import add_streams
 
-__all__ = ["create_app"]
+__all__ = ["SERVER", "create_app"]
+
+# What the Server header of every answer says: no software version to look vulnerabilities up by.
+SERVER = "chat-core"
 
 
 def create_app(core: ChatCore, *, streams: StreamSettings | None = None) -> web.Application:
     """Build the HTTP app around a bootstrapped chat core; closing the app closes the core."""
+    _name_no_version()
     app = new_application(client_max_size=core.settings.max_body)
     app[CORE] = core
     add_metrics(app)
@@ -46,6 +50,15 @@ def create_app(core: ChatCore, *, streams: StreamSettings | None = None) -> web.
     add_key_refresh(app)
     app.on_cleanup.append(_close_core)
     return app
+
+
+def _name_no_version() -> None:
+    """Make the Server header of every answer SERVER, aiohttp's own refusals included.
+
+    aiohttp fills the header of any response without one from a module global that names
+    Python's version and its own, and takes no option for it: replace the global.
+    """
+    web_response.SERVER_SOFTWARE = SERVER  # type: ignore[attr-defined]  # read at each use
 
 
 def add_rate_limit(app: web.Application) -> None:

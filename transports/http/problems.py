@@ -46,6 +46,7 @@ _SLUGS = {
     429: "too-many-requests",
     500: "internal-error",
     503: "unavailable",
+    505: "http-version-not-supported",
 }
 
 
@@ -57,7 +58,10 @@ def problem_response(
     errors: Sequence[tuple[str, str]] = (),
     headers: Mapping[str, str] | None = None,
 ) -> web.Response:
-    """Build a problem+json response with the request id in body and header."""
+    """Build a problem+json response with the request id in body and header.
+
+    With `Connection: close` among the headers, the server closes the connection too.
+    """
     body: dict[str, Any] = {
         "type": TYPE_BASE + _SLUGS.get(status, str(status)),
         "title": HTTPStatus(status).phrase,
@@ -72,6 +76,8 @@ def problem_response(
     )
     if request_id is not None:
         response.headers["X-Request-Id"] = request_id
+    if headers is not None and headers.get("Connection") == "close":
+        response.force_close()
     return response
 
 

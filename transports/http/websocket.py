@@ -37,11 +37,11 @@ from transports.http.app_keys import (
     STREAMS,
     TICKET,
 )
-from transports.http.problems import HTTPProblem, chat_error_status
+from transports.http.problems import HTTPProblem, chat_error_status, error_response
 from transports.http.stream_common import check_thread, seconds_left
 from transports.http.ws_frames import Frame, FrameId, parse_frame, post_frame, subscribe_frame
 
-__all__ = ["WS_PATH", "refuse_by_close", "routes"]
+__all__ = ["WS_PATH", "refusal", "routes"]
 
 WS_PATH = "/chat/ws"
 CLOSE_SLOW = 4408
@@ -78,18 +78,24 @@ async def _close_now(request: web.Request, code: int, reason: str) -> web.WebSoc
     return socket
 
 
-async def refuse_by_close(request: web.Request, problem: HTTPProblem) -> web.StreamResponse | None:
-    """Answer a refused upgrade to /chat/ws as a socket closed with 4400, 4401 or 4403.
+async def refusal(request: web.Request, request_id: str, error: Exception) -> web.StreamResponse:
+    """Answer what a request raised: a refused upgrade to /chat/ws as a socket closed with
+    4400, 4401 or 4403, anything else as problem+json.
 
     Browsers never see the status of a failed upgrade, only a close code; the refusal
-    itself still comes from the one gate (admission.admit). None for any
-    other refusal, which is answered as problem+json.
+    itself still comes from the one gate (admission.admit).
     """
-    if problem.status not in (400, 401, 403) or not _is_upgrade(request):
-        return None
-    if not web.WebSocketResponse().can_prepare(request).ok:
-        return None
-    return await _close_now(request, 4000 + problem.status, problem.detail)
+    if (
+        isinstance(error, HTTPProblem)
+        and error.status in (400, 401, 403)
+        and _is_upgrade(request)
+        and web.WebSocketResponse().can_prepare(request).ok
+    ):
+        try:
+            return await _close_now(request, 4000 + error.status, error.detail)
+        except Exception as failure:  # the socket failed: answer in HTTP
+            return error_response(request_id, failure)
+    return error_response(request_id, error)
 
 
 @routes.get(WS_PATH)
