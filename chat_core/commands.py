@@ -24,15 +24,10 @@ __all__ = [
 
 @frozen(kw_only=True)
 class Idempotency:
-    """An Idempotency-Key with the fingerprint of the request that carried it.
-
-    `earlier` holds the fingerprints an earlier release computed for the same request, so
-    that a record made before an upgrade still answers a retry made after it.
-    """
+    """An Idempotency-Key with the fingerprint of the request that carried it."""
 
     key: str
     fingerprint: str
-    earlier: tuple[str, ...] = ()
 
 
 @frozen(kw_only=True)

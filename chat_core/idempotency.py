@@ -105,9 +105,7 @@ class IdempotencyGuard:
         record = await self._store.get_idempotency(scope)
         if record is None:
             return None
-        if record.fingerprint != idempotency.fingerprint and (
-            record.fingerprint not in idempotency.earlier
-        ):
+        if record.fingerprint != idempotency.fingerprint:
             raise IdempotencyMismatch(
                 "this Idempotency-Key was already used with a different request"
             )

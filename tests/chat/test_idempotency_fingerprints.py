@@ -1,4 +1,4 @@
-"""Fingerprints: one canonical form per request, and records made under the earlier form."""
+"""Fingerprints: one canonical form per request; a record under another is another request."""
 
 from __future__ import annotations
 
@@ -27,17 +27,10 @@ async def _guard_with_record(fingerprint: str) -> IdempotencyGuard:
     return IdempotencyGuard(store)
 
 
-async def test_a_record_under_an_earlier_fingerprint_still_replays() -> None:
-    guard = await _guard_with_record("old-form")
-    retry = Idempotency(key="k", fingerprint="new-form", earlier=("old-form",))
-    replay = await guard.replay(SCOPE, retry)
-    assert replay is not None and (replay.status, replay.body) == (201, b"{}")
-
-
-async def test_a_record_under_neither_form_is_another_request() -> None:
+async def test_a_record_under_another_fingerprint_is_another_request() -> None:
     guard = await _guard_with_record("someone-else")
     with pytest.raises(IdempotencyMismatch):
-        await guard.replay(SCOPE, Idempotency(key="k", fingerprint="new", earlier=("old",)))
+        await guard.replay(SCOPE, Idempotency(key="k", fingerprint="new"))
 
 
 def test_the_canonical_form_ignores_key_order_and_spacing_but_not_values() -> None:

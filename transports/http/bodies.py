@@ -7,7 +7,6 @@ from collections.abc import Mapping
 from typing import Any, Literal, Protocol, TypeVar, get_args
 
 import cattrs
-import orjson
 from attrs import field, frozen
 from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError, IterableValidationError
 from cattrs.v import format_exception
@@ -21,7 +20,6 @@ __all__ = [
     "StreamTicketBody",
     "TemperatureBody",
     "decode_body",
-    "parse_json",
 ]
 
 MAX_METADATA_KEYS = 16
@@ -146,14 +144,6 @@ def _describe(exc: BaseException, type_: Any) -> str:
     if isinstance(exc, TypeError) and str(exc).startswith("must be"):
         return str(exc)
     return format_exception(exc, type_)
-
-
-def parse_json(raw: bytes) -> Any:
-    """Parse a request body as JSON, else a 400 problem."""
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise HTTPProblem(400, f"the body is not valid JSON: {exc.msg}") from None
 
 
 def decode_body(data: Any, body_type: type[B]) -> B:

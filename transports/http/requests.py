@@ -93,12 +93,7 @@ def idempotency_of(request: web.Request, data: Any, raw: bytes) -> Idempotency |
     key = keys[0]
     if IDEMPOTENCY_KEY.fullmatch(key) is None:
         raise HTTPProblem(400, "Idempotency-Key must be 1 to 255 printable ASCII characters")
-    return Idempotency(
-        key=key,
-        fingerprint=request_fingerprint(request.method, request.path, data),
-        # Until 2026-11-26 the body's bytes were hashed as sent.
-        earlier=(_digest(request.method.encode(), request.path.encode(), raw),),
-    )
+    return Idempotency(key=key, fingerprint=request_fingerprint(request.method, request.path, data))
 
 
 def request_fingerprint(method: str, path: str, body: Any) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 import orjson
@@ -101,12 +100,6 @@ def post_frame(frame: Frame) -> PostFrame:
             raise HTTPProblem(400, "idempotency_key must be 1 to 255 printable ASCII characters")
         # The fingerprint POST /chat/threads/{thread_id}/messages with this body gets.
         path = f"/chat/threads/{thread_id}/messages"
-        earlier = orjson.dumps(
-            {"op": "post", "thread_id": thread_id, **fields}, option=orjson.OPT_SORT_KEYS
-        )
-        idempotency = Idempotency(
-            key=key,
-            fingerprint=request_fingerprint("POST", path, fields),
-            earlier=(hashlib.sha256(earlier).hexdigest(),),
-        )
+        fingerprint = request_fingerprint("POST", path, fields)
+        idempotency = Idempotency(key=key, fingerprint=fingerprint)
     return PostFrame(thread_id=thread_id, body=body, idempotency=idempotency)
