@@ -9,8 +9,9 @@ from attrs import frozen
 
 from chat_core.commands import EraseSubject
 from transports.http.app_keys import AUTH, CONTEXT, CORE
-from transports.http.bodies import FieldErrors, decode_body
 from transports.http.requests import (
+    FieldErrors,
+    decode_body,
     idempotency_of,
     json_response,
     read_json,
@@ -44,13 +45,13 @@ class ErasureBody:
 async def erase_subject(request: web.Request) -> web.Response:
     """Destroy a subject's data keys in this tenant and record the erasure: admins only."""
     reject_query(request)
-    data, raw = await read_json(request, empty_is_object=False)
+    data = await read_json(request, empty_is_object=False)
     body = decode_body(data, ErasureBody)
     command = EraseSubject(
         context=request[CONTEXT],
         auth=request[AUTH],
         subject=body.subject,
-        idempotency=idempotency_of(request, data, raw),
+        idempotency=idempotency_of(request, data),
     )
     return await send_command(request, command, 202)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from transports.http.bodies import MAX_METADATA_KEY, MAX_METADATA_KEYS, MAX_METADATA_VALUE
+from transports.http.chat_views import MAX_METADATA_KEY, MAX_METADATA_KEYS, MAX_METADATA_VALUE
 
 __all__ = ["SCHEMAS", "ref"]
 

@@ -1,14 +1,23 @@
-"""Reading a request: body limits, content type, JSON, idempotency keys and query strings."""
+"""Reading a request and answering it in JSON, for every view.
+
+The body: its size, content type and JSON, then the view's strict body class, decoded by
+one cattrs converter that never coerces (each class lists what breaks the contract's
+bounds; a 422 names every field). The Idempotency-Key and the request's fingerprint; a
+query string on a route that takes none. Listings read their query with pages.page_params.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
 import re
-from typing import Any
+from typing import Any, Protocol, TypeVar, get_args
 
+import cattrs
 import orjson
 from aiohttp import web
+from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError, IterableValidationError
+from cattrs.v import format_exception
 
 from chat_core.commands import Idempotency
 from chat_core.views import Replay
@@ -16,11 +25,13 @@ from transports.http.app_keys import CORE
 from transports.http.problems import HTTPProblem
 
 __all__ = [
-    "PageParams",
+    "IDEMPOTENCY_KEY",
+    "FieldErrors",
+    "check_length",
+    "decode_body",
     "idempotency_of",
     "json_bytes_response",
     "json_response",
-    "page_params",
     "read_json",
     "reject_query",
     "replay_response",
@@ -29,14 +40,81 @@ __all__ = [
 ]
 
 IDEMPOTENCY_KEY = re.compile(r"[\x20-\x7e]{1,255}")
-# Cursors are unpadded base64url; base64 decoding would skip stray characters, so refuse them.
-CURSOR = re.compile(r"[A-Za-z0-9_-]{1,64}")
-MAX_LIMIT = 100
-DEFAULT_LIMIT = 20
+FieldErrors = list[tuple[str, str]]
 
 
-async def read_json(request: web.Request, *, empty_is_object: bool) -> tuple[Any, bytes]:
-    """Return the parsed JSON body and its raw bytes, refusing with 413, 415 or 400."""
+class Body(Protocol):
+    def problems(self) -> FieldErrors: ...
+
+
+B = TypeVar("B", bound=Body)
+
+
+def check_length(errors: FieldErrors, name: str, value: str | None, low: int, high: int) -> None:
+    """Note a string field outside low..high characters (None, a field left out, is fine)."""
+    if value is not None and not low <= len(value) <= high:
+        errors.append((name, f"must be {low} to {high} characters"))
+
+
+def _strict_str(value: object, _type: object) -> str:
+    if not isinstance(value, str):
+        raise TypeError("must be a string")
+    return value
+
+
+def _strict_float(value: object, _type: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError("must be a number")
+    return float(value)
+
+
+def _build() -> cattrs.Converter:
+    converter = cattrs.Converter(forbid_extra_keys=True, detailed_validation=True)
+    converter.register_structure_hook(str, _strict_str)
+    # An optional string may be left out (its default None), but an explicit null is not a str.
+    converter.register_structure_hook(str | None, _strict_str)
+    converter.register_structure_hook(float, _strict_float)
+    return converter
+
+
+_CONVERTER = _build()
+
+
+def _describe(exc: BaseException, type_: Any) -> str:
+    if "not in literal" in str(exc):
+        return "must be one of " + ", ".join(repr(choice) for choice in get_args(type_))
+    if isinstance(exc, TypeError) and str(exc).startswith("must be"):
+        return str(exc)
+    return format_exception(exc, type_)
+
+
+def decode_body(data: Any, body_type: type[B]) -> B:
+    """Structure parsed JSON into a body class, else a 422 problem listing each field."""
+    if not isinstance(data, dict):
+        raise HTTPProblem(422, "the body must be a JSON object", errors=[("$", "expected object")])
+    try:
+        body = _CONVERTER.structure(data, body_type)
+    except (ClassValidationError, IterableValidationError, ForbiddenExtraKeysError) as exc:
+        errors = [
+            _field_error(line) for line in cattrs.transform_error(exc, format_exception=_describe)
+        ]
+        raise HTTPProblem(422, "the body fails validation", errors=errors) from None
+    problems = body.problems()
+    if problems:
+        raise HTTPProblem(422, "the body fails validation", errors=problems)
+    return body
+
+
+def _field_error(line: str) -> tuple[str, str]:
+    message, _, path = line.rpartition(" @ ")
+    name = path.removeprefix("$").removeprefix(".") or "$"
+    if message.startswith("extra fields found ("):
+        return message.removeprefix("extra fields found (").rstrip(")"), "is not a known field"
+    return name, message or line
+
+
+async def read_json(request: web.Request, *, empty_is_object: bool) -> Any:
+    """Return the parsed JSON body, refusing with 413, 415 or 400."""
     settings = request.app[CORE].settings
     limit = settings.max_body
     if request.content_length is not None and request.content_length > limit:
@@ -61,7 +139,7 @@ async def read_json(request: web.Request, *, empty_is_object: bool) -> tuple[Any
     if len(raw) > limit:
         raise HTTPProblem(413, f"the body is over the {limit}-byte limit")
     if not raw and empty_is_object:
-        return {}, raw
+        return {}
     # 415 is for a body in another format; an empty body is simply not JSON (400 below).
     # The header as nearly every client sends it needs no parsing.
     if (
@@ -71,7 +149,7 @@ async def read_json(request: web.Request, *, empty_is_object: bool) -> tuple[Any
     ):
         raise HTTPProblem(415, "the body must be application/json")
     try:
-        return orjson.loads(raw), raw
+        return orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise HTTPProblem(400, f"the body is not valid JSON: {exc.msg}") from None
 
@@ -83,7 +161,7 @@ def reject_query(request: web.Request) -> None:
         raise HTTPProblem(400, f"unknown query parameter: {', '.join(sorted(request.query))}")
 
 
-def idempotency_of(request: web.Request, data: Any, raw: bytes) -> Idempotency | None:
+def idempotency_of(request: web.Request, data: Any) -> Idempotency | None:
     """Return the request's Idempotency-Key with the fingerprint of method, path and body."""
     keys = request.headers.getall("Idempotency-Key", ())
     if not keys:
@@ -113,49 +191,6 @@ def _digest(*parts: bytes) -> str:
         digest.update(len(part).to_bytes(8, "big"))
         digest.update(part)
     return digest.hexdigest()
-
-
-_PAGE_NAMES = frozenset({"limit", "after"})
-_ORDERED_PAGE_NAMES = _PAGE_NAMES | {"order"}
-
-
-class PageParams:
-    """The limit, after and order of a listing."""
-
-    __slots__ = ("after", "limit", "order")
-
-    def __init__(self, limit: int, after: str | None, order: str) -> None:
-        self.limit = limit
-        self.after = after
-        self.order = order
-
-
-def page_params(request: web.Request, *, orders: tuple[str, ...] = ()) -> PageParams:
-    """Parse limit, after (and order where allowed); anything else or malformed is 400."""
-    allowed = _ORDERED_PAGE_NAMES if orders else _PAGE_NAMES
-    query = request.query
-    names = set(query)
-    if not names <= allowed:
-        raise HTTPProblem(400, f"unknown query parameter: {', '.join(sorted(names - allowed))}")
-    if len(names) != len(query):
-        for name in query:
-            if len(query.getall(name)) > 1:
-                raise HTTPProblem(400, f"query parameter {name} is given more than once")
-    limit = DEFAULT_LIMIT
-    if "limit" in query:
-        text = query["limit"]
-        if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= MAX_LIMIT:
-            raise HTTPProblem(400, f"limit must be an integer from 1 to {MAX_LIMIT}")
-        limit = int(text)
-    order = orders[0] if orders else ""
-    if "order" in query:
-        order = query["order"]
-        if order not in orders:
-            raise HTTPProblem(400, f"order must be one of: {', '.join(orders)}")
-    after = query.get("after")
-    if after is not None and CURSOR.fullmatch(after) is None:
-        raise HTTPProblem(400, "after must be a cursor from a previous page")
-    return PageParams(limit, after, order)
 
 
 def json_response(status: int, data: Any, *, headers: dict[str, str] | None = None) -> web.Response:

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import math
+
 import orjson
 from aiohttp import web
+from attrs import field, frozen
 
 from chat_core.commands import SetTemperatureConfig
+from chat_core.temperature import TEMPERATURE_CEILING, TEMPERATURE_FLOOR
 from chat_core.views import Replay
 from transports.http.app_keys import AUTH, CONTEXT, CORE
-from transports.http.bodies import TemperatureBody, decode_body
 from transports.http.requests import (
+    FieldErrors,
+    decode_body,
     idempotency_of,
     json_response,
     read_json,
@@ -17,7 +22,28 @@ from transports.http.requests import (
     replay_response,
 )
 
-__all__ = ["routes"]
+__all__ = ["TemperatureBody", "routes"]
+
+
+@frozen(kw_only=True)
+class TemperatureBody:
+    """The body of PUT /temperature/config."""
+
+    default: float
+    min: float
+    max: float
+    overrides: dict[str, float] = field(factory=dict)
+
+    def problems(self) -> FieldErrors:
+        """List numbers outside 0..2, so a bad body is 422 before If-Match can make it 412."""
+        values = {"default": self.default, "min": self.min, "max": self.max}
+        values.update({f"overrides.{k}": v for k, v in self.overrides.items()})
+        return [
+            (name, f"must be a number from {TEMPERATURE_FLOOR} to {TEMPERATURE_CEILING}")
+            for name, v in values.items()
+            if not (math.isfinite(v) and TEMPERATURE_FLOOR <= v <= TEMPERATURE_CEILING)
+        ]
+
 
 routes = web.RouteTableDef()
 
@@ -38,7 +64,7 @@ async def get_config(request: web.Request) -> web.Response:
 async def put_config(request: web.Request) -> web.Response:
     """Replace the temperature config: admins only, guarded by If-Match when given."""
     reject_query(request)
-    data, raw = await read_json(request, empty_is_object=False)
+    data = await read_json(request, empty_is_object=False)
     body = decode_body(data, TemperatureBody)
     command = SetTemperatureConfig(
         context=request[CONTEXT],
@@ -48,7 +74,7 @@ async def put_config(request: web.Request) -> web.Response:
         max=body.max,
         overrides=body.overrides,
         if_match=request.headers.get("If-Match"),
-        idempotency=idempotency_of(request, data, raw),
+        idempotency=idempotency_of(request, data),
     )
     result = await request.app[CORE].bus.send(command)
     if isinstance(result, Replay):

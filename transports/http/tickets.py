@@ -5,15 +5,36 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from aiohttp import web
+from attrs import frozen
 
 from chat_core.tickets import Quota, TicketsExhausted
 from chat_core.views import rfc3339
 from transports.http.app_keys import AUTH, CONTEXT, CORE, TICKETS
-from transports.http.bodies import StreamTicketBody, decode_body
 from transports.http.problems import HTTPProblem
-from transports.http.requests import json_response, read_json, reject_query
+from transports.http.requests import (
+    FieldErrors,
+    check_length,
+    decode_body,
+    json_response,
+    read_json,
+    reject_query,
+)
 
 __all__ = ["routes"]
+
+
+@frozen(kw_only=True)
+class StreamTicketBody:
+    """The body of POST /chat/stream-tickets."""
+
+    thread_id: str | None = None
+
+    def problems(self) -> FieldErrors:
+        """List what breaks the contract's bounds."""
+        errors: FieldErrors = []
+        check_length(errors, "thread_id", self.thread_id, 1, 200)
+        return errors
+
 
 routes = web.RouteTableDef()
 
@@ -22,7 +43,7 @@ routes = web.RouteTableDef()
 async def issue_ticket(request: web.Request) -> web.Response:
     """Issue a single-use stream ticket; Idempotency-Key is ignored, a ticket is used once."""
     reject_query(request)
-    data, _raw = await read_json(request, empty_is_object=True)
+    data = await read_json(request, empty_is_object=True)
     body = decode_body(data, StreamTicketBody)
     context, auth = request[CONTEXT], request[AUTH]
     if body.thread_id is not None:

@@ -8,9 +8,9 @@ import orjson
 from attrs import frozen
 
 from chat_core.commands import Idempotency
-from transports.http.bodies import PostMessageBody, decode_body
+from transports.http.chat_views import PostMessageBody
 from transports.http.problems import HTTPProblem
-from transports.http.requests import IDEMPOTENCY_KEY, request_fingerprint
+from transports.http.requests import IDEMPOTENCY_KEY, decode_body, request_fingerprint
 from transports.http.stream_common import MAX_VERSION
 
 __all__ = ["Frame", "PostFrame", "SubscribeFrame", "parse_frame", "post_frame", "subscribe_frame"]
