@@ -206,6 +206,10 @@ class EventStore(Protocol):
         """Raise unless the store answers."""
         ...
 
+    async def probe_write(self) -> None:
+        """Raise unless the store can take a write now: commit one that leaves nothing behind."""
+        ...
+
     async def close(self) -> None:
         """Finish pending appends and release the store's resources."""
         ...

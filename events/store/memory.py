@@ -96,6 +96,9 @@ class MemoryEventStore(GroupCommitStore):
     async def ping(self) -> None:
         self._check_open()
 
+    async def probe_write(self) -> None:
+        self._check_open()
+
     async def _write(self, batch: list[PendingAppend]) -> int:
         """Decide and store the batch without awaiting anything: atomic on the loop."""
         versions = {item.stream: len(self._streams.get(item.stream, ())) for item in batch}

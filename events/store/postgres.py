@@ -21,6 +21,7 @@ If that connection drops, the listener polls the head every second and reconnect
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime
 from typing import Any
 
@@ -61,6 +62,15 @@ def range_query(
 # (stream, version) index is built in, so PostgreSQL reads the index from after instead
 # of sorting the table (a collation other than the column's would cost a full scan and
 # sort per page).
+# A write that leaves nothing behind, refused as any write is (a read-only standby, a full
+# disk, a lock held past a second): a row no scope key can be, inserted and deleted. The
+# key is the process's own, so two instances probing at once do not wait on each other.
+_PROBE_INSERT = (
+    "INSERT INTO idempotency (key, fingerprint, status, body, created_at) "
+    "VALUES ($1, '', 0, '', now())"
+)
+_PROBE_DELETE = "DELETE FROM idempotency WHERE key = $1"
+_PROBE_KEY = f"readiness probe {secrets.token_hex(8)}"
 STATEMENTS = Statements(
     head=_HEAD,
     stream_version="SELECT COALESCE(max(version), 0) FROM events WHERE stream = $1",
@@ -125,6 +135,14 @@ class PostgresEventStore(GroupCommitStore):
         self._check_open()
         status: str = await self._pool.execute(_PURGE_IDEMPOTENCY, before, limit)
         return int(status.rsplit(" ", 1)[-1])
+
+    async def probe_write(self) -> None:
+        """Commit a write that leaves nothing behind; waiting a second on a lock is a failure."""
+        self._check_open()
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute("SET LOCAL lock_timeout = '1s'")
+            await conn.execute(_PROBE_INSERT, _PROBE_KEY)
+            await conn.execute(_PROBE_DELETE, _PROBE_KEY)
 
     async def _write(self, batch: list[PendingAppend]) -> int:
         async with self._pool.acquire() as conn:

@@ -38,6 +38,15 @@ _PURGE_IDEMPOTENCY = (
 )
 # SQLite walks the (stream, version) unique index in order from after (EXPLAIN QUERY PLAN:
 # a covering index search, no temporary b-tree).
+# A write that leaves nothing behind: a row no scope key (64 hex digits) can be, inserted
+# and deleted in one transaction, which still commits its pages to the WAL.
+_PROBE = (
+    (
+        "INSERT INTO idempotency (key, fingerprint, status, body, created_at) "
+        "VALUES ('readiness probe', '', 0, x'', '')"
+    ),
+    "DELETE FROM idempotency WHERE key = 'readiness probe'",
+)
 _STREAMS_FIRST = "SELECT DISTINCT stream FROM events ORDER BY stream LIMIT ?"
 _STREAMS_AFTER = "SELECT DISTINCT stream FROM events WHERE stream > ? ORDER BY stream LIMIT ?"
 _HEAD = "SELECT COALESCE(MAX(position), 0) FROM events"
@@ -98,6 +107,17 @@ class SQLiteEventStore(RowPages, GroupCommitStore):
         """
         self._check_open()
         return await self._on_writer(self._purge, encode_time(before), limit)
+
+    async def probe_write(self) -> None:
+        """Commit a write that leaves nothing behind, on the writer between batches."""
+        self._check_open()
+        await self._on_writer(self._probe)
+
+    def _probe(self) -> None:
+        assert self._write_conn is not None, "open() connects the writer before any probe"
+        with self._write_conn:
+            for statement in _PROBE:
+                self._write_conn.execute(statement)
 
     async def _write(self, batch: list[PendingAppend]) -> int:
         loop = asyncio.get_running_loop()

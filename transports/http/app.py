@@ -14,11 +14,12 @@ from chat_core.idempotency import keep_purging
 from chat_core.ratelimit import RateLimiter
 from transports.http import chat_views, erasure_views, ops_views, temperature_views
 from transports.http.admission import add_route_table, new_application
-from transports.http.app_keys import CORE, LIMITER
+from transports.http.app_keys import CORE, LIMITER, READINESS
 from transports.http.console_views import console_enabled, console_routes
 from transports.http.cors import add_cors
 from transports.http.key_refresh import add_key_refresh
 from transports.http.observe import add_metrics
+from transports.http.readiness import Readiness
 from transports.http.stream_settings import StreamSettings
 from transports.http.streaming import add_streams
 
@@ -33,6 +34,7 @@ def create_app(core: ChatCore, *, streams: StreamSettings | None = None) -> web.
     _name_no_version()
     app = new_application(client_max_size=core.settings.max_body)
     app[CORE] = core
+    app[READINESS] = Readiness(core.store.probe_write)
     add_metrics(app)
     add_cors(app, core.settings.cors_origins)
     add_rate_limit(app)

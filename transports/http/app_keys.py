@@ -10,6 +10,7 @@ from chat_core.hub import StreamHub
 from chat_core.ratelimit import RateLimiter
 from chat_core.tickets import StreamTicket, TicketBook
 from transports.http.metrics import AppMetrics
+from transports.http.readiness import Readiness
 from transports.http.render import EventRenderer
 from transports.http.stream_settings import StreamSettings
 
@@ -20,6 +21,7 @@ __all__ = [
     "HUB",
     "LIMITER",
     "METRICS",
+    "READINESS",
     "RENDERER",
     "REQUEST_ID",
     "SOCKETS",
@@ -33,6 +35,7 @@ REQUEST_ID = web.RequestKey("request_id", str)
 AUTH = web.RequestKey("auth", AuthContext)
 CONTEXT = web.RequestKey("context", RequestContext)
 METRICS = web.AppKey("metrics", AppMetrics)
+READINESS = web.AppKey("readiness", Readiness)
 # Present only when the settings ask for a per-tenant rate limit.
 LIMITER = web.AppKey("rate_limiter", RateLimiter)
 

@@ -220,7 +220,7 @@ OPERATIONS: dict[tuple[str, str], Spec] = {
         security=PUBLIC,
     ),
     ("GET", "/readyz"): _operation(
-        "Say whether the store answers.",
+        "Say whether the store can take a write (probed at most about once a second).",
         {**_ok(200, "Health"), **_ok(503, "Health"), **problems(500)},
         tag="operations",
         security=PUBLIC,
