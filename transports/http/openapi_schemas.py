@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from chat_core.temperature import TEMPERATURE_CEILING, TEMPERATURE_FLOOR
 from transports.http.chat_views import MAX_METADATA_KEY, MAX_METADATA_KEYS, MAX_METADATA_VALUE
 
 __all__ = ["SCHEMAS", "ref"]
@@ -12,7 +13,11 @@ Schema = dict[str, Any]
 
 THREAD_ID = "^th_[A-Za-z0-9_-]{1,64}$"
 MESSAGE_ID = "^msg_[A-Za-z0-9_-]{1,64}$"
-TEMPERATURE: Schema = {"type": "number", "minimum": 0, "maximum": 2}
+TEMPERATURE: Schema = {
+    "type": "number",
+    "minimum": TEMPERATURE_FLOOR,
+    "maximum": TEMPERATURE_CEILING,
+}
 
 
 def ref(name: str) -> Schema:
