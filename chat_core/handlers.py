@@ -28,7 +28,7 @@ from chat_core.state import (
     thread_stream,
 )
 from chat_core.views import MessageView, Replay, ThreadView, message_answer, render_answer
-from chat_core.writer import PIPELINE_DEPTH, Draft, Job, StreamWriter
+from chat_core.writer import BATCHES_IN_FLIGHT, Draft, Job, StreamWriter
 from events.bus import MessageBus
 from events.envelope import DatasetEvent, EventPayload
 from events.keys import DataKey, KeyRing
@@ -126,7 +126,7 @@ class ChatHandlers:
             cache=threads,
             clock=clock,
             guard=IdempotencyGuard(store),
-            depth=PIPELINE_DEPTH if sole_writer else 1,
+            depth=BATCHES_IN_FLIGHT if sole_writer else 1,
         )
 
     def register(self) -> None:

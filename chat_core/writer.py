@@ -41,9 +41,9 @@ from events.store.base import (
 )
 
 __all__ = [
+    "BATCHES_IN_FLIGHT",
     "MAX_ATTEMPTS",
     "MAX_BATCH",
-    "PIPELINE_DEPTH",
     "Draft",
     "Job",
     "StreamWriter",
@@ -54,8 +54,8 @@ MAX_ATTEMPTS = 16
 MAX_BATCH = 256
 # Batches of one stream that may be on their way to the store at once. More than one is
 # only safe where this process is the store's sole writer: a foreign write between two
-# pipelined batches must fail them both, which chained expected versions guarantee.
-PIPELINE_DEPTH = 4
+# batches in flight must fail them both, which chained expected versions guarantee.
+BATCHES_IN_FLIGHT = 4
 
 # Event loop turns a stream's worker may wait, after answering a batch, for those callers'
 # next commands (see StreamWriter._linger).

@@ -247,7 +247,7 @@ async def test_concurrent_redactions_of_one_message_append_one_event(
             PostMessage(context=CONTEXT, auth=ADA, thread_id=thread.id, role="user", content="x")
         )
         assert isinstance(message, MessageView)
-        # Pipelined batches decide while earlier redactions are still being appended.
+        # Batches in flight decide while earlier redactions are still being appended.
         await asyncio.gather(*(core.bus.send(_redact(thread.id, message.id)) for _ in range(8)))
         stored = await core.store.read_stream(thread_stream(CONTEXT, thread.id))
     finally:
