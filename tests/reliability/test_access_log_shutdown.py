@@ -35,7 +35,7 @@ async def test_sigterm_writes_every_batched_access_line(tmp_path: Path, log_form
             for entry in (orjson.loads(line) for line in log.splitlines() if line.startswith("{"))
             if entry["logger"] == "chat_core.access"
         ]
-        ids = [entry["request_id"] for entry in access if entry["request_id"].startswith("b")]
+        ids = [entry["request_id"] for entry in access if entry["request_id"].startswith("burst-")]
         assert all(entry["status"] == 200 for entry in access)
     else:
         ids = re.findall(r"request_id=(burst-\d{4}) ", log)
