@@ -24,7 +24,9 @@ __all__ = [
     "RequestContext",
     "Role",
     "has_role",
+    "may_post",
     "new_request_id",
+    "require_poster",
     "require_role",
     "trace_id_of",
 ]
@@ -43,10 +45,23 @@ _ZERO_PARENT = "0" * 16
 
 
 class Role(enum.StrEnum):
-    """What a member may do in a tenant; admin includes member."""
+    """What a member may do in a tenant; admin and agent each include member."""
 
     MEMBER = "member"
     ADMIN = "admin"
+    # The service identity of the product's assistants: writes every message role.
+    AGENT = "agent"
+
+
+# Who may post a message of each role (API.md, "Roles"); any other role is nobody's.
+_POSTERS: Mapping[str, frozenset[Role]] = MappingProxyType(
+    {
+        "user": frozenset({Role.MEMBER, Role.ADMIN, Role.AGENT}),
+        "assistant": frozenset({Role.AGENT}),
+        "tool": frozenset({Role.AGENT}),
+        "system": frozenset({Role.AGENT, Role.ADMIN}),
+    }
+)
 
 
 def _tenant(_inst: object, _attr: attrs.Attribute[str], value: str) -> None:
@@ -109,11 +124,27 @@ class AuthContext:
 
 
 def has_role(auth: AuthContext, tenant: str, role: Role = Role.MEMBER) -> bool:
-    """Decide whether the caller holds role (admin counts as member) in tenant."""
+    """Decide whether the caller holds role in tenant (every role counts as member)."""
     roles = auth.memberships.get(tenant)
     if not roles:
         return False
-    return role in roles or Role.ADMIN in roles
+    return role is Role.MEMBER or role in roles
+
+
+def may_post(auth: AuthContext, tenant: str, message_role: str) -> bool:
+    """Decide whether the caller may post a message of message_role in tenant."""
+    roles = auth.memberships.get(tenant)
+    return roles is not None and not roles.isdisjoint(_POSTERS.get(message_role, ()))
+
+
+def require_poster(context: RequestContext, auth: AuthContext, message_role: str) -> None:
+    """Raise Forbidden unless the caller may post a message of message_role here."""
+    if not may_post(auth, context.tenant, message_role):
+        allowed = sorted(role.value for role in _POSTERS.get(message_role, ()))
+        raise Forbidden(
+            f"a {message_role} message needs the {' or '.join(allowed)} role"
+            f" in tenant {context.tenant}"
+        )
 
 
 def new_request_id() -> str:

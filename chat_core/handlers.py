@@ -14,7 +14,14 @@ import orjson
 
 from chat_core.caches import ThreadCache
 from chat_core.commands import CreateThread, PostMessage, RedactMessage
-from chat_core.context import AuthContext, RequestContext, Role, has_role, require_role
+from chat_core.context import (
+    AuthContext,
+    RequestContext,
+    Role,
+    has_role,
+    require_poster,
+    require_role,
+)
 from chat_core.errors import Conflict, Forbidden, NotFound
 from chat_core.idempotency import IdempotencyGuard
 from chat_core.payloads import MessagePosted, MessageRedacted, ThreadCreated
@@ -152,8 +159,8 @@ class ChatHandlers:
         return result
 
     async def post_message(self, command: PostMessage) -> MessageView | Replay:
-        """Post a message at its thread's next seq."""
-        require_role(command.context, command.auth)
+        """Post a message at its thread's next seq, if the caller may post its role."""
+        require_poster(command.context, command.auth, command.role)
         require_thread_id(command.thread_id)
         keys = self._keys
         tenant, author = command.context.tenant, command.auth.sub

@@ -10,7 +10,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from tests.http.conftest import ClientFactory
-from tests.http.helpers import auth_headers, create_thread, expect_refusal
+from tests.http.helpers import auth_headers, create_thread, expect_refusal, token
 
 Client = TestClient[Any, Any]
 ADA = auth_headers("u_ada", "t_acme")
@@ -121,9 +121,10 @@ async def test_bounds_are_inclusive(memory_client: Client) -> None:
         memory_client, ADA, title="x" * 200, metadata={f"k{i}": "v" for i in range(16)}
     )
     path = f"/chat/threads/{thread['id']}/messages"
+    agent = auth_headers("u_agent", bearer=token("u_agent", {"t_acme": ["agent"]}))
     for role in ("user", "assistant", "system"):
         response = await memory_client.post(
-            path, headers=ADA, json={"content": "x" * 32000, "role": role}
+            path, headers=agent, json={"content": "x" * 32000, "role": role}
         )
         assert response.status == 201
 

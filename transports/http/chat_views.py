@@ -67,7 +67,7 @@ class PostMessageBody:
     """The body of POST /chat/threads/{thread_id}/messages."""
 
     content: str
-    role: Literal["user", "assistant", "system"] = "user"
+    role: Literal["user", "assistant", "tool", "system"] = "user"
     metadata: dict[str, str] = field(factory=dict)
 
     def problems(self) -> FieldErrors:

@@ -64,7 +64,11 @@ SCHEMAS: dict[str, Schema] = {
     ),
     "PostMessage": _object(
         {
-            "role": {"type": "string", "enum": ["user", "assistant", "system"], "default": "user"},
+            "role": {
+                "type": "string",
+                "enum": ["user", "assistant", "tool", "system"],
+                "default": "user",
+            },
             "content": {"type": "string", "minLength": 1, "maxLength": 32000},
             "metadata": ref("Metadata"),
         },
@@ -90,7 +94,7 @@ SCHEMAS: dict[str, Schema] = {
             "id": {"type": "string", "pattern": MESSAGE_ID},
             "thread_id": {"type": "string", "pattern": THREAD_ID},
             "seq": {"type": "integer", "minimum": 1},
-            "role": {"type": "string", "enum": ["user", "assistant", "system"]},
+            "role": {"type": "string", "enum": ["user", "assistant", "tool", "system"]},
             "content": {"type": ["string", "null"]},
             "metadata": {"type": "object", "additionalProperties": {"type": "string"}},
             "author": {"type": "string"},
