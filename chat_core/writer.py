@@ -30,7 +30,8 @@ from chat_core.context import AuthContext, RequestContext
 from chat_core.errors import ChatError, Conflict
 from chat_core.idempotency import IdempotencyGuard, idempotency_metadata
 from chat_core.state import TemperatureState, ThreadState
-from events.envelope import DatasetEvent, EventPayload, event_from_columns
+from events.envelope import DatasetEvent, EventPayload
+from events.fastpath import event_from_columns
 from events.ids import new_event_id
 from events.store.base import (
     ConcurrencyError,

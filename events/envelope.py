@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 from typing import Any, ClassVar
@@ -14,26 +14,29 @@ import attrs
 from attrs import field, frozen
 
 __all__ = [
-    "EVENT_FIELDS",
-    "EVENT_SETTERS",
     "RESERVED_TENANT",
+    "RULE_NAMES",
     "TENANT_PATTERN",
     "DatasetEvent",
     "Env",
     "EventPayload",
+    "FieldRule",
     "FrozenMap",
     "InvalidContext",
+    "bind",
     "check_request_id",
     "check_tenant",
-    "event_from_columns",
     "freeze_map",
+    "is_payload_class",
+    "quick_test",
+    "rule_of",
 ]
 
 TENANT_PATTERN = re.compile(r"t_[a-z0-9][a-z0-9_-]{0,62}")
 RESERVED_TENANT = "t_unknown"
 
 # Tenants already found valid: a log holds few tenants, and every request and every event
-# checks one (see check_tenant); event_from_columns's quick test reads it too.
+# checks one (see check_tenant); the tenant's FieldRule reads it too. The only such cache.
 _VALID_TENANTS: set[str] = set()
 _VALID_TENANTS_MAX = 4096
 
@@ -102,66 +105,150 @@ class EventPayload:
 _PAYLOAD_CLASSES: set[type[Any]] = set()
 
 
-def _tenant_validator(_inst: object, _attr: attrs.Attribute[str], value: str) -> None:
+def is_payload_class(cls: type[Any]) -> bool:
+    """Tell whether cls may be an event's payload: an attrs EventPayload (remembered once found)."""
+    if cls in _PAYLOAD_CLASSES:
+        return True
+    if not (isinstance(cls, type) and issubclass(cls, EventPayload) and attrs.has(cls)):
+        return False
+    _PAYLOAD_CLASSES.add(cls)
+    return True
+
+
+def _tenant_is_valid(tenant: str) -> bool:
+    try:
+        check_tenant(tenant)
+    except InvalidContext:
+        return False
+    return True
+
+
+# What a FieldRule's test may read, besides builtins.
+RULE_NAMES: Mapping[str, Any] = MappingProxyType(
+    {
+        "UTC": UTC,
+        "Env": Env,
+        "datetime": datetime,
+        "_UUID": uuid.UUID,
+        "_VALID_TENANTS": _VALID_TENANTS,
+        "_PAYLOAD_CLASSES": _PAYLOAD_CLASSES,
+        "_tenant_is_valid": _tenant_is_valid,
+    }
+)
+
+
+def bind(test: str, variable: str) -> str:
+    """Return a rule's test, written on `v`, written on another variable."""
+    return re.sub(r"\bv\b", variable, test)
+
+
+@frozen
+class FieldRule:
+    """One field's rule: an exact quick test, and the check for the values it is unsure of.
+
+    `test` is a Python expression on `v` over RULE_NAMES: a value it passes is one `check`
+    accepts, so fast paths generated from attrs.fields (see events.fastpath and quick_test)
+    run the test inline and leave every other value to `check`, which accepts it or
+    raises. `validator` is the attrs validator made of the two, the only one the field has.
+    """
+
+    test: str
+    check: Callable[[str, Any], None]
+    validator: Callable[[Any, Any, Any], None] = field(init=False)
+
+    @validator.default
+    def _compile(self) -> Callable[[Any, Any, Any], None]:
+        source = (
+            f"def validate(_inst, attr, v):\n    if not ({self.test}):\n        check(attr.name, v)"
+        )
+        namespace = {**RULE_NAMES, "check": self.check}
+        exec(compile(source, f"<rule {self.test}>", "exec"), namespace)  # noqa: S102
+        validate: Callable[[Any, Any, Any], None] = namespace["validate"]
+        return validate
+
+
+def _check_event_id(name: str, value: object) -> None:
+    if not isinstance(value, uuid.UUID):
+        raise TypeError(f"{name} must be a uuid.UUID, not {type(value).__name__}")
+
+
+def _check_text(name: str, value: object) -> None:
+    try:
+        check_request_id(value)
+    except InvalidContext:
+        raise InvalidContext(f"{name} {value!r} is empty, blank or padded") from None
+
+
+def _check_version(name: str, value: object) -> None:
+    if type(value) is not int or value < 1:
+        raise ValueError(f"{name} must be an int >= 1, not {value!r}")
+
+
+def _check_tenant(_name: str, value: object) -> None:
     check_tenant(value)
 
 
-def _env_validator(_inst: object, _attr: attrs.Attribute[Env], value: Env) -> None:
+def _check_env(_name: str, value: object) -> None:
     if not isinstance(value, Env):
         raise InvalidContext(f"env {value!r} is not one of {[e.value for e in Env]}")
 
 
-def _text_validator(_inst: object, attr: attrs.Attribute[str], value: str) -> None:
-    # Same test as check_request_id (strip() removes exactly what isspace() finds), inlined.
-    if type(value) is str and value and not value[0].isspace() and not value[-1].isspace():
-        return
-    try:
-        check_request_id(value)
-    except InvalidContext:
-        raise InvalidContext(f"{attr.name} {value!r} is empty, blank or padded") from None
-
-
-def _version_validator(_inst: object, _attr: attrs.Attribute[int], value: int) -> None:
-    if type(value) is not int or value < 1:
-        raise ValueError(f"version must be an int >= 1, not {value!r}")
-
-
-def _payload_validator(_inst: object, _attr: attrs.Attribute[Any], value: object) -> None:
-    cls = type(value)
-    if cls in _PAYLOAD_CLASSES:
-        return
-    if not isinstance(value, EventPayload) or not attrs.has(cls):
-        raise TypeError(f"payload must be a registered attrs EventPayload, not {cls!r}")
-    _PAYLOAD_CLASSES.add(cls)
-
-
-def _event_id_validator(_inst: object, _attr: attrs.Attribute[uuid.UUID], value: object) -> None:
-    if type(value) is not uuid.UUID and not isinstance(value, uuid.UUID):
-        raise TypeError(f"event_id must be a uuid.UUID, not {type(value).__name__}")
-
-
-def _utc_validator(_inst: object, _attr: attrs.Attribute[datetime], value: datetime) -> None:
-    # Nearly every moment is made by datetime.now(UTC): its tzinfo is the UTC singleton.
-    if type(value) is datetime and value.tzinfo is UTC:
-        return
+def _check_utc(name: str, value: object) -> None:
     if not isinstance(value, datetime) or value.utcoffset() != timedelta(0):
-        raise ValueError(f"occurred_at must be an aware UTC datetime, not {value!r}")
+        raise ValueError(f"{name} must be an aware UTC datetime, not {value!r}")
+
+
+def _check_payload(name: str, value: object) -> None:
+    if not isinstance(value, EventPayload) or not is_payload_class(type(value)):
+        raise TypeError(f"{name} must be a registered attrs EventPayload, not {type(value)!r}")
+
+
+# The rule for a valid event, field by field: the one definition. strip() hands back the
+# very string when it has nothing to strip, and strips exactly what check_request_id's
+# strip() finds; were it ever to copy, the check runs.
+_EVENT_ID = FieldRule("type(v) is _UUID", _check_event_id)
+_TEXT = FieldRule("type(v) is str and v and v.strip() is v", _check_text)
+_VERSION = FieldRule("type(v) is int and v >= 1", _check_version)
+_TENANT = FieldRule(
+    "type(v) is str and (v in _VALID_TENANTS or _tenant_is_valid(v))", _check_tenant
+)
+_ENV = FieldRule("type(v) is Env", _check_env)
+# Nearly every moment is made by datetime.now(UTC): its tzinfo is the UTC singleton.
+_UTC = FieldRule("type(v) is datetime and v.tzinfo is UTC", _check_utc)
+_PAYLOAD = FieldRule("type(v) in _PAYLOAD_CLASSES", _check_payload)
+_RULES = {
+    rule.validator: rule for rule in (_EVENT_ID, _TEXT, _VERSION, _TENANT, _ENV, _UTC, _PAYLOAD)
+}
+
+
+def rule_of(attribute: attrs.Attribute[Any]) -> FieldRule | None:
+    """Return the rule behind a field's validator, None for a field without one.
+
+    A validator not made from a FieldRule is an error: a fast path generated from the
+    fields could not test it.
+    """
+    if attribute.validator is None:
+        return None
+    rule = _RULES.get(attribute.validator)
+    if rule is None:
+        raise TypeError(f"{attribute.name}'s validator is not a FieldRule's: no quick test")
+    return rule
 
 
 @frozen(kw_only=True, slots=True, eq=True, hash=False)
 class DatasetEvent:
     """One immutable fact in the log, stamped with the context of the request that made it."""
 
-    event_id: uuid.UUID = field(validator=_event_id_validator)
-    stream: str = field(validator=_text_validator)
-    version: int = field(validator=_version_validator)
-    tenant: str = field(validator=_tenant_validator)
-    env: Env = field(validator=_env_validator)
-    request_id: str = field(validator=_text_validator)
-    trace_id: str = field(validator=_text_validator)
-    actor: str = field(validator=_text_validator)
-    occurred_at: datetime = field(validator=_utc_validator)
-    payload: EventPayload = field(validator=_payload_validator)
+    event_id: uuid.UUID = field(validator=_EVENT_ID.validator)
+    stream: str = field(validator=_TEXT.validator)
+    version: int = field(validator=_VERSION.validator)
+    tenant: str = field(validator=_TENANT.validator)
+    env: Env = field(validator=_ENV.validator)
+    request_id: str = field(validator=_TEXT.validator)
+    trace_id: str = field(validator=_TEXT.validator)
+    actor: str = field(validator=_TEXT.validator)
+    occurred_at: datetime = field(validator=_UTC.validator)
+    payload: EventPayload = field(validator=_PAYLOAD.validator)
     metadata: FrozenMap = field(default=_EMPTY, converter=freeze_map)
 
     @property
@@ -175,100 +262,21 @@ class DatasetEvent:
         return self.payload.schema_version
 
 
-_new_event = object.__new__
-# The slots' own setters: they store a value without the frozen class's __setattr__.
-_SET = {a.name: DatasetEvent.__dict__[a.name].__set__ for a in attrs.fields(DatasetEvent)}
-(
-    _set_event_id,
-    _set_stream,
-    _set_version,
-    _set_tenant,
-    _set_env,
-    _set_request_id,
-    _set_trace_id,
-    _set_actor,
-    _set_occurred_at,
-    _set_payload,
-    _set_metadata,
-) = (_SET[a.name] for a in attrs.fields(DatasetEvent))
-_UUID = uuid.UUID
+def quick_test(*names: str) -> Callable[..., bool]:
+    """Return DatasetEvent's quick test of the named fields, a function of them in that order.
 
-# DatasetEvent's fields in order, and their slots' setters. A reader that inlines the quick
-# test of event_from_columns for speed (sqlite_rows.RowDecoder) builds events with these,
-# and only while EVENT_FIELDS is still the list it was written for; tests hold it to the
-# constructor as event_from_columns is held.
-EVENT_FIELDS = tuple(a.name for a in attrs.fields(DatasetEvent))
-EVENT_SETTERS = tuple(_SET[name] for name in EVENT_FIELDS)
-
-
-def event_from_columns(
-    event_id: uuid.UUID,
-    stream: str,
-    version: int,
-    tenant: str,
-    env: Env,
-    request_id: str,
-    trace_id: str,
-    actor: str,
-    occurred_at: datetime,
-    payload: EventPayload,
-    metadata: Mapping[str, str] | None,
-) -> DatasetEvent:
-    """Build a DatasetEvent from stored values, checked as the constructor checks them.
-
-    Every field passes a test at least as strict as its validator (exact types, a tenant
-    already found valid, the UTC singleton), so the validators are not run a second time;
-    a value that fails the quick test goes through the constructor, which accepts it or
-    refuses it with its usual error. Store readers decode millions of events this way.
+    True means every value passes its field's rule; False, that the rule is not sure
+    (DatasetEvent's constructor then accepts the values or refuses them). For readers
+    that check stored values without building an event (see sqlite_rows.RowChecker).
     """
-    # strip() hands back the very string when it has nothing to strip, and strips exactly
-    # what the validators' isspace() tests find; were it ever to copy, the constructor runs.
-    if not (
-        type(event_id) is _UUID
-        and type(stream) is str
-        and stream
-        and stream.strip() is stream
-        and type(version) is int
-        and version >= 1
-        and type(tenant) is str
-        and tenant in _VALID_TENANTS
-        and type(env) is Env
-        and type(request_id) is str
-        and request_id
-        and request_id.strip() is request_id
-        and type(trace_id) is str
-        and trace_id
-        and trace_id.strip() is trace_id
-        and type(actor) is str
-        and actor
-        and actor.strip() is actor
-        and type(occurred_at) is datetime
-        and occurred_at.tzinfo is UTC
-        and type(payload) in _PAYLOAD_CLASSES
-    ):
-        return DatasetEvent(
-            event_id=event_id,
-            stream=stream,
-            version=version,
-            tenant=tenant,
-            env=env,
-            request_id=request_id,
-            trace_id=trace_id,
-            actor=actor,
-            occurred_at=occurred_at,
-            payload=payload,
-            metadata=metadata,
-        )
-    event: DatasetEvent = _new_event(DatasetEvent)
-    _set_event_id(event, event_id)
-    _set_stream(event, stream)
-    _set_version(event, version)
-    _set_tenant(event, tenant)
-    _set_env(event, env)
-    _set_request_id(event, request_id)
-    _set_trace_id(event, trace_id)
-    _set_actor(event, actor)
-    _set_occurred_at(event, occurred_at)
-    _set_payload(event, payload)
-    _set_metadata(event, _EMPTY if metadata is None else freeze_map(metadata))
-    return event
+    rules = {a.name: rule_of(a) for a in attrs.fields(DatasetEvent)}
+    tests = []
+    for name in names:
+        rule = rules[name]
+        if rule is not None:
+            tests.append(f"({bind(rule.test, name)})")
+    source = f"def test({', '.join(names)}):\n    return bool({' and '.join(tests) or 'True'})"
+    namespace = dict(RULE_NAMES)
+    exec(compile(source, f"<quick test {', '.join(names)}>", "exec"), namespace)  # noqa: S102
+    built: Callable[..., bool] = namespace["test"]
+    return built

@@ -33,12 +33,6 @@ _VARIANT_RFC = 0b10 << 62
 _RAND_B = (1 << 62) - 1
 _RAND_74 = (1 << 74) - 1
 
-_UUID = uuid.UUID
-_new_uuid = object.__new__
-# UUID's slots' own setters: UUID.__setattr__ refuses every write.
-_set_int = _UUID.__dict__["int"].__set__
-_set_is_safe = _UUID.__dict__["is_safe"].__set__
-_UNKNOWN = uuid.SafeUUID.unknown
 _time_ns = time.time_ns
 
 _start = 0
@@ -58,16 +52,13 @@ os.register_at_fork(after_in_child=_draw_start)
 
 
 def uuid_of_int(value: int) -> uuid.UUID:
-    """Return uuid.UUID(int=value) for a value known to fit in 128 bits.
+    """Return the UUID of a 128-bit number: the one way an event id is built from one.
 
-    It sets the same two slots UUID.__init__ sets, without choosing among its five
-    argument forms first (a third of the cost). For ids made here or read back from a
-    store, whose width is known.
+    Storing the two slots past UUID.__init__ was a third of the cost, and 0.5% of the
+    instructions per POST (bench.instructions): under the 1% a constructor bypass must
+    be worth (see events.fastpath), so it is the constructor.
     """
-    made = _new_uuid(_UUID)
-    _set_int(made, value)
-    _set_is_safe(made, _UNKNOWN)
-    return made
+    return uuid.UUID(int=value)
 
 
 def new_event_id() -> uuid.UUID:

@@ -3,22 +3,20 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
 import orjson
 
-from events.codec import CodecError, EventCodec, PayloadDecoder, UndecodableEvent
+from events.codec import EventCodec
 from events.envelope import DatasetEvent, Env
 from events.ids import uuid_of_int
-from events.store.base import EventFilter, IdempotencyRecord, RecordedEvent
+from events.store.base import EventFilter, IdempotencyRecord
 from events.store.postgres_schema import COLUMNS
+from events.store.row_decoder import Row
+from events.store.row_decoder import RowDecoder as SharedRowDecoder
 
 __all__ = ["SELECT", "RowDecoder", "decode_idempotency", "encode_event", "filter_clause"]
-
-Row = tuple[Any, ...]
-_ENVS: dict[Any, Any] = {env.value: env for env in Env}
 
 
 def encode_event(codec: EventCodec, event: DatasetEvent) -> Row:
@@ -41,60 +39,11 @@ def encode_event(codec: EventCodec, event: DatasetEvent) -> Row:
     )
 
 
-class RowDecoder:
-    """Build validated RecordedEvents from rows, with payload decoders cached per type."""
+class RowDecoder(SharedRowDecoder):
+    """Decode PostgreSQL rows: asyncpg's UUIDs and aware datetimes."""
 
     def __init__(self, codec: EventCodec) -> None:
-        self._codec = codec
-        self._payloads: dict[tuple[str, int], PayloadDecoder] = {}
-
-    def decode(self, rows: Iterable[Row]) -> list[RecordedEvent]:
-        """Decode a page of rows in order."""
-        payloads = self._payloads
-        envs = _ENVS
-        load_json = orjson.loads
-        out: list[RecordedEvent] = []
-        append = out.append
-        for (
-            position,
-            event_id,
-            stream,
-            version,
-            event_type,
-            schema_version,
-            tenant,
-            env,
-            request_id,
-            trace_id,
-            actor,
-            occurred_at,
-            payload,
-            metadata,
-        ) in rows:
-            decode_payload = payloads.get((event_type, schema_version))
-            if decode_payload is None:
-                decode_payload = self._codec.payload_decoder(event_type, schema_version)
-                payloads[(event_type, schema_version)] = decode_payload
-            try:
-                event = DatasetEvent(
-                    event_id=_std_uuid(event_id),
-                    stream=stream,
-                    version=version,
-                    tenant=tenant,
-                    env=envs[env] if env in envs else env,  # noqa: SIM401 (get is typed Optional)
-                    request_id=request_id,
-                    trace_id=trace_id,
-                    actor=actor,
-                    occurred_at=occurred_at,
-                    payload=decode_payload(payload),
-                    metadata=None if metadata is None else load_json(metadata),
-                )
-            except CodecError:
-                raise
-            except Exception as exc:
-                raise UndecodableEvent(f"event at position {position}: {exc}") from None
-            append(RecordedEvent(event=event, position=position))
-        return out
+        super().__init__(codec, event_id_of=_std_uuid, moment_of=None)
 
 
 def _std_uuid(value: uuid.UUID) -> uuid.UUID:

@@ -11,11 +11,11 @@ from events.store.base import (
     ConcurrencyError,
     IdempotencyConflict,
     InvalidAppend,
+    RecordedEvent,
     StoreError,
     check_batch,
 )
 from events.store.group_commit import PendingAppend
-from events.store.sqlite_rows import recorded_event
 from events.store.sqlite_schema import COLUMNS
 
 __all__ = ["StreamVersions", "write_batch"]
@@ -112,7 +112,7 @@ def _write(
                 if item.idempotency is not None:
                     keys.append(item.idempotency)
             item.outcome = [
-                recorded_event(event, head + offset)
+                RecordedEvent(event=event, position=head + offset)
                 for offset, event in enumerate(item.events, start=1)
             ]
             head += len(item.rows)

@@ -13,7 +13,8 @@ import orjson
 
 from events.codec import EventCodec
 from events.store.base import EventFilter, EventStore, RecordedEvent
-from events.store.sqlite_rows import RowChecker, RowDecoder
+from events.store.sqlite_row_checker import RowChecker
+from events.store.sqlite_rows import RowDecoder
 from events.tooling.selection import Progress, Selection, read_selection
 
 __all__ = [

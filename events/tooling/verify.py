@@ -20,7 +20,8 @@ from attrs import frozen
 from events.codec import CodecError, EventCodec
 from events.envelope import Env, InvalidContext, check_request_id, check_tenant
 from events.store.raw import RawLog, RawRow, StreamEntry
-from events.store.sqlite_rows import RowChecker, RowDecoder
+from events.store.sqlite_row_checker import RowChecker
+from events.store.sqlite_rows import RowDecoder
 from events.tooling.selection import Progress
 
 __all__ = ["Fault", "LogVerifier", "stream_faults"]

@@ -9,7 +9,7 @@ import pytest
 
 from events.codec import CodecError, EventCodec
 from events.store.base import EventFilter
-from events.store.sqlite_rows import RowChecker
+from events.store.sqlite_row_checker import RowChecker
 from events.store.sqlite_schema import COLUMNS
 from events.tooling import Selection
 from tests.tooling.conftest import Cli
