@@ -12,6 +12,8 @@ from typing import Any
 
 from chat_core.erasure import ERASURE_ID_PATTERN
 from transports.http.erasure_views import SUBJECT_PATTERN
+from transports.http.openapi_events import EVENT_SCHEMAS
+from transports.http.openapi_frames import FRAME_SCHEMAS
 from transports.http.openapi_parts import (
     HEADERS,
     PARAMETERS,
@@ -19,6 +21,7 @@ from transports.http.openapi_parts import (
     json_body,
     problems,
     response,
+    stream_context,
 )
 from transports.http.openapi_schemas import SCHEMAS
 from transports.http.stream_common import MAX_VERSION
@@ -86,6 +89,15 @@ _TICKET: Spec = {
         "ticket": {"type": "string"},
         "expires_at": {"type": "string", "format": "date-time"},
     },
+}
+
+
+_WS_UPGRADE: Spec = {
+    **response(101, None),
+    "description": "Switching Protocols. Then JSON text frames: the client sends"
+    " #/components/schemas/ClientFrame, the server answers each with one AckFrame or"
+    " ErrorFrame and sends #/components/schemas/ServerFrame (EventFrame for each event of a"
+    " subscribed thread). docs/asyncapi.json describes the same channel in AsyncAPI 3.",
 }
 
 
@@ -157,13 +169,13 @@ OPERATIONS: dict[tuple[str, str], Spec] = {
         "Stream a thread's events as Server-Sent Events, resuming after Last-Event-ID.",
         {**_ok(200, "ServerSentEvent", media="text/event-stream"), **problems(*_READ_ERRORS, 404)},
         tag="chat",
-        parameters=[*context("ThreadId"), *_STREAM_AUTH, *_RESUME],
+        parameters=[*stream_context("ThreadId"), *_STREAM_AUTH, *_RESUME],
     ),
     ("GET", "/chat/ws"): _operation(
         "Open the chat WebSocket: subscribe, unsubscribe and post frames.",
-        {"101": response(101, None), **problems(*_READ_ERRORS)},
+        {"101": _WS_UPGRADE, **problems(*_READ_ERRORS)},
         tag="chat",
-        parameters=[*context(), *_STREAM_AUTH],
+        parameters=[*stream_context(), *_STREAM_AUTH],
     ),
     ("POST", "/chat/stream-tickets"): _operation(
         "Issue a single-use, 60-second stream ticket; Idempotency-Key is ignored.",
@@ -316,6 +328,6 @@ def openapi_document(*, console: bool = True) -> dict[str, Any]:
             },
             "parameters": PARAMETERS,
             "headers": HEADERS,
-            "schemas": SCHEMAS,
+            "schemas": {**SCHEMAS, **EVENT_SCHEMAS, **FRAME_SCHEMAS},
         },
     }

@@ -15,11 +15,18 @@ __all__ = [
     "json_body",
     "problems",
     "response",
+    "stream_context",
 ]
 
 Spec = dict[str, Any]
 
 REQUEST_ID = "^[A-Za-z0-9._:-]{1,128}$"
+IDEMPOTENCY_KEY = "^[\\x21-\\x7e]([\\x20-\\x7e]{0,253}[\\x21-\\x7e])?$"
+TENANT_ID: Spec = {
+    "type": "string",
+    "pattern": "^t_[a-z0-9][a-z0-9_-]{0,62}$",
+    "not": {"const": "t_unknown"},
+}
 
 
 def _header(description: str, schema: Spec, *, required: bool = False) -> Spec:
@@ -79,19 +86,29 @@ def _in_path(name: str, pattern: str) -> Spec:
 PARAMETERS: dict[str, Spec] = {
     "TenantId": _in_header(
         "X-Tenant-Id",
-        {
-            "type": "string",
-            "pattern": "^t_[a-z0-9][a-z0-9_-]{0,62}$",
-            "not": {"const": "t_unknown"},
-        },
+        TENANT_ID,
         required=True,
         description="The tenant; the caller must be a member of it. t_unknown is reserved.",
     ),
     "Env": _in_header(
         "X-Env",
-        {"type": "string", "enum": ["dev", "staging", "prod"]},
+        ref("Env"),
         required=True,
         description="The environment; the server may allow fewer (CHAT_CORE_ENVS).",
+    ),
+    # A stream ticket names the tenant and env, so a browser (which cannot set headers on
+    # EventSource or WebSocket) sends neither; with a bearer token both are required.
+    "StreamTenantId": _in_header(
+        "X-Tenant-Id",
+        TENANT_ID,
+        required=False,
+        description="The tenant, required with a bearer token; ignored with ?ticket=.",
+    ),
+    "StreamEnv": _in_header(
+        "X-Env",
+        ref("Env"),
+        required=False,
+        description="The environment, required with a bearer token; ignored with ?ticket=.",
     ),
     "RequestId": _in_header(
         "X-Request-Id",
@@ -101,7 +118,7 @@ PARAMETERS: dict[str, Spec] = {
     ),
     "IdempotencyKey": _in_header(
         "Idempotency-Key",
-        {"type": "string", "pattern": "^[\\x21-\\x7e]([\\x20-\\x7e]{0,253}[\\x21-\\x7e])?$"},
+        {"type": "string", "pattern": IDEMPOTENCY_KEY},
         required=False,
         description="1 to 255 printable ASCII characters; repeats replay the first answer.",
     ),
@@ -132,6 +149,12 @@ PARAMETERS: dict[str, Spec] = {
 def context(*names: str) -> list[Spec]:
     """List the context headers every private route takes, then the named parameters."""
     chosen = ("TenantId", "Env", "RequestId", *names)
+    return [{"$ref": f"#/components/parameters/{name}"} for name in chosen]
+
+
+def stream_context(*names: str) -> list[Spec]:
+    """List the context headers of a stream route, optional there for ?ticket=, then the rest."""
+    chosen = ("StreamTenantId", "StreamEnv", "RequestId", *names)
     return [{"$ref": f"#/components/parameters/{name}"} for name in chosen]
 
 

@@ -54,6 +54,7 @@ _OVERRIDES: Schema = {"type": "object", "additionalProperties": TEMPERATURE}
 _STAMP: Schema = {"type": "string", "format": "date-time"}
 
 SCHEMAS: dict[str, Schema] = {
+    "Env": {"type": "string", "enum": ["dev", "staging", "prod"]},
     "Metadata": _METADATA,
     "CreateThread": _object(
         {
@@ -64,10 +65,12 @@ SCHEMAS: dict[str, Schema] = {
     ),
     "PostMessage": _object(
         {
+            # No "default" keyword in a request body: generators (openapi-typescript) then make
+            # the field required in the body's type. Say the default in words instead.
             "role": {
                 "type": "string",
                 "enum": ["user", "assistant", "tool", "system"],
-                "default": "user",
+                "description": "Who speaks; user when absent.",
             },
             "content": {"type": "string", "minLength": 1, "maxLength": 32000},
             "metadata": ref("Metadata"),
@@ -117,19 +120,6 @@ SCHEMAS: dict[str, Schema] = {
             "version": {"type": "integer", "minimum": 0},
             "updated_at": {"type": ["string", "null"], "format": "date-time"},
             "updated_by": {"type": ["string", "null"]},
-        }
-    ),
-    "StreamEvent": _object(
-        {
-            "type": {"type": "string"},
-            "version": {"type": "integer", "minimum": 1},
-            "position": {"type": "integer", "minimum": 0},
-            "event_id": {"type": "string"},
-            "tenant": {"type": "string"},
-            "env": {"type": "string", "enum": ["dev", "staging", "prod"]},
-            "request_id": {"type": "string"},
-            "occurred_at": _STAMP,
-            "data": {"type": "object"},
         }
     ),
     "ServerSentEvent": {
