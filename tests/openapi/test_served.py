@@ -204,3 +204,30 @@ async def test_a_malformed_last_event_id_query_is_400_even_with_the_header(
     url = f"/chat/threads/{thread['id']}/events?last_event_id=-1"
     async with client.get(url, headers={**headers, "Last-Event-ID": "0"}) as refused:
         assert refused.status == 400
+
+
+async def test_websocket_frames_fit_their_schemas(client: Client, headers: dict[str, str]) -> None:
+    async with client.post("/chat/threads", json={"title": "t"}, headers=headers) as created:
+        thread = (await created.json())["id"]
+    sent = [
+        {"op": "subscribe", "id": 1, "thread_id": thread, "after": 0},
+        {"op": "post", "id": "p", "thread_id": thread, "content": "hi", "idempotency_key": "k"},
+        {"op": "post", "id": "r", "thread_id": thread, "content": "hi", "idempotency_key": "k"},
+        {"op": "unsubscribe", "id": 2, "thread_id": "th_other"},
+    ]
+    received = []
+    async with client.ws_connect("/chat/ws", headers=headers) as socket:
+        for frame in sent:
+            _check_component("ClientFrame", frame)
+            await socket.send_json(frame)
+        async with asyncio.timeout(5):
+            while len(received) < 6:
+                received.append(await socket.receive_json())
+    for frame in received:
+        _check_component("ServerFrame", frame)
+        if frame["op"] == "event":
+            _check_component("StreamEvent", frame["event"])
+    ops = [(frame["op"], frame.get("id")) for frame in received if frame["op"] != "event"]
+    assert ops == [("ack", 1), ("ack", "p"), ("ack", "r"), ("error", 2)]
+    types = [frame["event"]["type"] for frame in received if frame["op"] == "event"]
+    assert types == ["chat.thread.created", "chat.message.posted"]

@@ -97,7 +97,7 @@ _WS_UPGRADE: Spec = {
     "description": "Switching Protocols. Then JSON text frames: the client sends"
     " #/components/schemas/ClientFrame, the server answers each with one AckFrame or"
     " ErrorFrame and sends #/components/schemas/ServerFrame (EventFrame for each event of a"
-    " subscribed thread). docs/asyncapi.json describes the same channel in AsyncAPI 3.",
+    " subscribed thread).",
 }
 
 
