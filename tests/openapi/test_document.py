@@ -100,7 +100,10 @@ def test_no_request_body_schema_has_a_default() -> None:
 
 
 def test_every_registered_event_type_has_a_data_schema() -> None:
-    registered = {cls.event_type for cls in default_registry.types()}
+    # Other tests register payload types of their own; the product's are chat_core's.
+    registered = {
+        cls.event_type for cls in default_registry.types() if cls.__module__.startswith("chat_core")
+    }
     assert sorted(registered - set(EVENT_DATA)) == []
 
 
