@@ -14,7 +14,7 @@ bench.instructions post`, 661,738 on a7c6f18), with against without: event_from_
 under 1% there are not kept: storing RecordedEvent's two slots (3,713, 0.6%) and UUID's
 (3,588, 0.5%), the compiled payload decoders (none: -436), and the row decoder's own
 inlined copy of this builder (1,340, 0.2%) were dropped for their constructors.
-chat_core.fastpath is the chat layer's one such module.
+The chat layer writes none of its own: chat_core.views.message_view is a slot_builder's.
 """
 
 from __future__ import annotations
