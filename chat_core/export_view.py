@@ -1,4 +1,9 @@
-"""Show chat payloads in an export: messages opened with their author's key, or withdrawn."""
+"""Show chat payloads in an export: words opened with their author's key, or withdrawn.
+
+A posted message's content and metadata, and a created thread's title and metadata, are
+sealed under the key of the person who wrote them; an export shows them opened, or as
+withdrawn once redacted or erased, never the sealed bytes.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +14,8 @@ import cattrs
 from attrs import field, frozen
 
 from chat_core.fold import message_subjects
-from chat_core.payloads import MessagePosted, MessageRedacted
-from chat_core.sealing import message_aad, message_data, open_message_data
+from chat_core.payloads import MessagePosted, MessageRedacted, ThreadCreated
+from chat_core.sealing import message_aad, message_data, open_message_data, open_thread
 from events.codec import EventCodec
 from events.crypto import MasterKey
 from events.keys import KeyNotLoaded, KeyRing, open_key_store
@@ -39,7 +44,7 @@ class ChatExportView:
         self._converter = converter
 
     # The types whose payloads this view changes; the others are shown as decoded.
-    row_types = frozenset({MessagePosted.event_type})
+    row_types = frozenset({MessagePosted.event_type, ThreadCreated.event_type})
 
     async def prepare(self, items: list[RecordedEvent], /) -> None:
         """Fetch the keys of the authors of these events' messages."""
@@ -52,10 +57,19 @@ class ChatExportView:
     def payload(self, item: RecordedEvent, /) -> dict[str, Any]:
         """Return the payload, a posted message opened or withdrawn, never its sealed bytes."""
         payload = item.event.payload
+        event = item.event
+        if type(payload) is ThreadCreated:
+            return self._thread(
+                event.tenant,
+                event.actor,
+                payload.thread_id,
+                payload.sealed,
+                payload.title,
+                payload.metadata,
+            )
         if type(payload) is not MessagePosted:
             data: dict[str, Any] = self._converter.unstructure(payload)
             return data
-        event = item.event
         return self._shown(
             event.tenant,
             event.actor,
@@ -76,6 +90,18 @@ class ChatExportView:
         None when the author's keys were not fetched yet: prepare_subjects, then ask again.
         A sealed message (nearly every one) is opened here in one go, as _shown opens it.
         """
+        if event_type == ThreadCreated.event_type:
+            try:
+                return self._thread(
+                    tenant,
+                    actor,
+                    data["thread_id"],
+                    data["sealed"],
+                    data["title"],
+                    data["metadata"],
+                )
+            except KeyNotLoaded:
+                return None
         assert event_type == MessagePosted.event_type
         sealed = data["sealed"]
         message_id = data["message_id"]
@@ -113,6 +139,29 @@ class ChatExportView:
             "redacted": redacted,
             "erased": erased,
         }
+
+    def _thread(
+        self,
+        tenant: str,
+        creator: str,
+        thread_id: str,
+        sealed: str | None,
+        title: str | None,
+        metadata: Mapping[str, str],
+    ) -> dict[str, Any]:
+        erased = False
+        if sealed is None:
+            erased = self._keys.subject(tenant, creator).erased
+        else:
+            opened = open_thread(
+                self._keys, tenant=tenant, creator=creator, thread_id=thread_id, sealed=sealed
+            )
+            erased = opened is None
+            if opened is not None:
+                title, metadata = opened
+        if erased:
+            title, metadata = None, {}
+        return {"thread_id": thread_id, "title": title, "metadata": dict(metadata)}
 
     def _shown(
         self,

@@ -20,7 +20,7 @@ from chat_core.payloads import (
     TemperatureConfigChanged,
     ThreadCreated,
 )
-from chat_core.sealing import open_message, sealed_key_id
+from chat_core.sealing import open_message, open_thread, sealed_key_id
 from chat_core.state import (
     STRIDE,
     THREAD_BYTES,
@@ -54,12 +54,33 @@ def _thread_created(payload: ThreadCreated, state: object, event: DatasetEvent) 
         state.thread_id = payload.thread_id
         state.tenant = event.tenant
         state.env = event.env
-        state.title = payload.title
-        state.metadata = payload.metadata
+        state.title, state.metadata = _thread_words(payload, event, state.keys)
+        state.title_key_id = None if payload.sealed is None else sealed_key_id(payload.sealed)
         state.created_at = event.occurred_at
         state.created_by = event.actor
-        words = 0 if payload.title is None else sys.getsizeof(payload.title)
-        state.head_bytes = THREAD_BYTES + words + metadata_bytes(payload.metadata)
+        words = 0 if state.title is None else sys.getsizeof(state.title)
+        state.head_bytes = THREAD_BYTES + words + metadata_bytes(state.metadata)
+
+
+def _thread_words(
+    payload: ThreadCreated, event: DatasetEvent, keys: KeyRing | None
+) -> tuple[str | None, FrozenMap]:
+    """Return a thread's title and metadata: None and {} once its creator is erased."""
+    if payload.sealed is None:
+        # Schema 1, stored in clear before sealing: an erasure still hides it from reads.
+        if keys is not None and keys.subject(event.tenant, event.actor).erased:
+            return None, _NO_METADATA
+        return payload.title, payload.metadata
+    if keys is None:
+        return None, _NO_METADATA
+    opened = open_thread(
+        keys,
+        tenant=event.tenant,
+        creator=event.actor,
+        thread_id=payload.thread_id,
+        sealed=payload.sealed,
+    )
+    return (None, _NO_METADATA) if opened is None else opened
 
 
 def _message_posted(payload: MessagePosted, state: object, event: DatasetEvent) -> None:
@@ -164,15 +185,15 @@ def _words(
 
 
 def message_subjects(recorded: Iterable[RecordedEvent]) -> dict[tuple[str, str], int]:
-    """Return the (tenant, author) of every posted message, whose keys a fold will need.
+    """Return the (tenant, author) of every message and thread whose keys a fold will need.
 
-    Each maps to the newest key id the author's sealed messages name (0 for none), so the
+    Each maps to the newest key id the author's sealed words name (0 for none), so the
     key ring fetches a key another process made after this one cached the author's keys.
     """
     newest: dict[tuple[str, str], int] = {}
     for item in recorded:
         payload = item.event.payload
-        if type(payload) is MessagePosted:
+        if isinstance(payload, (MessagePosted, ThreadCreated)):
             author = (item.event.tenant, item.event.actor)
             key_id = 0 if payload.sealed is None else sealed_key_id(payload.sealed)
             newest[author] = max(newest.get(author, 0), key_id)
@@ -182,6 +203,7 @@ def message_subjects(recorded: Iterable[RecordedEvent]) -> dict[tuple[str, str],
 def erase_cached(states: Iterable[object], tenant: str, subject: str, through_key_id: int) -> int:
     """Withdraw, as erased, a subject's messages sealed under destroyed keys; return how many.
 
+    A thread the subject created loses its title and metadata the same way.
     Changed in place, so a state an append is about to cache again is withdrawn too.
     Every thread of the tenant counts a withdrawal, whether it kept any of the subject's
     messages or not: what was rendered or read back from it before may show them.
@@ -191,6 +213,10 @@ def erase_cached(states: Iterable[object], tenant: str, subject: str, through_ke
         if not isinstance(state, ThreadState) or state.tenant != tenant:
             continue
         state.withdrawals += 1
+        if state.created_by == subject and (
+            state.title_key_id is None or state.title_key_id <= through_key_id
+        ):
+            state.title, state.metadata = None, _NO_METADATA
         for message in state.kept():
             if message.author != subject or message.erased:
                 continue

@@ -25,7 +25,7 @@ from chat_core.context import (
 from chat_core.errors import Conflict, Forbidden, NotFound
 from chat_core.idempotency import IdempotencyGuard
 from chat_core.payloads import MessagePosted, MessageRedacted, ThreadCreated
-from chat_core.sealing import seal_message
+from chat_core.sealing import seal_message, seal_thread
 from chat_core.state import (
     MessageState,
     ThreadState,
@@ -34,7 +34,7 @@ from chat_core.state import (
     require_thread_id,
     thread_stream,
 )
-from chat_core.views import MessageView, Replay, ThreadView, message_answer, render_answer
+from chat_core.views import MessageView, Replay, ThreadView, message_answer, thread_answer
 from chat_core.writer import BATCHES_IN_FLIGHT, Draft, Job, StreamWriter
 from events.bus import MessageBus
 from events.envelope import DatasetEvent, EventPayload
@@ -50,8 +50,15 @@ def _existing(state: ThreadState) -> str:
     return state.thread_id
 
 
-def create_thread(command: CreateThread, thread_id: str) -> ThreadCreated:
-    """Decide the opening of a thread."""
+def create_thread(
+    command: CreateThread, thread_id: str, *, sealed: str | None = None
+) -> ThreadCreated:
+    """Decide the opening of a thread.
+
+    With sealed (its title and metadata sealed under the creator's key) nothing is in clear.
+    """
+    if sealed is not None:
+        return ThreadCreated(thread_id=thread_id, sealed=sealed)
     return ThreadCreated(thread_id=thread_id, title=command.title, metadata=command.metadata)
 
 
@@ -146,17 +153,53 @@ class ChatHandlers:
         """Open a thread with a fresh id."""
         require_role(command.context, command.auth)
         thread_id = new_thread_id()
+        keys = self._keys
+        tenant, creator = command.context.tenant, command.auth.sub
+        key = await self._writing_key(tenant, creator)
+
+        def decision(_draft: Draft[ThreadState]) -> list[ThreadCreated]:
+            sealed = None
+            if keys is not None and key is not None:
+                _require_live(keys, tenant, creator, key, "create")
+                sealed = seal_thread(
+                    keys,
+                    key,
+                    tenant=tenant,
+                    creator=creator,
+                    thread_id=thread_id,
+                    title=command.title,
+                    metadata=command.metadata,
+                )
+            return [create_thread(command, thread_id, sealed=sealed)]
+
         job = Job(
             context=command.context,
             auth=command.auth,
-            decision=lambda _draft: [create_thread(command, thread_id)],
-            render=_render_thread,
+            decision=decision,
+            render=lambda events: _render_thread(events, command),
             status=201,
             idempotency=command.idempotency,
         )
         stream = thread_stream(command.context, thread_id)
         result: ThreadView | Replay = await self._threads.run(stream, job)
+        if isinstance(result, Replay):
+            return await self._current_thread(command, result)
         return result
+
+    async def _writing_key(self, tenant: str, subject: str) -> DataKey | None:
+        """Return the subject's key to seal new words under, None when words stay in clear."""
+        keys = self._keys
+        if keys is None:
+            return None
+        return keys.cached_writing_key(tenant, subject) or await keys.writing_key(tenant, subject)
+
+    async def _current_thread(self, command: CreateThread, replay: Replay) -> Replay:
+        """Replay a recorded create as the thread reads now: its title opened, or erased."""
+        body = orjson.loads(replay.body)
+        if "sealed" not in body:
+            return replay
+        state = await self._thread_states.load(thread_stream(command.context, body["id"]))
+        return Replay(status=replay.status, body=orjson.dumps(state.view().to_json()))
 
     async def post_message(self, command: PostMessage) -> MessageView | Replay:
         """Post a message at its thread's next seq, if the caller may post its role."""
@@ -164,18 +207,11 @@ class ChatHandlers:
         require_thread_id(command.thread_id)
         keys = self._keys
         tenant, author = command.context.tenant, command.auth.sub
-        key = None
-        if keys is not None:
-            key = keys.cached_writing_key(tenant, author) or await keys.writing_key(tenant, author)
+        key = await self._writing_key(tenant, author)
 
         def decision(draft: Draft[ThreadState]) -> list[MessagePosted]:
-            if keys is not None and key is not None and not keys.still_live(tenant, author, key):
-                # Erased while this post waited its turn: sealing under the destroyed key
-                # would acknowledge words that already read as erased.
-                raise Conflict(
-                    "the author's messages in this tenant were erased while this post was"
-                    " in flight; nothing was recorded, and posting again starts afresh"
-                )
+            if keys is not None and key is not None:
+                _require_live(keys, tenant, author, key, "post")
             queued = draft.count(MessagePosted)
             message_id = new_message_id(draft.state.last_seq + queued + 1)
             sealed = None if key is None else _seal(keys, key, command, message_id)
@@ -229,6 +265,16 @@ class ChatHandlers:
         await self._threads.run(stream, job)
 
 
+def _require_live(keys: KeyRing, tenant: str, subject: str, key: DataKey, what: str) -> None:
+    if not keys.still_live(tenant, subject, key):
+        # Erased while this command waited its turn: sealing under the destroyed key
+        # would acknowledge words that already read as erased.
+        raise Conflict(
+            f"the author's words in this tenant were erased while this {what} was"
+            " in flight; nothing was recorded, and sending it again starts afresh"
+        )
+
+
 def _seal(keys: KeyRing | None, key: DataKey, command: PostMessage, message_id: str) -> str:
     assert keys is not None
     return seal_message(
@@ -250,8 +296,9 @@ def _render_message(events: Sequence[DatasetEvent], command: PostMessage) -> Mes
     return message_answer(event, payload, content=command.content, metadata=command.metadata)
 
 
-def _render_thread(events: Sequence[DatasetEvent]) -> ThreadView:
-    # The same code replay rebuilds records with.
-    view = render_answer(events[0])
-    assert isinstance(view, ThreadView)
-    return view
+def _render_thread(events: Sequence[DatasetEvent], command: CreateThread) -> ThreadView:
+    # The sealed record is what the log holds; the caller is answered in clear.
+    event = events[0]
+    payload = event.payload
+    assert isinstance(payload, ThreadCreated)
+    return thread_answer(event, payload, title=command.title, metadata=command.metadata)

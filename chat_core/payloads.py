@@ -24,14 +24,27 @@ def _freeze_floats(value: Mapping[str, float]) -> Mapping[str, float]:
     return MappingProxyType(dict(value))
 
 
-@register_payload
+def _thread_v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
+    """Keep a schema 1 thread's title and metadata as they were: stored before sealing."""
+    return data
+
+
+@register_payload(upcasters={1: _thread_v1_to_v2})
 @frozen(kw_only=True)
 class ThreadCreated(EventPayload):
-    """A thread was opened in a tenant and env."""
+    """A thread was opened in a tenant and env; its title and metadata are its creator's words.
+
+    Schema 2 carries `sealed`: base64 of the AES-GCM ciphertext of the title and metadata
+    under the creator's data key in the tenant, bound to tenant, creator and thread id, so
+    an erasure of the creator covers them as it covers their messages. Schema 1 events,
+    written before, carry `title` and `metadata` in clear.
+    """
 
     event_type: ClassVar[str] = "chat.thread.created"
+    schema_version: ClassVar[int] = 2
 
     thread_id: str
+    sealed: str | None = None
     title: str | None = None
     metadata: FrozenMap = field(factory=dict, converter=freeze_map)
 

@@ -7,11 +7,11 @@ from typing import Any
 import cattrs
 
 from chat_core.caches import ThreadCache
-from chat_core.payloads import MessagePosted
-from chat_core.state import MessageState
+from chat_core.payloads import MessagePosted, ThreadCreated
+from chat_core.state import MessageState, ThreadState
 from events.store.base import RecordedEvent
 
-__all__ = ["EventPresenter", "posted_event_data"]
+__all__ = ["EventPresenter", "created_event_data", "posted_event_data"]
 
 
 def posted_event_data(payload: MessagePosted, message: MessageState | None) -> dict[str, Any]:
@@ -30,6 +30,11 @@ def posted_event_data(payload: MessagePosted, message: MessageState | None) -> d
     }
 
 
+def created_event_data(payload: ThreadCreated, state: ThreadState) -> dict[str, Any]:
+    """Return a created thread's data as the thread reads now, never with sealed bytes."""
+    return {"thread_id": payload.thread_id, "title": state.title, "metadata": dict(state.metadata)}
+
+
 class EventPresenter:
     """Render an event's data from the thread's read model, which knows redactions and keys."""
 
@@ -40,6 +45,10 @@ class EventPresenter:
     async def data(self, item: RecordedEvent) -> tuple[dict[str, Any], object]:
         """Return the event's data, and a token that changes when that data would change."""
         payload = item.event.payload
+        if type(payload) is ThreadCreated:
+            state = await self._threads.load(item.event.stream)
+            # An erasure of the creator replaces the metadata map whole: a fresh token.
+            return created_event_data(payload, state), state.metadata
         if type(payload) is not MessagePosted:
             return self._converter.unstructure(payload), None
         stream = item.event.stream

@@ -1,4 +1,8 @@
-"""Seal a message's content and metadata under its author's data key, and open it again."""
+"""Seal a person's words under their data key, and open them again.
+
+A message's content and metadata are sealed under its author's key; a thread's title and
+metadata under its creator's: both are that person's words, and an erasure covers both.
+"""
 
 from __future__ import annotations
 
@@ -18,8 +22,11 @@ __all__ = [
     "message_data",
     "open_message",
     "open_message_data",
+    "open_thread",
     "seal_message",
+    "seal_thread",
     "sealed_key_id",
+    "thread_aad",
 ]
 
 Opened = tuple[str, FrozenMap]
@@ -50,6 +57,39 @@ def seal_message(
     plaintext = orjson.dumps({"content": content, "metadata": dict(metadata)})
     aad = message_aad(tenant, author, message_id)
     return keys.seal_text(key, plaintext, aad, tenant=tenant, subject=author)
+
+
+def thread_aad(tenant: str, creator: str, thread_id: str) -> bytes:
+    """Bind a sealed thread title to its tenant, creator and id, as message_aad does a message."""
+    parts = (b"chat-core thread", tenant.encode(), creator.encode(), thread_id.encode())
+    return b"\x1f".join(parts)
+
+
+def seal_thread(
+    keys: KeyRing,
+    key: DataKey,
+    *,
+    tenant: str,
+    creator: str,
+    thread_id: str,
+    title: str | None,
+    metadata: Mapping[str, str],
+) -> str:
+    """Return the base64 sealed form of a thread's title and metadata."""
+    plaintext = orjson.dumps({"title": title, "metadata": dict(metadata)})
+    aad = thread_aad(tenant, creator, thread_id)
+    return keys.seal_text(key, plaintext, aad, tenant=tenant, subject=creator)
+
+
+def open_thread(
+    keys: KeyRing, *, tenant: str, creator: str, thread_id: str, sealed: str
+) -> tuple[str | None, FrozenMap] | None:
+    """Return a sealed thread's title and metadata, or None once its key is destroyed."""
+    plaintext = keys.open_text(tenant, creator, sealed, thread_aad(tenant, creator, thread_id))
+    if plaintext is None:
+        return None
+    data = orjson.loads(plaintext)
+    return data["title"], freeze_map(data["metadata"])
 
 
 def sealed_key_id(sealed: str) -> int:

@@ -206,8 +206,11 @@ class ThreadState:
     thread_id: str | None = None
     tenant: str | None = None
     env: Env | None = None
-    title: str | None = None
-    metadata: FrozenMap = field(factory=dict)
+    # The title and metadata as opened (None and {} once the creator is erased); equality
+    # compares the key that sealed them, as MessageState compares a message's.
+    title: str | None = field(default=None, eq=False)
+    metadata: FrozenMap = field(factory=dict, eq=False)
+    title_key_id: int | None = None
     created_at: datetime | None = None
     created_by: str | None = None
     message_count: int = 0

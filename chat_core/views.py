@@ -38,6 +38,7 @@ __all__ = [
     "message_view",
     "render_answer",
     "rfc3339",
+    "thread_answer",
 ]
 
 # The status an erasure's idempotency record keeps, as replay rebuilds it from the event;
@@ -75,6 +76,8 @@ class ThreadView:
     created_by: str
     message_count: int
     last_seq: int
+    # The sealed form an answer to a create is recorded with, so no record holds the title.
+    sealed: str | None = field(default=None, eq=False, repr=False)
 
     def to_json(self) -> dict[str, Any]:
         """Return the contract's JSON object."""
@@ -89,8 +92,10 @@ class ThreadView:
         }
 
     def record_json(self) -> dict[str, Any]:
-        """Return the answer as an idempotency record keeps it."""
-        return self.to_json()
+        """Return the answer as an idempotency record keeps it: sealed, never in clear."""
+        if self.sealed is None:
+            return self.to_json()
+        return {**self.to_json(), "title": None, "metadata": {}, "sealed": self.sealed}
 
     def json_bytes(self) -> bytes:
         """Return the contract's JSON object serialised."""
@@ -305,16 +310,28 @@ def message_answer(
     )
 
 
-def _thread_answer(event: DatasetEvent, payload: ThreadCreated) -> ThreadView:
+def thread_answer(
+    event: DatasetEvent, payload: ThreadCreated, *, title: str | None, metadata: FrozenMap
+) -> ThreadView:
+    """Return the answer to a create; its record keeps the sealed form, never the title.
+
+    The pipeline answers with the words it was sent; replay, which has only the event,
+    with what the payload holds in clear (nothing, once sealed).
+    """
     return ThreadView(
         id=payload.thread_id,
-        title=payload.title,
-        metadata=payload.metadata,
+        title=title,
+        metadata=metadata,
         created_at=event.occurred_at,
         created_by=event.actor,
         message_count=0,
         last_seq=0,
+        sealed=payload.sealed,
     )
+
+
+def _thread_answer(event: DatasetEvent, payload: ThreadCreated) -> ThreadView:
+    return thread_answer(event, payload, title=payload.title, metadata=payload.metadata)
 
 
 def _message_answer(event: DatasetEvent, payload: MessagePosted) -> MessageView:

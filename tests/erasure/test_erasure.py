@@ -173,7 +173,7 @@ async def test_rotating_the_master_key_keeps_every_word(
     new = base64.b64encode(os.urandom(32)).decode()
     monkeypatch.setenv("CHAT_CORE_NEW_MASTER_KEY", new)
     status, out = await _cli("rotate-master-key", "--store", sqlite_url)
-    assert status == 0 and "rewrapped 1 " in out
+    assert status == 0 and "rewrapped 2 " in out  # the thread creator's key and the poster's
     monkeypatch.setenv("CHAT_CORE_MASTER_KEY", new)
     target = tmp_path / "rotated.jsonl"
     assert (await _cli("export", "--store", sqlite_url, "-o", str(target)))[0] == 0

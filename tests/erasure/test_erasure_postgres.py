@@ -39,11 +39,15 @@ async def test_erased_words_are_in_no_postgres_table(
     thread = await create_thread(client, admin)
     await post_message(client, bob, thread["id"], words)
     await post_message(client, admin, thread["id"], kept)
+    # A thread's title and metadata are its creator's words, erased with them.
+    bobs = await create_thread(client, bob, title=f"{words}-title", metadata={"m": f"{words}-m"})
     response = await client.post("/admin/erasures", json={"subject": "u_bob"}, headers=admin)
     assert response.status == 202
     page = await client.get(f"/chat/threads/{thread['id']}/messages", headers=admin)
     contents = [m["content"] for m in (await page.json())["data"]]
     assert contents == [None, kept]
+    erased = await client.get(f"/chat/threads/{bobs['id']}", headers=admin)
+    assert ((await erased.json())["title"], (await erased.json())["metadata"]) == (None, {})
     dumped = await _table_bytes(postgres_url)
     assert words.encode() not in dumped and kept.encode() not in dumped
 
