@@ -11,6 +11,7 @@ from __future__ import annotations
 import enum
 import gc
 import sys
+import tracemalloc
 import uuid
 from collections.abc import AsyncIterator, Iterable
 from datetime import UTC, datetime
@@ -18,6 +19,7 @@ from pathlib import Path
 from types import FunctionType, ModuleType
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -276,3 +278,26 @@ def test_letting_go_and_taking_back_keep_the_kept_messages_in_order(
         kept = list(state.kept())
         assert len({m.seq for m in kept}) == len(kept)
         assert state.kept_bytes == sum(m.size for m in kept)
+
+
+def _block_holding(produce: Any) -> tuple[bytes, int]:
+    """Return what produce() returns and the size of the smallest traced block that holds it."""
+    tracemalloc.start()
+    try:
+        made = produce()
+        traces = tracemalloc.take_snapshot().traces
+    finally:
+        tracemalloc.stop()
+    return made, min(trace.size for trace in traces if trace.size >= len(made))
+
+
+@pytest.mark.parametrize("chars", [20, 32_000])
+def test_a_kept_view_holds_its_bytes_in_an_allocation_of_their_own_length(chars: int) -> None:
+    # orjson.dumps' own answer sits in a block of 4 KiB at the least, some 8x for long text.
+    state = message_state(_payload(_posted(1)), _posted(1), None)
+    state.content = "y" * chars
+    view = state.view("th_x")
+    encoded, block = _block_holding(view.json_bytes)
+    assert len(encoded) > chars and block <= len(encoded) + 64
+    raw, raw_block = _block_holding(lambda: orjson.dumps(view.to_json()))
+    assert raw == encoded and raw_block > 2 * block  # what kept_json saves

@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 
 from chat_core.presenter import EventPresenter
-from chat_core.views import rfc3339
+from chat_core.views import kept_json, rfc3339
 from events.store.base import RecordedEvent
 
 __all__ = ["EventRenderer"]
@@ -52,7 +52,7 @@ class EventRenderer:
         cached = self._cache.get(item.position)
         if cached is not None and cached[0] is token:
             return cached[1]
-        encoded = orjson.dumps(self._shape(item, data))
+        encoded = kept_json(self._shape(item, data))
         self._cache[item.position] = (token, encoded)
         if len(self._cache) > self._capacity:
             self._cache.popitem(last=False)
