@@ -50,6 +50,9 @@ from events.store.subscription import HeadNotifier, follow
 
 __all__ = ["GroupCommitStore", "PendingAppend", "StoreObserver", "WriterStats", "decide"]
 
+# Where the payload is in an encoded row (less its position): both stores' column order.
+PAYLOAD_CELL = 11
+
 
 log = logging.getLogger("events.store")
 
@@ -292,14 +295,17 @@ class GroupCommitStore(PagedReads):
             return
         seconds = time.perf_counter() - started
         committed: list[RecordedEvent] = []
+        sizes: list[int] = []
         for item in batch:
             item.settle()
             if type(item.outcome) is list:
                 committed += item.outcome
+                if self._hold_commits:
+                    sizes += [len(row[PAYLOAD_CELL]) for row in item.rows]
         self.stats.record_commit(appends=len(batch), events=len(committed), seconds=seconds)
         # Advanced on the loop, after commit: a woken subscriber reads everything up to head,
         # and with held commits one that is nearly live takes them from here.
-        self._notifier.advance(head, committed if self._hold_commits else None)
+        self._notifier.advance(head, committed if self._hold_commits else None, sizes)
 
     def _idempotency_row(self, record: IdempotencyRecord) -> tuple[Any, ...]:
         created_at = record.created_at

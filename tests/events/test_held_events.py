@@ -11,6 +11,7 @@ from events.store.base import EventFilter, RecordedEvent
 from events.store.sqlite import SQLiteEventStore
 from events.store.subscription import HeadNotifier
 from tests.events.factories import make_event, make_events
+from tests.events.payloads import Noted
 
 
 async def open_sqlite(tmp_path: Path) -> SQLiteEventStore:
@@ -100,3 +101,37 @@ def test_the_notifier_holds_only_what_it_can_vouch_for() -> None:
     notifier.advance(25)
     assert notifier.held_after(22) is None
     assert notifier.held_after(25) == []
+
+
+def test_the_notifier_holds_the_newest_events_within_its_byte_budget() -> None:
+    notifier = HeadNotifier(0, hold=100, hold_bytes=1000)
+    notifier.advance(3, [recorded(1), recorded(2), recorded(3)], [400, 400, 400])
+    assert [item.position for item in notifier.held_after(0) or []] == [1, 2, 3]
+    # Past twice the bytes (2,500 > 2,000), the newest that fit the budget stay: 5 and 6.
+    notifier.advance(6, [recorded(4), recorded(5), recorded(6)], [400, 400, 500])
+    assert notifier.held_after(3) is None
+    assert [item.position for item in notifier.held_after(4) or []] == [5, 6]
+    # One event over the whole budget is not held at all; what comes after it is.
+    notifier.advance(7, [recorded(7)], [5000])
+    assert notifier.held_after(6) is None and notifier.held_after(7) == []
+    notifier.advance(8, [recorded(8)], [10])
+    assert [item.position for item in notifier.held_after(7) or []] == [8]
+
+
+async def test_the_sqlite_writer_hands_payload_sizes_so_long_events_are_held_fewer(
+    tmp_path: Path,
+) -> None:
+    store = await open_sqlite(tmp_path)
+    try:
+        notifier = store.notifier
+        notifier._hold_bytes = 4096  # four of the long events below
+        for version in range(1, 41):
+            long = Noted(text="x" * 1000, priority=version)
+            await store.append("s", [make_event("s", version, payload=long)], version - 1)
+        assert notifier.held_after(0) is None  # the oldest were let go
+        held = notifier.held_after(40 - 4)
+        assert held is not None and [item.position for item in held] == [37, 38, 39, 40]
+        everything = await take(store.subscribe(), 40)
+    finally:
+        await store.close()
+    assert [item.position for item in everything] == list(range(1, 41))
