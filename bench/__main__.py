@@ -21,6 +21,7 @@ BENCHMARKS = [
     "jwt_attacks",
     "streams",
     "erasure",
+    "consumers",
     "postgres",
     "soak",
 ]

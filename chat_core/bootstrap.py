@@ -17,6 +17,7 @@ from datetime import datetime
 from attrs import frozen
 
 from chat_core.caches import StreamCache, ThreadCache
+from chat_core.consumers import Consumers
 from chat_core.erasure import ErasureHandler
 from chat_core.fold import message_subjects
 from chat_core.handlers import ChatHandlers
@@ -32,6 +33,7 @@ from chat_core.tokens.rotating import configured_jwks
 from chat_core.writer import utc_now
 from events.bus import LogFollower, MessageBus
 from events.codec import EventCodec
+from events.consumers import MemoryCheckpointStore, open_checkpoint_store
 from events.crypto import MasterKey, new_data_key
 from events.keys import KeyRing, KeyStore, MemoryKeyStore, open_key_store
 from events.store import EventStore, RecordedEvent, open_store
@@ -66,6 +68,8 @@ class ChatCore:
     # Live events of each stream for the stream transports (SSE, WebSocket).
     hub: StreamHub
     follower: LogFollower
+    # Durable consumers: checkpoints in the store, long polls woken by the follower.
+    consumers: Consumers
     clock: Callable[[], datetime] = utc_now
 
     async def close(self) -> None:
@@ -73,6 +77,7 @@ class ChatCore:
         await self.follower.stop()
         self.hub.stop()
         await self.erasures.close()
+        await self.consumers.checkpoints.close()
         await self.store.close()
         await self.keys.store.close()
 
@@ -194,7 +199,15 @@ async def bootstrap(
         store=store, threads=threads, temperatures=temperatures, temperature_defaults=defaults
     )
     hub = StreamHub()
-    follower = await _follow_log(store, bus, erasures=erasures, hub=hub)
+    checkpoints = (
+        MemoryCheckpointStore(store)
+        if ephemeral
+        else await open_checkpoint_store(settings.store_url, events=store)
+    )
+    consumers = Consumers(
+        store=store, checkpoints=checkpoints, keys=keys, converter=codec.converter, clock=clock
+    )
+    follower = await _follow_log(store, bus, erasures=erasures, hub=hub, consumers=consumers)
     return ChatCore(
         settings=settings,
         store=store,
@@ -208,12 +221,18 @@ async def bootstrap(
         threads=threads,
         hub=hub,
         follower=follower,
+        consumers=consumers,
         clock=clock,
     )
 
 
 async def _follow_log(
-    store: EventStore, bus: MessageBus, *, erasures: ErasureHandler, hub: StreamHub
+    store: EventStore,
+    bus: MessageBus,
+    *,
+    erasures: ErasureHandler,
+    hub: StreamHub,
+    consumers: Consumers,
 ) -> LogFollower:
     """Subscribe this process's consumers of events, then follow the log from its head.
 
@@ -223,6 +242,7 @@ async def _follow_log(
     """
     bus.subscribe(erasures.observe, event_type=ErasureRecorded.event_type)
     bus.subscribe(hub.dispatch)
+    bus.subscribe(consumers.observe)
     follower = LogFollower(store, bus)
     follower.start(after_position=await store.head_position())
     return follower

@@ -53,8 +53,24 @@ _V2 = """
 CREATE INDEX idempotency_by_age ON idempotency (created_at);
 """
 
+# Durable consumers (events.consumers): a checkpoint per name in a tenant and env, and the
+# index that reads a tenant and env's events from a position in order without sorting
+# (the type index needs a type, or sorts every row of the tenant after the position).
+_V3 = """
+CREATE TABLE consumers (
+    tenant text NOT NULL,
+    env text NOT NULL,
+    name text NOT NULL,
+    types text[] NOT NULL,
+    position bigint NOT NULL,
+    created_at timestamptz NOT NULL,
+    PRIMARY KEY (tenant, env, name)
+);
+CREATE INDEX events_by_tenant_env ON events (tenant, env, position);
+"""
+
 # Migration n brings schema version n-1 to n; append new ones, never edit old ones.
-_MIGRATIONS = (_V1, _V2)
+_MIGRATIONS = (_V1, _V2, _V3)
 SCHEMA_VERSION = len(_MIGRATIONS)
 
 _VERSION_TABLE = "CREATE TABLE IF NOT EXISTS chat_core_schema (version integer PRIMARY KEY)"

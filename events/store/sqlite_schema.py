@@ -48,8 +48,24 @@ _V2 = """
 CREATE INDEX idempotency_by_age ON idempotency (created_at);
 """
 
+# Durable consumers (events.consumers): a checkpoint per name in a tenant and env, and the
+# index that reads a tenant and env's events from a position in order without sorting
+# (the type index needs a type, or sorts every row of the tenant after the position).
+_V3 = """
+CREATE TABLE consumers (
+    tenant TEXT NOT NULL,
+    env TEXT NOT NULL,
+    name TEXT NOT NULL,
+    types TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (tenant, env, name)
+) WITHOUT ROWID;
+CREATE INDEX events_by_tenant_env ON events (tenant, env, position);
+"""
+
 # Migration n brings user_version n-1 to n; append new ones, never edit old ones.
-_MIGRATIONS = (_V1, _V2)
+_MIGRATIONS = (_V1, _V2, _V3)
 SCHEMA_VERSION = len(_MIGRATIONS)
 
 

@@ -12,7 +12,13 @@ from aiohttp import web, web_response
 from chat_core.bootstrap import ChatCore
 from chat_core.idempotency import keep_purging
 from chat_core.ratelimit import RateLimiter
-from transports.http import chat_views, erasure_views, ops_views, temperature_views
+from transports.http import (
+    admin_consumers,
+    chat_views,
+    erasure_views,
+    ops_views,
+    temperature_views,
+)
 from transports.http.admission import add_route_table, new_application
 from transports.http.app_keys import CORE, LIMITER, READINESS
 from transports.http.console_views import console_enabled, console_routes
@@ -43,6 +49,7 @@ def create_app(core: ChatCore, *, streams: StreamSettings | None = None) -> web.
         chat_views.routes,
         temperature_views.routes,
         erasure_views.routes,
+        admin_consumers.routes,
     ):
         add_route_table(app, table)
     add_streams(app, streams or StreamSettings())

@@ -12,6 +12,7 @@ from typing import Any
 
 from chat_core.erasure import ERASURE_ID_PATTERN
 from transports.http.erasure_views import SUBJECT_PATTERN
+from transports.http.openapi_consumers import CONSUMER_OPERATIONS, CONSUMER_TAG
 from transports.http.openapi_events import EVENT_SCHEMAS
 from transports.http.openapi_frames import FRAME_SCHEMAS
 from transports.http.openapi_parts import (
@@ -291,6 +292,8 @@ OPERATIONS: dict[tuple[str, str], Spec] = {
 }
 
 
+OPERATIONS.update(CONSUMER_OPERATIONS)
+
 CONSOLE_OPERATIONS = frozenset({("GET", "/"), ("GET", "/console/{asset}")})
 
 
@@ -320,7 +323,10 @@ def openapi_document(*, console: bool = True) -> dict[str, Any]:
         },
         "servers": [{"url": "/"}],
         "security": [{"bearer": []}],
-        "tags": [{"name": name} for name in ("chat", "erasure", "temperature", "operations")],
+        "tags": [
+            {"name": name}
+            for name in ("chat", "erasure", CONSUMER_TAG, "temperature", "operations")
+        ],
         "paths": _paths(console=console),
         "components": {
             "securitySchemes": {

@@ -15,7 +15,23 @@ from chat_core.presenter import EventPresenter
 from chat_core.views import kept_json, rfc3339
 from events.store.base import RecordedEvent
 
-__all__ = ["EventRenderer"]
+__all__ = ["EventRenderer", "event_shape"]
+
+
+def event_shape(item: RecordedEvent, data: dict[str, Any]) -> dict[str, Any]:
+    """Return the streams' shape of one event, given its data as clients may see it."""
+    event = item.event
+    return {
+        "type": event.type,
+        "version": event.version,
+        "position": item.position,
+        "event_id": str(event.event_id),
+        "tenant": event.tenant,
+        "env": event.env.value,
+        "request_id": event.request_id,
+        "occurred_at": rfc3339(event.occurred_at),
+        "data": data,
+    }
 
 
 class EventRenderer:
@@ -31,20 +47,7 @@ class EventRenderer:
         data, _token = await self._presenter.data(item)
         return self._shape(item, data)
 
-    @staticmethod
-    def _shape(item: RecordedEvent, data: dict[str, Any]) -> dict[str, Any]:
-        event = item.event
-        return {
-            "type": event.type,
-            "version": event.version,
-            "position": item.position,
-            "event_id": str(event.event_id),
-            "tenant": event.tenant,
-            "env": event.env.value,
-            "request_id": event.request_id,
-            "occurred_at": rfc3339(event.occurred_at),
-            "data": data,
-        }
+    _shape = staticmethod(event_shape)
 
     async def encode(self, item: RecordedEvent) -> bytes:
         """Return the event's JSON bytes; a live event fanned out to many is encoded once."""
