@@ -107,23 +107,38 @@ class EventCodec:
 
         return decode
 
-    def to_dict(self, event: DatasetEvent) -> dict[str, Any]:
-        """Return the envelope as plain JSON-ready data."""
-        return {
+    def to_dict(
+        self,
+        event: DatasetEvent,
+        *,
+        position: int | None = None,
+        payload: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Return the envelope as plain JSON-ready data.
+
+        With a position (an export record) it stands after version; a payload given
+        replaces the event's own, as an export view shows it.
+        """
+        document: dict[str, Any] = {
             "event_id": str(event.event_id),
             "type": event.type,
             "schema_version": event.schema_version,
             "stream": event.stream,
             "version": event.version,
-            "tenant": event.tenant,
-            "env": event.env.value,
-            "request_id": event.request_id,
-            "trace_id": event.trace_id,
-            "actor": event.actor,
-            "occurred_at": event.occurred_at.isoformat(),
-            "payload": self.converter.unstructure(event.payload),
-            "metadata": dict(event.metadata),
         }
+        if position is not None:
+            document["position"] = position
+        document.update(
+            tenant=event.tenant,
+            env=event.env.value,
+            request_id=event.request_id,
+            trace_id=event.trace_id,
+            actor=event.actor,
+            occurred_at=event.occurred_at.isoformat(),
+            payload=self.converter.unstructure(event.payload) if payload is None else payload,
+            metadata=dict(event.metadata),
+        )
+        return document
 
     def encode(self, event: DatasetEvent) -> bytes:
         """Serialise a whole event as one JSON document."""

@@ -1,4 +1,4 @@
-"""Event stores: the protocol, its backends, and opening one from a URL.
+"""Event stores: the port, its backends, and opening one from a URL.
 
 The port's names are re-exported as `name as name` (PEP 484's explicit re-export), so
 that they are listed once, in base.__all__, and not again here.

@@ -19,8 +19,10 @@ instances commit too and subscribers read back), and `group_commit` (False commi
 append in its own call: PostgreSQL can, and the memory store, whose write never awaits,
 always does).
 
-One module, a little over 300 lines, for the loop, the append it carries and the
-counters it keeps: they are one concept, and every append runs through all of them.
+GroupCommitStore is also the store's port (base.EventStore), so the write half of the
+contract is stated here. One module, some 340 lines, for the loop, the append it
+carries, the counters it keeps and that contract: they are one concept, and every append
+runs through all of them.
 """
 
 from __future__ import annotations
@@ -29,13 +31,15 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Sequence
+from datetime import datetime
 from typing import Any, Protocol
 
 import attrs
 
 from events.codec import EventCodec
 from events.envelope import DatasetEvent
-from events.store.base import (
+from events.store.reads import PagedReads, RowCodec, Statements
+from events.store.records import (
     ConcurrencyError,
     EventFilter,
     IdempotencyConflict,
@@ -45,7 +49,6 @@ from events.store.base import (
     StoreError,
     check_batch,
 )
-from events.store.reads import PagedReads, RowCodec, Statements
 from events.store.subscription import HeadNotifier, follow
 
 __all__ = ["GroupCommitStore", "PendingAppend", "StoreObserver", "WriterStats", "decide"]
@@ -168,7 +171,11 @@ def decide(
 
 
 class GroupCommitStore(PagedReads):
-    """Append through one writer that commits every waiting append at once; read in pages."""
+    """An append-only log of DatasetEvents in streams, with one global order.
+
+    Appends go through one writer that commits every waiting append at once; reads go
+    in pages. The store's port (base.EventStore) is this class.
+    """
 
     statements: Statements
     row_codec: RowCodec
@@ -215,7 +222,12 @@ class GroupCommitStore(PagedReads):
         *,
         idempotency: IdempotencyRecord | None = None,
     ) -> list[RecordedEvent]:
-        """Queue the append for the writer and return once its transaction has committed."""
+        """Append events durably, all or nothing, if the stream is at expected_version.
+
+        expected_version None appends whatever the version; 0 means the stream must not
+        exist. The events' versions must follow on from the stream's version. The append
+        queues for the writer and returns once its transaction has committed.
+        """
         if self._closing:
             raise StoreClosed("the store is closed")
         events = list(events)
@@ -244,14 +256,14 @@ class GroupCommitStore(PagedReads):
     def subscribe(
         self, *, after_position: int = 0, event_filter: EventFilter | None = None
     ) -> AsyncIterator[RecordedEvent]:
-        """Yield matching events after a position, then each new one as it commits."""
+        """Yield every matching event after a position, then each new one as it commits."""
         self._check_open()
         return follow(
             self.read_all, self._notifier, after_position=after_position, event_filter=event_filter
         )
 
     async def close(self) -> None:
-        """Commit what is pending, stop the writer, and release the backend's connections."""
+        """Finish pending appends, stop the writer, and release the backend's connections."""
         if self._closing:
             if self._writer is not None:
                 await asyncio.shield(self._writer)
@@ -322,6 +334,18 @@ class GroupCommitStore(PagedReads):
 
     async def _write(self, batch: list[PendingAppend]) -> int:
         """Write what fits of the batch in one transaction, set each outcome, return the head."""
+        raise NotImplementedError
+
+    async def purge_idempotency(self, *, before: datetime, limit: int = 1000) -> int:
+        """Delete up to limit idempotency records created before a time; return how many.
+
+        Records are derived state (replay rebuilds them from event metadata); the events
+        they answered stay in the log.
+        """
+        raise NotImplementedError
+
+    async def probe_write(self) -> None:
+        """Raise unless the store can take a write now: commit one that leaves nothing behind."""
         raise NotImplementedError
 
     async def _release(self) -> None:

@@ -14,9 +14,9 @@ from typing import Any
 
 from events.codec import EventCodec
 from events.envelope import DatasetEvent
-from events.store.base import EventFilter, IdempotencyRecord, RecordedEvent
 from events.store.group_commit import GroupCommitStore, PendingAppend, decide
 from events.store.reads import RowCodec
+from events.store.records import EventFilter, IdempotencyRecord, RecordedEvent
 
 __all__ = ["MemoryEventStore"]
 

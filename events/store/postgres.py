@@ -28,13 +28,13 @@ from typing import Any
 import asyncpg
 
 from events.codec import EventCodec
-from events.store.base import EventFilter, RecordedEvent, StoreError
 from events.store.group_commit import GroupCommitStore, PendingAppend, WriterStats
 from events.store.postgres_listener import HeadListener
 from events.store.postgres_rows import SELECT, RowDecoder, encode_event, filter_clause
 from events.store.postgres_schema import migrate
 from events.store.postgres_writer import write_batch
 from events.store.reads import RowCodec, Statements
+from events.store.records import EventFilter, RecordedEvent, StoreError
 
 __all__ = ["PostgresEventStore", "WriterStats"]
 

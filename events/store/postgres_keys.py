@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from events.keys.keystore import StoredKey
+from events.store import key_statements as sql
 from events.store.postgres_schema import MIGRATION_LOCK
 
 __all__ = ["PostgresKeyStore"]
@@ -33,18 +34,6 @@ CREATE TABLE IF NOT EXISTS data_keys (
     PRIMARY KEY (tenant, subject, key_id)
 )
 """
-_COLUMNS = "tenant, subject, key_id, wrapped, master_id, created_at"
-_INSERT = (
-    f"INSERT INTO data_keys ({_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6) "  # noqa: S608
-    "ON CONFLICT DO NOTHING"
-)
-_ONE = f"SELECT {_COLUMNS} FROM data_keys WHERE tenant = $1 AND subject = $2 AND key_id = $3"  # noqa: S608
-_SUBJECT = f"SELECT {_COLUMNS} FROM data_keys WHERE tenant = $1 AND subject = $2 ORDER BY key_id"  # noqa: S608
-_ALL = f"SELECT {_COLUMNS} FROM data_keys ORDER BY tenant, subject, key_id"  # noqa: S608
-_DESTROY = (
-    "UPDATE data_keys SET wrapped = NULL, destroyed_at = $1 "
-    "WHERE tenant = $2 AND subject = $3 AND wrapped IS NOT NULL"
-)
 # Some transaction, anywhere on the server, is as old as the newest destroy: a snapshot
 # may see the old tuple, or be taken from it (a new session's first snapshot counts every
 # running transaction, whatever its database), so a rewrite now would keep it.
@@ -58,11 +47,12 @@ SELECT EXISTS (
 )
 """
 LOCK_WAIT_MS = 100
-_FOREIGN = "SELECT master_id FROM data_keys WHERE wrapped IS NOT NULL AND master_id <> $1 LIMIT 1"
-_REWRAP = (
-    "UPDATE data_keys SET wrapped = $1, master_id = $2 WHERE tenant = $3 AND subject = $4 "
-    "AND key_id = $5 AND wrapped IS NOT NULL AND master_id = $6"
-)
+_INSERT = sql.numbered(sql.INSERT)
+_ONE = sql.numbered(sql.ONE)
+_SUBJECT = sql.numbered(sql.SUBJECT)
+_DESTROY = sql.numbered(sql.DESTROY)
+_FOREIGN = sql.numbered(sql.FOREIGN)
+_REWRAP = sql.numbered(sql.REWRAP)
 
 
 class PostgresKeyStore:
@@ -114,22 +104,14 @@ class PostgresKeyStore:
         return True
 
     async def all_keys(self) -> list[StoredKey]:
-        return [_key(row) for row in await self._pool.fetch(_ALL)]
+        return [_key(row) for row in await self._pool.fetch(sql.ALL)]
 
     async def foreign_master(self, master_id: str) -> str | None:
         found: str | None = await self._pool.fetchval(_FOREIGN, master_id)
         return found
 
     async def rewrap_key(self, key: StoredKey, *, previous_master: str) -> bool:
-        status: str = await self._pool.execute(
-            _REWRAP,
-            key.wrapped,
-            key.master_id,
-            key.tenant,
-            key.subject,
-            key.key_id,
-            previous_master,
-        )
+        status: str = await self._pool.execute(_REWRAP, *sql.rewrap_params(key, previous_master))
         return status.rsplit(" ", 1)[-1] != "0"
 
     async def close(self) -> None:
@@ -137,11 +119,4 @@ class PostgresKeyStore:
 
 
 def _key(row: Any) -> StoredKey:
-    return StoredKey(
-        tenant=row["tenant"],
-        subject=row["subject"],
-        key_id=row["key_id"],
-        wrapped=None if row["wrapped"] is None else bytes(row["wrapped"]),
-        master_id=row["master_id"],
-        created_at=row["created_at"],
-    )
+    return sql.stored_key(row, lambda created_at: created_at)

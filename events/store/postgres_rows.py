@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Any
 
 import orjson
 
 from events.codec import EventCodec
-from events.envelope import DatasetEvent, Env
+from events.envelope import DatasetEvent
 from events.ids import uuid_of_int
-from events.store.base import EventFilter, IdempotencyRecord
 from events.store.postgres_schema import COLUMNS
+from events.store.records import EventFilter
 from events.store.row_decoder import Row
 from events.store.row_decoder import RowDecoder as SharedRowDecoder
 
-__all__ = ["SELECT", "RowDecoder", "decode_idempotency", "encode_event", "filter_clause"]
+__all__ = ["SELECT", "RowDecoder", "encode_event", "filter_clause"]
 
 
 def encode_event(codec: EventCodec, event: DatasetEvent) -> Row:
@@ -51,36 +50,17 @@ def _std_uuid(value: uuid.UUID) -> uuid.UUID:
     return uuid_of_int(value.int)
 
 
-def decode_idempotency(row: Row) -> IdempotencyRecord:
-    """Return the record of an idempotency row."""
-    key, fingerprint, status, body, created_at = row
-    created: datetime = created_at
-    return IdempotencyRecord(
-        key=key, fingerprint=fingerprint, status=status, body=bytes(body), created_at=created
-    )
-
-
 def filter_clause(event_filter: EventFilter | None, first: int) -> tuple[list[str], list[Any]]:
     """Return SQL conditions whose parameters are numbered from first, and those parameters."""
-    if event_filter is None:
-        return [], []
     conditions: list[str] = []
     params: list[Any] = []
-    for column, values in (
-        ("tenant", event_filter.tenants),
-        ("env", {Env(env).value for env in event_filter.envs}),
-        ("type", event_filter.types),
-        ("stream", event_filter.streams),
-    ):
-        if values:
-            params.append(sorted(values))
-            conditions.append(f"{column} = ANY(${first + len(params) - 1}::text[])")
-    if event_filter.since is not None:
-        params.append(event_filter.since)
-        conditions.append(f"occurred_at >= ${first + len(params) - 1}")
-    if event_filter.until is not None:
-        params.append(event_filter.until)
-        conditions.append(f"occurred_at < ${first + len(params) - 1}")
+    for column, operator, value in [] if event_filter is None else event_filter.conditions():
+        mark = f"${first + len(params)}"
+        if operator == "IN":
+            conditions.append(f"{column} = ANY({mark}::text[])")
+        else:
+            conditions.append(f"{column} {operator} {mark}")
+        params.append(value)
     return conditions, params
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from events.store.base import StoreError
+from events.store.records import StoreError
 
 __all__ = ["APPEND_LOCK", "CHANNEL", "COLUMNS", "MIGRATION_LOCK", "SCHEMA_VERSION", "migrate"]
 

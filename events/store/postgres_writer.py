@@ -17,13 +17,13 @@ from typing import Any
 
 import asyncpg
 
-from events.store.base import (
+from events.store.group_commit import PendingAppend, decide
+from events.store.postgres_schema import APPEND_LOCK, CHANNEL, COLUMNS
+from events.store.records import (
     IdempotencyConflict,
     InvalidAppend,
     StoreError,
 )
-from events.store.group_commit import PendingAppend, decide
-from events.store.postgres_schema import APPEND_LOCK, CHANNEL, COLUMNS
 
 __all__ = ["write_batch"]
 

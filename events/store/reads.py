@@ -16,7 +16,7 @@ import attrs
 
 from events.codec import EventCodec
 from events.envelope import DatasetEvent
-from events.store.base import (
+from events.store.records import (
     DECODE_CHUNK,
     EventFilter,
     IdempotencyRecord,
@@ -120,7 +120,7 @@ class PagedReads:
     _closed: bool
 
     async def stream_version(self, stream: str) -> int:
-        """Return the stream's newest version, 0 when it has none."""
+        """Return the stream's current version (0 when it has no event)."""
         row = await self._fetchrow(self.statements.stream_version, stream)
         return int(row[0])
 
@@ -133,10 +133,16 @@ class PagedReads:
         return await self._fetch_decoded(sql.read_stream, stream, after_version, limit_param)
 
     async def list_streams(self, *, after: str | None = None, limit: int = 1000) -> list[str]:
-        """Return stream names after a name, in order, from the (stream, version) index.
+        """Return up to limit names of streams that have events, each once, after a name.
 
-        Each backend walks that unique index in order from after (see its statements), so a
-        page costs its own streams' index entries, never a sort or a scan of the table.
+        Names come in ascending order, so passing the last name of a page as after reads
+        the next one, and a page shorter than limit is the last: a caller can walk every
+        stream of a log of any size holding one page of names. The order is the backend's
+        order of text: code point order in memory and SQLite, the database's collation in
+        PostgreSQL (code point order too under the C and C.UTF-8 collations). Each backend
+        walks the unique (stream, version) index in order from after (see its
+        statements), so a page costs its own streams' index entries, never a sort or a
+        scan of the table.
         """
         self._check_open()
         if limit < 1:
@@ -156,7 +162,10 @@ class PagedReads:
         limit: int | None = None,
         descending: bool = False,
     ) -> AsyncIterator[RecordedEvent]:
-        """Yield matching events page by page, so memory stays flat however long the log."""
+        """Stream the log's events between two positions that pass the filter.
+
+        They come page by page, so memory stays flat however long the log.
+        """
         self._check_open()
         sql, params = self._range_query(event_filter, descending)
         decode = self._decoder.decode
@@ -174,7 +183,7 @@ class PagedReads:
                     yield item
 
     async def head_position(self) -> int:
-        """Return the newest committed position."""
+        """Return the global position of the newest event (0 for an empty log)."""
         row = await self._fetchrow(self.statements.head)
         return int(row[0])
 
@@ -194,7 +203,7 @@ class PagedReads:
         )
 
     async def ping(self) -> None:
-        """Run the cheapest query there is."""
+        """Raise unless the store answers: run the cheapest query there is."""
         await self._fetchrow("SELECT 1")
 
     def _check_open(self) -> None:

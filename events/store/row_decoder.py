@@ -11,7 +11,7 @@ import orjson
 from events.codec import CodecError, EventCodec, PayloadDecoder, UndecodableEvent
 from events.envelope import Env
 from events.fastpath import event_from_columns
-from events.store.base import RecordedEvent
+from events.store.records import RecordedEvent
 
 __all__ = ["ENV_OF", "Row", "RowDecoder"]
 

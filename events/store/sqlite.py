@@ -17,10 +17,10 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from events.codec import EventCodec
-from events.store.base import RecordedEvent, StoreClosed
 from events.store.group_commit import GroupCommitStore, PendingAppend, WriterStats
 from events.store.raw import RowPages
 from events.store.reads import RowCodec, Statements
+from events.store.records import RecordedEvent, StoreClosed
 from events.store.sqlite_checkpoint import Checkpointer, hand_over_checkpoints, restart_wal
 from events.store.sqlite_rows import SELECT, RowDecoder, encode_event, encode_time, range_query
 from events.store.sqlite_schema import connect, migrate

@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from events.keys.keystore import StoredKey
+from events.store import key_statements as sql
 from events.store.sqlite_rows import encode_time
 from events.store.sqlite_schema import connect
 
@@ -38,20 +39,6 @@ CREATE TABLE IF NOT EXISTS data_keys (
     PRIMARY KEY (tenant, subject, key_id)
 ) WITHOUT ROWID
 """
-_COLUMNS = "tenant, subject, key_id, wrapped, master_id, created_at"
-_INSERT = f"INSERT OR IGNORE INTO data_keys ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)"  # noqa: S608
-_ONE = f"SELECT {_COLUMNS} FROM data_keys WHERE tenant = ? AND subject = ? AND key_id = ?"  # noqa: S608
-_SUBJECT = f"SELECT {_COLUMNS} FROM data_keys WHERE tenant = ? AND subject = ? ORDER BY key_id"  # noqa: S608
-_ALL = f"SELECT {_COLUMNS} FROM data_keys ORDER BY tenant, subject, key_id"  # noqa: S608
-_DESTROY = (
-    "UPDATE data_keys SET wrapped = NULL, destroyed_at = ? "
-    "WHERE tenant = ? AND subject = ? AND wrapped IS NOT NULL"
-)
-_FOREIGN = "SELECT master_id FROM data_keys WHERE wrapped IS NOT NULL AND master_id <> ? LIMIT 1"
-_REWRAP = (
-    "UPDATE data_keys SET wrapped = ?, master_id = ? WHERE tenant = ? AND subject = ? "
-    "AND key_id = ? AND wrapped IS NOT NULL AND master_id = ?"
-)
 
 
 class SQLiteKeyStore:
@@ -79,41 +66,33 @@ class SQLiteKeyStore:
         )
 
         def insert(conn: sqlite3.Connection) -> list[Any]:
-            conn.execute(_INSERT, row)
-            return list(conn.execute(_ONE, row[:3]).fetchone())
+            conn.execute(sql.INSERT, row)
+            return list(conn.execute(sql.ONE, row[:3]).fetchone())
 
         return _key(await self._run(insert))
 
     async def subject_keys(self, tenant: str, subject: str) -> list[StoredKey]:
-        rows = await self._run(lambda conn: conn.execute(_SUBJECT, (tenant, subject)).fetchall())
+        rows = await self._run(lambda conn: conn.execute(sql.SUBJECT, (tenant, subject)).fetchall())
         return [_key(row) for row in rows]
 
     async def destroy_keys(self, tenant: str, subject: str) -> int:
-        now = encode_time(self._clock())
-
-        return await self._run(lambda conn: conn.execute(_DESTROY, (now, tenant, subject)).rowcount)
+        params = (encode_time(self._clock()), tenant, subject)
+        return await self._run(lambda conn: conn.execute(sql.DESTROY, params).rowcount)
 
     async def scrub(self) -> bool:
         return await self._run(_scrub)
 
     async def all_keys(self) -> list[StoredKey]:
-        rows = await self._run(lambda conn: conn.execute(_ALL).fetchall())
+        rows = await self._run(lambda conn: conn.execute(sql.ALL).fetchall())
         return [_key(row) for row in rows]
 
     async def rewrap_key(self, key: StoredKey, *, previous_master: str) -> bool:
-        params = (
-            key.wrapped,
-            key.master_id,
-            key.tenant,
-            key.subject,
-            key.key_id,
-            previous_master,
-        )
-        changed = await self._run(lambda conn: conn.execute(_REWRAP, params).rowcount)
+        params = sql.rewrap_params(key, previous_master)
+        changed = await self._run(lambda conn: conn.execute(sql.REWRAP, params).rowcount)
         return bool(changed)
 
     async def foreign_master(self, master_id: str) -> str | None:
-        row = await self._run(lambda conn: conn.execute(_FOREIGN, (master_id,)).fetchone())
+        row = await self._run(lambda conn: conn.execute(sql.FOREIGN, (master_id,)).fetchone())
         return None if row is None else str(row[0])
 
     async def close(self) -> None:
@@ -149,11 +128,4 @@ def _scrub(conn: sqlite3.Connection) -> bool:
 
 
 def _key(row: Any) -> StoredKey:
-    return StoredKey(
-        tenant=row[0],
-        subject=row[1],
-        key_id=row[2],
-        wrapped=None if row[3] is None else bytes(row[3]),
-        master_id=row[4],
-        created_at=datetime.fromisoformat(row[5]),
-    )
+    return sql.stored_key(row, datetime.fromisoformat)

@@ -26,7 +26,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from events.store.base import StoreError
+from events.store.records import StoreError
 
 __all__ = ["FileServed", "serving_lock"]
 

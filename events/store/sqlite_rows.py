@@ -12,9 +12,9 @@ from typing import Any
 import orjson
 
 from events.codec import EventCodec
-from events.envelope import DatasetEvent, Env
+from events.envelope import DatasetEvent
 from events.ids import uuid_of_int
-from events.store.base import EventFilter
+from events.store.records import EventFilter
 from events.store.row_decoder import Row
 from events.store.row_decoder import RowDecoder as SharedRowDecoder
 from events.store.sqlite_schema import COLUMNS
@@ -98,26 +98,15 @@ def range_query(
 
 def filter_clause(event_filter: EventFilter | None) -> tuple[list[str], list[Any]]:
     """Return SQL conditions and their parameters that select what the filter matches."""
-    if event_filter is None:
-        return [], []
     conditions: list[str] = []
     params: list[Any] = []
-    for column, values in (
-        ("tenant", event_filter.tenants),
-        ("env", {Env(env).value for env in event_filter.envs}),
-        ("type", event_filter.types),
-        ("stream", event_filter.streams),
-    ):
-        if values:
-            ordered = sorted(values)
-            conditions.append(f"{column} IN ({', '.join('?' * len(ordered))})")
-            params.extend(ordered)
-    if event_filter.since is not None:
-        conditions.append("occurred_at >= ?")
-        params.append(encode_time(event_filter.since))
-    if event_filter.until is not None:
-        conditions.append("occurred_at < ?")
-        params.append(encode_time(event_filter.until))
+    for column, operator, value in [] if event_filter is None else event_filter.conditions():
+        if operator == "IN":
+            conditions.append(f"{column} IN ({', '.join('?' * len(value))})")
+            params.extend(value)
+        else:
+            conditions.append(f"{column} {operator} ?")
+            params.append(encode_time(value))
     return conditions, params
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from events.store.base import StoreError
+from events.store.records import StoreError
 
 __all__ = ["COLUMNS", "SCHEMA_VERSION", "connect", "migrate"]
 

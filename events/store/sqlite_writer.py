@@ -7,7 +7,8 @@ from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from events.store.base import (
+from events.store.group_commit import PendingAppend
+from events.store.records import (
     ConcurrencyError,
     IdempotencyConflict,
     InvalidAppend,
@@ -15,7 +16,6 @@ from events.store.base import (
     StoreError,
     check_batch,
 )
-from events.store.group_commit import PendingAppend
 from events.store.sqlite_schema import COLUMNS
 
 __all__ = ["StreamVersions", "write_batch"]

@@ -6,7 +6,7 @@ import asyncio
 from bisect import bisect_right
 from collections.abc import AsyncIterator, Callable, Sequence
 
-from events.store.base import EventFilter, RecordedEvent
+from events.store.records import EventFilter, RecordedEvent
 
 __all__ = ["HeadNotifier", "follow"]
 

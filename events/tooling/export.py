@@ -100,25 +100,8 @@ def export_record(
     codec: EventCodec, item: RecordedEvent, view: PayloadView | None = None
 ) -> dict[str, Any]:
     """Return one event's export object, envelope fields at the top level, position included."""
-    event = item.event
-    return {
-        "event_id": str(event.event_id),
-        "type": event.type,
-        "schema_version": event.schema_version,
-        "stream": event.stream,
-        "version": event.version,
-        "position": item.position,
-        "tenant": event.tenant,
-        "env": event.env.value,
-        "request_id": event.request_id,
-        "trace_id": event.trace_id,
-        "actor": event.actor,
-        "occurred_at": event.occurred_at.isoformat(),
-        "payload": (
-            codec.converter.unstructure(event.payload) if view is None else view.payload(item)
-        ),
-        "metadata": dict(event.metadata),
-    }
+    payload = None if view is None else view.payload(item)
+    return codec.to_dict(item.event, position=item.position, payload=payload)
 
 
 @contextmanager
