@@ -39,9 +39,10 @@ import aiohttp
 from attrs import frozen
 
 from bench.tooling import build_log
+from chat_core.settings import Settings
 from chat_core.tokens import mint_token
 
-__all__ = ["Measurement", "bench_token", "run"]
+__all__ = ["Measurement", "bench_settings", "bench_token", "run"]
 
 SECRET = b"bench-secret-bench-secret-bench-secret!!"
 ISSUER, AUDIENCE, TENANT = "bench-issuer", "chat-core", "t_bench"
@@ -85,6 +86,19 @@ def bench_token() -> str:
         sub="u_bench",
         tenants={TENANT: ["member"]},
         ttl=3600,
+    )
+
+
+def bench_settings(store_url: str) -> Settings:
+    """Return the settings of an in-process benchmark server: prod mode, no rate limit."""
+    return Settings(
+        store_url=store_url,
+        mode="prod",
+        hs256_secret=SECRET,
+        master_key=b"k" * 32,
+        issuer=ISSUER,
+        audience=AUDIENCE,
+        rate_limit=None,
     )
 
 

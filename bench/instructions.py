@@ -30,9 +30,8 @@ import tempfile
 
 from aiohttp import web
 
-from bench.http_api import AUDIENCE, ISSUER, SECRET, TENANT, bench_token
+from bench.http_api import TENANT, bench_settings, bench_token
 from chat_core.bootstrap import bootstrap
-from chat_core.settings import Settings
 from transports.cli.logs import configure_logging
 from transports.cli.main import GC_THRESHOLDS, SWITCH_INTERVAL, new_loop
 from transports.http.app import create_app
@@ -69,15 +68,7 @@ def _child(requests: int, kind: str, access_log: bool) -> None:
 
 async def _serve_and_load(folder: str, requests: int, kind: str) -> None:
     """Serve the real app on a SQLite file in folder and load it."""
-    settings = Settings(
-        store_url=f"sqlite:///{folder}/bench.db",
-        mode="prod",
-        hs256_secret=SECRET,
-        master_key=b"k" * 32,
-        issuer=ISSUER,
-        audience=AUDIENCE,
-        rate_limit=None,
-    )
+    settings = bench_settings(f"sqlite:///{folder}/bench.db")
     runner = web.AppRunner(create_app(await bootstrap(settings=settings)), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)

@@ -19,9 +19,8 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient, TestServer
 
-from bench.http_api import AUDIENCE, ISSUER, SECRET, TENANT, bench_token
+from bench.http_api import TENANT, bench_settings, bench_token
 from chat_core.bootstrap import bootstrap
-from chat_core.settings import Settings
 from transports.http.app import create_app
 
 __all__ = ["main", "trace"]
@@ -51,15 +50,7 @@ class _Trace:
 async def trace(kind: str) -> _Trace:
     """Answer one warm-up request of the kind, then trace one more and return what it entered."""
     with tempfile.TemporaryDirectory() as folder:
-        settings = Settings(
-            store_url=f"sqlite:///{folder}/trace.db",
-            mode="prod",
-            hs256_secret=SECRET,
-            master_key=b"k" * 32,
-            issuer=ISSUER,
-            audience=AUDIENCE,
-            rate_limit=None,
-        )
+        settings = bench_settings(f"sqlite:///{folder}/trace.db")
         app = create_app(await bootstrap(settings=settings))
         client = TestClient(TestServer(app))
         await client.start_server()

@@ -59,6 +59,15 @@ def test_built_from_columns_equals_the_constructed_event(event: DatasetEvent) ->
     assert type(built.metadata) is type(event.metadata)
 
 
+def test_a_field_with_a_converter_is_stored_converted() -> None:
+    # Fails when the builder stores a value its field's converter would have changed.
+    values = columns(VALID, metadata={"k": "v"})
+    built = event_from_columns(*values)
+    constructed = DatasetEvent(**dict(zip(FIELDS, values, strict=True)))
+    assert built == constructed
+    assert type(built.metadata) is type(constructed.metadata) is not dict
+
+
 @given(st.one_of(invalid_tenants, near_miss_tenants, st.just("t_unknown")))
 def test_columns_with_a_bad_tenant_are_refused(tenant: str) -> None:
     with pytest.raises(InvalidContext):
