@@ -33,7 +33,8 @@ from events.store import open_store
 from events.store.sqlite_keys import SQLiteKeyStore
 from events.store.sqlite_schema import COLUMNS, connect, migrate
 from events.tooling import Selection, export_events, open_export
-from events.tooling.parallel import ParallelLog, export_parallel, usable_cores
+from events.tooling.parallel import ParallelLog, usable_cores
+from events.tooling.parallel_export import export_parallel
 
 EXPORT_TARGET = 150_000
 POST_BUDGET = 0.10

@@ -36,12 +36,8 @@ from events.store import open_store
 from events.store.raw import SQLiteRawLog
 from events.store.sqlite_schema import COLUMNS, connect, migrate
 from events.tooling import LogVerifier, Selection, export_events, open_export
-from events.tooling.parallel import (
-    ParallelLog,
-    ParallelVerifier,
-    export_parallel,
-    usable_cores,
-)
+from events.tooling.parallel import ParallelLog, ParallelVerifier, usable_cores
+from events.tooling.parallel_export import export_parallel
 
 __all__ = ["build_log", "main", "measure", "run"]
 

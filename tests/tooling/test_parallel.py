@@ -22,7 +22,8 @@ from events.store import open_store
 from events.store.base import EventFilter
 from events.store.raw import SQLiteRawLog
 from events.tooling import LogVerifier, Selection
-from events.tooling.parallel import ParallelLog, ParallelVerifier, WorkerFailed, export_parallel
+from events.tooling.parallel import ParallelLog, ParallelVerifier, WorkerFailed
+from events.tooling.parallel_export import export_parallel
 from tests.tooling.conftest import Cli
 from tests.tooling.logs import db_path, export_bytes, record_version_twice, rows, sql
 from transports.cli.keys_cli import configured_master_key

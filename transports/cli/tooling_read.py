@@ -25,7 +25,8 @@ from events.tooling import (
     open_export,
     read_selection,
 )
-from events.tooling.parallel import ParallelLog, export_parallel
+from events.tooling.parallel import ParallelLog
+from events.tooling.parallel_export import export_parallel
 from transports.cli.keys_cli import configured_master_key
 from transports.cli.progress import progress_bar
 from transports.cli.tooling_args import selection_of, store_url
