@@ -1,23 +1,23 @@
-"""Settings from CHAT_CORE_* environment variables or matching flags, checked at start."""
+"""Settings from CHAT_CORE_* environment variables or matching flags, checked at start.
+
+The values that are more than a number are parsed in setting_values, whose SettingsError
+and TemperatureDefaults are re-exported here as `name as name`.
+"""
 
 from __future__ import annotations
 
 import base64
-import binascii
-import math
 import os
-import re
 import secrets
 from collections.abc import Mapping
 from pathlib import Path
-from types import MappingProxyType
 
-import orjson
 from attrs import field, frozen
 
+from chat_core import setting_values as values
 from chat_core.caches import CACHE_BYTES
-from chat_core.state import TemperatureState
-from chat_core.temperature import TEMPERATURE_CEILING, TEMPERATURE_FLOOR, check_temperature
+from chat_core.setting_values import SettingsError as SettingsError
+from chat_core.setting_values import TemperatureDefaults as TemperatureDefaults
 from chat_core.tokens.sources import MIN_SECRET_BYTES
 from events.envelope import Env
 
@@ -25,8 +25,6 @@ __all__ = [
     "DEFAULT_STORE",
     "IDEMPOTENCY_TTL",
     "Settings",
-    "SettingsError",
-    "TemperatureDefaults",
     "dev_master_key",
     "dev_secret",
     "idempotency_ttl",
@@ -38,30 +36,9 @@ DEV_ISSUER = "chat-core-dev"
 DEV_AUDIENCE = "chat-core"
 SECRET_FILE = "dev-hs256.secret"  # noqa: S105 -- a file name, not a secret
 MASTER_KEY_FILE = "dev-master.key"
-MASTER_KEY_BYTES = 32
 # API.md: idempotency keys are kept at least 24 h; this is also the shortest retention allowed.
 IDEMPOTENCY_TTL = 24 * 60 * 60
 _TTL_RANGE = (IDEMPOTENCY_TTL, 366 * IDEMPOTENCY_TTL)
-
-
-class SettingsError(ValueError):
-    """A setting that is missing or malformed; the server refuses to start."""
-
-
-@frozen(kw_only=True)
-class TemperatureDefaults:
-    """The temperature config served before any write."""
-
-    default: float = 1.0
-    min: float = TEMPERATURE_FLOOR
-    max: float = TEMPERATURE_CEILING
-    overrides: Mapping[str, float] = field(factory=lambda: MappingProxyType({}))
-
-    def state(self) -> TemperatureState:
-        """Return the defaults as a version-0 state."""
-        return TemperatureState(
-            default=self.default, min=self.min, max=self.max, overrides=self.overrides
-        )
 
 
 @frozen(kw_only=True)
@@ -170,22 +147,22 @@ def load_settings(
         hs256_secret=None if secret is None else secret.encode(),
         jwks=raw.get("jwks"),
         oidc_issuer=raw.get("oidc_issuer"),
-        algorithms=_algorithms(raw.get("algorithms")),
-        envs=_envs(raw.get("envs")),
+        algorithms=values.algorithms(raw.get("algorithms")),
+        envs=values.envs(raw.get("envs")),
         max_body=_int(raw, "max_body", 65536, 1, 64 * 1024 * 1024),
         leeway=_int(raw, "leeway", 30, 0, 3600),
-        temperature_defaults=_temperature(raw.get("temperature_defaults")),
+        temperature_defaults=values.temperature(raw.get("temperature_defaults")),
         log_format=_choice(raw, "log_format", "text", ("text", "json")),
         log_level=raw.get("log_level", "INFO").upper(),
-        rate_limit=_rate_limit(raw.get("rate_limit")),
+        rate_limit=values.rate_limit(raw.get("rate_limit")),
         cache_messages=_int(raw, "cache_messages", 50_000, 100, 100_000_000),
         cache_bytes=_int(raw, "cache_bytes", CACHE_BYTES, 1 << 20, 1 << 40),
         idempotency_ttl=_int(raw, "idempotency_ttl", IDEMPOTENCY_TTL, *_TTL_RANGE),
         client_timeout=_seconds(raw, "client_timeout", 30.0),
         shutdown_timeout=_seconds(raw, "shutdown_timeout", 10.0),
         metrics_tenant_labels=_flag(raw, "metrics_tenant_labels"),
-        master_key=_master_key(raw.get("master_key")),
-        cors_origins=_origins(raw.get("cors_origins")),
+        master_key=values.master_key(raw.get("master_key")),
+        cors_origins=values.origins(raw.get("cors_origins")),
     )
 
 
@@ -235,23 +212,6 @@ def _seconds(raw: Mapping[str, str], name: str, default: float) -> float:
     return value
 
 
-def _rate_limit(text: str | None) -> tuple[float, int] | None:
-    """Parse ``RATE`` or ``RATE:BURST`` (requests per second per tenant), or ``off``."""
-    if text is None:
-        return (1000.0, 2000)
-    if text.strip().lower() == "off":
-        return None
-    rate_text, _, burst_text = text.partition(":")
-    try:
-        rate = float(rate_text)
-        burst = int(burst_text) if burst_text else max(1, math.ceil(rate * 2))
-    except ValueError:
-        raise SettingsError("CHAT_CORE_RATE_LIMIT must be RATE, RATE:BURST or off") from None
-    if not (math.isfinite(rate) and rate > 0 and burst >= 1):
-        raise SettingsError("CHAT_CORE_RATE_LIMIT needs a rate > 0 and a burst >= 1")
-    return (rate, burst)
-
-
 def _flag(raw: Mapping[str, str], name: str) -> bool:
     text = raw.get(name, "false").strip().lower()
     if text not in ("true", "false", "1", "0", "yes", "no"):
@@ -266,90 +226,6 @@ def _choice(raw: Mapping[str, str], name: str, default: str, allowed: tuple[str,
     return value
 
 
-def _algorithms(text: str | None) -> tuple[str, ...] | None:
-    if text is None:
-        return None
-    names = tuple(name.strip() for name in text.split(",") if name.strip())
-    if not names:
-        raise SettingsError("CHAT_CORE_ALGORITHMS names no algorithm")
-    return names
-
-
-def _envs(text: str | None) -> frozenset[Env]:
-    if text is None:
-        return frozenset(Env)
-    names = [name.strip() for name in text.split(",") if name.strip()]
-    try:
-        envs = frozenset(Env(name) for name in names)
-    except ValueError:
-        raise SettingsError("CHAT_CORE_ENVS must be a subset of dev,staging,prod") from None
-    if not envs:
-        raise SettingsError("CHAT_CORE_ENVS names no env")
-    return envs
-
-
-_ORIGIN = re.compile(r"([a-z][a-z0-9+.-]*)://(\[[0-9a-f:.]+\]|[a-z0-9_.-]+)(?::([0-9]{1,5}))?")
-_DEFAULT_PORTS = {"http": 80, "https": 443}
-
-
-def _origins(text: str | None) -> tuple[str, ...]:
-    """Parse comma-separated origins, each as a browser's Origin header spells it."""
-    if text is None:
-        return ()
-    origins = []
-    for entry in (part.strip() for part in text.split(",")):
-        if not entry:
-            continue
-        match = _ORIGIN.fullmatch(entry.lower().removesuffix("/"))
-        if match is None:
-            raise SettingsError(
-                f"CHAT_CORE_CORS_ORIGINS: {entry!r} is not an origin "
-                "(scheme://host or scheme://host:port, no path; no wildcard)"
-            )
-        scheme, host, port = match.groups()
-        number = None if port is None else int(port)
-        if number is not None and not 0 < number < 65536:
-            raise SettingsError(f"CHAT_CORE_CORS_ORIGINS: {entry!r} has no valid port")
-        if number is None or _DEFAULT_PORTS.get(scheme) == number:
-            origins.append(f"{scheme}://{host}")
-        else:
-            origins.append(f"{scheme}://{host}:{number}")
-    return tuple(dict.fromkeys(origins))
-
-
-def _temperature(text: str | None) -> TemperatureDefaults:
-    if text is None:
-        return TemperatureDefaults()
-    try:
-        data = orjson.loads(text)
-        overrides = {str(k): float(v) for k, v in data.get("overrides", {}).items()}
-        defaults = TemperatureDefaults(
-            default=float(data.get("default", 1.0)),
-            min=float(data.get("min", TEMPERATURE_FLOOR)),
-            max=float(data.get("max", TEMPERATURE_CEILING)),
-            overrides=MappingProxyType(overrides),
-        )
-    except (orjson.JSONDecodeError, AttributeError, TypeError, ValueError):
-        raise SettingsError("CHAT_CORE_TEMPERATURE_DEFAULTS must be a JSON object") from None
-    problems = check_temperature(defaults.default, defaults.min, defaults.max, overrides)
-    if problems or not all(math.isfinite(v) for v in overrides.values()):
-        detail = "; ".join(f"{name} {message}" for name, message in problems)
-        raise SettingsError(f"CHAT_CORE_TEMPERATURE_DEFAULTS is out of bounds: {detail}")
-    return defaults
-
-
-def _master_key(text: str | None) -> bytes | None:
-    if text is None:
-        return None
-    try:
-        key = base64.b64decode(text.strip(), validate=True)
-    except (binascii.Error, ValueError):
-        key = b""
-    if len(key) != MASTER_KEY_BYTES:
-        raise SettingsError(f"CHAT_CORE_MASTER_KEY must be base64 of {MASTER_KEY_BYTES} bytes")
-    return key
-
-
 def dev_master_key(data_dir: Path) -> bytes:
     """Return the dev master key kept in data_dir, making it (mode 0600) the first time."""
     path = data_dir / MASTER_KEY_FILE
@@ -359,7 +235,7 @@ def dev_master_key(data_dir: Path) -> bytes:
     except FileExistsError:
         return base64.b64decode(path.read_bytes().strip(), validate=True)
     with os.fdopen(descriptor, "w") as handle:
-        handle.write(base64.b64encode(secrets.token_bytes(MASTER_KEY_BYTES)).decode())
+        handle.write(base64.b64encode(secrets.token_bytes(values.MASTER_KEY_BYTES)).decode())
     return base64.b64decode(path.read_bytes().strip(), validate=True)
 
 
