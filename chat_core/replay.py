@@ -17,6 +17,9 @@ stream (its state and one page of its events), not by the size of the log. Strea
 are neither threads nor temperature configs are read too, for their idempotency records.
 Differences come in the same order on every run: stream by stream, and within a stream
 its idempotency records in version order, then its state.
+
+About 300 lines for one concept, the replay: reading the log stream by stream, folding
+each, and comparing what it rebuilt with the live state are one pass over one stream.
 """
 
 from __future__ import annotations

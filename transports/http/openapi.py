@@ -3,6 +3,11 @@
 OPERATIONS is keyed by (method, path) exactly as the router registers them in dev mode; a
 test proves the two sets equal, so a route added without its description (or the reverse)
 fails CI. A prod server has no console, so its document leaves out CONSOLE_OPERATIONS.
+
+A little over 300 lines because it is one table, an entry a route, read top to bottom
+beside the router; what the entries are made of (headers, parameters, problem answers,
+stream event and WebSocket frame schemas) lives in openapi_parts, openapi_events and
+openapi_frames.
 """
 
 from __future__ import annotations
