@@ -102,6 +102,7 @@ class PostgresEventStore(GroupCommitStore):
             group_commit=group_commit,
         )
         self._pool = pool
+        self.dsn = dsn
         self.listener = HeadListener(
             connect=lambda: asyncpg.connect(dsn), read_head=self._read_head, notifier=self.notifier
         )

@@ -69,8 +69,22 @@ CREATE TABLE consumers (
 CREATE INDEX events_by_tenant_env ON events (tenant, env, position);
 """
 
+# Stream tickets (events.store.ticket_table): live ones by digest, counted per caller and
+# tenant, forgotten by age.
+_V4 = """
+CREATE TABLE stream_tickets (
+    digest bytea PRIMARY KEY,
+    tenant text NOT NULL,
+    caller text NOT NULL,
+    leaves_at double precision NOT NULL,
+    body bytea NOT NULL
+);
+CREATE INDEX stream_tickets_by_caller ON stream_tickets (tenant, caller);
+CREATE INDEX stream_tickets_by_age ON stream_tickets (leaves_at);
+"""
+
 # Migration n brings schema version n-1 to n; append new ones, never edit old ones.
-_MIGRATIONS = (_V1, _V2, _V3)
+_MIGRATIONS = (_V1, _V2, _V3, _V4)
 SCHEMA_VERSION = len(_MIGRATIONS)
 
 _VERSION_TABLE = "CREATE TABLE IF NOT EXISTS chat_core_schema (version integer PRIMARY KEY)"

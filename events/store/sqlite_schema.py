@@ -64,8 +64,22 @@ CREATE TABLE consumers (
 CREATE INDEX events_by_tenant_env ON events (tenant, env, position);
 """
 
+# Stream tickets (events.store.ticket_table): live ones by digest, counted per caller and
+# tenant, forgotten by age.
+_V4 = """
+CREATE TABLE stream_tickets (
+    digest BLOB PRIMARY KEY,
+    tenant TEXT NOT NULL,
+    caller TEXT NOT NULL,
+    leaves_at REAL NOT NULL,
+    body BLOB NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX stream_tickets_by_caller ON stream_tickets (tenant, caller);
+CREATE INDEX stream_tickets_by_age ON stream_tickets (leaves_at);
+"""
+
 # Migration n brings user_version n-1 to n; append new ones, never edit old ones.
-_MIGRATIONS = (_V1, _V2, _V3)
+_MIGRATIONS = (_V1, _V2, _V3, _V4)
 SCHEMA_VERSION = len(_MIGRATIONS)
 
 

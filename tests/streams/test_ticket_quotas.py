@@ -38,48 +38,48 @@ def _book(clock: FakeClock, **quotas: int) -> TicketBook:
     return TicketBook(ttl=60.0, clock=clock, **quotas)
 
 
-def test_a_caller_past_its_quota_is_refused_with_the_wait_for_its_oldest_ticket() -> None:
+async def test_a_caller_past_its_quota_is_refused_with_the_wait_for_its_oldest_ticket() -> None:
     clock = FakeClock()
     book = _book(clock, per_caller=2, per_tenant=10, capacity=100)
     ada = _caller("u_ada", "t_acme")
-    book.issue(ada, _context("t_acme"), None)
+    await book.issue(ada, _context("t_acme"), None)
     clock.now += 20
-    book.issue(ada, _context("t_acme"), None)
+    await book.issue(ada, _context("t_acme"), None)
     with pytest.raises(TicketsExhausted) as refused:
-        book.issue(ada, _context("t_acme"), None)
+        await book.issue(ada, _context("t_acme"), None)
     assert refused.value.quota is Quota.CALLER
     assert refused.value.retry_after == 40
     assert "u_ada" in str(refused.value) and "t_acme" in str(refused.value)
     # Another caller of the same tenant is not refused by ada's use.
-    book.issue(_caller("u_bob", "t_acme"), _context("t_acme"), None)
+    await book.issue(_caller("u_bob", "t_acme"), _context("t_acme"), None)
     clock.now += 40
-    book.issue(ada, _context("t_acme"), None)
+    await book.issue(ada, _context("t_acme"), None)
 
 
-def test_a_redeemed_ticket_frees_its_place_at_once() -> None:
+async def test_a_redeemed_ticket_frees_its_place_at_once() -> None:
     clock = FakeClock()
     book = _book(clock, per_caller=1, per_tenant=10, capacity=100)
     ada = _caller("u_ada", "t_acme")
-    ticket, _ = book.issue(ada, _context("t_acme"), None)
-    book.redeem(ticket)
-    book.issue(ada, _context("t_acme"), None)
+    ticket, _ = await book.issue(ada, _context("t_acme"), None)
+    await book.redeem(ticket)
+    await book.issue(ada, _context("t_acme"), None)
 
 
-def test_a_tenant_past_its_quota_is_refused_and_other_tenants_are_not() -> None:
+async def test_a_tenant_past_its_quota_is_refused_and_other_tenants_are_not() -> None:
     clock = FakeClock()
     book = _book(clock, per_caller=2, per_tenant=3, capacity=100)
     for sub in ("u_a", "u_b"):
         for _ in range(2 if sub == "u_a" else 1):
-            book.issue(_caller(sub, "t_acme"), _context("t_acme"), None)
+            await book.issue(_caller(sub, "t_acme"), _context("t_acme"), None)
     with pytest.raises(TicketsExhausted) as refused:
-        book.issue(_caller("u_c", "t_acme"), _context("t_acme"), None)
+        await book.issue(_caller("u_c", "t_acme"), _context("t_acme"), None)
     assert refused.value.quota is Quota.TENANT
     assert "t_acme" in str(refused.value)
     # The same user in another tenant still gets tickets there.
-    book.issue(_caller("u_a", "t_acme", "t_globex"), _context("t_globex"), None)
+    await book.issue(_caller("u_a", "t_acme", "t_globex"), _context("t_globex"), None)
 
 
-def test_one_user_in_many_tenants_cannot_fill_the_book_for_everyone() -> None:
+async def test_one_user_in_many_tenants_cannot_fill_the_book_for_everyone() -> None:
     # The attack: one user, a member of 8 tenants, asks for tickets as fast as it may.
     clock = FakeClock()
     book = _book(clock, per_caller=100, per_tenant=1000, capacity=100_000)
@@ -88,19 +88,19 @@ def test_one_user_in_many_tenants_cannot_fill_the_book_for_everyone() -> None:
     for tenant in tenants:
         with pytest.raises(TicketsExhausted):
             for _ in range(1000):
-                book.issue(mallory, _context(tenant), None)
+                await book.issue(mallory, _context(tenant), None)
     assert len(book) == 800
-    book.issue(_caller("u_ada", "t_acme"), _context("t_acme"), None)
+    await book.issue(_caller("u_ada", "t_acme"), _context("t_acme"), None)
 
 
-def test_a_full_book_refuses_with_the_wait_for_its_oldest_ticket() -> None:
+async def test_a_full_book_refuses_with_the_wait_for_its_oldest_ticket() -> None:
     clock = FakeClock()
     book = _book(clock, per_caller=10, per_tenant=10, capacity=3)
     for number in range(3):
-        book.issue(_caller(f"u_{number}", f"t_{number}"), _context(f"t_{number}"), None)
+        await book.issue(_caller(f"u_{number}", f"t_{number}"), _context(f"t_{number}"), None)
         clock.now += 1
     with pytest.raises(TicketsExhausted) as refused:
-        book.issue(_caller("u_x", "t_x"), _context("t_x"), None)
+        await book.issue(_caller("u_x", "t_x"), _context("t_x"), None)
     assert refused.value.quota is Quota.BOOK
     assert refused.value.retry_after == 57
 

@@ -172,11 +172,13 @@ async def run_request(request: web.Request, handler: Handler, route: str) -> web
             # A listed origin's CORS preflight is answered here, without a token.
             response = cors_preflight(request) if route == UNMATCHED else None
             if response is None:
+                # A ticket is redeemed from the store first: admit() itself never waits.
+                ticket = await redeem_ticket(request) if _sends_ticket(request, route) else None
                 try:
-                    context = admit(request, route)
+                    context = admit(request, route, ticket)
                 except KeysOutdated as outdated:  # a kid no key has: fetch the JWKS, then again
                     await outdated.refetch()
-                    context = admit(request, route)
+                    context = admit(request, route, ticket)
                 response = await handler(request)
         except Exception as error:  # every error gets its answer
             response = await refusal(request, request_id, error)
@@ -212,13 +214,26 @@ def request_id_of(request: web.Request) -> str:
     return new_request_id()
 
 
-def admit(request: web.Request, route: str) -> RequestContext | None:
+def _sends_ticket(request: web.Request, route: str) -> bool:
+    """Tell whether an HTTP/1 request opens a stream with `?ticket=` instead of a token."""
+    return (
+        route in TICKET_ROUTES
+        and request.method == "GET"
+        and "ticket" in request.query
+        and request.version[0] == 1
+    )
+
+
+def admit(
+    request: web.Request, route: str, ticket: StreamTicket | None = None
+) -> RequestContext | None:
     """Let a request reach its handler only past every check, in the contract's order.
 
     505 (an HTTP version other than 1.x), 401 (token or ticket), then 400 and 403 (context,
     membership), then 429: only a verified member's requests spend a tenant's budget, so a
     stranger cannot spend another's. Return the context; None where none is needed (public
     routes, and a path no route takes: a 404 or 405 is about the path, needing only the token).
+    A ticket the request sent has been redeemed already (redeem_ticket) and stands for the token.
     """
     if request.version[0] != 1:
         raise _unsupported_version(request)
@@ -226,9 +241,7 @@ def admit(request: web.Request, route: str) -> RequestContext | None:
         route in CONSOLE_ROUTES and console_enabled(request.app[CORE].settings.mode)
     ):
         return None
-    ticket = None
-    if route in TICKET_ROUTES and request.method == "GET" and "ticket" in request.query:
-        ticket = redeem_ticket(request)
+    if ticket is not None:
         request[TICKET] = ticket
         request[AUTH] = ticket.auth
     else:
@@ -260,13 +273,13 @@ def _unsupported_version(request: web.Request) -> HTTPProblem:
     return HTTPProblem(505, detail, headers={"Connection": "close"})
 
 
-def redeem_ticket(request: web.Request) -> StreamTicket:
+async def redeem_ticket(request: web.Request) -> StreamTicket:
     """Use up the request's `?ticket=`, which stands for a token, tenant and env; else 401."""
     values = request.query.getall("ticket")
     if len(values) != 1:
         raise HTTPProblem(400, "query parameter ticket is given more than once")
     try:
-        return request.app[TICKETS].redeem(values[0])
+        return await request.app[TICKETS].redeem(values[0])
     except TicketRefused as exc:
         raise HTTPProblem(401, str(exc), headers={"WWW-Authenticate": INVALID_TICKET}) from None
 

@@ -1,15 +1,20 @@
 """Wire the live streams into the app: the core's hub, ticket book, routes and a clean shutdown.
 
+The ticket book keeps its tickets in the log's database once the app starts (a log in
+memory keeps them in memory), so any instance on that database redeems them.
+
 The hub is the core's, fed by the core's follower of the log: nothing to start here.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 
 from aiohttp import WSCloseCode, web
 
 from chat_core.tickets import TicketBook
+from events.store.ticket_table import open_ticket_table
 from transports.http import sse, tickets, websocket
 from transports.http.admission import add_route_table
 from transports.http.app_keys import CORE, HUB, RENDERER, SOCKETS, STREAMS, TICKETS
@@ -36,7 +41,17 @@ def add_streams(app: web.Application, settings: StreamSettings) -> None:
     app[SOCKETS] = set()
     for table in (sse.routes, websocket.routes, tickets.routes):
         add_route_table(app, table)
+    app.cleanup_ctx.append(_shared_tickets)
     app.on_shutdown.append(_close_streams)
+
+
+async def _shared_tickets(app: web.Application) -> AsyncIterator[None]:
+    """Keep the tickets in the log's database, where every instance on it redeems them."""
+    table = await open_ticket_table(app[CORE].store)
+    if table is not None:
+        app[TICKETS].share(table)
+    yield
+    await app[TICKETS].close()
 
 
 async def _close_streams(app: web.Application) -> None:

@@ -49,7 +49,7 @@ async def issue_ticket(request: web.Request) -> web.Response:
     if body.thread_id is not None:
         await request.app[CORE].queries.get_thread(context, auth, body.thread_id)
     try:
-        ticket, bound = request.app[TICKETS].issue(auth, context, body.thread_id)
+        ticket, bound = await request.app[TICKETS].issue(auth, context, body.thread_id)
     except TicketsExhausted as exc:
         # The caller's or its tenant's own quota is 429; a full book is the server's, 503.
         status = 503 if exc.quota is Quota.BOOK else 429
