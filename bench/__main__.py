@@ -22,6 +22,7 @@ BENCHMARKS = [
     "streams",
     "erasure",
     "consumers",
+    "webhooks",
     "postgres",
     "soak",
 ]

@@ -13,11 +13,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from attrs import frozen
 
 from chat_core.caches import StreamCache, ThreadCache
-from chat_core.consumers import Consumers
+from chat_core.consumers import Consumers, show_events
 from chat_core.erasure import ErasureHandler
 from chat_core.fold import message_subjects
 from chat_core.handlers import ChatHandlers
@@ -30,6 +31,7 @@ from chat_core.state import TemperatureState, ThreadState
 from chat_core.temperature import TemperatureHandler
 from chat_core.tokens import TokenSettings, TokenVerifier
 from chat_core.tokens.rotating import configured_jwks
+from chat_core.webhooks import UrlPolicy, WebhookDispatcher, Webhooks
 from chat_core.writer import utc_now
 from events.bus import LogFollower, MessageBus
 from events.codec import EventCodec
@@ -39,6 +41,7 @@ from events.keys import KeyRing, KeyStore, MemoryKeyStore, open_key_store
 from events.store import EventStore, RecordedEvent, open_store
 from events.store.memory import MemoryEventStore
 from events.store.url import redact_url
+from events.webhooks import open_webhook_store
 
 __all__ = [
     "ChatCore",
@@ -70,14 +73,18 @@ class ChatCore:
     follower: LogFollower
     # Durable consumers: checkpoints in the store, long polls woken by the follower.
     consumers: Consumers
+    # Webhook registrations and this instance's share of their deliveries.
+    webhooks: Webhooks
     clock: Callable[[], datetime] = utc_now
 
     async def close(self) -> None:
         """Stop following the log, end every live stream, then close the stores."""
         await self.follower.stop()
+        await self.webhooks.dispatcher.stop()
         self.hub.stop()
         await self.erasures.close()
         await self.consumers.checkpoints.close()
+        await self.webhooks.webhooks.close()
         await self.store.close()
         await self.keys.store.close()
 
@@ -207,7 +214,10 @@ async def bootstrap(
     consumers = Consumers(
         store=store, checkpoints=checkpoints, keys=keys, converter=codec.converter, clock=clock
     )
-    follower = await _follow_log(store, bus, erasures=erasures, hub=hub, consumers=consumers)
+    webhooks = await _webhooks(settings, store, keys, master, codec, clock)
+    follower = await _follow_log(
+        store, bus, erasures=erasures, hub=hub, consumers=consumers, webhooks=webhooks
+    )
     return ChatCore(
         settings=settings,
         store=store,
@@ -222,6 +232,41 @@ async def bootstrap(
         hub=hub,
         follower=follower,
         consumers=consumers,
+        webhooks=webhooks,
+        clock=clock,
+    )
+
+
+async def _webhooks(
+    settings: Settings,
+    store: EventStore,
+    keys: KeyRing,
+    master: MasterKey,
+    codec: EventCodec,
+    clock: Callable[[], datetime],
+) -> Webhooks:
+    """Open the webhook store beside the log and build the dispatcher (started by a transport)."""
+    policy = UrlPolicy(settings.webhook_allow)
+    url = "memory://" if isinstance(store, MemoryEventStore) else settings.store_url
+    webhook_store = await open_webhook_store(url)
+
+    async def show(events: list[RecordedEvent]) -> list[tuple[RecordedEvent, dict[str, Any]]]:
+        return await show_events(store, keys, codec.converter, events)
+
+    dispatcher = WebhookDispatcher(
+        store=store,
+        webhooks=webhook_store,
+        master=master,
+        show=show,
+        policy=policy,
+        retries=settings.webhook_retries,
+    )
+    return Webhooks(
+        store=store,
+        webhooks=webhook_store,
+        master=master,
+        policy=policy,
+        dispatcher=dispatcher,
         clock=clock,
     )
 
@@ -233,6 +278,7 @@ async def _follow_log(
     erasures: ErasureHandler,
     hub: StreamHub,
     consumers: Consumers,
+    webhooks: Webhooks,
 ) -> LogFollower:
     """Subscribe this process's consumers of events, then follow the log from its head.
 
@@ -243,6 +289,7 @@ async def _follow_log(
     bus.subscribe(erasures.observe, event_type=ErasureRecorded.event_type)
     bus.subscribe(hub.dispatch)
     bus.subscribe(consumers.observe)
+    bus.subscribe(webhooks.dispatcher.observe)
     follower = LogFollower(store, bus)
     follower.start(after_position=await store.head_position())
     return follower

@@ -35,6 +35,8 @@ __all__ = [
     "ConsumerView",
     "Consumers",
     "known_types",
+    "show_events",
+    "stream_event",
 ]
 
 CONSUMER_NAME_PATTERN = "^[a-z0-9][a-z0-9_-]{0,62}$"
@@ -184,34 +186,9 @@ class Consumers:
             remaining = deadline - loop.time()
             if events or waiter is None or remaining <= 0:
                 last = events[-1].position if events else consumer.position
-                return ConsumerBatch(events=await self._shown(events), next_position=last)
+                shown = await show_events(self._store, self._keys, self._converter, events)
+                return ConsumerBatch(events=shown, next_position=last)
             await asyncio.wait([waiter], timeout=remaining)
-
-    async def _shown(self, events: Events) -> Shown:
-        """Open a batch's messages as reads show them, as an export does: words or withdrawn.
-
-        A thread's read model would know the same, but loading one per thread of the batch
-        costs a read each; the batch's redactions are one indexed read, after its first
-        event (a redaction follows what it withdraws), and erasures are the key ring's.
-        """
-        posted = [item for item in events if type(item.event.payload) is MessagePosted]
-        redacted: set[str] = set()
-        if posted:
-            first = posted[0]
-            wanted = EventFilter(
-                tenants={first.event.tenant},
-                envs={first.event.env},
-                types={MessageRedacted.event_type},
-            )
-            async for item in self._store.read_all(
-                after_position=first.position, event_filter=wanted
-            ):
-                payload = item.event.payload
-                assert isinstance(payload, MessageRedacted)
-                redacted.add(payload.message_id)
-        view = ChatExportView(keys=self._keys, redacted=redacted, converter=self._converter)
-        await view.prepare(posted)
-        return [(item, view.payload(item)) for item in events]
 
     async def ack(
         self, context: RequestContext, auth: AuthContext, name: str, position: int
@@ -244,3 +221,46 @@ class Consumers:
 
     async def _view(self, consumer: Consumer) -> ConsumerView:
         return ConsumerView(consumer=consumer, lag=await self.checkpoints.lag(consumer))
+
+
+async def show_events(
+    store: EventStore, keys: KeyRing, converter: cattrs.Converter, events: Events
+) -> Shown:
+    """Open a batch's messages as reads show them, as an export does: words or withdrawn.
+
+    A thread's read model would know the same, but loading one per thread of the batch
+    costs a read each; the batch's redactions are one indexed read, after its first
+    event (a redaction follows what it withdraws), and erasures are the key ring's.
+    """
+    posted = [item for item in events if type(item.event.payload) is MessagePosted]
+    redacted: set[str] = set()
+    if posted:
+        first = posted[0]
+        wanted = EventFilter(
+            tenants={first.event.tenant},
+            envs={first.event.env},
+            types={MessageRedacted.event_type},
+        )
+        async for item in store.read_all(after_position=first.position, event_filter=wanted):
+            payload = item.event.payload
+            assert isinstance(payload, MessageRedacted)
+            redacted.add(payload.message_id)
+    view = ChatExportView(keys=keys, redacted=redacted, converter=converter)
+    await view.prepare(posted)
+    return [(item, view.payload(item)) for item in events]
+
+
+def stream_event(item: RecordedEvent, data: dict[str, Any]) -> dict[str, Any]:
+    """Return the streams' shape of one event, given its data as clients may see it."""
+    event = item.event
+    return {
+        "type": event.type,
+        "version": event.version,
+        "position": item.position,
+        "event_id": str(event.event_id),
+        "tenant": event.tenant,
+        "env": event.env.value,
+        "request_id": event.request_id,
+        "occurred_at": rfc3339(event.occurred_at),
+        "data": data,
+    }

@@ -7,6 +7,7 @@ and TemperatureDefaults are re-exported here as `name as name`.
 from __future__ import annotations
 
 import base64
+import math
 import os
 import secrets
 from collections.abc import Mapping
@@ -39,6 +40,7 @@ MASTER_KEY_FILE = "dev-master.key"
 # API.md: idempotency keys are kept at least 24 h; this is also the shortest retention allowed.
 IDEMPOTENCY_TTL = 24 * 60 * 60
 _TTL_RANGE = (IDEMPOTENCY_TTL, 366 * IDEMPOTENCY_TTL)
+WEBHOOK_RETRIES = (5.0, 30.0, 120.0, 600.0, 3600.0)
 
 
 @frozen(kw_only=True)
@@ -79,6 +81,9 @@ class Settings:
     cors_origins: tuple[str, ...] = ()
     # Wraps every data key; dev mode keeps one beside the dev secret when none is given.
     master_key: bytes | None = field(default=None, repr=False)
+    # Webhooks: hosts and CIDRs exempt from the public-address rule, and the retry waits.
+    webhook_allow: tuple[str, ...] = ()
+    webhook_retries: tuple[float, ...] = WEBHOOK_RETRIES
 
     @property
     def data_dir(self) -> Path:
@@ -114,6 +119,8 @@ ENV_NAMES = {
     "metrics_tenant_labels": "CHAT_CORE_METRICS_TENANT_LABELS",
     "master_key": "CHAT_CORE_MASTER_KEY",
     "cors_origins": "CHAT_CORE_CORS_ORIGINS",
+    "webhook_allow": "CHAT_CORE_WEBHOOK_ALLOW",
+    "webhook_retries": "CHAT_CORE_WEBHOOK_RETRIES",
 }
 
 
@@ -163,6 +170,10 @@ def load_settings(
         metrics_tenant_labels=_flag(raw, "metrics_tenant_labels"),
         master_key=values.master_key(raw.get("master_key")),
         cors_origins=values.origins(raw.get("cors_origins")),
+        webhook_allow=tuple(
+            entry.strip() for entry in raw.get("webhook_allow", "").split(",") if entry.strip()
+        ),
+        webhook_retries=_retries(raw.get("webhook_retries")),
     )
 
 
@@ -172,6 +183,21 @@ def idempotency_ttl(environ: Mapping[str, str]) -> int:
     if not raw["idempotency_ttl"]:
         return IDEMPOTENCY_TTL
     return _int(raw, "idempotency_ttl", IDEMPOTENCY_TTL, *_TTL_RANGE)
+
+
+def _retries(text: str | None) -> tuple[float, ...]:
+    """Parse the comma-separated waits, in seconds, between a webhook's delivery attempts."""
+    if text is None:
+        return WEBHOOK_RETRIES
+    try:
+        waits = tuple(float(part) for part in text.split(","))
+    except ValueError:
+        waits = ()
+    if not waits or not all(math.isfinite(w) and 0 <= w <= 7 * 86400 for w in waits):
+        raise SettingsError(
+            "CHAT_CORE_WEBHOOK_RETRIES must be comma-separated seconds (0 to 604800 each)"
+        )
+    return waits
 
 
 def _require_prod(raw: Mapping[str, str]) -> None:

@@ -83,8 +83,39 @@ CREATE INDEX stream_tickets_by_caller ON stream_tickets (tenant, caller);
 CREATE INDEX stream_tickets_by_age ON stream_tickets (leaves_at);
 """
 
+# Webhooks (events.webhooks): registrations with their wrapped secret, checkpoint and lease,
+# and the deliveries the log cannot tell (retried, parked, replayed).
+_V5 = """
+CREATE TABLE webhooks (
+    id text PRIMARY KEY,
+    tenant text NOT NULL,
+    env text NOT NULL,
+    url text NOT NULL,
+    types text[] NOT NULL,
+    description text,
+    secret bytea NOT NULL,
+    master_id text NOT NULL,
+    created_at timestamptz NOT NULL,
+    position bigint NOT NULL,
+    holder text,
+    lease_until double precision
+);
+CREATE INDEX webhooks_by_tenant_env ON webhooks (tenant, env, id);
+CREATE TABLE webhook_deliveries (
+    webhook_id text NOT NULL,
+    position bigint NOT NULL,
+    event_id text NOT NULL,
+    attempts integer NOT NULL,
+    last_status integer,
+    last_error text,
+    next_attempt_at double precision,
+    status text NOT NULL,
+    PRIMARY KEY (webhook_id, position)
+);
+"""
+
 # Migration n brings schema version n-1 to n; append new ones, never edit old ones.
-_MIGRATIONS = (_V1, _V2, _V3, _V4)
+_MIGRATIONS = (_V1, _V2, _V3, _V4, _V5)
 SCHEMA_VERSION = len(_MIGRATIONS)
 
 _VERSION_TABLE = "CREATE TABLE IF NOT EXISTS chat_core_schema (version integer PRIMARY KEY)"

@@ -78,8 +78,39 @@ CREATE INDEX stream_tickets_by_caller ON stream_tickets (tenant, caller);
 CREATE INDEX stream_tickets_by_age ON stream_tickets (leaves_at);
 """
 
+# Webhooks (events.webhooks): registrations with their wrapped secret, checkpoint and lease,
+# and the deliveries the log cannot tell (retried, parked, replayed).
+_V5 = """
+CREATE TABLE webhooks (
+    id TEXT PRIMARY KEY,
+    tenant TEXT NOT NULL,
+    env TEXT NOT NULL,
+    url TEXT NOT NULL,
+    types TEXT NOT NULL,
+    description TEXT,
+    secret BLOB NOT NULL,
+    master_id TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    holder TEXT,
+    lease_until REAL
+) WITHOUT ROWID;
+CREATE INDEX webhooks_by_tenant_env ON webhooks (tenant, env, id);
+CREATE TABLE webhook_deliveries (
+    webhook_id TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    event_id TEXT NOT NULL,
+    attempts INTEGER NOT NULL,
+    last_status INTEGER,
+    last_error TEXT,
+    next_attempt_at REAL,
+    status TEXT NOT NULL,
+    PRIMARY KEY (webhook_id, position)
+) WITHOUT ROWID;
+"""
+
 # Migration n brings user_version n-1 to n; append new ones, never edit old ones.
-_MIGRATIONS = (_V1, _V2, _V3, _V4)
+_MIGRATIONS = (_V1, _V2, _V3, _V4, _V5)
 SCHEMA_VERSION = len(_MIGRATIONS)
 
 

@@ -14,6 +14,7 @@ from chat_core.idempotency import keep_purging
 from chat_core.ratelimit import RateLimiter
 from transports.http import (
     admin_consumers,
+    admin_webhooks,
     chat_views,
     erasure_views,
     ops_views,
@@ -28,6 +29,7 @@ from transports.http.observe import add_metrics
 from transports.http.readiness import Readiness
 from transports.http.stream_settings import StreamSettings
 from transports.http.streaming import add_streams
+from transports.http.webhook_sender import deliver_webhooks
 
 __all__ = ["SERVER", "create_app"]
 
@@ -50,12 +52,14 @@ def create_app(core: ChatCore, *, streams: StreamSettings | None = None) -> web.
         temperature_views.routes,
         erasure_views.routes,
         admin_consumers.routes,
+        admin_webhooks.routes,
     ):
         add_route_table(app, table)
     add_streams(app, streams or StreamSettings())
     if console_enabled(core.settings.mode):
         add_route_table(app, console_routes())
     app.cleanup_ctx.append(_purge_idempotency)
+    app.cleanup_ctx.append(deliver_webhooks)
     add_key_refresh(app)
     app.on_cleanup.append(_close_core)
     return app

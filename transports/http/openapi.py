@@ -30,6 +30,7 @@ from transports.http.openapi_parts import (
     stream_context,
 )
 from transports.http.openapi_schemas import SCHEMAS
+from transports.http.openapi_webhooks import WEBHOOK_OPERATIONS, WEBHOOK_TAG
 from transports.http.stream_common import MAX_VERSION
 
 __all__ = ["CONSOLE_OPERATIONS", "OPERATIONS", "openapi_document"]
@@ -298,6 +299,7 @@ OPERATIONS: dict[tuple[str, str], Spec] = {
 
 
 OPERATIONS.update(CONSUMER_OPERATIONS)
+OPERATIONS.update(WEBHOOK_OPERATIONS)
 
 CONSOLE_OPERATIONS = frozenset({("GET", "/"), ("GET", "/console/{asset}")})
 
@@ -330,7 +332,14 @@ def openapi_document(*, console: bool = True) -> dict[str, Any]:
         "security": [{"bearer": []}],
         "tags": [
             {"name": name}
-            for name in ("chat", "erasure", CONSUMER_TAG, "temperature", "operations")
+            for name in (
+                "chat",
+                "erasure",
+                CONSUMER_TAG,
+                WEBHOOK_TAG,
+                "temperature",
+                "operations",
+            )
         ],
         "paths": _paths(console=console),
         "components": {

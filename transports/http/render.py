@@ -11,27 +11,14 @@ from typing import Any
 
 import orjson
 
+from chat_core.consumers import stream_event
 from chat_core.presenter import EventPresenter
-from chat_core.views import kept_json, rfc3339
+from chat_core.views import kept_json
 from events.store.base import RecordedEvent
 
 __all__ = ["EventRenderer", "event_shape"]
 
-
-def event_shape(item: RecordedEvent, data: dict[str, Any]) -> dict[str, Any]:
-    """Return the streams' shape of one event, given its data as clients may see it."""
-    event = item.event
-    return {
-        "type": event.type,
-        "version": event.version,
-        "position": item.position,
-        "event_id": str(event.event_id),
-        "tenant": event.tenant,
-        "env": event.env.value,
-        "request_id": event.request_id,
-        "occurred_at": rfc3339(event.occurred_at),
-        "data": data,
-    }
+event_shape = stream_event
 
 
 class EventRenderer:
