@@ -55,6 +55,7 @@ from transports.http.app_keys import (
     TICKET,
     TICKETS,
 )
+from transports.http.compression import GZIP_MIN_BYTES, offer_gzip
 from transports.http.console_views import CONSOLE_ROUTES, console_enabled
 from transports.http.cors import preflight as cors_preflight
 from transports.http.metrics import STREAM_ROUTES
@@ -185,6 +186,11 @@ async def run_request(request: web.Request, handler: Handler, route: str) -> web
         else:
             if not response.prepared:
                 response.headers["X-Request-Id"] = request_id
+                # Streams are prepared by now: only whole answers in memory get here.
+                if type(response) is web.Response:
+                    body = response.body
+                    if type(body) is bytes and len(body) >= GZIP_MIN_BYTES:
+                        offer_gzip(request, response)
         status = response.status
         return response
     except web.HTTPException as exc:
