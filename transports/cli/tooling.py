@@ -40,10 +40,18 @@ def add_tooling_commands(commands: Any) -> None:
     add_filter_flags(events)
     events.add_argument("--follow", action="store_true", help="stay live, printing new events")
     events.add_argument("--json", action="store_true", help="print each event as export JSON")
-    export = commands.add_parser("export", help="write events as JSON Lines (gzip by .gz)")
+    export = commands.add_parser(
+        "export", help="write events as JSON Lines (gzip by .gz), or as Parquet"
+    )
     add_store_flag(export)
     add_filter_flags(export)
     export.add_argument("-o", "--output", required=True, help="FILE[.gz], or - for stdout")
+    export.add_argument(
+        "--format",
+        choices=("events", "parquet"),
+        default="events",
+        help="events: DatasetEvent JSON Lines (default); parquet: one row per event (-o FILE)",
+    )
     add_jobs_flag(export)
     verify = commands.add_parser("verify", help="check the whole log; exit 1 on any fault")
     add_store_flag(verify)

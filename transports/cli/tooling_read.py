@@ -13,6 +13,7 @@ import orjson
 
 from chat_core.export_view import ChatExportView, ChatViewOpener, redacted_messages
 from events.codec import EventCodec
+from events.crypto import MasterKey
 from events.keys import KeyRing, open_key_store
 from events.store.base import EventStore, RecordedEvent
 from events.store.url import sqlite_path
@@ -27,6 +28,7 @@ from events.tooling import (
 )
 from events.tooling.parallel import ParallelLog
 from events.tooling.parallel_export import export_parallel
+from events.tooling.parquet_export import export_parquet
 from transports.cli.keys_cli import configured_master_key
 from transports.cli.progress import progress_bar
 from transports.cli.tooling_args import selection_of, store_url
@@ -63,11 +65,18 @@ async def run_export(
     """Write the selected events as JSON Lines to a file (gzip by .gz) or to stdout."""
     selection = selection_of(args)
     url = store_url(args)
+    parquet = getattr(args, "format", "events") == "parquet"
+    if parquet and args.output == "-":
+        raise ValueError("--format parquet writes a file: give -o FILE.parquet")
     total = None if selection.event_filter else await store.head_position() - selection.after
     # Messages are opened with their authors' keys, and shown withdrawn once redacted or erased.
     master = configured_master_key(url)
     redacted = await redacted_messages(store)
     plan = None
+    if parquet:
+        count = await _export_parquet(store, codec, selection, args.output, master, redacted, url)
+        out.write(f"exported {count} events to {args.output}\n")
+        return 0
     if url.startswith("sqlite:"):
         plan = ParallelLog.of(sqlite_path(url), codec, selection, jobs=args.jobs)
     with progress_bar("export", total=total) as progress:
@@ -89,6 +98,27 @@ async def run_export(
     if args.output != "-":
         out.write(f"exported {count} events to {args.output}\n")
     return 0
+
+
+async def _export_parquet(
+    store: EventStore,
+    codec: EventCodec,
+    selection: Selection,
+    output: str,
+    master: MasterKey,
+    redacted: set[str],
+    url: str,
+) -> int:
+    total = None if selection.event_filter else await store.head_position() - selection.after
+    keys = KeyRing(await open_key_store(url), master)
+    view = ChatExportView(keys=keys, redacted=redacted, converter=codec.converter)
+    try:
+        with progress_bar("export", total=total) as progress:
+            return await export_parquet(
+                store, codec, selection, output, progress=progress, view=view
+            )
+    finally:
+        await keys.store.close()
 
 
 async def _export_parallel(

@@ -105,10 +105,10 @@ async def ack_consumer(request: web.Request) -> web.Response:
     """Move the consumer's checkpoint forward to a position."""
     reject_query(request)
     body = decode_body(await read_json(request, empty_is_object=False), AckBody)
-    view = await request.app[CORE].consumers.ack(
+    consumer = await request.app[CORE].consumers.ack(
         request[CONTEXT], request[AUTH], request.match_info["name"], body.position
     )
-    return json_response(200, view.to_json())
+    return json_response(200, {"name": consumer.name, "position": consumer.position})
 
 
 @routes.delete("/admin/consumers/{name}")

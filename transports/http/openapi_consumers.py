@@ -47,6 +47,14 @@ _ACK: Spec = {
     "required": ["position"],
     "properties": {"position": {"type": "integer", "minimum": 0, "maximum": MAX_POSITION}},
 }
+_CHECKPOINT: Spec = {
+    "type": "object",
+    "required": ["name", "position"],
+    "properties": {
+        "name": {"type": "string"},
+        "position": {"type": "integer", "minimum": 0, "description": "The checkpoint now."},
+    },
+}
 _BATCH: Spec = {
     "type": "object",
     "required": ["data", "next_position"],
@@ -132,7 +140,7 @@ CONSUMER_OPERATIONS: dict[tuple[str, str], Spec] = {
     ("POST", "/admin/consumers/{name}/ack"): _op(
         "Move the checkpoint forward to a position (a lower one leaves it; past the log's end"
         " is 422).",
-        {**_ok(200, _CONSUMER), **problems(*_WRITE_ERRORS, 404)},
+        {**_ok(200, _CHECKPOINT), **problems(*_WRITE_ERRORS, 404)},
         parameters=[*context("IdempotencyKey"), _NAME],
         requestBody=_json(_ACK),
     ),
