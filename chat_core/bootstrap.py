@@ -197,7 +197,14 @@ async def bootstrap(
     )
     defaults = settings.temperature_defaults.state()
     ChatHandlers(
-        store=store, bus=bus, threads=threads, clock=clock, sole_writer=sole_writer, keys=keys
+        store=store,
+        bus=bus,
+        threads=threads,
+        clock=clock,
+        sole_writer=sole_writer,
+        keys=keys,
+        temperatures=temperatures,
+        temperature_defaults=defaults,
     ).register()
     TemperatureHandler(store=store, bus=bus, temperatures=temperatures, clock=clock).register()
     erasures = ErasureHandler(store=store, bus=bus, keys=keys, threads=threads, clock=clock)

@@ -269,10 +269,13 @@ class ThreadCache(StreamCache[ThreadState]):
     ) -> list[MessageState]:
         # Seqs run 1, 2, ... so the mark exists; a log whose seqs do not (edited underneath)
         # is read from the nearest mark before, or from the start, never refused.
+        # From the mark before the message ahead of the first: its id is the first's
+        # parent when that names none.
         marks = state.marks
-        mark = min((first - 1) // STRIDE, len(marks) - 1)
+        mark = min((max(first - 1, 1) - 1) // STRIDE, len(marks) - 1)
         after = marks[mark] - 1 if mark >= 0 else 0
         found: list[MessageState] = []
+        predecessor: str | None = None
         while after < state.version:
             # A page's messages, plus what may precede them after their mark, in one read.
             wanted = min(1000, state.version - after, last - first + STRIDE + 32)
@@ -283,9 +286,13 @@ class ThreadCache(StreamCache[ThreadState]):
                 await self._prepare(batch)
             for item in batch:
                 payload = item.event.payload
-                if type(payload) is not MessagePosted or not first <= payload.seq <= last:
+                if type(payload) is not MessagePosted:
                     continue
-                message = message_state(payload, item.event, state.keys)
+                if not first <= payload.seq <= last:
+                    predecessor = payload.message_id
+                    continue
+                message = message_state(payload, item.event, state.keys, predecessor=predecessor)
+                predecessor = payload.message_id
                 if payload.message_id in state.redacted:
                     message.withdraw(redacted=True)
                 found.append(message)

@@ -8,6 +8,7 @@ from types import MappingProxyType
 from attrs import field, frozen
 
 from chat_core.context import AuthContext, RequestContext
+from chat_core.payloads import LlmFields
 from chat_core.views import ErasureView, MessageView, Replay, TemperatureConfigView, ThreadView
 from events.bus import Command
 from events.envelope import FrozenMap, freeze_map
@@ -52,6 +53,10 @@ class PostMessage(Command[MessageView | Replay]):
     content: str
     metadata: FrozenMap = field(factory=dict, converter=freeze_map)
     idempotency: Idempotency | None = None
+    # A message of the thread; None continues from the thread's head.
+    parent_id: str | None = None
+    # The model fields as sent (status "in_progress" starts a generation); None for none.
+    llm: LlmFields | None = None
 
 
 @frozen(kw_only=True)

@@ -80,7 +80,7 @@ class ChatExportView:
             payload.sealed,
             payload.content,
             payload.metadata,
-        )
+        ) | {"parent_id": payload.parent_id, "llm": self._converter.unstructure(payload.llm)}
 
     def payload_data(
         self, event_type: str, tenant: str, actor: str, data: dict[str, Any], /
@@ -117,7 +117,7 @@ class ChatExportView:
                     sealed,
                     data["content"],
                     data["metadata"],
-                )
+                ) | {"parent_id": data.get("parent_id"), "llm": data.get("llm")}
             plaintext = self._keys.open_text(
                 tenant, actor, sealed, message_aad(tenant, actor, message_id)
             )
@@ -138,6 +138,8 @@ class ChatExportView:
             "metadata": metadata,
             "redacted": redacted,
             "erased": erased,
+            "parent_id": data.get("parent_id"),
+            "llm": data.get("llm"),
         }
 
     def _thread(

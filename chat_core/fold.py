@@ -85,7 +85,8 @@ def _thread_words(
 
 def _message_posted(payload: MessagePosted, state: object, event: DatasetEvent) -> None:
     if isinstance(state, ThreadState):
-        message = message_state(payload, event, state.keys)
+        message = message_state(payload, event, state.keys, predecessor=state.head)
+        state.head = payload.message_id
         seq = payload.seq
         if (seq - 1) % STRIDE == 0:
             state.marks.append(event.version)
@@ -135,11 +136,19 @@ def apply_event(state: S, event: DatasetEvent) -> S:
 
 
 def message_state(
-    payload: MessagePosted, event: DatasetEvent, keys: KeyRing | None
+    payload: MessagePosted,
+    event: DatasetEvent,
+    keys: KeyRing | None,
+    *,
+    predecessor: str | None = None,
 ) -> MessageState:
-    """Fold a posted message, opened with its author's key when keys are given."""
+    """Fold a posted message, opened with its author's key when keys are given.
+
+    predecessor is the id of the message before it, its parent unless it names another.
+    """
     content, metadata, erased = _words(payload, event, keys)
     sealed = payload.sealed
+    llm = payload.llm
     if content is None:
         words_json = 0
     elif sealed is not None:
@@ -159,6 +168,9 @@ def message_state(
         erased=erased,
         key_id=None if sealed is None else sealed_key_id(sealed),
         size=message_bytes(content, metadata, words_json),
+        parent_id=predecessor if payload.parent_id is None else payload.parent_id,
+        status="complete" if llm is None or llm.status is None else llm.status,
+        llm=llm,
     )
 
 

@@ -12,7 +12,7 @@ from datetime import datetime
 
 import orjson
 
-from chat_core.caches import ThreadCache
+from chat_core.caches import StreamCache, ThreadCache
 from chat_core.commands import CreateThread, PostMessage, RedactMessage
 from chat_core.context import (
     AuthContext,
@@ -22,16 +22,19 @@ from chat_core.context import (
     require_poster,
     require_role,
 )
-from chat_core.errors import Conflict, Forbidden, NotFound
+from chat_core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from chat_core.idempotency import IdempotencyGuard
-from chat_core.payloads import MessagePosted, MessageRedacted, ThreadCreated
+from chat_core.model_fields import applied_temperature, needs_temperature, require_generator
+from chat_core.payloads import LlmFields, MessagePosted, MessageRedacted, ThreadCreated
 from chat_core.sealing import seal_message, seal_thread
 from chat_core.state import (
     MessageState,
+    TemperatureState,
     ThreadState,
     new_message_id,
     new_thread_id,
     require_thread_id,
+    temperature_stream,
     thread_stream,
 )
 from chat_core.views import MessageView, Replay, ThreadView, message_answer, thread_answer
@@ -69,11 +72,16 @@ def post_message(
     *,
     queued: int = 0,
     sealed: str | None = None,
+    head: str | None = None,
+    llm: LlmFields | None = None,
 ) -> MessagePosted:
     """Decide a message at the thread's next seq, after the queued ones not yet stored.
 
     With sealed (its content and metadata sealed under the author's key) nothing is in clear.
+    head is the newest message before it: a parent that is the head is recorded as None
+    (see MessagePosted). llm is the model fields with the temperature applied.
     """
+    parent_id = None if command.parent_id == head else command.parent_id
     if sealed is not None:
         return MessagePosted(
             thread_id=_existing(state),
@@ -81,6 +89,8 @@ def post_message(
             seq=state.last_seq + queued + 1,
             role=command.role,
             sealed=sealed,
+            parent_id=parent_id,
+            llm=llm,
         )
     return MessagePosted(
         thread_id=_existing(state),
@@ -89,7 +99,17 @@ def post_message(
         role=command.role,
         content=command.content,
         metadata=command.metadata,
+        parent_id=parent_id,
+        llm=llm,
     )
+
+
+def batch_head(draft: Draft[ThreadState]) -> str | None:
+    """Return the id of the newest message, counting those decided ahead in the batch."""
+    for payload in reversed(draft.decided):
+        if type(payload) is MessagePosted:
+            return payload.message_id
+    return draft.state.head
 
 
 def redact_message(
@@ -130,8 +150,13 @@ class ChatHandlers:
         clock: Callable[[], datetime],
         sole_writer: bool = False,
         keys: KeyRing | None = None,
+        temperatures: StreamCache[TemperatureState] | None = None,
+        temperature_defaults: TemperatureState | None = None,
     ) -> None:
         self._bus = bus
+        # The tenant's temperature config, which model fields are checked against.
+        self._temperatures = temperatures
+        self._temperature_defaults = temperature_defaults or TemperatureState()
         # Seals each message under its author's data key; None stores words in clear.
         self._keys = keys
         self._thread_states = threads
@@ -205,6 +230,14 @@ class ChatHandlers:
         """Post a message at its thread's next seq, if the caller may post its role."""
         require_poster(command.context, command.auth, command.role)
         require_thread_id(command.thread_id)
+        stream = thread_stream(command.context, command.thread_id)
+        llm = command.llm
+        if llm is not None:
+            require_generator(command.context, command.auth, llm)
+            if needs_temperature(command.role, llm):
+                llm = applied_temperature(command.role, llm, await self._config(command))
+        if command.parent_id is not None:
+            await self._require_message(stream, command.parent_id)
         keys = self._keys
         tenant, author = command.context.tenant, command.auth.sub
         key = await self._writing_key(tenant, author)
@@ -215,27 +248,59 @@ class ChatHandlers:
             queued = draft.count(MessagePosted)
             message_id = new_message_id(draft.state.last_seq + queued + 1)
             sealed = None if key is None else _seal(keys, key, command, message_id)
-            return [post_message(draft.state, command, message_id, queued=queued, sealed=sealed)]
+            head = draft.state.head if not queued else batch_head(draft)
+            parent[0] = head if command.parent_id is None else command.parent_id
+            return [
+                post_message(
+                    draft.state,
+                    command,
+                    message_id,
+                    queued=queued,
+                    sealed=sealed,
+                    head=head,
+                    llm=llm,
+                )
+            ]
 
+        # The parent the decision found, for the answer that is rendered right after it.
+        parent: list[str | None] = [None]
         job = Job(
             context=command.context,
             auth=command.auth,
             decision=decision,
-            render=lambda events: _render_message(events, command),
+            render=lambda events: _render_message(events, command, parent[0]),
             status=201,
             idempotency=command.idempotency,
         )
-        stream = thread_stream(command.context, command.thread_id)
         result: MessageView | Replay = await self._threads.run(stream, job)
         if isinstance(result, Replay):
             return await self._current_answer(stream, result)
         return result
 
+    async def _config(self, command: PostMessage) -> TemperatureState:
+        """Return the temperature config in force in the command's tenant and env."""
+        if self._temperatures is None:
+            return self._temperature_defaults
+        state = await self._temperatures.load(temperature_stream(command.context))
+        return state if state.version else self._temperature_defaults
+
+    async def _require_message(self, stream: str, message_id: str) -> None:
+        """Raise ValidationFailed unless the thread holds this message (a parent named)."""
+        state = await self._thread_states.load(stream)
+        if not state.exists:
+            raise NotFound("no such thread in this tenant and env")
+        if await self._thread_states.find(stream, state, message_id) is None:
+            raise ValidationFailed(
+                "the parent is not a message of this thread",
+                [("parent_id", "must be the id of a message of this thread")],
+            )
+
     async def _current_answer(self, stream: str, replay: Replay) -> Replay:
-        """Replay a recorded post as the message reads now: opened, or redacted or erased."""
+        """Replay a recorded post as the message reads now: opened, or redacted or erased.
+
+        Its parent too, which the record leaves out (MessageView.record_json).
+        """
         body = orjson.loads(replay.body)
-        if "sealed" not in body:
-            return replay
         state = await self._thread_states.load(stream)
         message = await self._thread_states.find(stream, state, body["id"])
         assert message is not None, "a recorded answer names a message of its stream"
@@ -288,12 +353,16 @@ def _seal(keys: KeyRing | None, key: DataKey, command: PostMessage, message_id: 
     )
 
 
-def _render_message(events: Sequence[DatasetEvent], command: PostMessage) -> MessageView:
+def _render_message(
+    events: Sequence[DatasetEvent], command: PostMessage, parent_id: str | None
+) -> MessageView:
     # The sealed record is what the log holds; the caller is answered in clear.
     event = events[0]
     payload = event.payload
     assert isinstance(payload, MessagePosted)
-    return message_answer(event, payload, content=command.content, metadata=command.metadata)
+    return message_answer(
+        event, payload, content=command.content, metadata=command.metadata, parent_id=parent_id
+    )
 
 
 def _render_thread(events: Sequence[DatasetEvent], command: CreateThread) -> ThreadView:

@@ -12,12 +12,19 @@ from events.codec import register_payload
 from events.envelope import EventPayload, FrozenMap, freeze_map
 
 __all__ = [
+    "MESSAGE_STATUSES",
     "ErasureRecorded",
+    "LlmFields",
     "MessagePosted",
     "MessageRedacted",
     "TemperatureConfigChanged",
     "ThreadCreated",
+    "ToolCall",
+    "Usage",
 ]
+
+# What a message's status may be; a message posted without one is complete.
+MESSAGE_STATUSES = ("complete", "in_progress", "cancelled", "failed")
 
 
 def _freeze_floats(value: Mapping[str, float]) -> Mapping[str, float]:
@@ -54,6 +61,37 @@ def _message_v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
+@frozen(kw_only=True)
+class ToolCall:
+    """A call of a tool that an assistant message asks for."""
+
+    id: str
+    name: str
+    arguments: str
+
+
+@frozen(kw_only=True)
+class Usage:
+    """The tokens a model read and wrote for a message."""
+
+    input_tokens: int
+    output_tokens: int
+
+
+@frozen(kw_only=True)
+class LlmFields:
+    """What a model's message records beside its words: how it was made and how it ended."""
+
+    # "in_progress" for the start of a generation; None for a message complete when posted.
+    status: str | None = None
+    model: str | None = None
+    temperature: float | None = None
+    finish_reason: str | None = None
+    usage: Usage | None = None
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_call_id: str | None = None
+
+
 @register_payload(upcasters={1: _message_v1_to_v2})
 @frozen(kw_only=True)
 class MessagePosted(EventPayload):
@@ -62,6 +100,10 @@ class MessagePosted(EventPayload):
     Schema 2 carries `sealed`: base64 of the AES-GCM ciphertext of the content and metadata
     under the author's data key in the tenant, bound to tenant, author and message id.
     Schema 1 events, written before encryption, carry `content` and `metadata` in clear.
+
+    `parent_id` None means the message before it (none for seq 1): a post that continues
+    the conversation, and every message posted before parents were recorded, needs no id.
+    `llm` is None for a plain message (complete, no model fields).
     """
 
     event_type: ClassVar[str] = "chat.message.posted"
@@ -74,6 +116,8 @@ class MessagePosted(EventPayload):
     sealed: str | None = None
     content: str | None = None
     metadata: FrozenMap = field(factory=dict, converter=freeze_map)
+    parent_id: str | None = None
+    llm: LlmFields | None = None
 
 
 @register_payload

@@ -7,8 +7,9 @@ from typing import Any
 import cattrs
 
 from chat_core.caches import ThreadCache
-from chat_core.payloads import MessagePosted, ThreadCreated
+from chat_core.payloads import LlmFields, MessagePosted, ThreadCreated
 from chat_core.state import MessageState, ThreadState
+from chat_core.views import llm_json
 from events.store.base import RecordedEvent
 
 __all__ = ["EventPresenter", "created_event_data", "posted_event_data"]
@@ -27,7 +28,14 @@ def posted_event_data(payload: MessagePosted, message: MessageState | None) -> d
         "metadata": {} if withdrawn or view is None else dict(view.metadata),
         "redacted": view is not None and view.redacted,
         "erased": view is not None and view.erased,
+        "parent_id": payload.parent_id if view is None else view.parent_id,
+        # As posted: a start of a generation says in_progress, what follows is its chunks.
+        "status": "complete" if payload.llm is None else payload.llm.status or "complete",
+        **llm_json(payload.llm or _NO_LLM),
     }
+
+
+_NO_LLM = LlmFields()
 
 
 def created_event_data(payload: ThreadCreated, state: ThreadState) -> dict[str, Any]:

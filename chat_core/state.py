@@ -19,6 +19,7 @@ from attrs import define, field
 
 from chat_core.context import RequestContext
 from chat_core.errors import NotFound
+from chat_core.payloads import LlmFields
 from chat_core.views import MessageView, ThreadView, message_view
 from events.envelope import Env, FrozenMap
 from events.keys import KeyRing
@@ -159,6 +160,10 @@ class MessageState:
     # What it holds, for the cache's byte budget (see message_bytes).
     size: int = field(default=0, eq=False, repr=False)
     cached_view: MessageView | None = field(default=None, eq=False, repr=False)
+    parent_id: str | None = None
+    status: str = "complete"
+    llm: LlmFields | None = None
+    error: str | None = None
 
     def withdraw(self, *, redacted: bool = False, erased: bool = False) -> None:
         """Mark the content redacted or erased, so no later view shows it."""
@@ -186,6 +191,10 @@ class MessageState:
             self.request_id,
             redacted=self.redacted,
             erased=self.erased,
+            parent_id=self.parent_id,
+            status=self.status,
+            llm=self.llm,
+            error=self.error,
         )
 
 
@@ -214,6 +223,8 @@ class ThreadState:
     created_at: datetime | None = None
     created_by: str | None = None
     message_count: int = 0
+    # The id of the newest message: the parent of a post that names none.
+    head: str | None = None
     first: list[MessageState] = field(factory=list)
     recent: list[MessageState] = field(factory=list)
     marks: array[int] = field(factory=lambda: array("q"))
@@ -339,6 +350,7 @@ class ThreadState:
             created_by=self.created_by,
             message_count=self.message_count,
             last_seq=self.last_seq,
+            head=self.head,
         )
 
 

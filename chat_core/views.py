@@ -17,6 +17,7 @@ from attrs import field, frozen
 from chat_core.erasure_progress import COMPLETED
 from chat_core.payloads import (
     ErasureRecorded,
+    LlmFields,
     MessagePosted,
     TemperatureConfigChanged,
     ThreadCreated,
@@ -91,6 +92,7 @@ class ThreadView:
     last_seq: int
     # The sealed form an answer to a create is recorded with, so no record holds the title.
     sealed: str | None = field(default=None, eq=False, repr=False)
+    head: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """Return the contract's JSON object."""
@@ -102,6 +104,7 @@ class ThreadView:
             "created_by": self.created_by,
             "message_count": self.message_count,
             "last_seq": self.last_seq,
+            "head": self.head,
         }
 
     def record_json(self) -> dict[str, Any]:
@@ -132,6 +135,10 @@ class MessageView:
     erased: bool = False
     # The sealed form an answer to a post is recorded with, so no record holds plaintext.
     sealed: str | None = field(default=None, eq=False, repr=False)
+    parent_id: str | None = None
+    status: str = "complete"
+    llm: LlmFields | None = None
+    error: str | None = None
     _json: dict[str, Any] | None = field(default=None, init=False, eq=False, repr=False)
     _bytes: bytes | None = field(default=None, init=False, eq=False, repr=False)
 
@@ -150,10 +157,16 @@ class MessageView:
         return self._bytes
 
     def record_json(self) -> dict[str, Any]:
-        """Return the answer as an idempotency record keeps it: sealed, never in clear."""
+        """Return the answer as an idempotency record keeps it: sealed, never in clear.
+
+        Without the parent, which the event alone may not name (see MessagePosted): a
+        repeated post is answered with the message as it reads now (ChatHandlers).
+        """
+        recorded = {**self.to_json()}
+        del recorded["parent_id"]
         if self.sealed is None:
-            return self.to_json()
-        return {**self.to_json(), "content": None, "metadata": {}, "sealed": self.sealed}
+            return recorded
+        return {**recorded, "content": None, "metadata": {}, "sealed": self.sealed}
 
     def _build_json(self) -> dict[str, Any]:
         return {
@@ -168,7 +181,48 @@ class MessageView:
             "request_id": self.request_id,
             "redacted": self.redacted,
             "erased": self.erased,
+            "parent_id": self.parent_id,
+            "status": self.status,
+            # Spelled out for a plain message (no model fields): most are, and every post
+            # answers with one.
+            **(
+                {
+                    "model": None,
+                    "temperature": None,
+                    "finish_reason": None,
+                    "usage": None,
+                    "tool_calls": [],
+                    "tool_call_id": None,
+                }
+                if self.llm is None
+                else llm_json(self.llm)
+            ),
+            "error": self.error,
+            # Ratings are not recorded yet: every message reads as unrated.
+            "feedback": _UNRATED,
         }
+
+
+def llm_json(llm: LlmFields) -> dict[str, Any]:
+    """Return a message's model fields as the contract shows them."""
+    usage = llm.usage
+    return {
+        "model": llm.model,
+        "temperature": llm.temperature,
+        "finish_reason": llm.finish_reason,
+        "usage": None
+        if usage is None
+        else {"input_tokens": usage.input_tokens, "output_tokens": usage.output_tokens},
+        "tool_calls": [
+            {"id": call.id, "name": call.name, "arguments": call.arguments}
+            for call in llm.tool_calls
+        ],
+        "tool_call_id": llm.tool_call_id,
+    }
+
+
+# Shared by every view's JSON, which is read and never changed (see MessageView.to_json).
+_UNRATED: dict[str, int] = {"up": 0, "down": 0}
 
 
 class MessageViewBuilder(Protocol):
@@ -188,6 +242,10 @@ class MessageViewBuilder(Protocol):
         redacted: bool = False,
         erased: bool = False,
         sealed: str | None = None,
+        parent_id: str | None = None,
+        status: str = "complete",
+        llm: LlmFields | None = None,
+        error: str | None = None,
     ) -> MessageView: ...
 
 
@@ -303,12 +361,15 @@ def message_answer(
     *,
     content: str | None,
     metadata: Mapping[str, str],
+    parent_id: str | None,
 ) -> MessageView:
     """Return the answer to a post; its record keeps the sealed form, never the words.
 
     The pipeline answers with the words it was sent; replay, which has only the event,
-    with what the payload holds in clear (nothing, once sealed).
+    with what the payload holds in clear (nothing, once sealed). parent_id is the one
+    the message has (the payload's None means the message before it).
     """
+    llm = payload.llm
     return message_view(
         payload.message_id,
         payload.thread_id,
@@ -320,6 +381,9 @@ def message_answer(
         event.occurred_at,
         event.request_id,
         sealed=payload.sealed,
+        parent_id=parent_id,
+        status="complete" if llm is None or llm.status is None else llm.status,
+        llm=llm,
     )
 
 
@@ -348,7 +412,13 @@ def _thread_answer(event: DatasetEvent, payload: ThreadCreated) -> ThreadView:
 
 
 def _message_answer(event: DatasetEvent, payload: MessagePosted) -> MessageView:
-    return message_answer(event, payload, content=payload.content, metadata=payload.metadata)
+    return message_answer(
+        event,
+        payload,
+        content=payload.content,
+        metadata=payload.metadata,
+        parent_id=payload.parent_id,
+    )
 
 
 def _erasure_answer(event: DatasetEvent, payload: ErasureRecorded) -> ErasureView:

@@ -37,7 +37,10 @@ def _field_test(hint: Any) -> str | None:
     origin, args = get_origin(hint), get_args(hint)
     if origin in (types.UnionType, typing.Union) and len(args) == 2 and type(None) in args:
         (inner,) = (arg for arg in args if arg is not type(None))
-        return f"(v is None or type(v) is {_SCALARS[inner]})" if inner in _SCALARS else None
+        if inner in _SCALARS:
+            return f"(v is None or type(v) is {_SCALARS[inner]})"
+        # An optional attrs class passes only when absent: a value of it is decoded.
+        return "v is None" if attrs.has(inner) else None
     if origin is Mapping and args == (str, str):
         return "(type(v) is dict and (not v or _all_str(v)))"
     return None

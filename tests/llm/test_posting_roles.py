@@ -36,7 +36,9 @@ def _headers(who: str) -> dict[str, str]:
 
 
 def _body(role: str) -> dict[str, Any]:
-    return {"role": role, "content": f"a {role} message"}
+    # A tool message answers a tool call, so it names one (else it is a 422, not a 403).
+    answers = {"tool_call_id": "call_1"} if role == "tool" else {}
+    return {"role": role, "content": f"a {role} message", **answers}
 
 
 def test_every_role_counts_as_a_member_and_only_admin_as_an_admin() -> None:

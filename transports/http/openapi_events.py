@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from transports.http.openapi_schemas import MESSAGE_ID, THREAD_ID, ref
+from transports.http.openapi_schemas import MESSAGE_ID, SCHEMAS, THREAD_ID, ref
 
 __all__ = ["EVENT_DATA", "EVENT_SCHEMAS", "event_schema_name"]
 
 Schema = dict[str, Any]
 
+MESSAGE_SCHEMA: Schema = SCHEMAS["Message"]
 _ENV: Schema = {"type": "string", "enum": ["dev", "staging", "prod"]}
 _STRINGS: Schema = {"type": "object", "additionalProperties": {"type": "string"}}
 
@@ -46,10 +47,24 @@ EVENT_DATA: dict[str, Schema] = {
                 "metadata": _STRINGS,
                 "redacted": {"type": "boolean"},
                 "erased": {"type": "boolean"},
+                "parent_id": {"type": ["string", "null"]},
+                "status": MESSAGE_SCHEMA["properties"]["status"],
+                **{
+                    name: MESSAGE_SCHEMA["properties"][name]
+                    for name in (
+                        "model",
+                        "temperature",
+                        "finish_reason",
+                        "usage",
+                        "tool_calls",
+                        "tool_call_id",
+                    )
+                },
             }
         ),
         "description": "The message as it reads now: withdrawn (content null) once redacted or"
-        " erased, even when the event is replayed.",
+        " erased, even when the event is replayed; its status the one it has now (the start"
+        " of a generation is a posted event whose status was in_progress).",
     },
     "chat.message.redacted": _object(
         {

@@ -5,7 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from chat_core.temperature import TEMPERATURE_CEILING, TEMPERATURE_FLOOR
-from transports.http.chat_views import MAX_METADATA_KEY, MAX_METADATA_KEYS, MAX_METADATA_VALUE
+from transports.http.chat_views import (
+    MAX_CONTENT,
+    MAX_METADATA_KEY,
+    MAX_METADATA_KEYS,
+    MAX_METADATA_VALUE,
+    MAX_MODEL,
+    MAX_TOOL_FIELD,
+)
 
 __all__ = ["SCHEMAS", "ref"]
 
@@ -52,6 +59,8 @@ _METADATA: Schema = {
 }
 _OVERRIDES: Schema = {"type": "object", "additionalProperties": TEMPERATURE}
 _STAMP: Schema = {"type": "string", "format": "date-time"}
+_REASONS = ["stop", "length", "tool_calls", "content_filter"]
+_FINISH_REASON: Schema = {"type": "string", "enum": _REASONS}
 
 SCHEMAS: dict[str, Schema] = {
     "Env": {"type": "string", "enum": ["dev", "staging", "prod"]},
@@ -72,10 +81,63 @@ SCHEMAS: dict[str, Schema] = {
                 "enum": ["user", "assistant", "tool", "system"],
                 "description": "Who speaks; user when absent.",
             },
-            "content": {"type": "string", "minLength": 1, "maxLength": 32000},
+            "content": {
+                "type": "string",
+                "maxLength": MAX_CONTENT,
+                "description": "Required, 1 or more characters, except that it may be empty"
+                " or absent when status is in_progress, and empty beside an assistant's"
+                " tool_calls.",
+            },
             "metadata": ref("Metadata"),
+            "parent_id": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": MAX_TOOL_FIELD,
+                "description": "A message of this thread; the thread's head when absent.",
+            },
+            "status": {
+                "type": "string",
+                "enum": ["complete", "in_progress"],
+                "description": "complete when absent; in_progress (agents only) starts a"
+                " generation.",
+            },
+            "model": {"type": "string", "minLength": 1, "maxLength": MAX_MODEL},
+            "temperature": {
+                "type": "number",
+                "description": "Must lie within the tenant's config [min, max] (else 422);"
+                " absent on an assistant message with a model, the config's value applies.",
+            },
+            "finish_reason": _FINISH_REASON,
+            "usage": ref("Usage"),
+            "tool_calls": {
+                "type": "array",
+                "items": ref("ToolCall"),
+                "description": "Assistant messages only.",
+            },
+            "tool_call_id": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": MAX_TOOL_FIELD,
+                "description": "Tool messages only, and required there.",
+            },
         },
-        required=("content",),
+        required=(),
+    ),
+    "Usage": _object(
+        {
+            "input_tokens": {"type": "integer", "minimum": 0},
+            "output_tokens": {"type": "integer", "minimum": 0},
+        }
+    ),
+    "ToolCall": _object(
+        {
+            "id": {"type": "string", "minLength": 1, "maxLength": MAX_TOOL_FIELD},
+            "name": {"type": "string", "minLength": 1, "maxLength": MAX_TOOL_FIELD},
+            "arguments": {"type": "string", "maxLength": MAX_CONTENT},
+        }
+    ),
+    "Feedback": _object(
+        {"up": {"type": "integer", "minimum": 0}, "down": {"type": "integer", "minimum": 0}}
     ),
     "SetTemperatureConfig": _object(
         {"default": TEMPERATURE, "min": TEMPERATURE, "max": TEMPERATURE, "overrides": _OVERRIDES},
@@ -90,6 +152,7 @@ SCHEMAS: dict[str, Schema] = {
             "created_by": {"type": "string"},
             "message_count": {"type": "integer", "minimum": 0},
             "last_seq": {"type": "integer", "minimum": 0},
+            "head": {"type": ["string", "null"], "description": "The newest message's id."},
         }
     ),
     "Message": _object(
@@ -105,6 +168,23 @@ SCHEMAS: dict[str, Schema] = {
             "request_id": {"type": "string"},
             "redacted": {"type": "boolean"},
             "erased": {"type": "boolean"},
+            "parent_id": {"type": ["string", "null"]},
+            "status": {
+                "type": "string",
+                "enum": ["complete", "in_progress", "cancelled", "failed"],
+            },
+            "model": {"type": ["string", "null"]},
+            "temperature": {"type": ["number", "null"]},
+            "finish_reason": {
+                **_FINISH_REASON,
+                "type": ["string", "null"],
+                "enum": [*_REASONS, None],
+            },
+            "usage": {"oneOf": [ref("Usage"), {"type": "null"}]},
+            "tool_calls": {"type": "array", "items": ref("ToolCall")},
+            "tool_call_id": {"type": ["string", "null"]},
+            "error": {"type": ["string", "null"]},
+            "feedback": ref("Feedback"),
         }
     ),
     "ThreadPage": _page("Thread"),

@@ -68,12 +68,19 @@ def _strict_float(value: object, _type: object) -> float:
     return float(value)
 
 
+def _strict_int(value: object, _type: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError("must be an integer")
+    return value
+
+
 def _build() -> cattrs.Converter:
     converter = cattrs.Converter(forbid_extra_keys=True, detailed_validation=True)
     converter.register_structure_hook(str, _strict_str)
     # An optional string may be left out (its default None), but an explicit null is not a str.
     converter.register_structure_hook(str | None, _strict_str)
     converter.register_structure_hook(float, _strict_float)
+    converter.register_structure_hook(int, _strict_int)
     return converter
 
 

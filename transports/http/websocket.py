@@ -225,9 +225,11 @@ class _Session:
             auth=self._request[AUTH],
             thread_id=wanted.thread_id,
             role=wanted.body.role,
-            content=wanted.body.content,
+            content=wanted.body.content or "",
             metadata=wanted.body.metadata,
             idempotency=wanted.idempotency,
+            parent_id=wanted.body.parent_id,
+            llm=wanted.body.llm(),
         )
         result = await self._request.app[CORE].bus.send(command)
         if isinstance(result, Replay):

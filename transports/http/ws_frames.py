@@ -8,9 +8,9 @@ import orjson
 from attrs import frozen
 
 from chat_core.commands import Idempotency
-from transports.http.chat_views import PostMessageBody
+from transports.http.chat_views import PlainPostBody, PostMessageBody, decode_post_body
 from transports.http.problems import HTTPProblem
-from transports.http.requests import IDEMPOTENCY_KEY, decode_body, request_fingerprint
+from transports.http.requests import IDEMPOTENCY_KEY, request_fingerprint
 from transports.http.stream_common import MAX_VERSION
 
 __all__ = ["Frame", "PostFrame", "SubscribeFrame", "parse_frame", "post_frame", "subscribe_frame"]
@@ -40,7 +40,7 @@ class PostFrame:
     """Post a message, as POST /chat/threads/{thread_id}/messages would."""
 
     thread_id: str
-    body: PostMessageBody
+    body: PlainPostBody | PostMessageBody
     idempotency: Idempotency | None
 
 
@@ -93,7 +93,7 @@ def post_frame(frame: Frame) -> PostFrame:
     thread_id = thread_of(fields)
     del fields["thread_id"]
     key = fields.pop("idempotency_key", None)
-    body = decode_body(fields, PostMessageBody)
+    body = decode_post_body(fields)
     idempotency = None
     if key is not None:
         if not isinstance(key, str) or IDEMPOTENCY_KEY.fullmatch(key) is None:
