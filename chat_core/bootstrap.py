@@ -17,8 +17,9 @@ from typing import Any
 
 from attrs import frozen
 
+from chat_core.batches import show_events
 from chat_core.caches import StreamCache, ThreadCache
-from chat_core.consumers import Consumers, show_events
+from chat_core.consumers import Consumers
 from chat_core.erasure import ErasureHandler
 from chat_core.fold import message_subjects
 from chat_core.handlers import ChatHandlers
@@ -218,9 +219,7 @@ async def bootstrap(
         if ephemeral
         else await open_checkpoint_store(settings.store_url, events=store)
     )
-    consumers = Consumers(
-        store=store, checkpoints=checkpoints, keys=keys, converter=codec.converter, clock=clock
-    )
+    consumers = Consumers(store=store, checkpoints=checkpoints, keys=keys, codec=codec, clock=clock)
     webhooks = await _webhooks(settings, store, keys, master, codec, clock)
     follower = await _follow_log(
         store, bus, erasures=erasures, hub=hub, consumers=consumers, webhooks=webhooks
@@ -258,7 +257,7 @@ async def _webhooks(
     webhook_store = await open_webhook_store(url)
 
     async def show(events: list[RecordedEvent]) -> list[tuple[RecordedEvent, dict[str, Any]]]:
-        return await show_events(store, keys, codec.converter, events)
+        return await show_events(store, keys, codec, events)
 
     dispatcher = WebhookDispatcher(
         store=store,

@@ -13,19 +13,17 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, Literal
 
-import cattrs
 from attrs import frozen
 
+from chat_core.batches import read_batch
 from chat_core.context import AuthContext, RequestContext, Role, require_role
 from chat_core.errors import Conflict, NotFound, ValidationFailed
-from chat_core.export_view import ChatExportView
-from chat_core.payloads import MessagePosted, MessageRedacted
 from chat_core.views import rfc3339
-from events.codec import default_registry
+from events.codec import EventCodec, default_registry
 from events.consumers import CheckpointStore, Consumer
 from events.envelope import Env
 from events.keys import KeyRing
-from events.store.base import EventFilter, EventStore, RecordedEvent
+from events.store.base import EventStore, RecordedEvent
 
 __all__ = [
     "CONSUMER_NAME_PATTERN",
@@ -35,8 +33,6 @@ __all__ = [
     "ConsumerView",
     "Consumers",
     "known_types",
-    "show_events",
-    "stream_event",
 ]
 
 CONSUMER_NAME_PATTERN = "^[a-z0-9][a-z0-9_-]{0,62}$"
@@ -88,9 +84,9 @@ class ConsumerView:
 
 @frozen(kw_only=True)
 class ConsumerBatch:
-    """Events after a checkpoint with their data as clients may see it, and where to ack."""
+    """Events after a checkpoint in the streams' shape, and the position to ack after them."""
 
-    events: Shown
+    events: list[dict[str, Any]]
     next_position: int
 
 
@@ -103,13 +99,13 @@ class Consumers:
         store: EventStore,
         checkpoints: CheckpointStore,
         keys: KeyRing,
-        converter: cattrs.Converter,
+        codec: EventCodec,
         clock: Callable[[], datetime],
     ) -> None:
         self._store = store
         self.checkpoints = checkpoints
         self._keys = keys
-        self._converter = converter
+        self._codec = codec
         self._clock = clock
         # One future per tenant and env that some read waits on, settled by the next event.
         self._waiting: dict[tuple[str, Env], asyncio.Future[None]] = {}
@@ -175,19 +171,17 @@ class Consumers:
             waiter = self._waiting.get(slot) if wait > 0 else None
             if wait > 0 and waiter is None:
                 waiter = self._waiting[slot] = loop.create_future()
-            events = [
-                item
-                async for item in self._store.read_all(
-                    after_position=consumer.position,
-                    event_filter=consumer.event_filter(),
-                    limit=limit,
-                )
-            ]
+            events, last = await read_batch(
+                self._store,
+                self._keys,
+                self._codec,
+                consumer.event_filter(),
+                after_position=consumer.position,
+                limit=limit,
+            )
             remaining = deadline - loop.time()
             if events or waiter is None or remaining <= 0:
-                last = events[-1].position if events else consumer.position
-                shown = await show_events(self._store, self._keys, self._converter, events)
-                return ConsumerBatch(events=shown, next_position=last)
+                return ConsumerBatch(events=events, next_position=last)
             await asyncio.wait([waiter], timeout=remaining)
 
     async def ack(
@@ -224,46 +218,3 @@ class Consumers:
 
     async def _view(self, consumer: Consumer) -> ConsumerView:
         return ConsumerView(consumer=consumer, lag=await self.checkpoints.lag(consumer))
-
-
-async def show_events(
-    store: EventStore, keys: KeyRing, converter: cattrs.Converter, events: Events
-) -> Shown:
-    """Open a batch's messages as reads show them, as an export does: words or withdrawn.
-
-    A thread's read model would know the same, but loading one per thread of the batch
-    costs a read each; the batch's redactions are one indexed read, after its first
-    event (a redaction follows what it withdraws), and erasures are the key ring's.
-    """
-    posted = [item for item in events if type(item.event.payload) is MessagePosted]
-    redacted: set[str] = set()
-    if posted:
-        first = posted[0]
-        wanted = EventFilter(
-            tenants={first.event.tenant},
-            envs={first.event.env},
-            types={MessageRedacted.event_type},
-        )
-        async for item in store.read_all(after_position=first.position, event_filter=wanted):
-            payload = item.event.payload
-            assert isinstance(payload, MessageRedacted)
-            redacted.add(payload.message_id)
-    view = ChatExportView(keys=keys, redacted=redacted, converter=converter)
-    await view.prepare(posted)
-    return [(item, view.payload(item)) for item in events]
-
-
-def stream_event(item: RecordedEvent, data: dict[str, Any]) -> dict[str, Any]:
-    """Return the streams' shape of one event, given its data as clients may see it."""
-    event = item.event
-    return {
-        "type": event.type,
-        "version": event.version,
-        "position": item.position,
-        "event_id": str(event.event_id),
-        "tenant": event.tenant,
-        "env": event.env.value,
-        "request_id": event.request_id,
-        "occurred_at": rfc3339(event.occurred_at),
-        "data": data,
-    }

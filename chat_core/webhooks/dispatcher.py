@@ -26,7 +26,7 @@ from typing import Protocol
 import orjson
 from attrs import frozen
 
-from chat_core.consumers import Shown, stream_event
+from chat_core.batches import Shown, stream_event
 from chat_core.webhooks.policy import PolicyRefused, Target, UrlPolicy
 from chat_core.webhooks.signing import sign
 from chat_core.webhooks.unwrap import webhook_key

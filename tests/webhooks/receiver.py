@@ -51,7 +51,7 @@ class Receiver:
         app = web.Application()
         app.router.add_post("/hook", self._hook)
         app.router.add_post("/elsewhere", self._elsewhere)
-        self._runner = web.AppRunner(app, handle_signals=False)
+        self._runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=1.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", port)
         await site.start()

@@ -16,7 +16,6 @@ from multidict import MultiMapping
 from chat_core.consumers import MAX_READ, MAX_WAIT
 from transports.http.app_keys import AUTH, CONTEXT, CORE
 from transports.http.problems import HTTPProblem
-from transports.http.render import event_shape
 from transports.http.requests import (
     FieldErrors,
     decode_body,
@@ -96,8 +95,7 @@ async def read_consumer(request: web.Request) -> web.Response:
     batch = await request.app[CORE].consumers.read(
         request[CONTEXT], request[AUTH], request.match_info["name"], limit=limit, wait=wait
     )
-    data = [event_shape(item, shown) for item, shown in batch.events]
-    return json_response(200, {"data": data, "next_position": batch.next_position})
+    return json_response(200, {"data": batch.events, "next_position": batch.next_position})
 
 
 @routes.post("/admin/consumers/{name}/ack")

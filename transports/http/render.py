@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 
-from chat_core.consumers import stream_event
+from chat_core.batches import stream_event
 from chat_core.presenter import EventPresenter
 from chat_core.views import kept_json
 from events.store.base import RecordedEvent

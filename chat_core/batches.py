@@ -1,0 +1,157 @@
+"""Batches of the log in the streams' shape, as durable consumers and webhooks send them.
+
+A batch opens messages as exports do, never with their sealed bytes: words, or withdrawn
+once redacted or erased. A thread's read model would know the same, but loading one per
+thread of the batch costs a read each; the batch's redactions are one indexed read after
+its first message (a redaction follows what it withdraws), and erasures are the key ring's.
+On a store that hands out its rows (SQLite), a batch is built from them as the JSON Lines
+export builds its records, without building the events, whenever the row checker is sure
+of a row; any other row is decoded as read_all decodes it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chat_core.export_view import ChatExportView
+from chat_core.payloads import MessagePosted, MessageRedacted
+from chat_core.views import rfc3339
+from events.codec import EventCodec
+from events.envelope import Env
+from events.keys import KeyRing
+from events.store.base import EventFilter, EventStore, RecordedEvent
+from events.store.sqlite_row_checker import RowChecker
+from events.store.sqlite_rows import RowDecoder
+from events.tooling.export import RowSource
+
+__all__ = ["Events", "Shown", "read_batch", "show_events", "stream_event"]
+
+Events = list[RecordedEvent]
+Shown = list[tuple[RecordedEvent, dict[str, Any]]]
+Row = tuple[Any, ...]
+_POSTED = MessagePosted.event_type
+
+
+async def show_events(store: EventStore, keys: KeyRing, codec: EventCodec, events: Events) -> Shown:
+    """Pair each event with its data as clients may see it."""
+    posted = [item for item in events if type(item.event.payload) is MessagePosted]
+    first = posted[0] if posted else None
+    if first is None:
+        view = ChatExportView(keys=keys, redacted=set(), converter=codec.converter)
+    else:
+        event = first.event
+        view = await _view(store, keys, codec, event.tenant, event.env.value, first.position)
+    await view.prepare(events)
+    return [(item, view.payload(item)) for item in events]
+
+
+def stream_event(item: RecordedEvent, data: dict[str, Any]) -> dict[str, Any]:
+    """Return the streams' shape of one event, given its data as clients may see it."""
+    event = item.event
+    return {
+        "type": event.type,
+        "version": event.version,
+        "position": item.position,
+        "event_id": str(event.event_id),
+        "tenant": event.tenant,
+        "env": event.env.value,
+        "request_id": event.request_id,
+        "occurred_at": rfc3339(event.occurred_at),
+        "data": data,
+    }
+
+
+async def read_batch(
+    store: EventStore,
+    keys: KeyRing,
+    codec: EventCodec,
+    event_filter: EventFilter,
+    *,
+    after_position: int,
+    limit: int,
+) -> tuple[list[dict[str, Any]], int]:
+    """Return up to limit events after a position in the streams' shape, and the last position."""
+    if isinstance(store, RowSource):
+        rows = await _rows(store, event_filter, after_position, limit)
+        if not rows:
+            return [], after_position
+        return await _shape_rows(store, keys, codec, rows), rows[-1][0]
+    events = [
+        item
+        async for item in store.read_all(
+            after_position=after_position, event_filter=event_filter, limit=limit
+        )
+    ]
+    shown = await show_events(store, keys, codec, events)
+    last = events[-1].position if events else after_position
+    return [stream_event(item, data) for item, data in shown], last
+
+
+async def _view(
+    store: EventStore, keys: KeyRing, codec: EventCodec, tenant: str, env: str, after: int
+) -> ChatExportView:
+    """Build the view that opens a partition's messages posted after a position."""
+    wanted = EventFilter(tenants={tenant}, envs={Env(env)}, types={MessageRedacted.event_type})
+    redacted: set[str] = set()
+    async for item in store.read_all(after_position=after, event_filter=wanted):
+        payload = item.event.payload
+        assert isinstance(payload, MessageRedacted)
+        redacted.add(payload.message_id)
+    return ChatExportView(keys=keys, redacted=redacted, converter=codec.converter)
+
+
+async def _rows(
+    store: RowSource, event_filter: EventFilter, after_position: int, limit: int
+) -> list[Row]:
+    rows: list[Row] = []
+    pages = store.read_rows(after_position=after_position, event_filter=event_filter)
+    try:
+        async for page in pages:
+            rows.extend(page[: limit - len(rows)])
+            if len(rows) >= limit:
+                break
+    finally:
+        await pages.aclose()  # type: ignore[attr-defined]
+    return rows
+
+
+async def _shape_rows(
+    store: EventStore, keys: KeyRing, codec: EventCodec, rows: list[Row]
+) -> list[dict[str, Any]]:
+    """Shape rows as stream events, through export records where the checker is sure of them."""
+    first = next((row for row in rows if row[4] == _POSTED), None)
+    if first is None:
+        view = ChatExportView(keys=keys, redacted=set(), converter=codec.converter)
+    else:
+        view = await _view(store, keys, codec, first[6], first[7], first[0])
+    checker, decoder = RowChecker(codec), RowDecoder(codec)
+    shaped = []
+    for row in rows:
+        record = checker.record(row)
+        if record is None:
+            (item,) = decoder.decode([row])
+            await view.prepare([item])
+            shaped.append(stream_event(item, view.payload(item)))
+            continue
+        data = record["payload"]
+        if row[4] in view.row_types:
+            data = view.payload_data(row[4], row[6], row[10], data)
+            if data is None:
+                await view.prepare_subjects([(row[6], row[10])])
+                data = view.payload_data(row[4], row[6], row[10], record["payload"])
+                if data is None:
+                    raise RuntimeError(f"the batch's view was not ready at {row[0]}")
+        shaped.append(
+            {
+                "type": record["type"],
+                "version": record["version"],
+                "position": record["position"],
+                "event_id": record["event_id"],
+                "tenant": record["tenant"],
+                "env": record["env"],
+                "request_id": record["request_id"],
+                "occurred_at": record["occurred_at"].replace("+00:00", "Z"),
+                "data": data,
+            }
+        )
+    return shaped
