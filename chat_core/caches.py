@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable, Hashable, Iterable, Iterator
 from typing import Generic
 
 from chat_core.fold import S, apply_event, message_state
+from chat_core.generation_fold import apply_to_message
 from chat_core.payloads import MessagePosted
 from chat_core.state import STRIDE, MessageState, ThreadState
 from chat_core.views import Page
@@ -293,6 +294,8 @@ class ThreadCache(StreamCache[ThreadState]):
                     continue
                 message = message_state(payload, item.event, state.keys, predecessor=predecessor)
                 predecessor = payload.message_id
+                if message.status == "in_progress":
+                    message = await self._generated(stream, state, message, item.event.version)
                 if payload.message_id in state.redacted:
                     message.withdraw(redacted=True)
                 found.append(message)
@@ -300,6 +303,34 @@ class ThreadCache(StreamCache[ThreadState]):
                     return found
             after = batch[-1].event.version
         return found
+
+    async def _generated(
+        self, stream: str, state: ThreadState, message: MessageState, posted: int
+    ) -> MessageState:
+        """Return a generation read back with its chunks and end, as the thread folded them.
+
+        One in progress is the thread's own (its chunks fold into it); an ended one is read
+        from its start to its end, taking its own events.
+        """
+        live = state.generating.get(message.message_id)
+        if live is not None:
+            return live
+        ended = state.ended.get(message.message_id)
+        end = None if ended is None else ended[0]
+        after = posted
+        while end is not None and after < end:
+            batch = await self._store.read_stream(
+                stream, after_version=after, limit=min(1000, end - after)
+            )
+            if not batch:
+                break
+            if self._prepare is not None:
+                await self._prepare(batch)
+            for item in batch:
+                if getattr(item.event.payload, "message_id", None) == message.message_id:
+                    apply_to_message(message, item.event, state.keys)
+            after = batch[-1].event.version
+        return message
 
 
 class PageCache:

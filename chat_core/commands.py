@@ -4,18 +4,23 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from types import MappingProxyType
+from typing import Any
 
 from attrs import field, frozen
 
 from chat_core.context import AuthContext, RequestContext
-from chat_core.payloads import LlmFields
+from chat_core.payloads import LlmFields, ToolCall, Usage
 from chat_core.views import ErasureView, MessageView, Replay, TemperatureConfigView, ThreadView
 from events.bus import Command
 from events.envelope import FrozenMap, freeze_map
 
 __all__ = [
+    "AppendChunk",
+    "CancelMessage",
+    "CompleteMessage",
     "CreateThread",
     "EraseSubject",
+    "FailMessage",
     "Idempotency",
     "PostMessage",
     "RedactMessage",
@@ -57,6 +62,56 @@ class PostMessage(Command[MessageView | Replay]):
     parent_id: str | None = None
     # The model fields as sent (status "in_progress" starts a generation); None for none.
     llm: LlmFields | None = None
+
+
+@frozen(kw_only=True)
+class AppendChunk(Command[Any]):
+    """Add the next chunk of text to a generation in progress."""
+
+    context: RequestContext
+    auth: AuthContext
+    thread_id: str
+    message_id: str
+    index: int
+    content: str
+    idempotency: Idempotency | None = None
+
+
+@frozen(kw_only=True)
+class CompleteMessage(Command[Any]):
+    """End a generation well, with how it finished."""
+
+    context: RequestContext
+    auth: AuthContext
+    thread_id: str
+    message_id: str
+    finish_reason: str | None = None
+    usage: Usage | None = None
+    tool_calls: tuple[ToolCall, ...] = ()
+    idempotency: Idempotency | None = None
+
+
+@frozen(kw_only=True)
+class CancelMessage(Command[Any]):
+    """Stop a generation, keeping its text so far."""
+
+    context: RequestContext
+    auth: AuthContext
+    thread_id: str
+    message_id: str
+    idempotency: Idempotency | None = None
+
+
+@frozen(kw_only=True)
+class FailMessage(Command[Any]):
+    """End a generation as failed, saying why."""
+
+    context: RequestContext
+    auth: AuthContext
+    thread_id: str
+    message_id: str
+    error: str
+    idempotency: Idempotency | None = None
 
 
 @frozen(kw_only=True)

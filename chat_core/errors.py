@@ -6,7 +6,8 @@ ChatError
 ├── Forbidden              the caller's role in the tenant is too low
 ├── ValidationFailed       a command that breaks a domain rule (field errors attached)
 ├── PreconditionFailed     an If-Match version that does not match
-├── Conflict               optimistic concurrency exhausted
+├── Conflict               optimistic concurrency exhausted, or a state that forbids it
+│   └── OutOfOrder         a generation's chunk that is not the next one
 ├── IdempotencyInFlight    the same idempotency key is still being answered
 └── IdempotencyMismatch    an idempotency key reused with another request
 """
@@ -24,6 +25,7 @@ __all__ = [
     "IdempotencyInFlight",
     "IdempotencyMismatch",
     "NotFound",
+    "OutOfOrder",
     "PreconditionFailed",
     "ValidationFailed",
 ]
@@ -57,6 +59,14 @@ class PreconditionFailed(ChatError):
 
 class Conflict(ChatError):
     """Concurrent writers kept winning; the caller may retry."""
+
+
+class OutOfOrder(Conflict):
+    """A chunk whose index is not the next one, or that repeats one with other text."""
+
+    def __init__(self, detail: str, expected_index: int) -> None:
+        super().__init__(detail)
+        self.expected_index = expected_index
 
 
 class IdempotencyInFlight(ChatError):

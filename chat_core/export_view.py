@@ -14,8 +14,8 @@ import cattrs
 from attrs import field, frozen
 
 from chat_core.fold import message_subjects
-from chat_core.payloads import MessagePosted, MessageRedacted, ThreadCreated
-from chat_core.sealing import message_aad, message_data, open_message_data, open_thread
+from chat_core.payloads import MessageChunk, MessagePosted, MessageRedacted, ThreadCreated
+from chat_core.sealing import chunk_aad, message_aad, message_data, open_message_data, open_thread
 from events.codec import EventCodec
 from events.crypto import MasterKey
 from events.keys import KeyNotLoaded, KeyRing, open_key_store
@@ -44,7 +44,9 @@ class ChatExportView:
         self._converter = converter
 
     # The types whose payloads this view changes; the others are shown as decoded.
-    row_types = frozenset({MessagePosted.event_type, ThreadCreated.event_type})
+    row_types = frozenset(
+        {MessagePosted.event_type, ThreadCreated.event_type, MessageChunk.event_type}
+    )
 
     async def prepare(self, items: list[RecordedEvent], /) -> None:
         """Fetch the keys of the authors of these events' messages."""
@@ -67,6 +69,11 @@ class ChatExportView:
                 payload.title,
                 payload.metadata,
             )
+        if type(payload) is MessageChunk:
+            chunk: dict[str, Any] = self._converter.unstructure(payload)
+            shown = self._chunk_data(event.tenant, event.actor, chunk)
+            assert shown is not None, "prepare fetched the author's keys"
+            return shown
         if type(payload) is not MessagePosted:
             data: dict[str, Any] = self._converter.unstructure(payload)
             return data
@@ -102,6 +109,8 @@ class ChatExportView:
                 )
             except KeyNotLoaded:
                 return None
+        if event_type == MessageChunk.event_type:
+            return self._chunk_data(tenant, actor, data)
         assert event_type == MessagePosted.event_type
         sealed = data["sealed"]
         message_id = data["message_id"]
@@ -164,6 +173,23 @@ class ChatExportView:
         if erased:
             title, metadata = None, {}
         return {"thread_id": thread_id, "title": title, "metadata": dict(metadata)}
+
+    def _chunk_data(self, tenant: str, actor: str, data: dict[str, Any]) -> dict[str, Any] | None:
+        """Return a chunk opened (content in clear, no sealed bytes), or erased with none."""
+        sealed, content = data["sealed"], data["content"]
+        try:
+            if sealed is not None:
+                aad = chunk_aad(tenant, actor, data["message_id"], data["index"])
+                plaintext = self._keys.open_text(tenant, actor, sealed, aad)
+                content = None if plaintext is None else plaintext.decode()
+            elif self._keys.subject(tenant, actor).erased:
+                content = None
+        except KeyNotLoaded:
+            return None
+        if data["message_id"] in self._redacted:
+            content = None
+        shown = {name: value for name, value in data.items() if name != "sealed"}
+        return {**shown, "content": content, "erased": content is None}
 
     def _shown(
         self,

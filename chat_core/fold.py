@@ -14,7 +14,12 @@ from typing import Any, Protocol, TypeVar
 
 import orjson
 
+from chat_core.generation_fold import GenerationEvent, apply_to_message
 from chat_core.payloads import (
+    MessageCancelled,
+    MessageChunk,
+    MessageCompleted,
+    MessageFailed,
     MessagePosted,
     MessageRedacted,
     TemperatureConfigChanged,
@@ -35,7 +40,13 @@ from events.envelope import DatasetEvent, FrozenMap
 from events.keys import KeyRing
 from events.store.base import RecordedEvent
 
-__all__ = ["Versioned", "apply_event", "erase_cached", "message_state", "message_subjects"]
+__all__ = [
+    "Versioned",
+    "apply_event",
+    "erase_cached",
+    "message_state",
+    "message_subjects",
+]
 
 _NO_METADATA: FrozenMap = MappingProxyType({})
 
@@ -94,6 +105,19 @@ def _message_posted(payload: MessagePosted, state: object, event: DatasetEvent) 
             state.unnamed[payload.message_id] = seq
         state.message_count = seq
         state.keep(message)
+        if message.status == "in_progress":
+            state.generating[payload.message_id] = message
+
+
+def _generation_step(payload: GenerationEvent, state: object, event: DatasetEvent) -> None:
+    if isinstance(state, ThreadState):
+        message = state.generating.get(payload.message_id)
+        if message is None:
+            return
+        apply_to_message(message, event, state.keys)
+        if message.status != "in_progress":
+            del state.generating[payload.message_id]
+            state.ended[payload.message_id] = (event.version, message.status)
 
 
 def _message_redacted(payload: MessageRedacted, state: object, event: DatasetEvent) -> None:
@@ -121,6 +145,10 @@ _FOLDS: dict[type[Any], Callable[[Any, object, DatasetEvent], None]] = {
     ThreadCreated: _thread_created,
     MessagePosted: _message_posted,
     MessageRedacted: _message_redacted,
+    MessageChunk: _generation_step,
+    MessageCompleted: _generation_step,
+    MessageCancelled: _generation_step,
+    MessageFailed: _generation_step,
     TemperatureConfigChanged: _temperature_changed,
 }
 
@@ -205,7 +233,7 @@ def message_subjects(recorded: Iterable[RecordedEvent]) -> dict[tuple[str, str],
     newest: dict[tuple[str, str], int] = {}
     for item in recorded:
         payload = item.event.payload
-        if isinstance(payload, (MessagePosted, ThreadCreated)):
+        if isinstance(payload, (MessagePosted, ThreadCreated, MessageChunk)):
             author = (item.event.tenant, item.event.actor)
             key_id = 0 if payload.sealed is None else sealed_key_id(payload.sealed)
             newest[author] = max(newest.get(author, 0), key_id)
@@ -229,7 +257,10 @@ def erase_cached(states: Iterable[object], tenant: str, subject: str, through_ke
             state.title_key_id is None or state.title_key_id <= through_key_id
         ):
             state.title, state.metadata = None, _NO_METADATA
-        for message in state.kept():
+        # A generation's message may be let go from the lists while it is in progress.
+        kept = {id(message): message for message in state.kept()}
+        kept.update((id(message), message) for message in state.generating.values())
+        for message in kept.values():
             if message.author != subject or message.erased:
                 continue
             if message.key_id is None or message.key_id <= through_key_id:

@@ -23,6 +23,7 @@ from chat_core.context import (
     require_role,
 )
 from chat_core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from chat_core.generation import GenerationHandlers
 from chat_core.idempotency import IdempotencyGuard
 from chat_core.model_fields import applied_temperature, needs_temperature, require_generator
 from chat_core.payloads import LlmFields, MessagePosted, MessageRedacted, ThreadCreated
@@ -173,6 +174,13 @@ class ChatHandlers:
         self._bus.register(CreateThread, self.create_thread)
         self._bus.register(PostMessage, self.post_message)
         self._bus.register(RedactMessage, self.redact_message)
+        GenerationHandlers(
+            bus=self._bus,
+            writer=self._threads,
+            threads=self._thread_states,
+            keys=self._keys,
+            writing_key=self._writing_key,
+        ).register()
 
     async def create_thread(self, command: CreateThread) -> ThreadView | Replay:
         """Open a thread with a fresh id."""

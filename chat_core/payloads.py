@@ -15,6 +15,10 @@ __all__ = [
     "MESSAGE_STATUSES",
     "ErasureRecorded",
     "LlmFields",
+    "MessageCancelled",
+    "MessageChunk",
+    "MessageCompleted",
+    "MessageFailed",
     "MessagePosted",
     "MessageRedacted",
     "TemperatureConfigChanged",
@@ -118,6 +122,62 @@ class MessagePosted(EventPayload):
     metadata: FrozenMap = field(factory=dict, converter=freeze_map)
     parent_id: str | None = None
     llm: LlmFields | None = None
+
+
+@register_payload
+@frozen(kw_only=True)
+class MessageChunk(EventPayload):
+    """A generation's next piece of text, sealed under its author's key like a message's words.
+
+    `length` is the characters of the message's text once this chunk is added, so an
+    answer and a reader know it without opening every chunk before.
+    """
+
+    event_type: ClassVar[str] = "chat.message.chunk"
+
+    thread_id: str
+    message_id: str
+    index: int
+    length: int
+    sealed: str | None = None
+    content: str | None = None
+
+
+@register_payload
+@frozen(kw_only=True)
+class MessageCompleted(EventPayload):
+    """A generation ended well: its text is its chunks joined."""
+
+    event_type: ClassVar[str] = "chat.message.completed"
+
+    thread_id: str
+    message_id: str
+    finish_reason: str | None = None
+    usage: Usage | None = None
+    tool_calls: tuple[ToolCall, ...] = ()
+
+
+@register_payload
+@frozen(kw_only=True)
+class MessageCancelled(EventPayload):
+    """A generation was stopped by a reader; the text so far stays."""
+
+    event_type: ClassVar[str] = "chat.message.cancelled"
+
+    thread_id: str
+    message_id: str
+
+
+@register_payload
+@frozen(kw_only=True)
+class MessageFailed(EventPayload):
+    """A generation failed, by its author's word or by going silent too long."""
+
+    event_type: ClassVar[str] = "chat.message.failed"
+
+    thread_id: str
+    message_id: str
+    error: str
 
 
 @register_payload

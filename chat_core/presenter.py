@@ -7,12 +7,13 @@ from typing import Any
 import cattrs
 
 from chat_core.caches import ThreadCache
-from chat_core.payloads import LlmFields, MessagePosted, ThreadCreated
+from chat_core.generation_fold import chunk_text
+from chat_core.payloads import LlmFields, MessageChunk, MessagePosted, ThreadCreated
 from chat_core.state import MessageState, ThreadState
 from chat_core.views import llm_json
 from events.store.base import RecordedEvent
 
-__all__ = ["EventPresenter", "created_event_data", "posted_event_data"]
+__all__ = ["EventPresenter", "chunk_event_data", "created_event_data", "posted_event_data"]
 
 
 def posted_event_data(payload: MessagePosted, message: MessageState | None) -> dict[str, Any]:
@@ -38,6 +39,18 @@ def posted_event_data(payload: MessagePosted, message: MessageState | None) -> d
 _NO_LLM = LlmFields()
 
 
+def chunk_event_data(payload: MessageChunk, text: str | None) -> dict[str, Any]:
+    """Return a chunk's data: its text opened, or null once its author is erased."""
+    return {
+        "thread_id": payload.thread_id,
+        "message_id": payload.message_id,
+        "index": payload.index,
+        "length": payload.length,
+        "content": text,
+        "erased": text is None,
+    }
+
+
 def created_event_data(payload: ThreadCreated, state: ThreadState) -> dict[str, Any]:
     """Return a created thread's data as the thread reads now, never with sealed bytes."""
     return {"thread_id": payload.thread_id, "title": state.title, "metadata": dict(state.metadata)}
@@ -57,6 +70,11 @@ class EventPresenter:
             state = await self._threads.load(item.event.stream)
             # An erasure of the creator replaces the metadata map whole: a fresh token.
             return created_event_data(payload, state), state.metadata
+        if type(payload) is MessageChunk:
+            state = await self._threads.load(item.event.stream)
+            text = chunk_text(payload, item.event, state.keys)
+            # Opened, or not (its author erased): the one change its data may see.
+            return chunk_event_data(payload, text), text is None
         if type(payload) is not MessagePosted:
             return self._converter.unstructure(payload), None
         stream = item.event.stream

@@ -18,11 +18,14 @@ from events.keys import DataKey, KeyRing
 
 __all__ = [
     "Opened",
+    "chunk_aad",
     "message_aad",
     "message_data",
+    "open_chunk",
     "open_message",
     "open_message_data",
     "open_thread",
+    "seal_chunk",
     "seal_message",
     "seal_thread",
     "sealed_key_id",
@@ -122,3 +125,25 @@ def message_data(plaintext: bytes) -> tuple[Any, dict[str, Any]]:
     metadata = data["metadata"]
     # A JSON object is what freeze_map then dict() would give back; anything else goes so.
     return data["content"], metadata if type(metadata) is dict else dict(freeze_map(metadata))
+
+
+def chunk_aad(tenant: str, author: str, message_id: str, index: int) -> bytes:
+    """Bind a sealed chunk to its message and index: moved to another place, it won't open."""
+    return message_aad(tenant, author, f"{message_id}#{index}")
+
+
+def seal_chunk(
+    keys: KeyRing, key: DataKey, *, tenant: str, author: str, message_id: str, index: int, text: str
+) -> str:
+    """Return the base64 sealed form of a generation's chunk."""
+    aad = chunk_aad(tenant, author, message_id, index)
+    return keys.seal_text(key, text.encode(), aad, tenant=tenant, subject=author)
+
+
+def open_chunk(
+    keys: KeyRing, *, tenant: str, author: str, message_id: str, index: int, sealed: str
+) -> str | None:
+    """Return a sealed chunk's text, or None once its key is destroyed."""
+    aad = chunk_aad(tenant, author, message_id, index)
+    plaintext = keys.open_text(tenant, author, sealed, aad)
+    return None if plaintext is None else plaintext.decode()

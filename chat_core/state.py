@@ -164,6 +164,15 @@ class MessageState:
     status: str = "complete"
     llm: LlmFields | None = None
     error: str | None = None
+    # A generation's chunks folded so far (their text, to tell a repeat from a clash) and
+    # the characters of its text with them.
+    next_index: int = 0
+    length: int = 0
+    chunks: list[str | None] = field(factory=list, eq=False, repr=False)
+
+    def drop_chunks(self) -> None:
+        """Forget the chunks' own texts once a generation ends: only its whole text is read."""
+        self.chunks = []
 
     def withdraw(self, *, redacted: bool = False, erased: bool = False) -> None:
         """Mark the content redacted or erased, so no later view shows it."""
@@ -231,6 +240,10 @@ class ThreadState:
     redacted: set[str] = field(factory=set)
     # Ids that do not name their own seq (made before ids did), so they are looked up here.
     unnamed: dict[str, int] = field(factory=dict)
+    # Generations in progress, kept here whatever the lists above let go: their chunks fold
+    # into them. Each ended one names the version of its end, to be read back whole.
+    generating: dict[str, MessageState] = field(factory=dict)
+    ended: dict[str, tuple[int, str]] = field(factory=dict)
     # Messages withdrawn in place (by an erasure, which moves no version of the thread):
     # what was rendered from this state before then shows them no more.
     withdrawals: int = field(default=0, eq=False)
@@ -278,7 +291,8 @@ class ThreadState:
             self.head_bytes
             + self.kept_bytes
             + 8 * len(self.marks)
-            + ID_BYTES * (len(self.redacted) + len(self.unnamed))
+            + ID_BYTES * (len(self.redacted) + len(self.unnamed) + len(self.ended))
+            + sum(message.size for message in self.generating.values())
         )
 
     def keep(self, message: MessageState) -> None:

@@ -18,6 +18,10 @@ from chat_core.erasure_progress import COMPLETED
 from chat_core.payloads import (
     ErasureRecorded,
     LlmFields,
+    MessageCancelled,
+    MessageChunk,
+    MessageCompleted,
+    MessageFailed,
     MessagePosted,
     TemperatureConfigChanged,
     ThreadCreated,
@@ -28,7 +32,9 @@ from events.fastpath import slot_builder
 __all__ = [
     "ERASURE_STATUS",
     "Answer",
+    "ChunkView",
     "ErasureView",
+    "MessageRef",
     "MessageView",
     "MessageViewBuilder",
     "Page",
@@ -223,6 +229,43 @@ def llm_json(llm: LlmFields) -> dict[str, Any]:
 
 # Shared by every view's JSON, which is read and never changed (see MessageView.to_json).
 _UNRATED: dict[str, int] = {"up": 0, "down": 0}
+
+
+@frozen(kw_only=True)
+class ChunkView:
+    """The answer to a chunk: where the generation's text stands."""
+
+    message_id: str
+    index: int
+    length: int
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the contract's JSON object."""
+        return {"message_id": self.message_id, "index": self.index, "length": self.length}
+
+    def record_json(self) -> dict[str, Any]:
+        """Return the answer as an idempotency record keeps it."""
+        return self.to_json()
+
+
+@frozen(kw_only=True)
+class MessageRef:
+    """A message an answer shows as it reads once the events deciding it are stored.
+
+    A generation's end is answered with its message, chunks joined, which only the
+    thread's fold knows; the record keeps the ids, and the handler renders the message.
+    """
+
+    id: str
+    thread_id: str
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the ids of the message."""
+        return {"id": self.id, "thread_id": self.thread_id}
+
+    def record_json(self) -> dict[str, Any]:
+        """Return the answer as an idempotency record keeps it."""
+        return self.to_json()
 
 
 class MessageViewBuilder(Protocol):
@@ -421,6 +464,16 @@ def _message_answer(event: DatasetEvent, payload: MessagePosted) -> MessageView:
     )
 
 
+def _chunk_answer(event: DatasetEvent, payload: MessageChunk) -> ChunkView:
+    return ChunkView(message_id=payload.message_id, index=payload.index, length=payload.length)
+
+
+def _end_answer(
+    event: DatasetEvent, payload: MessageCompleted | MessageCancelled | MessageFailed
+) -> MessageRef:
+    return MessageRef(id=payload.message_id, thread_id=payload.thread_id)
+
+
 def _erasure_answer(event: DatasetEvent, payload: ErasureRecorded) -> ErasureView:
     return ErasureView(
         erasure_id=payload.erasure_id, subject=payload.subject, status=ERASURE_STATUS
@@ -446,6 +499,10 @@ def _temperature_answer(
 _RENDERERS: dict[type[Any], Callable[[DatasetEvent, Any], Answer]] = {
     ThreadCreated: _thread_answer,
     MessagePosted: _message_answer,
+    MessageChunk: _chunk_answer,
+    MessageCompleted: _end_answer,
+    MessageCancelled: _end_answer,
+    MessageFailed: _end_answer,
     ErasureRecorded: _erasure_answer,
     TemperatureConfigChanged: _temperature_answer,
 }

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import chat_core.payloads  # noqa: F401  (registers the chat event types)
-from chat_core.payloads import TemperatureConfigChanged
+from chat_core.payloads import MessageCompleted, TemperatureConfigChanged
 from events.codec import EventCodec, UndecodableEvent, compile_canonical, default_registry
 from tests.events.payloads import Noted
 
@@ -57,8 +57,8 @@ def test_payload_decoder_builds_exact_payloads() -> None:
 
 
 # Every registered payload class has a canonical shortcut but these, whose fields it has
-# no exact test for (floats that may come as ints, a validated mapping).
-WITHOUT_CANONICAL = {TemperatureConfigChanged}
+# no exact test for (floats that may come as ints, a validated mapping, a list of tool calls).
+WITHOUT_CANONICAL = {TemperatureConfigChanged, MessageCompleted}
 WITH_CANONICAL = [cls for cls in default_registry.types() if cls not in WITHOUT_CANONICAL]
 
 

@@ -11,3 +11,4 @@ from tests.http.conftest import (  # noqa: F401 (fixtures)
     store,
     store_url,
 )
+from tests.tooling.conftest import cli  # noqa: F401 (a fixture)

@@ -17,6 +17,7 @@ from transports.http import (
     admin_webhooks,
     chat_views,
     erasure_views,
+    generation_views,
     ops_views,
     temperature_views,
 )
@@ -49,6 +50,8 @@ def create_app(core: ChatCore, *, streams: StreamSettings | None = None) -> web.
     for table in (
         ops_views.routes,
         chat_views.routes,
+        generation_views.routes,
+        generation_views.routes,
         temperature_views.routes,
         erasure_views.routes,
         admin_consumers.routes,

@@ -20,6 +20,7 @@ from transports.http.erasure_views import SUBJECT_PATTERN
 from transports.http.openapi_consumers import CONSUMER_OPERATIONS, CONSUMER_TAG
 from transports.http.openapi_events import EVENT_SCHEMAS
 from transports.http.openapi_frames import FRAME_SCHEMAS
+from transports.http.openapi_generation import GENERATION_OPERATIONS
 from transports.http.openapi_parts import (
     HEADERS,
     PARAMETERS,
@@ -300,6 +301,7 @@ OPERATIONS: dict[tuple[str, str], Spec] = {
 
 OPERATIONS.update(CONSUMER_OPERATIONS)
 OPERATIONS.update(WEBHOOK_OPERATIONS)
+OPERATIONS.update(GENERATION_OPERATIONS)
 
 CONSOLE_OPERATIONS = frozenset({("GET", "/"), ("GET", "/console/{asset}")})
 

@@ -66,6 +66,38 @@ EVENT_DATA: dict[str, Schema] = {
         " erased, even when the event is replayed; its status the one it has now (the start"
         " of a generation is a posted event whose status was in_progress).",
     },
+    "chat.message.chunk": _object(
+        {
+            "thread_id": {"type": "string", "pattern": THREAD_ID},
+            "message_id": {"type": "string", "pattern": MESSAGE_ID},
+            "index": {"type": "integer", "minimum": 0},
+            "length": {"type": "integer", "minimum": 0},
+            "content": {"type": ["string", "null"], "description": "null once erased."},
+            "erased": {"type": "boolean"},
+        }
+    ),
+    "chat.message.completed": _object(
+        {
+            "thread_id": {"type": "string", "pattern": THREAD_ID},
+            "message_id": {"type": "string", "pattern": MESSAGE_ID},
+            "finish_reason": MESSAGE_SCHEMA["properties"]["finish_reason"],
+            "usage": MESSAGE_SCHEMA["properties"]["usage"],
+            "tool_calls": MESSAGE_SCHEMA["properties"]["tool_calls"],
+        }
+    ),
+    "chat.message.cancelled": _object(
+        {
+            "thread_id": {"type": "string", "pattern": THREAD_ID},
+            "message_id": {"type": "string", "pattern": MESSAGE_ID},
+        }
+    ),
+    "chat.message.failed": _object(
+        {
+            "thread_id": {"type": "string", "pattern": THREAD_ID},
+            "message_id": {"type": "string", "pattern": MESSAGE_ID},
+            "error": {"type": "string"},
+        }
+    ),
     "chat.message.redacted": _object(
         {
             "thread_id": {"type": "string", "pattern": THREAD_ID},

@@ -231,6 +231,11 @@ SCHEMAS: dict[str, Schema] = {
                     "type": "array",
                     "items": _object({"field": {"type": "string"}, "message": {"type": "string"}}),
                 },
+                "expected_index": {
+                    "type": "integer",
+                    "minimum": 0,
+                    "description": "A chunk refused with 409: the index the next one must take.",
+                },
             },
             required=("type", "title", "status", "detail", "request_id"),
         ),

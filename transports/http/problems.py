@@ -22,6 +22,7 @@ from chat_core.errors import (
     IdempotencyInFlight,
     IdempotencyMismatch,
     NotFound,
+    OutOfOrder,
     PreconditionFailed,
     ValidationFailed,
 )
@@ -57,6 +58,7 @@ def problem_response(
     request_id: str | None,
     errors: Sequence[tuple[str, str]] = (),
     headers: Mapping[str, str] | None = None,
+    extensions: Mapping[str, Any] | None = None,
 ) -> web.Response:
     """Build a problem+json response with the request id in body and header.
 
@@ -71,6 +73,8 @@ def problem_response(
     }
     if errors:
         body["errors"] = [{"field": name, "message": message} for name, message in errors]
+    if extensions:
+        body.update(extensions)
     response = web.Response(
         status=status, body=orjson.dumps(body), content_type=PROBLEM_JSON, headers=headers
     )
@@ -106,6 +110,7 @@ _CHAT_STATUS: dict[type[ChatError], int] = {
     Forbidden: 403,
     NotFound: 404,
     Conflict: 409,
+    OutOfOrder: 409,
     IdempotencyInFlight: 409,
     PreconditionFailed: 412,
     ValidationFailed: 422,
@@ -116,6 +121,13 @@ _CHAT_STATUS: dict[type[ChatError], int] = {
 def chat_error_status(error: ChatError) -> int:
     """Return the HTTP status a chat error answers with."""
     return _CHAT_STATUS.get(type(error), 400)
+
+
+def problem_extensions(error: ChatError) -> dict[str, Any] | None:
+    """Return the members a chat error adds to its problem document (RFC 9457 extensions)."""
+    if isinstance(error, OutOfOrder):
+        return {"expected_index": error.expected_index}
+    return None
 
 
 def error_response(request_id: str, error: Exception) -> web.Response:
@@ -134,7 +146,10 @@ def error_response(request_id: str, error: Exception) -> web.Response:
     if isinstance(error, ChatError):
         status = chat_error_status(error)
         errors = error.errors if isinstance(error, ValidationFailed) else ()
-        return problem_response(status, str(error), request_id=request_id, errors=errors)
+        extensions = problem_extensions(error)
+        return problem_response(
+            status, str(error), request_id=request_id, errors=errors, extensions=extensions
+        )
     if isinstance(error, web.HTTPException):
         if error.status < 400:
             raise error

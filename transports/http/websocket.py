@@ -1,8 +1,12 @@
-"""The chat WebSocket: subscribe, unsubscribe and post over one socket, one reply per frame.
+"""The chat WebSocket: subscribe, unsubscribe, post and a generation's chunk, complete and
+cancel over one socket, one reply per frame.
 
-A frame that does work (subscribe, post) spends one request of the tenant's budget, as an
-HTTP request does; past it the reply is a 429 error with `retry_after` (whole seconds)
-and the socket stays open.
+Over 300 lines because a socket's session is one concept: its frames, its subscriptions
+and the closing of the socket share the session's state, and parsing lives in ws_frames.
+
+A frame that does work (subscribe, post, chunk, complete, cancel) spends one request of
+the tenant's budget, as an HTTP request does; past it the reply is a 429 error with
+`retry_after` (whole seconds) and the socket stays open.
 
 Close codes: 4400 bad context headers, 4401 bad or expired token or ticket, 4403 not a
 member or a ticket bound to another thread, 4408 a slow consumer cut off (resubscribe with
@@ -37,9 +41,21 @@ from transports.http.app_keys import (
     STREAMS,
     TICKET,
 )
-from transports.http.problems import HTTPProblem, chat_error_status, error_response
+from transports.http.problems import (
+    HTTPProblem,
+    chat_error_status,
+    error_response,
+    problem_extensions,
+)
 from transports.http.stream_common import check_thread, seconds_left
-from transports.http.ws_frames import Frame, FrameId, parse_frame, post_frame, subscribe_frame
+from transports.http.ws_frames import (
+    Frame,
+    FrameId,
+    generation_frame,
+    parse_frame,
+    post_frame,
+    subscribe_frame,
+)
 
 __all__ = ["WS_PATH", "refusal", "routes"]
 
@@ -135,6 +151,9 @@ class _Session:
             "subscribe": self._subscribe,
             "unsubscribe": self._unsubscribe,
             "post": self._post,
+            "chunk": self._generation,
+            "complete": self._generation,
+            "cancel": self._generation,
         }
 
     async def run(self) -> None:
@@ -166,12 +185,16 @@ class _Session:
             frame_id = frame.id
             op = self._ops.get(frame.op)
             if op is None:
-                raise HTTPProblem(400, "op must be one of: post, subscribe, unsubscribe")
+                raise HTTPProblem(
+                    400,
+                    "op must be one of: cancel, chunk, complete, post, subscribe, unsubscribe",
+                )
             reply = await op(frame)
         except HTTPProblem as problem:
             await self._error(frame_id, problem.status, problem.detail)
         except ChatError as error:
-            await self._error(frame_id, chat_error_status(error), str(error))
+            extra = problem_extensions(error) or {}
+            await self._error(frame_id, chat_error_status(error), str(error), **extra)
         except OverRate as over:
             await self._error(frame_id, 429, str(over), retry_after=over.retry_after)
         except _Close as close:
@@ -235,6 +258,22 @@ class _Session:
         if isinstance(result, Replay):
             return {"message": orjson.loads(result.body), "replayed": True}
         return {"message": result.to_json()}
+
+    async def _generation(self, frame: Frame) -> dict[str, Any]:
+        """Take a generation's step (chunk, complete, cancel) as its HTTP route would."""
+        thread_id = frame.fields.get("thread_id")
+        ticket = self._request.get(TICKET)
+        if ticket is not None and ticket.thread_id not in (None, thread_id):
+            raise _Close(4403, "the stream ticket is bound to another thread")
+        self._spend()
+        context = self._request[CONTEXT]
+        own = RequestContext(tenant=context.tenant, env=context.env, request_id=new_request_id())
+        command = generation_frame(frame, own, self._request[AUTH])
+        result = await self._request.app[CORE].bus.send(command)
+        if isinstance(result, Replay):
+            return {"message": orjson.loads(result.body), "replayed": True}
+        key = "chunk" if frame.op == "chunk" else "message"
+        return {key: result.to_json()}
 
     def _spend(self) -> None:
         """Spend one request of the tenant's budget, else raise OverRate."""

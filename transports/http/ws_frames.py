@@ -7,13 +7,30 @@ from typing import Any
 import orjson
 from attrs import frozen
 
-from chat_core.commands import Idempotency
-from transports.http.chat_views import PlainPostBody, PostMessageBody, decode_post_body
+from chat_core.commands import AppendChunk, CancelMessage, CompleteMessage, Idempotency
+from chat_core.context import AuthContext, RequestContext
+from transports.http.chat_views import (
+    PlainPostBody,
+    PostMessageBody,
+    decode_post_body,
+    tool_calls_of,
+    usage_of,
+)
+from transports.http.generation_views import CancelBody, ChunkBody, CompleteBody
 from transports.http.problems import HTTPProblem
-from transports.http.requests import IDEMPOTENCY_KEY, request_fingerprint
+from transports.http.requests import IDEMPOTENCY_KEY, decode_body, request_fingerprint
 from transports.http.stream_common import MAX_VERSION
 
-__all__ = ["Frame", "PostFrame", "SubscribeFrame", "parse_frame", "post_frame", "subscribe_frame"]
+__all__ = [
+    "Frame",
+    "GenerationCommand",
+    "PostFrame",
+    "SubscribeFrame",
+    "generation_frame",
+    "parse_frame",
+    "post_frame",
+    "subscribe_frame",
+]
 
 FrameId = str | int | None
 
@@ -103,3 +120,38 @@ def post_frame(frame: Frame) -> PostFrame:
         fingerprint = request_fingerprint("POST", path, fields)
         idempotency = Idempotency(key=key, fingerprint=fingerprint)
     return PostFrame(thread_id=thread_id, body=body, idempotency=idempotency)
+
+
+GenerationCommand = AppendChunk | CompleteMessage | CancelMessage
+_STEP_BODIES: dict[str, type[ChunkBody] | type[CompleteBody] | type[CancelBody]] = {
+    "chunk": ChunkBody,
+    "complete": CompleteBody,
+    "cancel": CancelBody,
+}
+
+
+def generation_frame(frame: Frame, context: RequestContext, auth: AuthContext) -> GenerationCommand:
+    """Check a chunk, complete or cancel frame and make the command the HTTP route would."""
+    fields = dict(frame.fields)
+    thread_id = thread_of(fields)
+    message_id = fields.pop("message_id", None)
+    if not isinstance(message_id, str) or not message_id:
+        raise HTTPProblem(422, "the frame fails validation", errors=[("message_id", "required")])
+    del fields["thread_id"]
+    body = decode_body(fields, _STEP_BODIES[frame.op])
+    target: dict[str, Any] = {
+        "context": context,
+        "auth": auth,
+        "thread_id": thread_id,
+        "message_id": message_id,
+    }
+    if isinstance(body, ChunkBody):
+        return AppendChunk(**target, index=body.index, content=body.content)
+    if isinstance(body, CompleteBody):
+        return CompleteMessage(
+            **target,
+            finish_reason=body.finish_reason,
+            usage=usage_of(body.usage),
+            tool_calls=tool_calls_of(body.tool_calls),
+        )
+    return CancelMessage(**target)
