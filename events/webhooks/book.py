@@ -95,6 +95,12 @@ class WebhookStore(Protocol):
         """Give up every lease holder has."""
         ...
 
+    async def rewrap(
+        self, webhook_id: str, secret: bytes, master_id: str, *, previous_master: str
+    ) -> bool:
+        """Replace a secret's wrapping if previous_master still wraps it; tell whether it did."""
+        ...
+
     async def due(self, webhook_id: str) -> Delivery | None:
         """Return the first delivery row that waits to be tried (pending or failed), if any."""
         ...

@@ -27,6 +27,7 @@ _CLAIM = (
 _RELEASE = "UPDATE webhooks SET holder = NULL, lease_until = NULL WHERE holder = $1"
 # FOR UPDATE: a claim by another instance waits until this transaction's write is done.
 _HOLDER = "SELECT holder FROM webhooks WHERE id = $1 FOR UPDATE"
+_REWRAP = "UPDATE webhooks SET secret = $1, master_id = $2 WHERE id = $3 AND master_id = $4"
 _DUE = (
     f"SELECT {_DELIVERY} FROM webhook_deliveries WHERE webhook_id = $1 "  # noqa: S608
     "AND status IN ('pending', 'failed') ORDER BY position LIMIT 1"
@@ -99,6 +100,14 @@ class PostgresWebhookStore:
 
     async def release(self, holder: str) -> None:
         await self._pool.execute(_RELEASE, holder)
+
+    async def rewrap(
+        self, webhook_id: str, secret: bytes, master_id: str, *, previous_master: str
+    ) -> bool:
+        status: str = await self._pool.execute(
+            _REWRAP, secret, master_id, webhook_id, previous_master
+        )
+        return status.rsplit(" ", 1)[-1] != "0"
 
     async def due(self, webhook_id: str) -> Delivery | None:
         row = await self._pool.fetchrow(_DUE, webhook_id)

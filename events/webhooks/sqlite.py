@@ -41,6 +41,7 @@ _CLAIM = (
 )
 _RELEASE = "UPDATE webhooks SET holder = NULL, lease_until = NULL WHERE holder = ?"
 _HOLDER = "SELECT holder FROM webhooks WHERE id = ?"
+_REWRAP = "UPDATE webhooks SET secret = ?, master_id = ? WHERE id = ? AND master_id = ?"
 _DUE = (
     f"SELECT {_DELIVERY} FROM webhook_deliveries WHERE webhook_id = ? "  # noqa: S608
     "AND status IN ('pending', 'failed') ORDER BY position LIMIT 1"
@@ -115,6 +116,14 @@ class SQLiteWebhookStore:
 
     async def release(self, holder: str) -> None:
         await self._run(lambda conn: conn.execute(_RELEASE, (holder,)))
+
+    async def rewrap(
+        self, webhook_id: str, secret: bytes, master_id: str, *, previous_master: str
+    ) -> bool:
+        params = (secret, master_id, webhook_id, previous_master)
+        return bool(
+            await self._run(lambda conn: _durably(conn, lambda: conn.execute(_REWRAP, params)))
+        )
 
     async def due(self, webhook_id: str) -> Delivery | None:
         row = await self._run(lambda conn: conn.execute(_DUE, (webhook_id,)).fetchone())

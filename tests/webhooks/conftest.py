@@ -28,10 +28,11 @@ async def serve(
     *,
     allow: tuple[str, ...] = ("127.0.0.1",),
     retries: tuple[float, ...] = RETRIES,
+    master: bytes = MASTER,
 ) -> TestClient[Any, Any]:
     """Start the real app on the store a URL names, with loopback receivers allowed."""
     config = settings(
-        store_url=url, master_key=MASTER, webhook_allow=allow, webhook_retries=retries
+        store_url=url, master_key=master, webhook_allow=allow, webhook_retries=retries
     )
     store = MemoryEventStore() if url == "memory://" else None
     core = await bootstrap(settings=config, store=store)

@@ -4,14 +4,23 @@ by several servers on one PostgreSQL database without two delivering one webhook
 from __future__ import annotations
 
 import asyncio
+import base64
+import os
 from typing import Any
 
 import pytest
 
 from tests.http.helpers import create_thread, post_message
-from tests.webhooks.conftest import serve
+from tests.webhooks.conftest import MASTER, serve
 from tests.webhooks.receiver import Receiver
-from tests.webhooks.test_webhooks import ADMIN, deliveries, register, until
+from tests.webhooks.test_webhooks import (
+    ADMIN,
+    deliveries,
+    expected_signature,
+    register,
+    until,
+)
+from transports.cli.main import main
 
 
 async def test_pending_deliveries_survive_a_restart(
@@ -81,3 +90,24 @@ async def test_when_the_delivering_server_stops_the_other_goes_on(
     await post_message(other, ADMIN, thread["id"], "second")
     events = await receiver.wait_for(2)
     assert [e["data"]["content"] for e in events] == ["first", "second"]
+
+
+async def test_a_master_key_rotation_rewraps_the_secrets_and_delivery_goes_on(
+    aiohttp_client: Any, sqlite_url: str, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = await serve(aiohttp_client, sqlite_url)
+    hook = await register(before, receiver.url, types=["chat.message.posted"])
+    await before.close()
+    new = os.urandom(32)
+    monkeypatch.setenv("CHAT_CORE_MASTER_KEY", base64.b64encode(MASTER).decode())
+    monkeypatch.setenv("CHAT_CORE_NEW_MASTER_KEY", base64.b64encode(new).decode())
+    assert await asyncio.to_thread(main, ["rotate-master-key", "--store", sqlite_url]) == 0
+    after = await serve(aiohttp_client, sqlite_url, master=new)
+    thread = await create_thread(after, ADMIN)
+    await post_message(after, ADMIN, thread["id"], "after the rotation")
+    (event,) = await receiver.wait_for(1)
+    assert event["data"]["content"] == "after the rotation"
+    (receipt,) = receiver.receipts
+    assert receipt.headers["webhook-signature"] == expected_signature(
+        hook["secret"], receipt.headers, receipt.body
+    )

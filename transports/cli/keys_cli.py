@@ -22,12 +22,14 @@ from chat_core.erasure_progress import PENDING
 from chat_core.settings import ENV_NAMES, Settings, SettingsError
 from chat_core.state import ThreadState
 from chat_core.views import ErasureView
+from chat_core.webhooks.unwrap import rewrap_webhooks
 from events.bus import MessageBus
 from events.codec import EventCodec
 from events.crypto import MasterKey, parse_master_key
 from events.envelope import Env
 from events.keys import KeyRing, open_key_store, rotate_master_key
 from events.store.base import EventStore
+from events.webhooks import open_webhook_store
 from transports.cli.tooling_args import add_store_flag, store_url
 
 __all__ = ["add_key_commands", "open_key_ring", "run_erase", "run_rotate"]
@@ -124,14 +126,20 @@ async def run_rotate(
         raise SettingsError(f"set {NEW_MASTER_KEY} to the new master key (base64 of 32 bytes)")
     url = store_url(args)
     key_store = await open_key_store(url)
+    old, new = configured_master_key(url), parse_master_key(text)
     try:
-        rewrapped, done = await rotate_master_key(
-            key_store, configured_master_key(url), parse_master_key(text)
-        )
+        rewrapped, done = await rotate_master_key(key_store, old, new)
     finally:
         await key_store.close()
+    # Webhook signing secrets are wrapped by the master key too.
+    webhook_store = await open_webhook_store(url)
+    try:
+        hooks, hooks_done = await rewrap_webhooks(webhook_store, old, new)
+    finally:
+        await webhook_store.close()
     out.write(
-        f"rewrapped {rewrapped} data keys ({done} were already under the new key); "
+        f"rewrapped {rewrapped} data keys ({done} were already under the new key) and "
+        f"{hooks} webhook secrets ({hooks_done} already); "
         f"now set {ENV_NAMES['master_key']} to the new key\n"
     )
     return 0
