@@ -22,6 +22,7 @@ from chat_core.caches import StreamCache, ThreadCache
 from chat_core.consumers import Consumers
 from chat_core.erasure import ErasureHandler
 from chat_core.fold import message_subjects
+from chat_core.generation_timeout import GenerationSweeper
 from chat_core.handlers import ChatHandlers
 from chat_core.hub import StreamHub
 from chat_core.payloads import ErasureRecorded
@@ -76,11 +77,14 @@ class ChatCore:
     consumers: Consumers
     # Webhook registrations and this instance's share of their deliveries.
     webhooks: Webhooks
+    # Fails the generations that went silent past CHAT_CORE_GENERATION_TIMEOUT.
+    sweeper: GenerationSweeper
     clock: Callable[[], datetime] = utc_now
 
     async def close(self) -> None:
         """Stop following the log, end every live stream, then close the stores."""
         await self.follower.stop()
+        await self.sweeper.stop()
         await self.webhooks.dispatcher.stop()
         self.hub.stop()
         await self.erasures.close()
@@ -197,7 +201,7 @@ async def bootstrap(
         store, TemperatureState, capacity=cache_capacity, sole_writer=sole_writer
     )
     defaults = settings.temperature_defaults.state()
-    ChatHandlers(
+    chat = ChatHandlers(
         store=store,
         bus=bus,
         threads=threads,
@@ -206,7 +210,11 @@ async def bootstrap(
         keys=keys,
         temperatures=temperatures,
         temperature_defaults=defaults,
-    ).register()
+    )
+    chat.register()
+    sweeper = GenerationSweeper(
+        generations=chat.generations, timeout=settings.generation_timeout, clock=clock
+    )
     TemperatureHandler(store=store, bus=bus, temperatures=temperatures, clock=clock).register()
     erasures = ErasureHandler(store=store, bus=bus, keys=keys, threads=threads, clock=clock)
     erasures.register()
@@ -222,8 +230,15 @@ async def bootstrap(
     consumers = Consumers(store=store, checkpoints=checkpoints, keys=keys, codec=codec, clock=clock)
     webhooks = await _webhooks(settings, store, keys, master, codec, clock)
     follower = await _follow_log(
-        store, bus, erasures=erasures, hub=hub, consumers=consumers, webhooks=webhooks
+        store,
+        bus,
+        erasures=erasures,
+        hub=hub,
+        consumers=consumers,
+        webhooks=webhooks,
+        sweeper=sweeper,
     )
+    sweeper.start()
     return ChatCore(
         settings=settings,
         store=store,
@@ -239,6 +254,7 @@ async def bootstrap(
         follower=follower,
         consumers=consumers,
         webhooks=webhooks,
+        sweeper=sweeper,
         clock=clock,
     )
 
@@ -285,6 +301,7 @@ async def _follow_log(
     hub: StreamHub,
     consumers: Consumers,
     webhooks: Webhooks,
+    sweeper: GenerationSweeper,
 ) -> LogFollower:
     """Subscribe this process's consumers of events, then follow the log from its head.
 
@@ -296,6 +313,7 @@ async def _follow_log(
     bus.subscribe(hub.dispatch)
     bus.subscribe(consumers.observe)
     bus.subscribe(webhooks.dispatcher.observe)
+    bus.subscribe(sweeper.observe)
     follower = LogFollower(store, bus)
     follower.start(after_position=await store.head_position())
     return follower

@@ -192,6 +192,7 @@ def message_state(
         metadata=metadata,
         author=event.actor,
         created_at=event.occurred_at,
+        active_at=event.occurred_at,
         request_id=event.request_id,
         erased=erased,
         key_id=None if sealed is None else sealed_key_id(sealed),

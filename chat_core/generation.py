@@ -9,10 +9,11 @@ repeated is answered without a second event.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 
 from chat_core.caches import ThreadCache
 from chat_core.commands import AppendChunk, CancelMessage, CompleteMessage, FailMessage
-from chat_core.context import require_role
+from chat_core.context import AuthContext, RequestContext, require_role
 from chat_core.errors import Conflict, Forbidden, NotFound, OutOfOrder
 from chat_core.payloads import (
     MessageCancelled,
@@ -30,6 +31,8 @@ from events.keys import DataKey, KeyRing
 
 __all__ = [
     "ENDS",
+    "SERVER",
+    "TIMED_OUT",
     "GenerationHandlers",
     "decide_chunk",
     "decide_end",
@@ -37,6 +40,9 @@ __all__ = [
 ]
 
 IN_PROGRESS = "in_progress"
+TIMED_OUT = "timed out"
+# The server's own steps (a generation timed out) are the actor chat-core's.
+SERVER = AuthContext(sub="chat-core", memberships={})
 # What each end makes of a message's status.
 ENDS: dict[type[EventPayload], str] = {
     MessageCompleted: "complete",
@@ -257,6 +263,42 @@ class GenerationHandlers:
         await self._writer.run(stream, job)
         # Answered with the message as the thread's fold reads it now, chunks joined.
         return await self._current(stream, found.message_id, command.thread_id)
+
+    async def time_out(
+        self, context: RequestContext, thread_id: str, message_id: str, *, silent_since: datetime
+    ) -> bool:
+        """Fail a generation as timed out unless it moved after silent_since; tell if it did.
+
+        Decided by the thread's writer against the fold, appended with the version it read:
+        a chunk that came meanwhile, or another instance that timed it out first, leaves
+        nothing to do (the second append fails, and its retry decides nothing).
+        """
+        stream = thread_stream(context, thread_id)
+        state = await self._threads.load(stream)
+        found = await self._threads.find(stream, state, message_id)
+        if found is None:
+            return False
+        end = MessageFailed(thread_id=thread_id, message_id=message_id, error=TIMED_OUT)
+
+        def decision(draft: Draft[ThreadState]) -> list[End]:
+            live = draft.state.generating.get(message_id)
+            if live is None or _queued(draft, message_id) != (0, None, None):
+                return []
+            if live.active_at is not None and live.active_at > silent_since:
+                return []
+            return decide_end(draft, found, end)
+
+        failed: list[bool] = []
+        job = Job(
+            context=context,
+            auth=SERVER,
+            decision=decision,
+            render=lambda events: failed.append(bool(events)),
+            status=200,
+            batchable=False,
+        )
+        await self._writer.run(stream, job)
+        return any(failed)
 
     async def _current(self, stream: str, message_id: str, thread_id: str) -> MessageView:
         state = await self._threads.load(stream)

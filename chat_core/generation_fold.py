@@ -33,6 +33,7 @@ def apply_to_message(message: MessageState, event: DatasetEvent, keys: KeyRing |
         text = chunk_text(payload, event, keys)
         message.next_index += 1
         message.length = payload.length
+        message.active_at = event.occurred_at
         message.chunks.append(text)
         message.cached_view = None
         if text is None or message.erased:

@@ -168,19 +168,21 @@ class ChatHandlers:
             guard=IdempotencyGuard(store),
             depth=BATCHES_IN_FLIGHT if sole_writer else 1,
         )
+        # A generation's steps go through the same writer as the thread's posts.
+        self.generations = GenerationHandlers(
+            bus=bus,
+            writer=self._threads,
+            threads=threads,
+            keys=keys,
+            writing_key=self._writing_key,
+        )
 
     def register(self) -> None:
         """Make these the bus's handlers of the thread and message commands."""
         self._bus.register(CreateThread, self.create_thread)
         self._bus.register(PostMessage, self.post_message)
         self._bus.register(RedactMessage, self.redact_message)
-        GenerationHandlers(
-            bus=self._bus,
-            writer=self._threads,
-            threads=self._thread_states,
-            keys=self._keys,
-            writing_key=self._writing_key,
-        ).register()
+        self.generations.register()
 
     async def create_thread(self, command: CreateThread) -> ThreadView | Replay:
         """Open a thread with a fresh id."""

@@ -41,6 +41,7 @@ MASTER_KEY_FILE = "dev-master.key"
 IDEMPOTENCY_TTL = 24 * 60 * 60
 _TTL_RANGE = (IDEMPOTENCY_TTL, 366 * IDEMPOTENCY_TTL)
 WEBHOOK_RETRIES = (5.0, 30.0, 120.0, 600.0, 3600.0)
+GENERATION_TIMEOUT = 300.0
 
 
 @frozen(kw_only=True)
@@ -84,6 +85,8 @@ class Settings:
     # Webhooks: hosts and CIDRs exempt from the public-address rule, and the retry waits.
     webhook_allow: tuple[str, ...] = ()
     webhook_retries: tuple[float, ...] = WEBHOOK_RETRIES
+    # Seconds a generation may go without a chunk before it fails as timed out.
+    generation_timeout: float = GENERATION_TIMEOUT
 
     @property
     def data_dir(self) -> Path:
@@ -121,6 +124,7 @@ ENV_NAMES = {
     "cors_origins": "CHAT_CORE_CORS_ORIGINS",
     "webhook_allow": "CHAT_CORE_WEBHOOK_ALLOW",
     "webhook_retries": "CHAT_CORE_WEBHOOK_RETRIES",
+    "generation_timeout": "CHAT_CORE_GENERATION_TIMEOUT",
 }
 
 
@@ -174,7 +178,20 @@ def load_settings(
             entry.strip() for entry in raw.get("webhook_allow", "").split(",") if entry.strip()
         ),
         webhook_retries=_retries(raw.get("webhook_retries")),
+        generation_timeout=_generation_timeout(raw.get("generation_timeout")),
     )
+
+
+def _generation_timeout(text: str | None) -> float:
+    if text is None:
+        return GENERATION_TIMEOUT
+    try:
+        value = float(text)
+    except ValueError:
+        raise SettingsError("CHAT_CORE_GENERATION_TIMEOUT must be a number of seconds") from None
+    if not 0.1 <= value <= 86400:
+        raise SettingsError("CHAT_CORE_GENERATION_TIMEOUT must be between 0.1 and 86400 seconds")
+    return value
 
 
 def idempotency_ttl(environ: Mapping[str, str]) -> int:

@@ -168,6 +168,9 @@ class MessageState:
     # the characters of its text with them.
     next_index: int = 0
     length: int = 0
+    # When it last moved (its start, then its newest chunk): a generation silent for too
+    # long fails as timed out.
+    active_at: datetime | None = field(default=None, eq=False, repr=False)
     chunks: list[str | None] = field(factory=list, eq=False, repr=False)
 
     def drop_chunks(self) -> None:

@@ -1,0 +1,109 @@
+"""The generation time-out: a reply left in progress with no chunk for too long fails.
+
+The sweeper watches the log through the core's follower (every instance sees every
+event), so it knows each generation in progress and when it last moved; a timer fails
+those silent for CHAT_CORE_GENERATION_TIMEOUT seconds, each with the message's own tenant
+and env, a request id of its own and the actor chat-core. Every instance may try: the
+thread's writer appends with the version it read, so one of them fails it, once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from attrs import define
+
+from chat_core.context import RequestContext, new_request_id
+from chat_core.generation import ENDS, GenerationHandlers
+from chat_core.payloads import MessageChunk, MessagePosted
+from events.envelope import Env
+from events.store.base import RecordedEvent
+
+__all__ = ["GenerationSweeper"]
+
+log = logging.getLogger("chat_core.generation_timeout")
+
+
+@define
+class _Watched:
+    tenant: str
+    env: Env
+    thread_id: str
+    active_at: datetime
+
+
+class GenerationSweeper:
+    """Fail the generations that went silent, from what the log follower shows."""
+
+    def __init__(
+        self,
+        *,
+        generations: GenerationHandlers,
+        timeout: float,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._generations = generations
+        self._timeout = timedelta(seconds=timeout)
+        self._clock = clock
+        self._watched: dict[str, _Watched] = {}
+        self._task: asyncio.Task[None] | None = None
+        # Checked often enough that a reply fails within a fifth of the time-out past it.
+        self.interval = min(max(timeout / 5, 0.05), 5.0)
+
+    def observe(self, item: RecordedEvent) -> None:
+        """Note a generation's start, chunk or end (a bus subscriber)."""
+        event = item.event
+        payload = event.payload
+        if type(payload) is MessagePosted:
+            if payload.llm is not None and payload.llm.status == "in_progress":
+                self._watched[payload.message_id] = _Watched(
+                    event.tenant, event.env, payload.thread_id, event.occurred_at
+                )
+        elif type(payload) is MessageChunk:
+            watched = self._watched.get(payload.message_id)
+            if watched is not None:
+                watched.active_at = max(watched.active_at, event.occurred_at)
+        elif type(payload) in ENDS:
+            self._watched.pop(getattr(payload, "message_id", ""), None)
+
+    async def sweep(self) -> int:
+        """Fail every watched generation silent past the time-out; return how many failed."""
+        cutoff = self._clock() - self._timeout
+        failed = 0
+        for message_id, watched in list(self._watched.items()):
+            if watched.active_at > cutoff:
+                continue
+            context = RequestContext(
+                tenant=watched.tenant, env=watched.env, request_id=new_request_id()
+            )
+            try:
+                if await self._generations.time_out(
+                    context, watched.thread_id, message_id, silent_since=cutoff
+                ):
+                    failed += 1
+            except Exception:
+                log.exception("could not time out generation %s", message_id)
+            # Kept until the log shows its end (failed here or elsewhere) or a chunk.
+        return failed
+
+    def start(self) -> None:
+        """Sweep on a timer until stopped."""
+        if self._task is None:
+            self._task = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        """Stop the timer."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            await self.sweep()
