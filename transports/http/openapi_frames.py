@@ -9,8 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from transports.http.openapi_generation import (
+    CHUNK_ANSWER,
+    CHUNK_BODY,
+    COMPLETE_BODY,
+)
 from transports.http.openapi_parts import IDEMPOTENCY_KEY
-from transports.http.openapi_schemas import SCHEMAS, THREAD_ID, ref
+from transports.http.openapi_schemas import MESSAGE_ID, SCHEMAS, THREAD_ID, ref
 from transports.http.stream_common import MAX_VERSION
 
 __all__ = ["CLIENT_FRAMES", "FRAME_SCHEMAS", "SERVER_FRAMES"]
@@ -23,6 +28,7 @@ _FRAME_ID: Schema = {
 }
 _THREAD: Schema = {"type": "string", "pattern": THREAD_ID}
 _POST: Schema = SCHEMAS["PostMessage"]
+_MESSAGE: Schema = {"type": "string", "pattern": MESSAGE_ID}
 
 
 def _frame(op: str, properties: dict[str, Schema], *, required: tuple[str, ...]) -> Schema:
@@ -67,6 +73,27 @@ CLIENT_FRAMES: dict[str, Schema] = {
         },
         required=("thread_id", *_POST["required"]),
     ),
+    # A generation's steps, with the bodies of their HTTP routes.
+    "ChunkFrame": _frame(
+        "chunk",
+        {"id": _FRAME_ID, "thread_id": _THREAD, "message_id": _MESSAGE, **CHUNK_BODY["properties"]},
+        required=("thread_id", "message_id", *CHUNK_BODY["required"]),
+    ),
+    "CompleteFrame": _frame(
+        "complete",
+        {
+            "id": _FRAME_ID,
+            "thread_id": _THREAD,
+            "message_id": _MESSAGE,
+            **COMPLETE_BODY["properties"],
+        },
+        required=("thread_id", "message_id"),
+    ),
+    "CancelFrame": _frame(
+        "cancel",
+        {"id": _FRAME_ID, "thread_id": _THREAD, "message_id": _MESSAGE},
+        required=("thread_id", "message_id"),
+    ),
 }
 
 SERVER_FRAMES: dict[str, Schema] = {
@@ -78,13 +105,15 @@ SERVER_FRAMES: dict[str, Schema] = {
                 "thread_id": _THREAD,
                 "after": {"type": "integer", "minimum": 0},
                 "message": ref("Message"),
+                "chunk": CHUNK_ANSWER,
                 "replayed": {"type": "boolean", "const": True},
             },
             required=("id",),
         ),
         "description": "A frame's success: subscribe and unsubscribe echo thread_id (subscribe"
         " also after); post carries the message as the HTTP route returns it, and replayed"
-        " when the idempotency key was seen before.",
+        " when the idempotency key was seen before; chunk carries where the generation's text"
+        " stands, complete and cancel the message.",
     },
     "ErrorFrame": {
         **_frame(
@@ -94,6 +123,7 @@ SERVER_FRAMES: dict[str, Schema] = {
                 "status": {"type": "integer", "minimum": 400, "maximum": 599},
                 "detail": {"type": "string"},
                 "retry_after": {"type": "integer", "minimum": 0},
+                "expected_index": {"type": "integer", "minimum": 0},
             },
             required=("id", "status", "detail"),
         ),

@@ -9,12 +9,12 @@ from transports.http.generation_views import MAX_ERROR
 from transports.http.openapi_parts import context, problems, response
 from transports.http.openapi_schemas import MESSAGE_ID, ref
 
-__all__ = ["GENERATION_OPERATIONS"]
+__all__ = ["CANCEL_BODY", "CHUNK_ANSWER", "CHUNK_BODY", "COMPLETE_BODY", "GENERATION_OPERATIONS"]
 
 Spec = dict[str, Any]
 _WRITE_HEADERS = ("Idempotent-Replayed",)
 _ERRORS = (400, 401, 403, 404, 408, 409, 413, 415, 422, 429, 500)
-_CHUNK_BODY: Spec = {
+CHUNK_BODY: Spec = {
     "type": "object",
     "additionalProperties": False,
     "required": ["index", "content"],
@@ -23,7 +23,7 @@ _CHUNK_BODY: Spec = {
         "content": {"type": "string", "minLength": 1, "maxLength": MAX_CONTENT},
     },
 }
-_CHUNK: Spec = {
+CHUNK_ANSWER: Spec = {
     "type": "object",
     "additionalProperties": False,
     "required": ["message_id", "index", "length"],
@@ -33,7 +33,7 @@ _CHUNK: Spec = {
         "length": {"type": "integer", "minimum": 0, "description": "Characters so far."},
     },
 }
-_COMPLETE_BODY: Spec = {
+COMPLETE_BODY: Spec = {
     "type": "object",
     "additionalProperties": False,
     "properties": {
@@ -45,7 +45,7 @@ _COMPLETE_BODY: Spec = {
         "tool_calls": {"type": "array", "items": ref("ToolCall")},
     },
 }
-_CANCEL_BODY: Spec = {"type": "object", "additionalProperties": False, "properties": {}}
+CANCEL_BODY: Spec = {"type": "object", "additionalProperties": False, "properties": {}}
 _FAIL_BODY: Spec = {
     "type": "object",
     "additionalProperties": False,
@@ -70,22 +70,22 @@ GENERATION_OPERATIONS: dict[tuple[str, str], Spec] = {
         "Append the next chunk of a generation: its author only. The same index and content"
         " again appends nothing; another content, or an index past the next, is a 409 whose"
         " expected_index is the next one; a message not in progress is a 409.",
-        _CHUNK,
-        _CHUNK_BODY,
+        CHUNK_ANSWER,
+        CHUNK_BODY,
         required=True,
     ),
     ("POST", _PATH + "/complete"): _op(
         "Complete a generation: its author only; again, the message unchanged; after a"
         " cancel or failure, 409.",
         "Message",
-        _COMPLETE_BODY,
+        COMPLETE_BODY,
         required=False,
     ),
     ("POST", _PATH + "/cancel"): _op(
         "Stop a generation, keeping its text so far: anyone who may read the thread; again,"
         " the message unchanged; once complete or failed, 409.",
         "Message",
-        _CANCEL_BODY,
+        CANCEL_BODY,
         required=False,
     ),
     ("POST", _PATH + "/fail"): _op(
