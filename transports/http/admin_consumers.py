@@ -1,6 +1,6 @@
 """Durable consumers over HTTP: admins create them, read after their checkpoint, and ack.
 
-Idempotency-Key is accepted and has nothing to record: an ack is idempotent by nature and
+Idempotency-Key is checked and has nothing to record: an ack is idempotent by nature and
 a repeated create is a 409 that changes nothing.
 """
 
@@ -19,6 +19,7 @@ from transports.http.problems import HTTPProblem
 from transports.http.requests import (
     FieldErrors,
     decode_body,
+    idempotency_key,
     json_response,
     read_json,
     reject_query,
@@ -63,6 +64,7 @@ class AckBody:
 async def create_consumer(request: web.Request) -> web.Response:
     """Make a durable consumer of this tenant and env: admins only."""
     reject_query(request)
+    idempotency_key(request)
     body = decode_body(await read_json(request, empty_is_object=False), CreateConsumerBody)
     view = await request.app[CORE].consumers.create(
         request[CONTEXT], request[AUTH], name=body.name, types=body.types, start=body.start
@@ -102,6 +104,7 @@ async def read_consumer(request: web.Request) -> web.Response:
 async def ack_consumer(request: web.Request) -> web.Response:
     """Move the consumer's checkpoint forward to a position."""
     reject_query(request)
+    idempotency_key(request)
     body = decode_body(await read_json(request, empty_is_object=False), AckBody)
     consumer = await request.app[CORE].consumers.ack(
         request[CONTEXT], request[AUTH], request.match_info["name"], body.position

@@ -1,6 +1,6 @@
 """Webhooks over HTTP: admins register receivers, watch their deliveries and replay parked ones.
 
-Idempotency-Key is accepted and has nothing to record: a repeated registration would show
+Idempotency-Key is checked and has nothing to record: a repeated registration would show
 its secret a second time, so each registration is a new webhook, and replay is harmless to
 repeat.
 """
@@ -19,6 +19,7 @@ from transports.http.problems import HTTPProblem
 from transports.http.requests import (
     FieldErrors,
     decode_body,
+    idempotency_key,
     json_response,
     read_json,
     reject_query,
@@ -55,6 +56,7 @@ class ReplayBody:
 async def register_webhook(request: web.Request) -> web.Response:
     """Register a webhook of this tenant and env; the answer holds its secret, once."""
     reject_query(request)
+    idempotency_key(request)
     body = decode_body(await read_json(request, empty_is_object=False), RegisterWebhookBody)
     shown = await request.app[CORE].webhooks.create(
         request[CONTEXT],
@@ -103,6 +105,7 @@ async def list_deliveries(request: web.Request) -> web.Response:
 async def replay_webhook(request: web.Request) -> web.Response:
     """Try the webhook's parked deliveries again, in position order."""
     reject_query(request)
+    idempotency_key(request)
     decode_body(await read_json(request, empty_is_object=True), ReplayBody)
     webhook_id = request.match_info["webhook_id"]
     count = await request.app[CORE].webhooks.replay(request[CONTEXT], request[AUTH], webhook_id)

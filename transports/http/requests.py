@@ -29,6 +29,7 @@ __all__ = [
     "FieldErrors",
     "check_length",
     "decode_body",
+    "idempotency_key",
     "idempotency_of",
     "json_bytes_response",
     "json_response",
@@ -168,8 +169,12 @@ def reject_query(request: web.Request) -> None:
         raise HTTPProblem(400, f"unknown query parameter: {', '.join(sorted(request.query))}")
 
 
-def idempotency_of(request: web.Request, data: Any) -> Idempotency | None:
-    """Return the request's Idempotency-Key with the fingerprint of method, path and body."""
+def idempotency_key(request: web.Request) -> str | None:
+    """Return the request's Idempotency-Key, or None; 400 when it is malformed or sent twice.
+
+    Routes with nothing to record (an ack, a webhook registration) call it too: the
+    contract documents the header on them, so a malformed one is refused there as well.
+    """
     keys = request.headers.getall("Idempotency-Key", ())
     if not keys:
         return None
@@ -178,6 +183,14 @@ def idempotency_of(request: web.Request, data: Any) -> Idempotency | None:
     key = keys[0]
     if IDEMPOTENCY_KEY.fullmatch(key) is None:
         raise HTTPProblem(400, "Idempotency-Key must be 1 to 255 printable ASCII characters")
+    return key
+
+
+def idempotency_of(request: web.Request, data: Any) -> Idempotency | None:
+    """Return the request's Idempotency-Key with the fingerprint of method, path and body."""
+    key = idempotency_key(request)
+    if key is None:
+        return None
     return Idempotency(key=key, fingerprint=request_fingerprint(request.method, request.path, data))
 
 
