@@ -1,8 +1,9 @@
 """Run every benchmark (or those named by --only) on loopback and print their figures.
 
 Store-level modules (`store`, `tooling`, `postgres`) add figures to one shared table; the
-server-level ones (`http_api`, `streams`, `soak`, `jwt_attacks`, `erasure`) print their own
-tables as they finish. Each figure stands beside its reference measured in the same run.
+server-level ones (`http_api`, `streams`, `generation`, `soak`, `jwt_attacks`, `erasure`)
+print their own tables as they finish. Each figure stands beside its reference measured in
+the same run.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ BENCHMARKS = [
     "http_api",
     "jwt_attacks",
     "streams",
+    "generation",
     "erasure",
     "consumers",
     "webhooks",
