@@ -72,3 +72,27 @@ def test_trace_id_of_reads_version_00_only() -> None:
     assert trace_id_of(f"00-{TRACE}-{PARENT}-00") == TRACE
     assert trace_id_of(None) is None
     assert [trace_id_of(text) for text in MALFORMED] == [None] * len(MALFORMED)
+
+
+@pytest.mark.parametrize("traced", [True, False])
+async def test_a_traceparent_on_the_websocket_upgrade_names_the_trace_of_its_frames(
+    memory_client: TestClient[Any, Any], traced: bool
+) -> None:
+    # Each frame is a request of its own (its own request id); the socket's traceparent,
+    # when it names one, is the trace of everything the socket writes.
+    plain = auth_headers(request_id="r-thread")
+    thread = await create_thread(memory_client, plain)
+    upgrade = auth_headers(
+        request_id="r-socket", **({"traceparent": WELL_FORMED} if traced else {})
+    )
+    async with memory_client.ws_connect("/chat/ws", headers=upgrade) as socket:
+        for n in range(2):
+            frame = {"op": "post", "id": n, "thread_id": thread["id"], "content": f"m{n}"}
+            await socket.send_json(frame)
+            assert (await socket.receive_json())["op"] == "ack"
+    events = [item.event for item in await all_events(memory_client.app[CORE].store)][1:]
+    assert len(events) == 2 and len({event.request_id for event in events}) == 2
+    if traced:
+        assert [event.trace_id for event in events] == [TRACE, TRACE]
+    else:
+        assert [event.trace_id for event in events] == [event.request_id for event in events]

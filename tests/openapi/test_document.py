@@ -38,8 +38,8 @@ def test_private_routes_take_the_context_headers_and_public_ones_need_no_token()
             context = (
                 ("StreamTenantId", "StreamEnv") if path in TICKET_ROUTES else ("TenantId", "Env")
             )
-            assert refs[:3] == [
-                f"#/components/parameters/{name}" for name in (*context, "RequestId")
+            assert refs[:4] == [
+                f"#/components/parameters/{name}" for name in (*context, "RequestId", "TraceParent")
             ], (method, path)
             assert {"400", "401", "403", "500"} <= set(operation["responses"]), (method, path)
 

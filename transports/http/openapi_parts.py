@@ -116,6 +116,17 @@ PARAMETERS: dict[str, Spec] = {
         required=False,
         description="The caller's id for the request, echoed in the response.",
     ),
+    # Not a pattern: a malformed traceparent is ignored (W3C Trace Context), never refused.
+    "TraceParent": _in_header(
+        "traceparent",
+        {"type": "string"},
+        required=False,
+        description=(
+            "W3C Trace Context. When well formed (version 00, lowercase hex, neither id all"
+            " zeros) its trace id is the trace_id of the events the request writes (on the"
+            " WebSocket upgrade: of every frame's events); otherwise it is ignored."
+        ),
+    ),
     "IdempotencyKey": _in_header(
         "Idempotency-Key",
         {"type": "string", "pattern": IDEMPOTENCY_KEY},
@@ -148,13 +159,13 @@ PARAMETERS: dict[str, Spec] = {
 
 def context(*names: str) -> list[Spec]:
     """List the context headers every private route takes, then the named parameters."""
-    chosen = ("TenantId", "Env", "RequestId", *names)
+    chosen = ("TenantId", "Env", "RequestId", "TraceParent", *names)
     return [{"$ref": f"#/components/parameters/{name}"} for name in chosen]
 
 
 def stream_context(*names: str) -> list[Spec]:
     """List the context headers of a stream route, optional there for ?ticket=, then the rest."""
-    chosen = ("StreamTenantId", "StreamEnv", "RequestId", *names)
+    chosen = ("StreamTenantId", "StreamEnv", "RequestId", "TraceParent", *names)
     return [{"$ref": f"#/components/parameters/{name}"} for name in chosen]
 
 

@@ -240,11 +240,8 @@ class _Session:
         if ticket is not None and ticket.thread_id not in (None, wanted.thread_id):
             raise _Close(4403, "the stream ticket is bound to another thread")
         self._spend()
-        context = self._request[CONTEXT]
         command = PostMessage(
-            context=RequestContext(
-                tenant=context.tenant, env=context.env, request_id=new_request_id()
-            ),
+            context=self._frame_context(),
             auth=self._request[AUTH],
             thread_id=wanted.thread_id,
             role=wanted.body.role,
@@ -266,14 +263,25 @@ class _Session:
         if ticket is not None and ticket.thread_id not in (None, thread_id):
             raise _Close(4403, "the stream ticket is bound to another thread")
         self._spend()
-        context = self._request[CONTEXT]
-        own = RequestContext(tenant=context.tenant, env=context.env, request_id=new_request_id())
-        command = generation_frame(frame, own, self._request[AUTH])
+        command = generation_frame(frame, self._frame_context(), self._request[AUTH])
         result = await self._request.app[CORE].bus.send(command)
         if isinstance(result, Replay):
             return {"message": orjson.loads(result.body), "replayed": True}
         key = "chunk" if frame.op == "chunk" else "message"
         return {key: result.to_json()}
+
+    def _frame_context(self) -> RequestContext:
+        """A frame is a request of its own: the socket's tenant and env, a new request id, and
+        the trace the upgrade request's traceparent named, if it named one."""
+        socket = self._request[CONTEXT]
+        request_id = new_request_id()
+        traced = socket.trace_id != socket.request_id
+        return RequestContext(
+            tenant=socket.tenant,
+            env=socket.env,
+            request_id=request_id,
+            trace_id=socket.trace_id if traced else request_id,
+        )
 
     def _spend(self) -> None:
         """Spend one request of the tenant's budget, else raise OverRate."""
