@@ -12,6 +12,7 @@
 
 const CHAT_CORE_EVENT_TYPES = [
   "chat.thread.created", "chat.message.posted", "chat.message.redacted", "chat.erasure.recorded",
+  "chat.message.chunk", "chat.message.completed", "chat.message.cancelled", "chat.message.failed",
 ];
 
 function followThread({
