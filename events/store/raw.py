@@ -18,7 +18,7 @@ from typing import Any, Protocol, cast
 from events.codec import EventCodec
 from events.store.base import EventFilter, EventStore, StoreError
 from events.store.reads import read_pages
-from events.store.sqlite_rows import encode_event, range_query
+from events.store.sqlite_rows import SELECT, encode_event, range_query
 from events.store.url import sqlite_path
 
 __all__ = ["RawLog", "RawRow", "SQLiteRawLog", "StoreRawLog", "StreamEntry", "open_raw_log"]
@@ -35,6 +35,11 @@ _STREAMS_FROM = "SELECT stream, version, position FROM events WHERE stream >= ? 
 _STREAMS_AFTER = "SELECT stream, version, position FROM events WHERE (stream, version) > (?, ?) "
 _STREAMS_END = "AND stream < ? "
 _STREAMS_ORDER = "ORDER BY stream, version LIMIT ?"
+# The same walks, whole rows: a stream's events together, in version order.
+_ROWS_FROM = f"{SELECT} WHERE stream >= ? AND stream < ? ORDER BY stream, version LIMIT ?"
+_ROWS_AFTER = (
+    f"{SELECT} WHERE (stream, version) > (?, ?) AND stream < ? ORDER BY stream, version LIMIT ?"
+)
 _STREAM_AT = "SELECT stream FROM events WHERE position >= ? ORDER BY position LIMIT 1"
 _HEAD = "SELECT COALESCE(MAX(position), 0) FROM events"
 
@@ -142,6 +147,20 @@ class SQLiteRawLog(RowPages):
         With first and end, only the streams from first up to (not including) end.
         """
         return self._entries(first, end)
+
+    async def stream_rows(self, *, first: str, end: str) -> AsyncIterator[list[RawRow]]:
+        """Yield pages of rows of the streams from first up to (not including) end.
+
+        Ordered by stream then version, over the (stream, version) index: one stream's
+        events come together, so a reader can fold a stream and let it go.
+        """
+        page = await self._page(_ROWS_FROM, (first, end, PAGE))
+        while page:
+            yield page
+            if len(page) < PAGE:
+                return
+            last = page[-1]
+            page = await self._page(_ROWS_AFTER, (last[2], last[3], end, PAGE))
 
     def head(self) -> int:
         """Return the newest position in the file."""

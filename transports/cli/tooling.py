@@ -13,6 +13,7 @@ from events.codec import CodecError, EventCodec
 from events.store import StoreError, open_store
 from events.store.base import EventStore
 from events.tooling.parallel import WorkerFailed
+from transports.cli.dataset_cli import DATASET_FORMATS, add_dataset_flags
 from transports.cli.keys_cli import add_key_commands, run_erase, run_rotate
 from transports.cli.tooling_args import add_filter_flags, add_jobs_flag, add_store_flag, store_url
 from transports.cli.tooling_check import run_copy, run_replay, run_verify
@@ -48,10 +49,12 @@ def add_tooling_commands(commands: Any) -> None:
     export.add_argument("-o", "--output", required=True, help="FILE[.gz], or - for stdout")
     export.add_argument(
         "--format",
-        choices=("events", "parquet"),
+        choices=("events", *DATASET_FORMATS, "parquet"),
         default="events",
-        help="events: DatasetEvent JSON Lines (default); parquet: one row per event (-o FILE)",
+        help="events: DatasetEvent JSON Lines (default); chat: a conversation path per line;"
+        " parquet: one row per event (-o FILE)",
     )
+    add_dataset_flags(export)
     add_jobs_flag(export)
     verify = commands.add_parser("verify", help="check the whole log; exit 1 on any fault")
     add_store_flag(verify)

@@ -29,6 +29,7 @@ from events.tooling import (
 from events.tooling.parallel import ParallelLog
 from events.tooling.parallel_export import export_parallel
 from events.tooling.parquet_export import export_parquet
+from transports.cli.dataset_cli import DATASET_FORMATS, run_dataset_export
 from transports.cli.keys_cli import configured_master_key
 from transports.cli.progress import progress_bar
 from transports.cli.tooling_args import selection_of, store_url
@@ -65,7 +66,13 @@ async def run_export(
     """Write the selected events as JSON Lines to a file (gzip by .gz) or to stdout."""
     selection = selection_of(args)
     url = store_url(args)
-    parquet = getattr(args, "format", "events") == "parquet"
+    export_format = getattr(args, "format", "events")
+    if export_format in DATASET_FORMATS:
+        lines = await run_dataset_export(args, store, codec, selection, url)
+        if args.output != "-":
+            out.write(f"exported {lines} lines to {args.output}\n")
+        return 0
+    parquet = export_format == "parquet"
     if parquet and args.output == "-":
         raise ValueError("--format parquet writes a file: give -o FILE.parquet")
     total = None if selection.event_filter else await store.head_position() - selection.after

@@ -1,0 +1,218 @@
+"""export --format chat: a line per conversation path, nothing withdrawn, the same bytes."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from chat_core.bootstrap import bootstrap
+from chat_core.dataset_export import ThreadSelection, export_threads, store_threads
+from chat_core.dataset_lines import chat_lines
+from chat_core.export_view import ChatExportView, redacted_messages
+from chat_core.settings import Settings
+from tests.tooling.conftest import Cli
+from tests.tooling.dataset_logs import WITHDRAWN_WORDS, write_branched_log
+from tests.tooling.logs import log_file, open_core
+
+
+def _meta(tenant: str, env: str, thread: str, leaf: str, model: Any, temperature: Any) -> Any:
+    return {
+        "tenant": tenant,
+        "env": env,
+        "thread_id": thread,
+        "leaf_id": leaf,
+        "model": model,
+        "temperature": temperature,
+    }
+
+
+def expected_lines(ids: dict[str, str]) -> dict[str, dict[str, Any]]:
+    """Return the chat line of each path a dataset keeps, by the name of its leaf."""
+    system = {"role": "system", "content": "You are terse."}
+    question = {"role": "user", "content": "What is 2+2?"}
+    call = {
+        "id": "call_1",
+        "type": "function",
+        "function": {"name": "weather", "arguments": '{"city": "Paris"}'},
+    }
+    return {
+        "a3": {
+            "messages": [
+                system,
+                question,
+                {"role": "assistant", "content": "4"},
+                {"role": "user", "content": "And 3+3?"},
+                {"role": "assistant", "content": "6 it is"},
+            ],
+            "metadata": _meta("t_acme", "dev", ids["th1"], ids["a3"], "gpt-x", 0.5),
+        },
+        # The erased question under a2 is left out; the answer to it stays.
+        "a6": {
+            "messages": [
+                system,
+                question,
+                {"role": "assistant", "content": "four"},
+                {"role": "assistant", "content": "noted"},
+            ],
+            "metadata": _meta("t_acme", "dev", ids["th1"], ids["a6"], "gpt-x", 0.5),
+        },
+        "w4": {
+            "messages": [
+                {"role": "user", "content": "Weather in Paris?"},
+                {"role": "assistant", "content": "", "tool_calls": [call]},
+                {"role": "tool", "content": "18C", "tool_call_id": "call_1"},
+                {"role": "assistant", "content": "It is 18C."},
+            ],
+            "metadata": _meta("t_acme", "prod", ids["th2"], ids["w4"], "gpt-x", 1.0),
+        },
+        # The redacted message between them is left out.
+        "g3": {
+            "messages": [
+                {"role": "user", "content": "hello globex"},
+                {"role": "assistant", "content": "Noted."},
+            ],
+            "metadata": _meta("t_globex", "dev", ids["th3"], ids["g3"], None, None),
+        },
+    }
+
+
+def jsonl(lines: list[dict[str, Any]]) -> bytes:
+    """Return lines as the export writes them."""
+    return b"".join(orjson.dumps(line, option=orjson.OPT_APPEND_NEWLINE) for line in lines)
+
+
+@pytest.fixture(scope="module")
+def branched(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict[str, str]]:
+    """Return the URL of a SQLite log of branched threads and the ids in it."""
+    url = log_file(tmp_path_factory.mktemp("dataset"))
+
+    async def write() -> dict[str, str]:
+        core = await open_core(url)
+        try:
+            return await write_branched_log(core)
+        finally:
+            await core.close()
+
+    return url, asyncio.run(write())
+
+
+def _export(cli: Cli, url: str, target: Path, *flags: str) -> bytes:
+    status, out, err = cli("export", "--store", url, "--format", "chat", "-o", str(target), *flags)
+    assert status == 0, out + err
+    return target.read_bytes()
+
+
+def test_a_line_per_path_to_a_leaf_without_what_was_withdrawn(
+    branched: tuple[str, dict[str, str]], cli: Cli, tmp_path: Path
+) -> None:
+    url, ids = branched
+    want = expected_lines(ids)
+    exported = _export(cli, url, tmp_path / "chat.jsonl")
+    assert exported == jsonl([want["a3"], want["a6"], want["w4"], want["g3"]])
+
+
+def test_two_exports_of_one_log_are_the_same_bytes(
+    branched: tuple[str, dict[str, str]], cli: Cli, tmp_path: Path
+) -> None:
+    url, _ = branched
+    first = _export(cli, url, tmp_path / "one.jsonl.gz")
+    assert first == _export(cli, url, tmp_path / "two.jsonl.gz")
+
+
+def test_no_withdrawn_word_reaches_the_dataset(
+    branched: tuple[str, dict[str, str]], cli: Cli, tmp_path: Path
+) -> None:
+    url, _ = branched
+    exported = _export(cli, url, tmp_path / "chat.jsonl")
+    cancelled = _export(cli, url, tmp_path / "heads.jsonl", "--paths", "heads")
+    for words in (*WITHDRAWN_WORDS, "cancelled", "half", "still going"):
+        assert words.encode() not in exported + cancelled
+        assert words.lower().encode() not in (exported + cancelled).lower()
+
+
+def test_heads_gives_the_path_to_each_thread_s_head(
+    branched: tuple[str, dict[str, str]], cli: Cli, tmp_path: Path
+) -> None:
+    url, ids = branched
+    want = expected_lines(ids)
+    exported = _export(cli, url, tmp_path / "heads.jsonl", "--paths", "heads")
+    assert exported == jsonl([want["a6"], want["w4"], want["g3"]])
+
+
+@pytest.mark.parametrize(
+    ("flags", "leaves"),
+    [
+        (("--tenant", "t_globex"), ["g3"]),
+        (("--env", "prod"), ["w4"]),
+        (("--tenant", "t_acme", "--env", "dev"), ["a3", "a6"]),
+        (("--stream", "chat/t_globex/dev/{th3}"), ["g3"]),
+        (("--after", "{after_one}"), ["w4", "g3"]),
+        (("--before", "{after_one}"), ["a3", "a6"]),
+        (("--since", "2999-01-01T00:00:00Z"), []),
+    ],
+)
+def test_the_filters_pick_threads_and_leaves(
+    branched: tuple[str, dict[str, str]],
+    cli: Cli,
+    tmp_path: Path,
+    flags: tuple[str, ...],
+    leaves: list[str],
+) -> None:
+    url, ids = branched
+    want = expected_lines(ids)
+    argv = [flag.format(**ids) for flag in flags]
+    exported = _export(cli, url, tmp_path / "some.jsonl", *argv)
+    assert exported == jsonl([want[leaf] for leaf in leaves])
+
+
+def test_a_type_filter_is_refused(branched: tuple[str, dict[str, str]], cli: Cli) -> None:
+    url, _ = branched
+    status, _, err = cli("export", "--store", url, "--format", "chat", "--type", "x", "-o", "-")
+    assert status == 2
+    assert "--type" in err
+
+
+def test_the_store_path_gives_the_rows_path_s_bytes(
+    branched: tuple[str, dict[str, str]], cli: Cli, tmp_path: Path
+) -> None:
+    url, _ = branched
+    exported = _export(cli, url, tmp_path / "chat.jsonl")
+
+    async def through_the_store() -> bytes:
+        core = await open_core(url)
+        try:
+            return await _store_export(core)
+        finally:
+            await core.close()
+
+    assert asyncio.run(through_the_store()) == exported
+
+
+async def _store_export(core: Any) -> bytes:
+    redacted = await redacted_messages(core.store)
+    view = ChatExportView(keys=core.keys, redacted=redacted, converter=core.codec.converter)
+    sink = bytearray()
+
+    class Sink:
+        def write(self, data: bytes | bytearray, /) -> int:
+            sink.extend(data)
+            return len(data)
+
+    threads = store_threads(core.store, view, ThreadSelection())
+    await export_threads(threads, Sink(), chat_lines)
+    return bytes(sink)
+
+
+async def test_a_memory_log_gives_the_same_lines() -> None:
+    core = await bootstrap(settings=Settings(hs256_secret=b"x" * 32, store_url="memory://"))
+    try:
+        ids = await write_branched_log(core)
+        exported = await _store_export(core)
+    finally:
+        await core.close()
+    want = expected_lines(ids)
+    assert exported == jsonl([want["a3"], want["a6"], want["w4"], want["g3"]])

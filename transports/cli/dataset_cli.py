@@ -1,0 +1,82 @@
+"""export --format chat: the log's conversation paths as dataset lines."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import AsyncIterator, Iterator
+from functools import partial
+from typing import Any
+
+from chat_core.dataset_export import ThreadSelection, export_threads, sqlite_threads, store_threads
+from chat_core.dataset_lines import LeafWindow, chat_lines
+from chat_core.dataset_tree import ThreadTree
+from chat_core.export_view import ChatExportView, redacted_messages
+from events.codec import EventCodec
+from events.keys import KeyRing, open_key_store
+from events.store.base import EventStore
+from events.store.raw import SQLiteRawLog
+from events.store.url import sqlite_path
+from events.tooling import Selection, open_export
+from transports.cli.keys_cli import configured_master_key
+from transports.cli.progress import progress_bar
+
+__all__ = ["DATASET_FORMATS", "add_dataset_flags", "run_dataset_export"]
+
+DATASET_FORMATS = ("chat",)
+
+
+def add_dataset_flags(parser: argparse.ArgumentParser) -> None:
+    """Add the flags of the dataset formats."""
+    parser.add_argument(
+        "--paths",
+        choices=("leaves", "heads"),
+        default="leaves",
+        help="chat: a path to each leaf (default), or to each thread's head only",
+    )
+
+
+async def run_dataset_export(
+    args: argparse.Namespace,
+    store: EventStore,
+    codec: EventCodec,
+    selection: Selection,
+    url: str,
+) -> int:
+    """Write the selected threads' dataset lines to a file (gzip by .gz) or stdout."""
+    event_filter = selection.event_filter
+    if event_filter is not None and event_filter.types:
+        raise ValueError(f"--type does not apply to --format {args.format}")
+    threads = ThreadSelection.of(event_filter)
+    window = LeafWindow(
+        after=selection.after,
+        before=selection.before,
+        since=None if event_filter is None else event_filter.since,
+        until=None if event_filter is None else event_filter.until,
+    )
+    lines = partial(_chat, paths=args.paths, window=window)
+    keys = KeyRing(await open_key_store(url), configured_master_key(url))
+    view = ChatExportView(
+        keys=keys, redacted=await redacted_messages(store), converter=codec.converter
+    )
+    raw = SQLiteRawLog(sqlite_path(url)) if url.startswith("sqlite:") else None
+    try:
+        trees: AsyncIterator[tuple[ThreadTree, int]]
+        if raw is None:
+            trees = store_threads(store, view, threads)
+        else:
+            trees = sqlite_threads(raw, codec, view, threads)
+        with (
+            progress_bar("export", total=None) as progress,
+            open_export(args.output, sys.stdout.buffer) as sink,
+        ):
+            count = await export_threads(trees, sink, lines, progress=progress)
+    finally:
+        if raw is not None:
+            await raw.close()
+        await keys.store.close()
+    return count
+
+
+def _chat(tree: ThreadTree, *, paths: Any, window: LeafWindow) -> Iterator[dict[str, Any]]:
+    return chat_lines(tree, paths=paths, window=window)
