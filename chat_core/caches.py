@@ -254,6 +254,28 @@ class ThreadCache(StreamCache[ThreadState]):
         if state.take_back(found):
             self._weighed(stream, state)
 
+    async def pick(
+        self, stream: str, state: ThreadState, seqs: list[int]
+    ) -> tuple[list[MessageState], bool]:
+        """Return the thread's messages with these seqs (ascending), and whether all were kept.
+
+        Those not kept in memory are read back from the stream, a run of nearby seqs in one
+        read that opens only the messages asked for.
+        """
+        found: dict[int, MessageState] = {}
+        missing: list[int] = []
+        for seq in seqs:
+            message = state.kept_message(seq)
+            if message is None:
+                missing.append(seq)
+            else:
+                found[seq] = message
+        for run in _runs(missing):
+            wanted = set(run)
+            for message in await self._read_back(stream, state, run[0], run[-1], wanted):
+                found[message.seq] = message
+        return [found[seq] for seq in seqs if seq in found], not missing
+
     async def find(self, stream: str, state: ThreadState, message_id: str) -> MessageState | None:
         """Return the thread's message with this id, or None when it has none."""
         seq = state.seq_of(message_id)
@@ -266,7 +288,12 @@ class ThreadCache(StreamCache[ThreadState]):
         return message if message is not None and message.message_id == message_id else None
 
     async def _read_back(
-        self, stream: str, state: ThreadState, first: int, last: int
+        self,
+        stream: str,
+        state: ThreadState,
+        first: int,
+        last: int,
+        only: set[int] | None = None,
     ) -> list[MessageState]:
         # Seqs run 1, 2, ... so the mark exists; a log whose seqs do not (edited underneath)
         # is read from the nearest mark before, or from the start, never refused.
@@ -279,8 +306,8 @@ class ThreadCache(StreamCache[ThreadState]):
         predecessor: str | None = None
         while after < state.version:
             # A page's messages, plus what may precede them after their mark, in one read.
-            wanted = min(1000, state.version - after, last - first + STRIDE + 32)
-            batch = await self._store.read_stream(stream, after_version=after, limit=wanted)
+            count = min(1000, state.version - after, last - first + STRIDE + 32)
+            batch = await self._store.read_stream(stream, after_version=after, limit=count)
             if not batch:
                 break
             if self._prepare is not None:
@@ -289,7 +316,9 @@ class ThreadCache(StreamCache[ThreadState]):
                 payload = item.event.payload
                 if type(payload) is not MessagePosted:
                     continue
-                if not first <= payload.seq <= last:
+                if not first <= payload.seq <= last or (
+                    only is not None and payload.seq not in only
+                ):
                     predecessor = payload.message_id
                     continue
                 message = message_state(payload, item.event, state.keys, predecessor=predecessor)
@@ -331,6 +360,17 @@ class ThreadCache(StreamCache[ThreadState]):
                     apply_to_message(message, item.event, state.keys)
             after = batch[-1].event.version
         return message
+
+
+def _runs(seqs: list[int]) -> list[list[int]]:
+    """Split ascending seqs into runs read back in one go: nearby ones share a read."""
+    runs: list[list[int]] = []
+    for seq in seqs:
+        if runs and seq - runs[-1][-1] <= STRIDE:
+            runs[-1].append(seq)
+        else:
+            runs.append([seq])
+    return runs
 
 
 class PageCache:

@@ -99,6 +99,7 @@ def _message_posted(payload: MessagePosted, state: object, event: DatasetEvent) 
         message = message_state(payload, event, state.keys, predecessor=state.head)
         state.head = payload.message_id
         seq = payload.seq
+        _record_parent(state, payload)
         if (seq - 1) % STRIDE == 0:
             state.marks.append(event.version)
         if not names_seq(payload.message_id, seq):
@@ -107,6 +108,17 @@ def _message_posted(payload: MessagePosted, state: object, event: DatasetEvent) 
         state.keep(message)
         if message.status == "in_progress":
             state.generating[payload.message_id] = message
+
+
+def _record_parent(state: ThreadState, payload: MessagePosted) -> None:
+    """Note the seq of a message's parent at its own seq's place in the thread's tree."""
+    parents, seq, parent = state.parents, payload.seq, payload.parent_id
+    if len(parents) != seq - 1:
+        # A log whose seqs do not run 1, 2, ... (edited underneath): roots fill the gap.
+        if len(parents) >= seq:
+            return
+        parents.extend([0] * (seq - 1 - len(parents)))
+    parents.append(seq - 1 if parent is None else state.seq_of(parent) or 0)
 
 
 def _generation_step(payload: GenerationEvent, state: object, event: DatasetEvent) -> None:

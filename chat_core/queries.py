@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Hashable
+
 from chat_core.caches import PageCache, StreamCache, ThreadCache
 from chat_core.context import AuthContext, RequestContext, require_role
 from chat_core.cursors import decode_cursor, encode_cursor
@@ -106,6 +108,89 @@ class ChatQueries:
         cursor = encode_cursor("messages", order, views[-1].seq) if has_more else None
         page = Page(data=tuple(views), has_more=has_more, next=cursor)
         if state.holds(first, last):
+            self._pages.put(key, state, page)
+        return page
+
+    async def list_children(
+        self,
+        context: RequestContext,
+        auth: AuthContext,
+        thread_id: str,
+        parent_id: str,
+        *,
+        limit: int,
+        after: str | None,
+        order: str,
+    ) -> Page:
+        """Return a page of the children of a message of the thread, by seq, else NotFound."""
+        state = await self._thread(context, auth, thread_id)
+        stream = thread_stream(context, thread_id)
+        parent = await self._threads.find(stream, state, parent_id)
+        if parent is None:
+            raise NotFound("no such message in this thread")
+        seqs = state.children_seqs(parent.seq)
+        if order == "asc":
+            if after is not None:
+                start = decode_cursor(after, "messages", order)
+                seqs = [seq for seq in seqs if seq > start]
+        else:
+            seqs.reverse()
+            if after is not None:
+                end = decode_cursor(after, "messages", order)
+                seqs = [seq for seq in seqs if seq < end]
+        return await self._seq_page(stream, state, thread_id, seqs, limit, "messages", order)
+
+    async def get_path(
+        self,
+        context: RequestContext,
+        auth: AuthContext,
+        thread_id: str,
+        message_id: str,
+        *,
+        limit: int,
+        after: str | None,
+    ) -> Page:
+        """Return a page of the messages from the root to a message of the thread, root first."""
+        state = await self._thread(context, auth, thread_id)
+        stream = thread_stream(context, thread_id)
+        key = (stream, "path", message_id, after, limit)
+        page = self._pages.get(key, state)
+        if page is not None:
+            return page
+        seq = state.seq_of(message_id)
+        message = None if seq is None else state.kept_message(seq)
+        if message is None or message.message_id != message_id:
+            message = await self._threads.find(stream, state, message_id)
+        if message is None:
+            raise NotFound("no such message in this thread")
+        seqs = state.path_seqs(message.seq)
+        if after is not None:
+            start = decode_cursor(after, "path", "asc")
+            seqs = [seq for seq in seqs if seq > start]
+        return await self._seq_page(stream, state, thread_id, seqs, limit, "path", "asc", key)
+
+    async def _seq_page(
+        self,
+        stream: str,
+        state: ThreadState,
+        thread_id: str,
+        seqs: list[int],
+        limit: int,
+        kind: str,
+        order: str,
+        key: Hashable | None = None,
+    ) -> Page:
+        """Render a page of the messages with these seqs, in their order, the first limit."""
+        has_more = len(seqs) > limit
+        chosen = seqs[:limit]
+        ascending = sorted(chosen) if order != "asc" else chosen
+        messages, kept = await self._threads.pick(stream, state, ascending)
+        if order != "asc":
+            messages.reverse()
+        views: list[MessageView] = [message.view(thread_id) for message in messages]
+        cursor = encode_cursor(kind, order, chosen[-1]) if has_more else None
+        page = Page(data=tuple(views), has_more=has_more, next=cursor)
+        if key is not None and kept:
             self._pages.put(key, state, page)
         return page
 

@@ -240,6 +240,9 @@ class ThreadState:
     first: list[MessageState] = field(factory=list)
     recent: list[MessageState] = field(factory=list)
     marks: array[int] = field(factory=lambda: array("q"))
+    # The seq of each message's parent (0 for a root), at index seq - 1: the tree, in
+    # 4 bytes a message, so a path or a list of children is walked without reading back.
+    parents: array[int] = field(factory=lambda: array("i"))
     redacted: set[str] = field(factory=set)
     # Ids that do not name their own seq (made before ids did), so they are looked up here.
     unnamed: dict[str, int] = field(factory=dict)
@@ -275,6 +278,30 @@ class ThreadState:
         seq = self.unnamed.get(message_id) or seq_in_message_id(message_id)
         return seq if seq is not None and 1 <= seq <= self.message_count else None
 
+    def path_seqs(self, seq: int) -> list[int]:
+        """Return the seqs from the root to the message at seq, root first."""
+        parents = self.parents
+        path: list[int] = []
+        while seq > 0:
+            path.append(seq)
+            seq = parents[seq - 1]
+        path.reverse()
+        return path
+
+    def children_seqs(self, seq: int) -> list[int]:
+        """Return the seqs of the children of the message at seq, by seq."""
+        parents = self.parents
+        children: list[int] = []
+        # A child comes after its parent; array.index scans in C, from there on.
+        start = seq
+        while True:
+            try:
+                found = parents.index(seq, start)
+            except ValueError:
+                return children
+            children.append(found + 1)
+            start = found + 1
+
     def kept_message(self, seq: int) -> MessageState | None:
         """Return the message at seq when it is among the first or recent ones kept in memory."""
         if 1 <= seq <= len(self.first):
@@ -294,6 +321,7 @@ class ThreadState:
             self.head_bytes
             + self.kept_bytes
             + 8 * len(self.marks)
+            + self.parents.itemsize * len(self.parents)
             + ID_BYTES * (len(self.redacted) + len(self.unnamed) + len(self.ended))
             + sum(message.size for message in self.generating.values())
         )

@@ -12,6 +12,7 @@ from chat_core.commands import CreateThread, PostMessage, RedactMessage
 from chat_core.payloads import LlmFields, ToolCall, Usage
 from transports.http.app_keys import AUTH, CONTEXT, CORE
 from transports.http.pages import page_params
+from transports.http.problems import HTTPProblem
 from transports.http.requests import (
     FieldErrors,
     check_length,
@@ -250,10 +251,27 @@ async def post_message(request: web.Request) -> web.Response:
     return await send_command(request, command, 201)
 
 
+_CHILDREN = frozenset({"parent_id"})
+
+
 @routes.get("/chat/threads/{thread_id}/messages")
 async def list_messages(request: web.Request) -> web.Response:
-    """Page through a thread's messages by seq."""
-    params = page_params(request, orders=("asc", "desc"))
+    """Page through a thread's messages by seq, or through the children of one of them."""
+    params = page_params(request, orders=("asc", "desc"), also=_CHILDREN)
+    parent_id = request.query.get("parent_id")
+    if parent_id is not None:
+        if not 1 <= len(parent_id) <= MAX_TOOL_FIELD:
+            raise HTTPProblem(400, f"parent_id must be 1 to {MAX_TOOL_FIELD} characters")
+        page = await request.app[CORE].queries.list_children(
+            request[CONTEXT],
+            request[AUTH],
+            request.match_info["thread_id"],
+            parent_id,
+            limit=params.limit,
+            after=params.after,
+            order=params.order,
+        )
+        return json_bytes_response(200, page.json_bytes())
     page = await request.app[CORE].queries.list_messages(
         request[CONTEXT],
         request[AUTH],
@@ -261,6 +279,21 @@ async def list_messages(request: web.Request) -> web.Response:
         limit=params.limit,
         after=params.after,
         order=params.order,
+    )
+    return json_bytes_response(200, page.json_bytes())
+
+
+@routes.get("/chat/threads/{thread_id}/messages/{message_id}/path")
+async def message_path(request: web.Request) -> web.Response:
+    """Page through the messages from the root to one message, root first."""
+    params = page_params(request)
+    page = await request.app[CORE].queries.get_path(
+        request[CONTEXT],
+        request[AUTH],
+        request.match_info["thread_id"],
+        request.match_info["message_id"],
+        limit=params.limit,
+        after=params.after,
     )
     return json_bytes_response(200, page.json_bytes())
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from chat_core.erasure import ERASURE_ID_PATTERN
 from transports.http.erasure_views import SUBJECT_PATTERN
+from transports.http.openapi_branches import BRANCH_OPERATIONS, PARENT_ID
 from transports.http.openapi_consumers import CONSUMER_OPERATIONS, CONSUMER_TAG
 from transports.http.openapi_events import EVENT_SCHEMAS
 from transports.http.openapi_frames import FRAME_SCHEMAS
@@ -162,10 +163,10 @@ OPERATIONS: dict[tuple[str, str], Spec] = {
         body=json_body("PostMessage", required=True),
     ),
     ("GET", "/chat/threads/{thread_id}/messages"): _operation(
-        "Page through a thread's messages by seq.",
+        "Page through a thread's messages by seq, or the children of one (parent_id).",
         {**_ok(200, "MessagePage"), **problems(*_READ_ERRORS, 404)},
         tag="chat",
-        parameters=context("ThreadId", "Limit", "After", "Order"),
+        parameters=[*context("ThreadId", "Limit", "After", "Order"), PARENT_ID],
     ),
     ("DELETE", "/chat/threads/{thread_id}/messages/{message_id}"): _operation(
         "Redact a message: its author or an admin; repeating it is harmless.",
@@ -302,6 +303,7 @@ OPERATIONS: dict[tuple[str, str], Spec] = {
 OPERATIONS.update(CONSUMER_OPERATIONS)
 OPERATIONS.update(WEBHOOK_OPERATIONS)
 OPERATIONS.update(GENERATION_OPERATIONS)
+OPERATIONS.update(BRANCH_OPERATIONS)
 
 CONSOLE_OPERATIONS = frozenset({("GET", "/"), ("GET", "/console/{asset}")})
 

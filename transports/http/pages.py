@@ -29,9 +29,16 @@ class PageParams:
         self.order = order
 
 
-def page_params(request: web.Request, *, orders: tuple[str, ...] = ()) -> PageParams:
-    """Parse limit, after (and order where allowed); anything else or malformed is 400."""
+def page_params(
+    request: web.Request, *, orders: tuple[str, ...] = (), also: frozenset[str] = frozenset()
+) -> PageParams:
+    """Parse limit, after (and order where allowed); anything else or malformed is 400.
+
+    also names further parameters the listing reads itself (each at most once).
+    """
     allowed = _ORDERED_PAGE_NAMES if orders else _PAGE_NAMES
+    if also:
+        allowed = allowed | also
     query = request.query
     names = set(query)
     if not names <= allowed:
