@@ -1,6 +1,9 @@
-"""Instructions per authenticated POST (or GET), counted by valgrind: a figure that does not drift.
+"""Instructions per authenticated POST (or GET, or chunk), counted by valgrind: a steady figure.
 
-Run: `python -m bench.instructions [post|get] [--access-log]` (needs Debian's valgrind).
+Run: `python -m bench.instructions [post|get|chunk] [--access-log]` (needs Debian's valgrind).
+`chunk` is POST …/messages/{id}/chunks: each client starts a generation of its own in the
+thread (an agent's in-progress assistant message) and appends its chunks, index after index,
+with the benchmark's words as each chunk's content.
 The server (the real app on a SQLite file in a temporary folder, with the serve command's
 GC settings and event loop; its logs off, or with --access-log set up as serve sets them
 up by default: INFO, text, one access line per request, here to a file in that folder)
@@ -28,10 +31,12 @@ import subprocess
 import sys
 import tempfile
 
+import orjson
 from aiohttp import web
 
-from bench.http_api import TENANT, bench_settings, bench_token
+from bench.http_api import AUDIENCE, ISSUER, SECRET, TENANT, bench_settings, bench_token
 from chat_core.bootstrap import bootstrap
+from chat_core.tokens import mint_token
 from transports.cli.logs import configure_logging
 from transports.cli.main import GC_THRESHOLDS, SWITCH_INTERVAL, new_loop
 from transports.http.app import create_app
@@ -42,6 +47,9 @@ SHORT, LONG = 1_600, 4_800
 CLIENTS = 32
 WARM_UP = 40
 BODY = b'{"content": "hello from the benchmark"}'
+KINDS = ("post", "get", "chunk")
+# A generation's start: an agent's assistant message in progress, its text to come in chunks.
+START = b'{"role": "assistant", "status": "in_progress"}'
 
 
 def _child(requests: int, kind: str, access_log: bool) -> None:
@@ -61,7 +69,8 @@ def _child(requests: int, kind: str, access_log: bool) -> None:
             log.seek(0)
             lines = sum(" chat_core.access: " in line for line in log)
             # A broken access log cannot be counted as a cheap one: one line per request.
-            sent = 1 + CLIENTS * (WARM_UP + requests // CLIENTS)
+            # A chunk run's clients each start their generation with one post first.
+            sent = 1 + CLIENTS * (WARM_UP + requests // CLIENTS + (kind == "chunk"))
             if lines != sent:
                 raise RuntimeError(f"{lines} access lines for {sent} requests")
 
@@ -81,10 +90,9 @@ async def _serve_and_load(folder: str, requests: int, kind: str) -> None:
 
 
 async def _load(port: int, requests: int, kind: str) -> None:
-    headers = (
-        f"Authorization: Bearer {bench_token()}\r\n"
-        f"X-Tenant-Id: {TENANT}\r\nX-Env: dev\r\nHost: b\r\n"
-    )
+    # Only an agent starts a generation; a member posts the plain messages.
+    token = _agent_token() if kind == "chunk" else bench_token()
+    headers = f"Authorization: Bearer {token}\r\nX-Tenant-Id: {TENANT}\r\nX-Env: dev\r\nHost: b\r\n"
     create = (
         f"POST /chat/threads HTTP/1.1\r\n{headers}Content-Type: application/json\r\n"
         "Content-Length: 2\r\n\r\n{}"
@@ -94,6 +102,9 @@ async def _load(port: int, requests: int, kind: str) -> None:
     thread_id = re.search(rb'"id":"([^"]+)"', await _answer(reader)).group(1).decode()  # type: ignore[union-attr]
     writer.close()
     path = f"/chat/threads/{thread_id}/messages"
+    if kind == "chunk":
+        await _load_chunks(port, requests, path, headers)
+        return
     if kind == "post":
         request = (
             f"POST {path} HTTP/1.1\r\n{headers}Content-Type: application/json\r\n"
@@ -110,6 +121,40 @@ async def _load(port: int, requests: int, kind: str) -> None:
         writer.close()
 
     await asyncio.gather(*(client(WARM_UP) for _ in range(CLIENTS)))
+    await asyncio.gather(*(client(requests // CLIENTS) for _ in range(CLIENTS)))
+
+
+def _agent_token() -> str:
+    return mint_token(
+        secret=SECRET,
+        issuer=ISSUER,
+        audience=AUDIENCE,
+        sub="u_bench_agent",
+        tenants={TENANT: ["agent"]},
+        ttl=3600,
+    )
+
+
+async def _load_chunks(port: int, requests: int, path: str, headers: str) -> None:
+    """Start one generation per client, then append its chunks, WARM_UP first."""
+    start = (
+        f"POST {path} HTTP/1.1\r\n{headers}Content-Type: application/json\r\n"
+        f"Content-Length: {len(START)}\r\n\r\n"
+    ).encode() + START
+    content = orjson.loads(BODY)["content"]
+
+    async def client(count: int) -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(start)
+        message_id = orjson.loads(await _answer(reader))["id"]
+        target = f"POST {path}/{message_id}/chunks HTTP/1.1\r\n"
+        chunks = f"{target}{headers}Content-Type: application/json\r\n"
+        for index in range(WARM_UP + count):
+            body = orjson.dumps({"index": index, "content": content})
+            writer.write(f"{chunks}Content-Length: {len(body)}\r\n\r\n".encode() + body)
+            await _answer(reader)
+        writer.close()
+
     await asyncio.gather(*(client(requests // CLIENTS) for _ in range(CLIENTS)))
 
 
@@ -154,8 +199,10 @@ def main(argv: list[str]) -> int:
         _child(int(argv[1]), argv[2], access_log)
         return 0
     kind = argv[0] if argv else "post"
-    if kind not in ("post", "get") or len(argv) > 1:
-        print("usage: python -m bench.instructions [post|get] [--access-log]", file=sys.stderr)
+    if kind not in KINDS or len(argv) > 1:
+        print(
+            "usage: python -m bench.instructions [post|get|chunk] [--access-log]", file=sys.stderr
+        )
         return 2
     if shutil.which("valgrind") is None:
         print("valgrind is not installed (Debian: apt-get install valgrind)", file=sys.stderr)
