@@ -19,6 +19,7 @@ BENCHMARKS = [
     "store",
     "tooling",
     "http_api",
+    "branches",
     "jwt_attacks",
     "streams",
     "generation",

@@ -254,10 +254,8 @@ class ThreadCache(StreamCache[ThreadState]):
         if state.take_back(found):
             self._weighed(stream, state)
 
-    async def pick(
-        self, stream: str, state: ThreadState, seqs: list[int]
-    ) -> tuple[list[MessageState], bool]:
-        """Return the thread's messages with these seqs (ascending), and whether all were kept.
+    async def pick(self, stream: str, state: ThreadState, seqs: list[int]) -> list[MessageState]:
+        """Return the thread's messages with these seqs (ascending).
 
         Those not kept in memory are read back from the stream, a run of nearby seqs in one
         read that opens only the messages asked for.
@@ -274,7 +272,7 @@ class ThreadCache(StreamCache[ThreadState]):
             wanted = set(run)
             for message in await self._read_back(stream, state, run[0], run[-1], wanted):
                 found[message.seq] = message
-        return [found[seq] for seq in seqs if seq in found], not missing
+        return [found[seq] for seq in seqs if seq in found]
 
     async def find(self, stream: str, state: ThreadState, message_id: str) -> MessageState | None:
         """Return the thread's message with this id, or None when it has none."""

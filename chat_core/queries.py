@@ -184,13 +184,17 @@ class ChatQueries:
         has_more = len(seqs) > limit
         chosen = seqs[:limit]
         ascending = sorted(chosen) if order != "asc" else chosen
-        messages, kept = await self._threads.pick(stream, state, ascending)
+        version, withdrawals = state.version, state.withdrawals
+        messages = await self._threads.pick(stream, state, ascending)
         if order != "asc":
             messages.reverse()
         views: list[MessageView] = [message.view(thread_id) for message in messages]
         cursor = encode_cursor(kind, order, chosen[-1]) if has_more else None
         page = Page(data=tuple(views), has_more=has_more, next=cursor)
-        if key is not None and kept:
+        # Read back or not, the page shows the thread as of this version and withdrawals
+        # (redactions and ratings move the version, an erasure the withdrawals): kept
+        # unless either moved while its messages were read.
+        if key is not None and (state.version, state.withdrawals) == (version, withdrawals):
             self._pages.put(key, state, page)
         return page
 

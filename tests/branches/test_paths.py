@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.branches.helpers import MEMBER, Client, children, headers_of, path_of, post
+from tests.branches.helpers import ADMIN, MEMBER, Client, children, headers_of, path_of, post
 from tests.http.helpers import create_thread, expect_refusal
 
 
@@ -117,3 +117,30 @@ async def test_a_malformed_children_or_path_query_is_a_400(client: Client) -> No
         await expect_refusal(client, "GET", path, 400, params=query, headers=MEMBER)
     repeated = f"{base}?parent_id={message['id']}&parent_id={message['id']}"
     await expect_refusal(client, "GET", repeated, 400, headers=MEMBER)
+
+
+async def test_a_path_read_back_shows_later_redactions_and_erasures(memory_client: Client) -> None:
+    client = memory_client
+    thread = (await create_thread(client, MEMBER))["id"]
+    writer = headers_of("member2")
+    branch = [await post(client, thread, "root")]
+    for index in range(300):
+        who = writer if index == 150 else MEMBER
+        parent = branch[-1]["id"]
+        branch.append(await post(client, thread, f"b{index}", parent_id=parent, headers=who))
+        await post(client, thread, f"o{index}", parent_id=branch[-2]["id"])
+    tip = branch[-1]["id"]
+    before = await path_of(client, thread, tip, limit="100")
+    assert before[140]["content"] == "b139" and before[151]["content"] == "b150"
+    response = await client.delete(
+        f"/chat/threads/{thread}/messages/{branch[140]['id']}", headers=MEMBER
+    )
+    assert response.status == 204
+    erased = await client.post("/admin/erasures", json={"subject": "u_member2"}, headers=ADMIN)
+    assert erased.status == 202, await erased.text()
+    after = await path_of(client, thread, tip, limit="100")
+    assert after[140]["redacted"] and after[140]["content"] is None
+    assert after[151]["erased"] and after[151]["content"] is None
+    assert [m["content"] for m in after if m["content"] is not None] == [
+        m["content"] for i, m in enumerate(before) if i not in (140, 151)
+    ]
