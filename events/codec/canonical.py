@@ -26,24 +26,56 @@ _SCALARS = {str: "str", int: "int", float: "float", bool: "bool"}
 _MISSING = object()
 
 
-def _field_test(hint: Any) -> str | None:
-    """Return a test, on `v`, that a JSON value needs no structuring for a field of this type.
+def _field_test(
+    hint: Any, converter: cattrs.Converter, nested: dict[str, Any]
+) -> tuple[str, str] | None:
+    """Return a test, on `v`, that a JSON value needs no structuring for a field of this type,
+    and the expression of the value the converter would give for it.
 
     The tests are exact: a value passing one is what the converter would return unchanged
-    (or, for a mapping, copy into a read-only mapping). None means no such test is known.
+    (or, for a mapping, copy into a read-only mapping; for an attrs class, or a tuple of
+    one, structure into what its own canonical form gives). None means no such test is
+    known. Canonical forms of nested classes go into `nested`, under the names the
+    expressions call them by; a nested form's result is kept in a name of its own (walrus),
+    so it is computed once.
     """
     if hint in _SCALARS:
-        return f"type(v) is {_SCALARS[hint]}"
+        return f"type(v) is {_SCALARS[hint]}", "v"
     origin, args = get_origin(hint), get_args(hint)
     if origin in (types.UnionType, typing.Union) and len(args) == 2 and type(None) in args:
         (inner,) = (arg for arg in args if arg is not type(None))
         if inner in _SCALARS:
-            return f"(v is None or type(v) is {_SCALARS[inner]})"
-        # An optional attrs class passes only when absent: a value of it is decoded.
-        return "v is None" if attrs.has(inner) else None
+            return f"(v is None or type(v) is {_SCALARS[inner]})", "v"
+        name = _nested_form(inner, converter, nested)
+        if name is None:
+            return None
+        kept = f"_w{name}"
+        return (
+            f"(v is None or ({kept} := {name}(v)) is not None)",
+            f"(None if v is None else {kept})",
+        )
     if origin is Mapping and args == (str, str):
-        return "(type(v) is dict and (not v or _all_str(v)))"
+        return "(type(v) is dict and (not v or _all_str(v)))", "dict(v)"
+    if origin is tuple and len(args) == 2 and args[1] is Ellipsis:
+        name = _nested_form(args[0], converter, nested)
+        if name is None:
+            return None
+        kept = f"_w{name}"
+        test = f"(type(v) is list and None not in ({kept} := [{name}(x) for x in v]))"
+        return test, kept
     return None
+
+
+def _nested_form(cls: Any, converter: cattrs.Converter, nested: dict[str, Any]) -> str | None:
+    """Compile the canonical form of a nested attrs class into nested; return its name."""
+    if not attrs.has(cls):
+        return None
+    form = compile_canonical(cast(Any, cls), converter)
+    if form is None:
+        return None
+    name = f"_nested{len(nested)}"
+    nested[name] = form
+    return name
 
 
 def _all_str(value: dict[Any, Any]) -> bool:
@@ -77,12 +109,14 @@ def compile_canonical(
         return None
     namespace: dict[str, Any] = {"_MISSING": _MISSING, "_all_str": _all_str}
     lines = ["def canonical(o):", "    if type(o) is not dict:", "        return None", "    n = 0"]
+    field_tests: dict[str, tuple[str, str]] = {}
     for index, attribute in enumerate(fields):
         name = attribute.name
-        test = _field_test(hints.get(name))
-        if test is None or not attribute.init or attribute.alias != name:
+        found = _field_test(hints.get(name), converter, namespace)
+        if found is None or not attribute.init or attribute.alias != name:
             return None
-        value = "dict(v)" if "_all_str" in test else "v"
+        field_tests[name] = found
+        test, value = found
         lines.append(f"    v = o.get({name!r}, _MISSING)")
         if attribute.default is attrs.NOTHING:
             lines += [f"    if not {test}:", "        return None", f"    a{index} = {value}"]
@@ -96,7 +130,7 @@ def compile_canonical(
         if attribute.converter is not None:
             default = attribute.converter(default)
         # The default as the converter unstructures it: a constant JSON value.
-        namespace[f"_default{index}"] = converter.unstructure(default)
+        namespace[f"_default{index}"] = converter.unstructure(default, unstructure_as=hints[name])
         lines += ["    if v is _MISSING:", f"        a{index} = _default{index}", "    else:"]
         lines += [f"        if not {test}:", "            return None"]
         lines += [f"        a{index} = {value}", "        n += 1"]
@@ -105,7 +139,7 @@ def compile_canonical(
     lines.append(f"    return {{{items}}}")
     exec(compile("\n".join(lines), f"<canonical {cls.__qualname__}>", "exec"), namespace)  # noqa: S102
     by_field: Callable[[Any], dict[str, Any] | None] = namespace["canonical"]
-    return _by_shape(cls, fields, hints, namespace, by_field, parse)
+    return _by_shape(cls, fields, field_tests, namespace, by_field, parse)
 
 
 _SHAPES_PER_CLASS = 64
@@ -114,7 +148,7 @@ _SHAPES_PER_CLASS = 64
 def _by_shape(
     cls: type[Any],
     fields: Any,
-    hints: dict[str, Any],
+    field_tests: dict[str, tuple[str, str]],
     namespace: dict[str, Any],
     by_field: Callable[[Any], dict[str, Any] | None],
     parse: Callable[[bytes | str], Any] | None,
@@ -135,16 +169,13 @@ def _by_shape(
             return by_field
         values = {name: f"v{position}" for position, name in enumerate(shape)}
         # compile_canonical made sure every field has a test.
-        field_tests = {name: str(_field_test(hints.get(name))) for name in names}
-        tests = [bind(field_tests[name], values[name]) for name in shape]
+        tests = [bind(field_tests[name][0], values[name]) for name in shape]
         out = []
         for index, name in enumerate(names):
             if name not in values:
                 out.append(f"{name!r}: _default{index}")
-            elif "_all_str" in field_tests[name]:
-                out.append(f"{name!r}: dict({values[name]})")
             else:
-                out.append(f"{name!r}: {values[name]}")
+                out.append(f"{name!r}: {bind(field_tests[name][1], values[name])}")
         unpack = ", ".join(values[name] for name in shape) + ","
         source = "\n".join(
             [
