@@ -12,7 +12,7 @@ events export shows them.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import orjson
@@ -21,6 +21,7 @@ from attrs import frozen
 from chat_core.dataset_tree import FOLDED_TYPES, ThreadTree
 from chat_core.export_view import ChatExportView
 from events.codec import EventCodec
+from events.keys import KeyNotLoaded
 from events.store.base import EventFilter, EventStore
 from events.store.raw import RawRow, SQLiteRawLog
 from events.store.sqlite_row_checker import RowChecker
@@ -29,6 +30,7 @@ from events.tooling.export import Sink
 from events.tooling.selection import Progress
 
 __all__ = [
+    "Lines",
     "ThreadSelection",
     "export_threads",
     "sqlite_threads",
@@ -164,23 +166,36 @@ async def _fold_stream(
 
 
 async def sqlite_threads(
-    raw: SQLiteRawLog, codec: EventCodec, view: ChatExportView, selection: ThreadSelection
+    raw: SQLiteRawLog,
+    codec: EventCodec,
+    view: ChatExportView,
+    selection: ThreadSelection,
+    *,
+    ranges: list[tuple[str, str]] | None = None,
 ) -> AsyncIterator[tuple[ThreadTree, int]]:
-    """Yield what store_threads yields, from a SQLite log's rows in stream order."""
+    """Yield what store_threads yields, from a SQLite log's rows in stream order.
+
+    ranges, when given, are the part of selection.ranges() to read (a worker's chunk).
+    """
     rows = _RowFolder(codec, view)
-    for first, end in selection.ranges():
+    for first, end in selection.ranges() if ranges is None else ranges:
         stream: str | None = None
         tree: ThreadTree | None = None
         events = 0
         async for page in raw.stream_rows(first=first, end=end):
+            # The keys of the page's authors, fetched once: every row then folds at once.
+            await view.prepare_subjects({(row[6], row[10]) for row in page})
             for row in page:
                 if row[2] != stream:
                     if tree is not None:
                         yield tree, events
                     stream, tree, events = row[2], selection.tree(row[2]), 0
                 events += 1
-                if tree is not None and row[4] in FOLDED_TYPES:
-                    await rows.fold(tree, row)
+                if tree is not None and row[4] in FOLDED_TYPES and not rows.fold(tree, row):
+                    # Its author's keys were let go from the ring's cache meanwhile.
+                    await view.prepare_subjects([(row[6], row[10])])
+                    if not rows.fold(tree, row):
+                        raise RuntimeError(f"the export view was not ready at {row[0]}")
         if tree is not None:
             yield tree, events
 
@@ -193,32 +208,24 @@ class _RowFolder:
         self._decoder = RowDecoder(codec)
         self._view = view
 
-    async def fold(self, tree: ThreadTree, row: RawRow) -> None:
-        """Fold one row of a folded type into the tree."""
+    def fold(self, tree: ThreadTree, row: RawRow) -> bool:
+        """Fold one row of a folded type into the tree; False when its author's keys are not
+        fetched (fetch them, then fold it again)."""
         record = self._checker.record(row)
         view = self._view
         if record is None:
             # A row the checker is unsure of is decoded (or refused) as read_all would.
             item = self._decoder.decode([row])[0]
-            await view.prepare([item])
-            occurred_at = item.event.occurred_at.isoformat()
-            tree.add(row[4], row[0], occurred_at, view.payload(item))
-            return
-        payload = record["payload"]
+            try:
+                payload = view.payload(item)
+            except KeyNotLoaded:
+                return False
+            tree.add(row[4], row[0], item.event.occurred_at.isoformat(), payload)
+            return True
+        shown: dict[str, Any] | None = record["payload"]
         if row[4] in view.row_types:
-            payload = await self._shown(row, payload)
-        tree.add(row[4], row[0], record["occurred_at"], payload)
-
-    async def _shown(self, row: RawRow, payload: dict[str, Any]) -> dict[str, Any]:
-        view = self._view
-        shown = view.payload_data(row[4], row[6], row[10], payload)
+            shown = view.payload_data(row[4], row[6], row[10], record["payload"])
         if shown is None:
-            await view.prepare_subjects(_subject(row))
-            shown = view.payload_data(row[4], row[6], row[10], payload)
-            if shown is None:
-                raise RuntimeError(f"the export view was not ready at {row[0]}")
-        return shown
-
-
-def _subject(row: RawRow) -> Iterable[tuple[str, str]]:
-    return [(row[6], row[10])]
+            return False
+        tree.add(row[4], row[0], record["occurred_at"], shown)
+        return True

@@ -11,14 +11,19 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import aclosing
+from typing import Any
 
 from events.tooling.export import Sink
 from events.tooling.parallel import ParallelLog, in_order
 from events.tooling.selection import Progress, Selection
-from events.tooling.workers import ViewOpener
+from events.tooling.workers import ViewOpener, WorkerSetup
 
-__all__ = ["export_parallel"]
+__all__ = ["append_chunks", "export_parallel"]
+
+# A call of a worker (see workers.CALLS): its name and arguments.
+Call = tuple[str, tuple[Any, ...]]
 
 
 async def export_parallel(
@@ -55,6 +60,30 @@ async def export_parallel(
                 if progress is not None:
                     progress(exported)
         return count
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+async def append_chunks(
+    log: ParallelLog,
+    setup: WorkerSetup,
+    calls: Callable[[str], Iterator[Call]],
+    out: Sink,
+    *,
+    scratch: str | None = None,
+) -> AsyncIterator[Any]:
+    """Run calls whose answers are (path, length, result) and append each chunk file to out.
+
+    calls gets the private directory the chunk files go in (made in scratch, as
+    export_parallel makes it) and names each file in it. The results are yielded in the
+    order of the calls, each once its chunk is in out; the directory is gone afterwards.
+    """
+    directory = _chunk_directory(scratch)
+    try:
+        async with aclosing(in_order(log, setup, calls(directory))) as answers:
+            async for path, length, result in answers:
+                _append(out, path, length)
+                yield result
     finally:
         shutil.rmtree(directory, ignore_errors=True)
 

@@ -33,8 +33,10 @@ from events.tooling.verify import Fault, LogVerifier, stream_faults
 __all__ = [
     "ViewOpener",
     "WorkerSetup",
+    "WorkerTask",
     "export_chunk",
     "init_worker",
+    "run_task",
     "serve",
     "verify_rows",
     "verify_streams",
@@ -48,6 +50,20 @@ class ViewOpener(Protocol):
 
     async def open(self, codec: EventCodec, /) -> RowPayloadView:
         """Build the view in the worker, with its own connections and caches."""
+        ...
+
+
+class WorkerTask(Protocol):
+    """A picklable piece of work of a layer above (a dataset chunk, say) for a worker to run."""
+
+    def run(
+        self,
+        raw: SQLiteRawLog,
+        codec: EventCodec,
+        view: RowPayloadView | None,
+        loop: asyncio.AbstractEventLoop,
+    ) -> Any:
+        """Do the work on the worker's log, codec, view and event loop; return its answer."""
         ...
 
 
@@ -141,8 +157,15 @@ def verify_streams(first: str | None, end: str | None) -> list[Fault]:
     return worker.loop.run_until_complete(collect())
 
 
+def run_task(task: WorkerTask) -> Any:
+    """Run a task of a layer above on this worker's log, codec, view and loop."""
+    worker = _current()
+    return task.run(worker.raw, worker.codec, worker.view, worker.loop)
+
+
 CALLS: dict[str, Callable[..., Any]] = {
     "export_chunk": export_chunk,
+    "run_task": run_task,
     "verify_rows": verify_rows,
     "verify_streams": verify_streams,
 }

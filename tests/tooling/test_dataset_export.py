@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 from pathlib import Path
 from typing import Any
 
@@ -12,11 +13,16 @@ import pytest
 from chat_core.bootstrap import bootstrap
 from chat_core.dataset_export import ThreadSelection, export_threads, store_threads
 from chat_core.dataset_lines import chat_lines
-from chat_core.export_view import ChatExportView, redacted_messages
+from chat_core.dataset_parallel import export_threads_parallel, thread_chunks
+from chat_core.export_view import ChatExportView, ChatViewOpener, redacted_messages
 from chat_core.settings import Settings
+from events.codec import EventCodec
+from events.store import open_store
+from events.tooling.parallel import ParallelLog
 from tests.tooling.conftest import Cli
 from tests.tooling.dataset_logs import WITHDRAWN_WORDS, write_branched_log
-from tests.tooling.logs import log_file, open_core
+from tests.tooling.logs import db_path, log_file, open_core
+from transports.cli.keys_cli import configured_master_key
 
 
 def _meta(tenant: str, env: str, thread: str, leaf: str, model: Any, temperature: Any) -> Any:
@@ -216,3 +222,32 @@ async def test_a_memory_log_gives_the_same_lines() -> None:
         await core.close()
     want = expected_lines(ids)
     assert exported == jsonl([want["a3"], want["a6"], want["w4"], want["g3"]])
+
+
+def test_worker_processes_write_the_sequential_bytes(
+    branched: tuple[str, dict[str, str]], cli: Cli, tmp_path: Path
+) -> None:
+    url, _ = branched
+    sequential = _export(cli, url, tmp_path / "one.jsonl", "--jobs", "1")
+
+    async def in_parallel() -> tuple[bytes, int]:
+        store = await open_store(url, codec=EventCodec())
+        try:
+            redacted = frozenset(await redacted_messages(store))
+        finally:
+            await store.close()
+        opener = ChatViewOpener(
+            key_store_url=url, master_secret=configured_master_key(url).secret, redacted=redacted
+        )
+        # A few positions a chunk: the threads are cut into several pieces, whole threads each.
+        log = ParallelLog(path=db_path(url), jobs=2, chunk=5)
+        assert len(thread_chunks(log, ThreadSelection())) > 2
+        sink = io.BytesIO()
+        lines = await export_threads_parallel(
+            log, ThreadSelection(), chat_lines, sink, opener=opener, scratch=str(tmp_path)
+        )
+        return sink.getvalue(), lines
+
+    exported, lines = asyncio.run(in_parallel())
+    assert exported == sequential
+    assert lines == 4

@@ -4,20 +4,28 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from functools import partial
-from typing import Any
+from pathlib import Path
 
-from chat_core.dataset_export import ThreadSelection, export_threads, sqlite_threads, store_threads
+from chat_core.dataset_export import (
+    Lines,
+    ThreadSelection,
+    export_threads,
+    sqlite_threads,
+    store_threads,
+)
 from chat_core.dataset_lines import LeafWindow, chat_lines
+from chat_core.dataset_parallel import export_threads_parallel
 from chat_core.dataset_tree import ThreadTree
-from chat_core.export_view import ChatExportView, redacted_messages
+from chat_core.export_view import ChatExportView, ChatViewOpener, redacted_messages
 from events.codec import EventCodec
 from events.keys import KeyRing, open_key_store
 from events.store.base import EventStore
 from events.store.raw import SQLiteRawLog
 from events.store.url import sqlite_path
 from events.tooling import Selection, open_export
+from events.tooling.parallel import ParallelLog
 from transports.cli.keys_cli import configured_master_key
 from transports.cli.progress import progress_bar
 
@@ -54,29 +62,36 @@ async def run_dataset_export(
         since=None if event_filter is None else event_filter.since,
         until=None if event_filter is None else event_filter.until,
     )
-    lines = partial(_chat, paths=args.paths, window=window)
-    keys = KeyRing(await open_key_store(url), configured_master_key(url))
-    view = ChatExportView(
-        keys=keys, redacted=await redacted_messages(store), converter=codec.converter
-    )
-    raw = SQLiteRawLog(sqlite_path(url)) if url.startswith("sqlite:") else None
-    try:
-        trees: AsyncIterator[tuple[ThreadTree, int]]
-        if raw is None:
-            trees = store_threads(store, view, threads)
-        else:
-            trees = sqlite_threads(raw, codec, view, threads)
-        with (
-            progress_bar("export", total=None) as progress,
-            open_export(args.output, sys.stdout.buffer) as sink,
-        ):
-            count = await export_threads(trees, sink, lines, progress=progress)
-    finally:
-        if raw is not None:
-            await raw.close()
-        await keys.store.close()
-    return count
-
-
-def _chat(tree: ThreadTree, *, paths: Any, window: LeafWindow) -> Iterator[dict[str, Any]]:
-    return chat_lines(tree, paths=paths, window=window)
+    lines: Lines = partial(chat_lines, paths=args.paths, window=window)
+    master = configured_master_key(url)
+    redacted = await redacted_messages(store)
+    sqlite = url.startswith("sqlite:")
+    # Threads are read whole whatever the window, so the plan is sized on the whole log.
+    plan = ParallelLog.of(sqlite_path(url), codec, Selection(), jobs=args.jobs) if sqlite else None
+    with (
+        progress_bar("export", total=None) as progress,
+        open_export(args.output, sys.stdout.buffer) as sink,
+    ):
+        if plan is not None:
+            opener = ChatViewOpener(
+                key_store_url=url, master_secret=master.secret, redacted=frozenset(redacted)
+            )
+            # Chunk files beside a named output: on its file system, not in a small /tmp.
+            scratch = None if args.output == "-" else str(Path(args.output).parent)
+            return await export_threads_parallel(
+                plan, threads, lines, sink, opener=opener, progress=progress, scratch=scratch
+            )
+        keys = KeyRing(await open_key_store(url), master)
+        view = ChatExportView(keys=keys, redacted=redacted, converter=codec.converter)
+        raw = SQLiteRawLog(sqlite_path(url)) if sqlite else None
+        try:
+            trees: AsyncIterator[tuple[ThreadTree, int]]
+            if raw is None:
+                trees = store_threads(store, view, threads)
+            else:
+                trees = sqlite_threads(raw, codec, view, threads)
+            return await export_threads(trees, sink, lines, progress=progress)
+        finally:
+            if raw is not None:
+                await raw.close()
+            await keys.store.close()
