@@ -24,6 +24,7 @@ BENCHMARKS = [
     "streams",
     "generation",
     "erasure",
+    "datasets",
     "consumers",
     "webhooks",
     "postgres",
