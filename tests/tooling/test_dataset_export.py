@@ -21,7 +21,7 @@ from events.store import open_store
 from events.tooling.parallel import ParallelLog
 from tests.tooling.conftest import Cli
 from tests.tooling.dataset_logs import WITHDRAWN_WORDS, write_branched_log
-from tests.tooling.logs import db_path, log_file, open_core
+from tests.tooling.logs import db_path, log_file, open_core, sql
 from transports.cli.keys_cli import configured_master_key
 
 
@@ -251,3 +251,72 @@ def test_worker_processes_write_the_sequential_bytes(
     exported, lines = asyncio.run(in_parallel())
     assert exported == sequential
     assert lines == 4
+
+
+def _old_rows(url: str) -> None:
+    """Append a thread as code before sealing and parents wrote it: schema 1, words in clear."""
+    stream = "chat/t_acme/dev/th_old"
+    payloads = [
+        ("chat.thread.created", {"thread_id": "th_old", "title": "old", "metadata": {}}),
+        *(
+            (
+                "chat.message.posted",
+                {
+                    "thread_id": "th_old",
+                    "message_id": f"msg_old{seq}",
+                    "seq": seq,
+                    "role": role,
+                    "content": content,
+                    "metadata": {},
+                },
+            )
+            for seq, role, content in (
+                (1, "user", "an old question"),
+                (2, "assistant", "an old answer"),
+                (3, "user", "thanks"),
+            )
+        ),
+    ]
+    for version, (event_type, payload) in enumerate(payloads, start=1):
+        sql(
+            url,
+            "INSERT INTO events (event_id, stream, version, type, schema_version, tenant, env,"
+            " request_id, trace_id, actor, occurred_at, payload) VALUES"
+            " (randomblob(16), ?, ?, ?, 1, 't_acme', 'dev', ?, ?, 'u_old', ?, ?)",
+            (
+                stream,
+                version,
+                event_type,
+                f"old-{version}",
+                f"old-{version}",
+                f"2024-01-01T00:00:0{version}.000000+00:00",
+                orjson.dumps(payload),
+            ),
+        )
+
+
+def test_an_old_log_reads_each_message_as_the_reply_to_the_one_before(
+    cli: Cli, tmp_path: Path
+) -> None:
+    url = log_file(tmp_path)
+
+    async def create() -> None:
+        # The schema and the key store, as a server of today leaves them.
+        await (await open_core(url)).close()
+
+    asyncio.run(create())
+    _old_rows(url)
+    exported = _export(cli, url, tmp_path / "old.jsonl")
+    line = {
+        "messages": [
+            {"role": "user", "content": "an old question"},
+            {"role": "assistant", "content": "an old answer"},
+            {"role": "user", "content": "thanks"},
+        ],
+        "metadata": _meta("t_acme", "dev", "th_old", "msg_old3", None, None),
+    }
+    assert exported == jsonl([line])
+    status, out, err = cli("erase", "--store", url, "--tenant", "t_acme", "--subject", "u_old")
+    assert status == 0, out + err
+    erased = _export(cli, url, tmp_path / "erased.jsonl")
+    assert erased == b""
