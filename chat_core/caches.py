@@ -243,7 +243,7 @@ class ThreadCache(StreamCache[ThreadState]):
     ) -> None:
         """Keep messages read back in their thread again, unless an erasure came meanwhile.
 
-        A redaction folded while they were read is shown on them first; an erasure moves
+        A redaction or rating folded while they were read is shown on them first; an erasure moves
         the thread's withdrawals, and what was opened before it is not kept.
         """
         if self._states.get(stream) is not state or state.withdrawals != withdrawals:
@@ -251,6 +251,8 @@ class ThreadCache(StreamCache[ThreadState]):
         for message in found:
             if message.message_id in state.redacted and not message.redacted:
                 message.withdraw(redacted=True)
+            # A rating folded meanwhile too.
+            message.rated(state.ratings.get(message.message_id))
         if state.take_back(found):
             self._weighed(stream, state)
 
@@ -325,6 +327,8 @@ class ThreadCache(StreamCache[ThreadState]):
                     message = await self._generated(stream, state, message, item.event.version)
                 if payload.message_id in state.redacted:
                     message.withdraw(redacted=True)
+                if payload.message_id in state.ratings:
+                    message.rated(state.ratings[payload.message_id])
                 found.append(message)
                 if payload.seq == last:
                     return found

@@ -23,6 +23,7 @@ __all__ = [
     "FailMessage",
     "Idempotency",
     "PostMessage",
+    "RateMessage",
     "RedactMessage",
     "SetTemperatureConfig",
 ]
@@ -122,6 +123,19 @@ class RedactMessage(Command[None]):
     auth: AuthContext
     thread_id: str
     message_id: str
+
+
+@frozen(kw_only=True)
+class RateMessage(Command[Any]):
+    """Rate an assistant message (1 or -1, with a comment), or withdraw a rating (None)."""
+
+    context: RequestContext
+    auth: AuthContext
+    thread_id: str
+    message_id: str
+    rating: int | None
+    comment: str | None = None
+    idempotency: Idempotency | None = None
 
 
 def _freeze_floats(value: Mapping[str, float]) -> Mapping[str, float]:

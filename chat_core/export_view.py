@@ -14,14 +14,44 @@ import cattrs
 from attrs import field, frozen
 
 from chat_core.fold import message_subjects
-from chat_core.payloads import MessageChunk, MessagePosted, MessageRedacted, ThreadCreated
-from chat_core.sealing import chunk_aad, message_aad, message_data, open_message_data, open_thread
+from chat_core.payloads import (
+    MessageChunk,
+    MessagePosted,
+    MessageRated,
+    MessageRedacted,
+    ThreadCreated,
+)
+from chat_core.sealing import (
+    chunk_aad,
+    feedback_aad,
+    message_aad,
+    message_data,
+    open_message_data,
+    open_thread,
+)
 from events.codec import EventCodec
 from events.crypto import MasterKey
 from events.keys import KeyNotLoaded, KeyRing, open_key_store
 from events.store.base import EventFilter, EventStore, RecordedEvent
 
-__all__ = ["ChatExportView", "ChatViewOpener", "redacted_messages"]
+__all__ = ["ChatExportView", "ChatViewOpener", "rated_data", "redacted_messages"]
+
+
+def rated_data(
+    data: Mapping[str, Any], rater: str, comment: str | None, *, erased: object
+) -> dict[str, Any]:
+    """Return a rating's data as exports and streams show it: the comment opened, or erased.
+
+    rating null is a withdrawal; by is the rater (the event's actor).
+    """
+    return {
+        "thread_id": data["thread_id"],
+        "message_id": data["message_id"],
+        "rating": data["rating"],
+        "by": rater,
+        "comment": comment,
+        "erased": bool(erased),
+    }
 
 
 async def redacted_messages(store: EventStore) -> set[str]:
@@ -45,7 +75,12 @@ class ChatExportView:
 
     # The types whose payloads this view changes; the others are shown as decoded.
     row_types = frozenset(
-        {MessagePosted.event_type, ThreadCreated.event_type, MessageChunk.event_type}
+        {
+            MessagePosted.event_type,
+            ThreadCreated.event_type,
+            MessageChunk.event_type,
+            MessageRated.event_type,
+        }
     )
 
     async def prepare(self, items: list[RecordedEvent], /) -> None:
@@ -74,6 +109,12 @@ class ChatExportView:
             shown = self._chunk_data(event.tenant, event.actor, chunk)
             assert shown is not None, "prepare fetched the author's keys"
             return shown
+        if type(payload) is MessageRated:
+            rated = self._rated_data(
+                event.tenant, event.actor, self._converter.unstructure(payload)
+            )
+            assert rated is not None, "prepare fetched the rater's keys"
+            return rated
         if type(payload) is not MessagePosted:
             data: dict[str, Any] = self._converter.unstructure(payload)
             return data
@@ -111,6 +152,8 @@ class ChatExportView:
                 return None
         if event_type == MessageChunk.event_type:
             return self._chunk_data(tenant, actor, data)
+        if event_type == MessageRated.event_type:
+            return self._rated_data(tenant, actor, data)
         assert event_type == MessagePosted.event_type
         sealed = data["sealed"]
         message_id = data["message_id"]
@@ -190,6 +233,22 @@ class ChatExportView:
             content = None
         shown = {name: value for name, value in data.items() if name != "sealed"}
         return {**shown, "content": content, "erased": content is None}
+
+    def _rated_data(self, tenant: str, rater: str, data: dict[str, Any]) -> dict[str, Any] | None:
+        """Return a rating with its comment opened (erased: null), never the sealed bytes."""
+        sealed, comment = data.get("sealed"), data.get("comment")
+        try:
+            if sealed is not None:
+                aad = feedback_aad(tenant, rater, data["message_id"])
+                plaintext = self._keys.open_text(tenant, rater, sealed, aad)
+                comment = None if plaintext is None else plaintext.decode()
+            elif comment is not None and self._keys.subject(tenant, rater).erased:
+                comment = None
+        except KeyNotLoaded:
+            return None
+        return rated_data(
+            data, rater, comment, erased=comment is None and (sealed or data.get("comment"))
+        )
 
     def _shown(
         self,

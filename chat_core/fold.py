@@ -21,6 +21,7 @@ from chat_core.payloads import (
     MessageCompleted,
     MessageFailed,
     MessagePosted,
+    MessageRated,
     MessageRedacted,
     TemperatureConfigChanged,
     ThreadCreated,
@@ -140,6 +141,28 @@ def _message_redacted(payload: MessageRedacted, state: object, event: DatasetEve
             message.withdraw(redacted=True)
 
 
+def _message_rated(payload: MessageRated, state: object, event: DatasetEvent) -> None:
+    if isinstance(state, ThreadState):
+        message_id = payload.message_id
+        ratings = state.ratings.setdefault(message_id, {})
+        if payload.rating is None:
+            ratings.pop(event.actor, None)
+        else:
+            ratings[event.actor] = payload.rating
+        if not ratings:
+            del state.ratings[message_id]
+        for message in _kept_by_id(state, message_id):
+            message.rated(ratings)
+
+
+def _kept_by_id(state: ThreadState, message_id: str) -> list[MessageState]:
+    """Return the message with this id wherever the state keeps it (one object, or none)."""
+    seq = state.seq_of(message_id)
+    found = [] if seq is None else [state.kept_message(seq)]
+    found.append(state.generating.get(message_id))
+    return list({id(m): m for m in found if m is not None and m.message_id == message_id}.values())
+
+
 def _temperature_changed(
     payload: TemperatureConfigChanged, state: object, event: DatasetEvent
 ) -> None:
@@ -157,6 +180,7 @@ _FOLDS: dict[type[Any], Callable[[Any, object, DatasetEvent], None]] = {
     ThreadCreated: _thread_created,
     MessagePosted: _message_posted,
     MessageRedacted: _message_redacted,
+    MessageRated: _message_rated,
     MessageChunk: _generation_step,
     MessageCompleted: _generation_step,
     MessageCancelled: _generation_step,
@@ -246,7 +270,7 @@ def message_subjects(recorded: Iterable[RecordedEvent]) -> dict[tuple[str, str],
     newest: dict[tuple[str, str], int] = {}
     for item in recorded:
         payload = item.event.payload
-        if isinstance(payload, (MessagePosted, ThreadCreated, MessageChunk)):
+        if isinstance(payload, (MessagePosted, ThreadCreated, MessageChunk, MessageRated)):
             author = (item.event.tenant, item.event.actor)
             key_id = 0 if payload.sealed is None else sealed_key_id(payload.sealed)
             newest[author] = max(newest.get(author, 0), key_id)

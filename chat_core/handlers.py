@@ -23,6 +23,7 @@ from chat_core.context import (
     require_role,
 )
 from chat_core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from chat_core.feedback import FeedbackHandlers
 from chat_core.generation import GenerationHandlers
 from chat_core.idempotency import IdempotencyGuard
 from chat_core.model_fields import applied_temperature, needs_temperature, require_generator
@@ -176,6 +177,14 @@ class ChatHandlers:
             keys=keys,
             writing_key=self._writing_key,
         )
+        # So do ratings: a message's feedback is a version of its thread's stream.
+        self.feedback = FeedbackHandlers(
+            bus=bus,
+            writer=self._threads,
+            threads=threads,
+            keys=keys,
+            writing_key=self._writing_key,
+        )
 
     def register(self) -> None:
         """Make these the bus's handlers of the thread and message commands."""
@@ -183,6 +192,7 @@ class ChatHandlers:
         self._bus.register(PostMessage, self.post_message)
         self._bus.register(RedactMessage, self.redact_message)
         self.generations.register()
+        self.feedback.register()
 
     async def create_thread(self, command: CreateThread) -> ThreadView | Replay:
         """Open a thread with a fresh id."""

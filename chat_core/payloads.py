@@ -20,6 +20,7 @@ __all__ = [
     "MessageCompleted",
     "MessageFailed",
     "MessagePosted",
+    "MessageRated",
     "MessageRedacted",
     "TemperatureConfigChanged",
     "ThreadCreated",
@@ -190,6 +191,26 @@ class MessageRedacted(EventPayload):
     thread_id: str
     message_id: str
     seq: int
+
+
+@register_payload
+@frozen(kw_only=True)
+class MessageRated(EventPayload):
+    """A reader (the event's actor) rated an assistant message, or withdrew their rating.
+
+    `rating` is 1 (up) or -1 (down), replacing the actor's earlier one; None withdraws it.
+    `sealed` carries the comment, the rater's words, sealed under the rater's data key in
+    the tenant (bound to tenant, rater and message id), so an erasure covers it as it
+    covers their messages; `comment` holds it in clear when the server seals nothing.
+    """
+
+    event_type: ClassVar[str] = "chat.message.rated"
+
+    thread_id: str
+    message_id: str
+    rating: int | None
+    sealed: str | None = None
+    comment: str | None = None
 
 
 @register_payload

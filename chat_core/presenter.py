@@ -7,10 +7,14 @@ from typing import Any
 import cattrs
 
 from chat_core.caches import ThreadCache
+from chat_core.export_view import rated_data
 from chat_core.generation_fold import chunk_text
-from chat_core.payloads import LlmFields, MessageChunk, MessagePosted, ThreadCreated
+from chat_core.payloads import LlmFields, MessageChunk, MessagePosted, MessageRated, ThreadCreated
+from chat_core.sealing import open_feedback
 from chat_core.state import MessageState, ThreadState
 from chat_core.views import llm_json
+from events.envelope import DatasetEvent
+from events.keys import KeyRing
 from events.store.base import RecordedEvent
 
 __all__ = ["EventPresenter", "chunk_event_data", "created_event_data", "posted_event_data"]
@@ -56,6 +60,22 @@ def created_event_data(payload: ThreadCreated, state: ThreadState) -> dict[str, 
     return {"thread_id": payload.thread_id, "title": state.title, "metadata": dict(state.metadata)}
 
 
+def rated_comment(payload: MessageRated, event: DatasetEvent, keys: KeyRing | None) -> str | None:
+    """Return a rating's comment opened with the rater's key: None once erased, or for none."""
+    if payload.sealed is None:
+        erased = keys is not None and keys.subject(event.tenant, event.actor).erased
+        return None if erased else payload.comment
+    if keys is None:
+        return None
+    return open_feedback(
+        keys,
+        tenant=event.tenant,
+        rater=event.actor,
+        message_id=payload.message_id,
+        sealed=payload.sealed,
+    )
+
+
 class EventPresenter:
     """Render an event's data from the thread's read model, which knows redactions and keys."""
 
@@ -75,6 +95,13 @@ class EventPresenter:
             text = chunk_text(payload, item.event, state.keys)
             # Opened, or not (its author erased): the one change its data may see.
             return chunk_event_data(payload, text), text is None
+        if type(payload) is MessageRated:
+            state = await self._threads.load(item.event.stream)
+            comment = rated_comment(payload, item.event, state.keys)
+            erased = comment is None and (payload.sealed or payload.comment) is not None
+            return rated_data(
+                self._converter.unstructure(payload), item.event.actor, comment, erased=erased
+            ), erased
         if type(payload) is not MessagePosted:
             return self._converter.unstructure(payload), None
         stream = item.event.stream

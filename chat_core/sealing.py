@@ -19,13 +19,16 @@ from events.keys import DataKey, KeyRing
 __all__ = [
     "Opened",
     "chunk_aad",
+    "feedback_aad",
     "message_aad",
     "message_data",
     "open_chunk",
+    "open_feedback",
     "open_message",
     "open_message_data",
     "open_thread",
     "seal_chunk",
+    "seal_feedback",
     "seal_message",
     "seal_thread",
     "sealed_key_id",
@@ -125,6 +128,29 @@ def message_data(plaintext: bytes) -> tuple[Any, dict[str, Any]]:
     metadata = data["metadata"]
     # A JSON object is what freeze_map then dict() would give back; anything else goes so.
     return data["content"], metadata if type(metadata) is dict else dict(freeze_map(metadata))
+
+
+def feedback_aad(tenant: str, rater: str, message_id: str) -> bytes:
+    """Bind a sealed feedback comment to its tenant, rater and message."""
+    return b"\x1f".join(
+        (b"chat-core feedback", tenant.encode(), rater.encode(), message_id.encode())
+    )
+
+
+def seal_feedback(
+    keys: KeyRing, key: DataKey, *, tenant: str, rater: str, message_id: str, comment: str
+) -> str:
+    """Return the base64 sealed form of a rater's comment on a message."""
+    aad = feedback_aad(tenant, rater, message_id)
+    return keys.seal_text(key, comment.encode(), aad, tenant=tenant, subject=rater)
+
+
+def open_feedback(
+    keys: KeyRing, *, tenant: str, rater: str, message_id: str, sealed: str
+) -> str | None:
+    """Return a sealed comment, or None once the rater's key is destroyed."""
+    plaintext = keys.open_text(tenant, rater, sealed, feedback_aad(tenant, rater, message_id))
+    return None if plaintext is None else plaintext.decode()
 
 
 def chunk_aad(tenant: str, author: str, message_id: str, index: int) -> bytes:

@@ -172,6 +172,18 @@ class MessageState:
     # long fails as timed out.
     active_at: datetime | None = field(default=None, eq=False, repr=False)
     chunks: list[str | None] = field(factory=list, eq=False, repr=False)
+    # Its readers' ratings counted, up and down (ThreadState.ratings holds them by rater).
+    up: int = 0
+    down: int = 0
+
+    def rated(self, ratings: Mapping[str, int] | None) -> None:
+        """Count its ratings anew, so the next view shows them."""
+        values = () if ratings is None else ratings.values()
+        up = sum(1 for value in values if value > 0)
+        down = len(values) - up
+        if (up, down) != (self.up, self.down):
+            self.up, self.down = up, down
+            self.cached_view = None
 
     def drop_chunks(self) -> None:
         """Forget the chunks' own texts once a generation ends: only its whole text is read."""
@@ -207,6 +219,7 @@ class MessageState:
             status=self.status,
             llm=self.llm,
             error=self.error,
+            feedback=(self.up, self.down),
         )
 
 
@@ -250,6 +263,8 @@ class ThreadState:
     # into them. Each ended one names the version of its end, to be read back whole.
     generating: dict[str, MessageState] = field(factory=dict)
     ended: dict[str, tuple[int, str]] = field(factory=dict)
+    # The ratings of each rated message, by rater: 1 or -1 (a withdrawn one is dropped).
+    ratings: dict[str, dict[str, int]] = field(factory=dict)
     # Messages withdrawn in place (by an erasure, which moves no version of the thread):
     # what was rendered from this state before then shows them no more.
     withdrawals: int = field(default=0, eq=False)
@@ -323,6 +338,7 @@ class ThreadState:
             + 8 * len(self.marks)
             + self.parents.itemsize * len(self.parents)
             + ID_BYTES * (len(self.redacted) + len(self.unnamed) + len(self.ended))
+            + ID_BYTES * sum(1 + len(raters) for raters in self.ratings.values())
             + sum(message.size for message in self.generating.values())
         )
 

@@ -23,6 +23,7 @@ from chat_core.payloads import (
     MessageCompleted,
     MessageFailed,
     MessagePosted,
+    MessageRated,
     TemperatureConfigChanged,
     ThreadCreated,
 )
@@ -34,6 +35,7 @@ __all__ = [
     "Answer",
     "ChunkView",
     "ErasureView",
+    "FeedbackView",
     "MessageRef",
     "MessageView",
     "MessageViewBuilder",
@@ -41,6 +43,7 @@ __all__ = [
     "Replay",
     "TemperatureConfigView",
     "ThreadView",
+    "feedback_answer",
     "kept_json",
     "message_answer",
     "message_view",
@@ -145,6 +148,8 @@ class MessageView:
     status: str = "complete"
     llm: LlmFields | None = None
     error: str | None = None
+    # Its ratings counted: up, down.
+    feedback: tuple[int, int] = (0, 0)
     _json: dict[str, Any] | None = field(default=None, init=False, eq=False, repr=False)
     _bytes: bytes | None = field(default=None, init=False, eq=False, repr=False)
 
@@ -204,8 +209,9 @@ class MessageView:
                 else llm_json(self.llm)
             ),
             "error": self.error,
-            # Ratings are not recorded yet: every message reads as unrated.
-            "feedback": _UNRATED,
+            "feedback": _UNRATED
+            if self.feedback == (0, 0)
+            else {"up": self.feedback[0], "down": self.feedback[1]},
         }
 
 
@@ -249,6 +255,47 @@ class ChunkView:
 
 
 @frozen(kw_only=True)
+class FeedbackView:
+    """A reader's rating of a message, as the PUT that made it answers."""
+
+    message_id: str
+    rating: int | None
+    comment: str | None
+    by: str
+    updated_at: datetime
+    # The sealed comment an answer is recorded with, so no record holds the words.
+    sealed: str | None = field(default=None, eq=False, repr=False)
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the contract's JSON object."""
+        return {
+            "message_id": self.message_id,
+            "rating": self.rating,
+            "comment": self.comment,
+            "by": self.by,
+            "updated_at": rfc3339(self.updated_at),
+        }
+
+    def record_json(self) -> dict[str, Any]:
+        """Return the answer as an idempotency record keeps it: sealed, never in clear."""
+        if self.sealed is None:
+            return self.to_json()
+        return {**self.to_json(), "comment": None, "sealed": self.sealed}
+
+
+def feedback_answer(event: DatasetEvent, payload: MessageRated) -> FeedbackView:
+    """Return the answer to a rating; in clear only what the payload holds in clear."""
+    return FeedbackView(
+        message_id=payload.message_id,
+        rating=payload.rating,
+        comment=payload.comment,
+        by=event.actor,
+        updated_at=event.occurred_at,
+        sealed=payload.sealed,
+    )
+
+
+@frozen(kw_only=True)
 class MessageRef:
     """A message an answer shows as it reads once the events deciding it are stored.
 
@@ -289,6 +336,7 @@ class MessageViewBuilder(Protocol):
         status: str = "complete",
         llm: LlmFields | None = None,
         error: str | None = None,
+        feedback: tuple[int, int] = (0, 0),
     ) -> MessageView: ...
 
 
@@ -504,6 +552,7 @@ _RENDERERS: dict[type[Any], Callable[[DatasetEvent, Any], Answer]] = {
     MessageCancelled: _end_answer,
     MessageFailed: _end_answer,
     ErasureRecorded: _erasure_answer,
+    MessageRated: feedback_answer,
     TemperatureConfigChanged: _temperature_answer,
 }
 

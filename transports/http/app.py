@@ -15,6 +15,7 @@ from chat_core.ratelimit import RateLimiter
 from transports.http import (
     admin_consumers,
     admin_webhooks,
+    branch_views,
     chat_views,
     erasure_views,
     generation_views,
@@ -51,7 +52,7 @@ def create_app(core: ChatCore, *, streams: StreamSettings | None = None) -> web.
         ops_views.routes,
         chat_views.routes,
         generation_views.routes,
-        generation_views.routes,
+        branch_views.routes,
         temperature_views.routes,
         erasure_views.routes,
         admin_consumers.routes,

@@ -98,6 +98,20 @@ EVENT_DATA: dict[str, Schema] = {
             "error": {"type": "string"},
         }
     ),
+    "chat.message.rated": {
+        **_object(
+            {
+                "thread_id": {"type": "string", "pattern": THREAD_ID},
+                "message_id": {"type": "string", "pattern": MESSAGE_ID},
+                "rating": {"type": ["integer", "null"], "enum": [1, -1, None]},
+                "by": {"type": "string"},
+                "comment": {"type": ["string", "null"], "description": "null once erased."},
+                "erased": {"type": "boolean"},
+            }
+        ),
+        "description": "A reader (by) rated an assistant message, replacing their earlier"
+        " rating; rating null withdraws it.",
+    },
     "chat.message.redacted": _object(
         {
             "thread_id": {"type": "string", "pattern": THREAD_ID},

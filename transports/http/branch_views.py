@@ -1,0 +1,75 @@
+"""Thin views for a message's feedback and for forks, beside the bodies they take."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from attrs import frozen
+
+from chat_core.commands import RateMessage
+from transports.http.app_keys import AUTH, CONTEXT, CORE
+from transports.http.requests import (
+    FieldErrors,
+    check_length,
+    decode_body,
+    idempotency_of,
+    read_json,
+    reject_query,
+    send_command,
+)
+
+__all__ = ["MAX_COMMENT", "FeedbackBody", "routes"]
+
+MAX_COMMENT = 2000
+
+
+@frozen(kw_only=True)
+class FeedbackBody:
+    """The body of PUT …/messages/{message_id}/feedback."""
+
+    rating: int
+    comment: str | None = None
+
+    def problems(self) -> FieldErrors:
+        """List what breaks the contract's bounds."""
+        errors: FieldErrors = []
+        if self.rating not in (1, -1):
+            errors.append(("rating", "must be 1 (up) or -1 (down)"))
+        check_length(errors, "comment", self.comment, 0, MAX_COMMENT)
+        return errors
+
+
+routes = web.RouteTableDef()
+_FEEDBACK = "/chat/threads/{thread_id}/messages/{message_id}/feedback"
+
+
+@routes.put(_FEEDBACK)
+async def rate_message(request: web.Request) -> web.Response:
+    """Rate an assistant message; a new rating by the same caller replaces the old."""
+    reject_query(request)
+    data = await read_json(request, empty_is_object=False)
+    body = decode_body(data, FeedbackBody)
+    command = RateMessage(
+        context=request[CONTEXT],
+        auth=request[AUTH],
+        thread_id=request.match_info["thread_id"],
+        message_id=request.match_info["message_id"],
+        rating=body.rating,
+        comment=body.comment,
+        idempotency=idempotency_of(request, data),
+    )
+    return await send_command(request, command, 200)
+
+
+@routes.delete(_FEEDBACK)
+async def withdraw_rating(request: web.Request) -> web.Response:
+    """Withdraw the caller's rating of a message; withdrawing none is harmless."""
+    reject_query(request)
+    command = RateMessage(
+        context=request[CONTEXT],
+        auth=request[AUTH],
+        thread_id=request.match_info["thread_id"],
+        message_id=request.match_info["message_id"],
+        rating=None,
+    )
+    await request.app[CORE].bus.send(command)
+    return web.Response(status=204)
