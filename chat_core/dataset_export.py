@@ -158,7 +158,8 @@ async def _fold_stream(
             event = item.event
             if event.type in FOLDED_TYPES:
                 occurred_at = event.occurred_at.isoformat()
-                tree.add(event.type, item.position, occurred_at, view.payload(item))
+                payload = view.payload(item)
+                tree.add(event.type, item.position, occurred_at, payload, event.actor)
         events += len(batch)
         if len(batch) < PAGE:
             return events
@@ -220,12 +221,12 @@ class _RowFolder:
                 payload = view.payload(item)
             except KeyNotLoaded:
                 return False
-            tree.add(row[4], row[0], item.event.occurred_at.isoformat(), payload)
+            tree.add(row[4], row[0], item.event.occurred_at.isoformat(), payload, row[10])
             return True
         shown: dict[str, Any] | None = record["payload"]
         if row[4] in view.row_types:
             shown = view.payload_data(row[4], row[6], row[10], record["payload"])
         if shown is None:
             return False
-        tree.add(row[4], row[0], record["occurred_at"], shown)
+        tree.add(row[4], row[0], record["occurred_at"], shown, row[10])
         return True

@@ -20,6 +20,7 @@ from chat_core.payloads import (
     MessageCompleted,
     MessageFailed,
     MessagePosted,
+    MessageRated,
     MessageRedacted,
 )
 
@@ -29,6 +30,7 @@ __all__ = ["FOLDED_TYPES", "MessageNode", "ThreadTree"]
 FOLDED_TYPES = frozenset(
     {
         MessagePosted.event_type,
+        MessageRated.event_type,
         MessageChunk.event_type,
         MessageCompleted.event_type,
         MessageCancelled.event_type,
@@ -80,15 +82,24 @@ class ThreadTree:
         self.messages: dict[str, MessageNode] = {}
         self.head: str | None = None
 
-    def add(self, event_type: str, position: int, occurred_at: str, data: dict[str, Any]) -> None:
-        """Fold one event given as its export record's type, position, time and payload."""
+    def add(
+        self, event_type: str, position: int, occurred_at: str, data: dict[str, Any], actor: str
+    ) -> None:
+        """Fold one event given as its export record's type, position, time, payload, actor."""
         if event_type == MessagePosted.event_type:
             self._posted(position, occurred_at, data)
             return
         message = self.messages.get(data.get("message_id", ""))
         if message is None:
             return
-        if event_type == MessageRedacted.event_type:
+        if event_type == MessageRated.event_type:
+            # One rating per rater, the newest; None withdraws it.
+            rater, rating = data.get("by", actor), data.get("rating")
+            if rating is None:
+                message.ratings.pop(rater, None)
+            else:
+                message.ratings[rater] = rating
+        elif event_type == MessageRedacted.event_type:
             message.withdrawn, message.content = True, None
         elif message.status != "in_progress":
             return

@@ -11,7 +11,7 @@ import orjson
 import pytest
 
 from chat_core.bootstrap import bootstrap
-from chat_core.dataset_export import ThreadSelection, export_threads, store_threads
+from chat_core.dataset_export import Lines, ThreadSelection, export_threads, store_threads
 from chat_core.dataset_lines import chat_lines
 from chat_core.dataset_parallel import export_threads_parallel, thread_chunks
 from chat_core.export_view import ChatExportView, ChatViewOpener, redacted_messages
@@ -198,7 +198,7 @@ def test_the_store_path_gives_the_rows_path_s_bytes(
     assert asyncio.run(through_the_store()) == exported
 
 
-async def _store_export(core: Any) -> bytes:
+async def _store_export(core: Any, lines: Lines = chat_lines) -> bytes:
     redacted = await redacted_messages(core.store)
     view = ChatExportView(keys=core.keys, redacted=redacted, converter=core.codec.converter)
     sink = bytearray()
@@ -209,7 +209,7 @@ async def _store_export(core: Any) -> bytes:
             return len(data)
 
     threads = store_threads(core.store, view, ThreadSelection())
-    await export_threads(threads, Sink(), chat_lines)
+    await export_threads(threads, Sink(), lines)
     return bytes(sink)
 
 

@@ -1,4 +1,4 @@
-"""export --format chat: the log's conversation paths as dataset lines."""
+"""export --format chat | preference: the log's conversations as dataset lines."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from chat_core.dataset_export import (
     sqlite_threads,
     store_threads,
 )
-from chat_core.dataset_lines import LeafWindow, chat_lines
+from chat_core.dataset_lines import LeafWindow, chat_lines, preference_lines
 from chat_core.dataset_parallel import export_threads_parallel
 from chat_core.dataset_tree import ThreadTree
 from chat_core.export_view import ChatExportView, ChatViewOpener, redacted_messages
@@ -31,7 +31,7 @@ from transports.cli.progress import progress_bar
 
 __all__ = ["DATASET_FORMATS", "add_dataset_flags", "run_dataset_export"]
 
-DATASET_FORMATS = ("chat",)
+DATASET_FORMATS = ("chat", "preference")
 
 
 def add_dataset_flags(parser: argparse.ArgumentParser) -> None:
@@ -41,6 +41,13 @@ def add_dataset_flags(parser: argparse.ArgumentParser) -> None:
         choices=("leaves", "heads"),
         default="leaves",
         help="chat: a path to each leaf (default), or to each thread's head only",
+    )
+    parser.add_argument(
+        "--min-rating",
+        type=int,
+        default=None,
+        metavar="N",
+        help="chat: only paths whose last assistant message is rated N or more (ups less downs)",
     )
 
 
@@ -62,7 +69,13 @@ async def run_dataset_export(
         since=None if event_filter is None else event_filter.since,
         until=None if event_filter is None else event_filter.until,
     )
-    lines: Lines = partial(chat_lines, paths=args.paths, window=window)
+    lines: Lines
+    if args.format == "preference":
+        if args.min_rating is not None or args.paths != "leaves":
+            raise ValueError("--min-rating and --paths apply to --format chat")
+        lines = partial(preference_lines, window=window)
+    else:
+        lines = partial(chat_lines, paths=args.paths, window=window, min_rating=args.min_rating)
     master = configured_master_key(url)
     redacted = await redacted_messages(store)
     sqlite = url.startswith("sqlite:")

@@ -52,6 +52,7 @@ def add_tooling_commands(commands: Any) -> None:
         choices=("events", *DATASET_FORMATS, "parquet"),
         default="events",
         help="events: DatasetEvent JSON Lines (default); chat: a conversation path per line;"
+        " preference: a pair of sibling replies rated up and down per line;"
         " parquet: one row per event (-o FILE)",
     )
     add_dataset_flags(export)
