@@ -26,6 +26,7 @@ __all__ = [
     "RateMessage",
     "RedactMessage",
     "SetTemperatureConfig",
+    "UpdateThread",
 ]
 
 
@@ -46,6 +47,21 @@ class CreateThread(Command[ThreadView | Replay]):
     title: str | None = None
     metadata: FrozenMap = field(factory=dict, converter=freeze_map)
     idempotency: Idempotency | None = None
+    # "tenant" (everyone of the tenant and env sees it) or "private".
+    visibility: str = "tenant"
+
+
+@frozen(kw_only=True)
+class UpdateThread(Command[ThreadView]):
+    """Change a thread's title, metadata, archived flag or participants; None leaves one be."""
+
+    context: RequestContext
+    auth: AuthContext
+    thread_id: str
+    title: str | None = None
+    metadata: FrozenMap | None = None
+    archived: bool | None = None
+    participants: tuple[str, ...] | None = None
 
 
 @frozen(kw_only=True)

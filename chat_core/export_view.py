@@ -20,6 +20,7 @@ from chat_core.payloads import (
     MessageRated,
     MessageRedacted,
     ThreadCreated,
+    ThreadUpdated,
 )
 from chat_core.sealing import (
     chunk_aad,
@@ -28,6 +29,7 @@ from chat_core.sealing import (
     message_data,
     open_message_data,
     open_thread,
+    open_thread_update,
 )
 from events.codec import EventCodec
 from events.crypto import MasterKey
@@ -78,6 +80,7 @@ class ChatExportView:
         {
             MessagePosted.event_type,
             ThreadCreated.event_type,
+            ThreadUpdated.event_type,
             MessageChunk.event_type,
             MessageRated.event_type,
         }
@@ -103,7 +106,11 @@ class ChatExportView:
                 payload.sealed,
                 payload.title,
                 payload.metadata,
-            )
+            ) | {"visibility": payload.visibility}
+        if type(payload) is ThreadUpdated:
+            updated = self._update(event.tenant, event.actor, self._converter.unstructure(payload))
+            assert updated is not None, "prepare fetched the updater's keys"
+            return updated
         if type(payload) is MessageChunk:
             chunk: dict[str, Any] = self._converter.unstructure(payload)
             shown = self._chunk_data(event.tenant, event.actor, chunk)
@@ -147,9 +154,11 @@ class ChatExportView:
                     data["sealed"],
                     data["title"],
                     data["metadata"],
-                )
+                ) | {"visibility": data.get("visibility", "tenant")}
             except KeyNotLoaded:
                 return None
+        if event_type == ThreadUpdated.event_type:
+            return self._update(tenant, actor, data)
         if event_type == MessageChunk.event_type:
             return self._chunk_data(tenant, actor, data)
         if event_type == MessageRated.event_type:
@@ -216,6 +225,40 @@ class ChatExportView:
         if erased:
             title, metadata = None, {}
         return {"thread_id": thread_id, "title": title, "metadata": dict(metadata)}
+
+    def _update(self, tenant: str, updater: str, data: dict[str, Any]) -> dict[str, Any] | None:
+        """Return a thread update with the words it set opened (erased: withdrawn), never sealed."""
+        words, sealed = data.get("words") or (), data.get("sealed")
+        title, metadata = data.get("title"), data.get("metadata")
+        erased = False
+        try:
+            if sealed is not None:
+                opened = open_thread_update(
+                    self._keys,
+                    tenant=tenant,
+                    updater=updater,
+                    thread_id=data["thread_id"],
+                    sealed=sealed,
+                )
+                erased = opened is None
+                if opened is not None:
+                    title, metadata = opened.get("title"), opened.get("metadata")
+            elif words:
+                erased = self._keys.subject(tenant, updater).erased
+        except KeyNotLoaded:
+            return None
+        if erased or "title" not in words:
+            title = None
+        if erased or "metadata" not in words:
+            metadata = None
+        shown = {name: value for name, value in data.items() if name != "sealed"}
+        return {
+            **shown,
+            "words": list(words),
+            "title": title,
+            "metadata": None if metadata is None else dict(metadata),
+            "erased": erased,
+        }
 
     def _chunk_data(self, tenant: str, actor: str, data: dict[str, Any]) -> dict[str, Any] | None:
         """Return a chunk opened (content in clear, no sealed bytes), or erased with none."""

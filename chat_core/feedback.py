@@ -14,12 +14,12 @@ import orjson
 
 from chat_core.caches import ThreadCache
 from chat_core.commands import RateMessage
-from chat_core.context import require_role
 from chat_core.errors import Conflict, NotFound, ValidationFailed
 from chat_core.payloads import MessageRated
 from chat_core.sealing import open_feedback, seal_feedback
-from chat_core.state import MessageState, ThreadState, require_thread_id, thread_stream
+from chat_core.state import MessageState, ThreadState, thread_stream
 from chat_core.views import FeedbackView, Replay, feedback_answer
+from chat_core.visibility import visible_thread
 from chat_core.writer import Draft, Job, StreamWriter
 from events.bus import MessageBus
 from events.envelope import DatasetEvent
@@ -78,12 +78,10 @@ class FeedbackHandlers:
 
     async def rate(self, command: RateMessage) -> FeedbackView | Replay | None:
         """Rate an assistant message of the thread (or withdraw the caller's rating)."""
-        require_role(command.context, command.auth)
-        require_thread_id(command.thread_id)
+        state = await visible_thread(
+            self._threads, command.context, command.auth, command.thread_id
+        )
         stream = thread_stream(command.context, command.thread_id)
-        state = await self._threads.load(stream)
-        if not state.exists:
-            raise NotFound("no such thread in this tenant and env")
         message = await self._threads.find(stream, state, command.message_id)
         if message is None:
             raise NotFound("no such message in this thread")

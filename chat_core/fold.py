@@ -25,8 +25,9 @@ from chat_core.payloads import (
     MessageRedacted,
     TemperatureConfigChanged,
     ThreadCreated,
+    ThreadUpdated,
 )
-from chat_core.sealing import open_message, open_thread, sealed_key_id
+from chat_core.sealing import open_message, open_thread, open_thread_update, sealed_key_id
 from chat_core.state import (
     STRIDE,
     THREAD_BYTES,
@@ -47,6 +48,8 @@ __all__ = [
     "erase_cached",
     "message_state",
     "message_subjects",
+    "thread_words",
+    "update_words",
 ]
 
 _NO_METADATA: FrozenMap = MappingProxyType({})
@@ -66,15 +69,18 @@ def _thread_created(payload: ThreadCreated, state: object, event: DatasetEvent) 
         state.thread_id = payload.thread_id
         state.tenant = event.tenant
         state.env = event.env
-        state.title, state.metadata = _thread_words(payload, event, state.keys)
+        state.title, state.metadata = thread_words(payload, event, state.keys)
         state.title_key_id = None if payload.sealed is None else sealed_key_id(payload.sealed)
+        state.metadata_key_id = state.title_key_id
+        state.title_by = state.metadata_by = event.actor
         state.created_at = event.occurred_at
         state.created_by = event.actor
+        state.visibility = payload.visibility
         words = 0 if state.title is None else sys.getsizeof(state.title)
         state.head_bytes = THREAD_BYTES + words + metadata_bytes(state.metadata)
 
 
-def _thread_words(
+def thread_words(
     payload: ThreadCreated, event: DatasetEvent, keys: KeyRing | None
 ) -> tuple[str | None, FrozenMap]:
     """Return a thread's title and metadata: None and {} once its creator is erased."""
@@ -93,6 +99,47 @@ def _thread_words(
         sealed=payload.sealed,
     )
     return (None, _NO_METADATA) if opened is None else opened
+
+
+def _thread_updated(payload: ThreadUpdated, state: object, event: DatasetEvent) -> None:
+    if isinstance(state, ThreadState):
+        words = payload.words
+        if words:
+            opened = update_words(payload, event, state.keys)
+            key_id = None if payload.sealed is None else sealed_key_id(payload.sealed)
+            if "title" in words:
+                state.title = opened.get("title")  # type: ignore[assignment]
+                state.title_by, state.title_key_id = event.actor, key_id
+            if "metadata" in words:
+                state.metadata = opened.get("metadata", _NO_METADATA)  # type: ignore[assignment]
+                state.metadata_by, state.metadata_key_id = event.actor, key_id
+            title = 0 if state.title is None else sys.getsizeof(state.title)
+            state.head_bytes = THREAD_BYTES + title + metadata_bytes(state.metadata)
+        if payload.archived is not None:
+            state.archived = payload.archived
+        if payload.participants is not None:
+            state.participants = payload.participants
+        state.updated_at = event.occurred_at
+
+
+def update_words(
+    payload: ThreadUpdated, event: DatasetEvent, keys: KeyRing | None
+) -> dict[str, object]:
+    """Return the title and metadata an update set, opened; {} once its updater is erased."""
+    if payload.sealed is None:
+        if keys is not None and keys.subject(event.tenant, event.actor).erased:
+            return {}
+        return {"title": payload.title, "metadata": payload.metadata}
+    if keys is None:
+        return {}
+    opened = open_thread_update(
+        keys,
+        tenant=event.tenant,
+        updater=event.actor,
+        thread_id=payload.thread_id,
+        sealed=payload.sealed,
+    )
+    return {} if opened is None else opened
 
 
 def _message_posted(payload: MessagePosted, state: object, event: DatasetEvent) -> None:
@@ -178,6 +225,7 @@ def _temperature_changed(
 # What each payload class does to a state; a state ignores the types it does not fold.
 _FOLDS: dict[type[Any], Callable[[Any, object, DatasetEvent], None]] = {
     ThreadCreated: _thread_created,
+    ThreadUpdated: _thread_updated,
     MessagePosted: _message_posted,
     MessageRedacted: _message_redacted,
     MessageRated: _message_rated,
@@ -270,7 +318,9 @@ def message_subjects(recorded: Iterable[RecordedEvent]) -> dict[tuple[str, str],
     newest: dict[tuple[str, str], int] = {}
     for item in recorded:
         payload = item.event.payload
-        if isinstance(payload, (MessagePosted, ThreadCreated, MessageChunk, MessageRated)):
+        if isinstance(
+            payload, (MessagePosted, ThreadCreated, MessageChunk, MessageRated, ThreadUpdated)
+        ):
             author = (item.event.tenant, item.event.actor)
             key_id = 0 if payload.sealed is None else sealed_key_id(payload.sealed)
             newest[author] = max(newest.get(author, 0), key_id)
@@ -290,10 +340,14 @@ def erase_cached(states: Iterable[object], tenant: str, subject: str, through_ke
         if not isinstance(state, ThreadState) or state.tenant != tenant:
             continue
         state.withdrawals += 1
-        if state.created_by == subject and (
+        if state.title_by == subject and (
             state.title_key_id is None or state.title_key_id <= through_key_id
         ):
-            state.title, state.metadata = None, _NO_METADATA
+            state.title = None
+        if state.metadata_by == subject and (
+            state.metadata_key_id is None or state.metadata_key_id <= through_key_id
+        ):
+            state.metadata = _NO_METADATA
         # A generation's message may be let go from the lists while it is in progress.
         kept = {id(message): message for message in state.kept()}
         kept.update((id(message), message) for message in state.generating.values())

@@ -13,7 +13,7 @@ from datetime import datetime
 
 from chat_core.caches import ThreadCache
 from chat_core.commands import AppendChunk, CancelMessage, CompleteMessage, FailMessage
-from chat_core.context import AuthContext, RequestContext, require_role
+from chat_core.context import AuthContext, RequestContext
 from chat_core.errors import Conflict, Forbidden, NotFound, OutOfOrder
 from chat_core.payloads import (
     MessageCancelled,
@@ -22,8 +22,9 @@ from chat_core.payloads import (
     MessageFailed,
 )
 from chat_core.sealing import seal_chunk
-from chat_core.state import MessageState, ThreadState, require_thread_id, thread_stream
+from chat_core.state import MessageState, ThreadState, thread_stream
 from chat_core.views import ChunkView, MessageRef, MessageView, Replay
+from chat_core.visibility import visible_thread
 from chat_core.writer import Draft, Job, StreamWriter
 from events.bus import MessageBus
 from events.envelope import EventPayload
@@ -164,12 +165,10 @@ class GenerationHandlers:
         self, command: AppendChunk | CompleteMessage | CancelMessage | FailMessage
     ) -> tuple[str, MessageState]:
         """Return the thread's stream and the message, else NotFound."""
-        require_role(command.context, command.auth)
-        require_thread_id(command.thread_id)
+        state = await visible_thread(
+            self._threads, command.context, command.auth, command.thread_id
+        )
         stream = thread_stream(command.context, command.thread_id)
-        state = await self._threads.load(stream)
-        if not state.exists:
-            raise NotFound("no such thread in this tenant and env")
         found = await self._threads.find(stream, state, command.message_id)
         if found is None:
             raise NotFound("no such message in this thread")

@@ -39,7 +39,9 @@ from chat_core.state import (
     temperature_stream,
     thread_stream,
 )
+from chat_core.thread_updates import ThreadUpdates
 from chat_core.views import MessageView, Replay, ThreadView, message_answer, thread_answer
+from chat_core.visibility import require_visible
 from chat_core.writer import BATCHES_IN_FLIGHT, Draft, Job, StreamWriter
 from events.bus import MessageBus
 from events.envelope import DatasetEvent, EventPayload
@@ -62,9 +64,12 @@ def create_thread(
 
     With sealed (its title and metadata sealed under the creator's key) nothing is in clear.
     """
+    visibility = command.visibility
     if sealed is not None:
-        return ThreadCreated(thread_id=thread_id, sealed=sealed)
-    return ThreadCreated(thread_id=thread_id, title=command.title, metadata=command.metadata)
+        return ThreadCreated(thread_id=thread_id, sealed=sealed, visibility=visibility)
+    return ThreadCreated(
+        thread_id=thread_id, title=command.title, metadata=command.metadata, visibility=visibility
+    )
 
 
 def post_message(
@@ -185,6 +190,13 @@ class ChatHandlers:
             keys=keys,
             writing_key=self._writing_key,
         )
+        self.thread_updates = ThreadUpdates(
+            bus=bus,
+            writer=self._threads,
+            threads=threads,
+            keys=keys,
+            writing_key=self._writing_key,
+        )
 
     def register(self) -> None:
         """Make these the bus's handlers of the thread and message commands."""
@@ -193,6 +205,7 @@ class ChatHandlers:
         self._bus.register(RedactMessage, self.redact_message)
         self.generations.register()
         self.feedback.register()
+        self.thread_updates.register()
 
     async def create_thread(self, command: CreateThread) -> ThreadView | Replay:
         """Open a thread with a fresh id."""
@@ -257,12 +270,13 @@ class ChatHandlers:
             if needs_temperature(command.role, llm):
                 llm = applied_temperature(command.role, llm, await self._config(command))
         if command.parent_id is not None:
-            await self._require_message(stream, command.parent_id)
+            await self._require_message(command, stream, command.parent_id)
         keys = self._keys
         tenant, author = command.context.tenant, command.auth.sub
         key = await self._writing_key(tenant, author)
 
         def decision(draft: Draft[ThreadState]) -> list[MessagePosted]:
+            require_visible(draft.state, command.context, command.auth)
             if keys is not None and key is not None:
                 _require_live(keys, tenant, author, key, "post")
             queued = draft.count(MessagePosted)
@@ -304,11 +318,10 @@ class ChatHandlers:
         state = await self._temperatures.load(temperature_stream(command.context))
         return state if state.version else self._temperature_defaults
 
-    async def _require_message(self, stream: str, message_id: str) -> None:
+    async def _require_message(self, command: PostMessage, stream: str, message_id: str) -> None:
         """Raise ValidationFailed unless the thread holds this message (a parent named)."""
         state = await self._thread_states.load(stream)
-        if not state.exists:
-            raise NotFound("no such thread in this tenant and env")
+        require_visible(state, command.context, command.auth)
         if await self._thread_states.find(stream, state, message_id) is None:
             raise ValidationFailed(
                 "the parent is not a message of this thread",
@@ -337,12 +350,17 @@ class ChatHandlers:
         # author or seq, and whether it is redacted yet is the writer's state's to say.
         state = await self._thread_states.load(stream)
         message = await self._thread_states.find(stream, state, command.message_id)
+
+        def decision(draft: Draft[ThreadState]) -> list[MessageRedacted]:
+            require_visible(draft.state, command.context, command.auth)
+            return redact_message(
+                draft.state, command.context, command.auth, message, queued=draft.decided
+            )
+
         job = Job(
             context=command.context,
             auth=command.auth,
-            decision=lambda draft: redact_message(
-                draft.state, command.context, command.auth, message, queued=draft.decided
-            ),
+            decision=decision,
             render=lambda _events: None,
             status=204,
             batchable=False,

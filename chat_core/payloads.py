@@ -13,6 +13,7 @@ from events.envelope import EventPayload, FrozenMap, freeze_map
 
 __all__ = [
     "MESSAGE_STATUSES",
+    "THREAD_VISIBILITIES",
     "ErasureRecorded",
     "LlmFields",
     "MessageCancelled",
@@ -24,9 +25,13 @@ __all__ = [
     "MessageRedacted",
     "TemperatureConfigChanged",
     "ThreadCreated",
+    "ThreadUpdated",
     "ToolCall",
     "Usage",
 ]
+
+# Who may see a thread: everyone of its tenant and env, or its creator, participants and agents.
+THREAD_VISIBILITIES = ("tenant", "private")
 
 # What a message's status may be; a message posted without one is complete.
 MESSAGE_STATUSES = ("complete", "in_progress", "cancelled", "failed")
@@ -50,6 +55,8 @@ class ThreadCreated(EventPayload):
     under the creator's data key in the tenant, bound to tenant, creator and thread id, so
     an erasure of the creator covers them as it covers their messages. Schema 1 events,
     written before, carry `title` and `metadata` in clear.
+
+    `visibility` is "tenant" for every thread made before private ones were.
     """
 
     event_type: ClassVar[str] = "chat.thread.created"
@@ -59,6 +66,30 @@ class ThreadCreated(EventPayload):
     sealed: str | None = None
     title: str | None = None
     metadata: FrozenMap = field(factory=dict, converter=freeze_map)
+    visibility: str = "tenant"
+
+
+@register_payload
+@frozen(kw_only=True)
+class ThreadUpdated(EventPayload):
+    """A thread's title, metadata, archived flag or participants were changed.
+
+    `words` names which of title and metadata this update sets: they are the updater's
+    words, sealed (`sealed`) under the updater's data key in the tenant, bound to tenant,
+    updater and thread id, so an erasure of the updater covers them; in clear (`title`,
+    `metadata`) only where words are stored in clear. `archived` and `participants` are
+    None when the update leaves them as they were.
+    """
+
+    event_type: ClassVar[str] = "chat.thread.updated"
+
+    thread_id: str
+    words: tuple[str, ...] = ()
+    sealed: str | None = None
+    title: str | None = None
+    metadata: FrozenMap = field(factory=dict, converter=freeze_map)
+    archived: bool | None = None
+    participants: tuple[str, ...] | None = None
 
 
 def _message_v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:

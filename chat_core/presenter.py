@@ -8,8 +8,16 @@ import cattrs
 
 from chat_core.caches import ThreadCache
 from chat_core.export_view import rated_data
+from chat_core.fold import thread_words, update_words
 from chat_core.generation_fold import chunk_text
-from chat_core.payloads import LlmFields, MessageChunk, MessagePosted, MessageRated, ThreadCreated
+from chat_core.payloads import (
+    LlmFields,
+    MessageChunk,
+    MessagePosted,
+    MessageRated,
+    ThreadCreated,
+    ThreadUpdated,
+)
 from chat_core.sealing import open_feedback
 from chat_core.state import MessageState, ThreadState
 from chat_core.views import llm_json
@@ -17,7 +25,13 @@ from events.envelope import DatasetEvent
 from events.keys import KeyRing
 from events.store.base import RecordedEvent
 
-__all__ = ["EventPresenter", "chunk_event_data", "created_event_data", "posted_event_data"]
+__all__ = [
+    "EventPresenter",
+    "chunk_event_data",
+    "created_event_data",
+    "posted_event_data",
+    "updated_event_data",
+]
 
 
 def posted_event_data(payload: MessagePosted, message: MessageState | None) -> dict[str, Any]:
@@ -55,9 +69,41 @@ def chunk_event_data(payload: MessageChunk, text: str | None) -> dict[str, Any]:
     }
 
 
-def created_event_data(payload: ThreadCreated, state: ThreadState) -> dict[str, Any]:
-    """Return a created thread's data as the thread reads now, never with sealed bytes."""
-    return {"thread_id": payload.thread_id, "title": state.title, "metadata": dict(state.metadata)}
+def created_event_data(
+    payload: ThreadCreated, event: DatasetEvent, state: ThreadState
+) -> dict[str, Any]:
+    """Return a created thread's data: its words as created, opened or withdrawn, never sealed.
+
+    The words the thread was created with, not those an update set since (which its
+    own event shows).
+    """
+    title, metadata = thread_words(payload, event, state.keys)
+    return {
+        "thread_id": payload.thread_id,
+        "title": title,
+        "metadata": dict(metadata),
+        "visibility": payload.visibility,
+    }
+
+
+def updated_event_data(
+    payload: ThreadUpdated, event: DatasetEvent, state: ThreadState
+) -> dict[str, Any]:
+    """Return a thread update's data: what it changed (null: left as it was), words opened.
+
+    `erased` says that the words it set are withdrawn: their updater was erased.
+    """
+    words = payload.words
+    opened = update_words(payload, event, state.keys) if words else {}
+    metadata = opened.get("metadata")
+    return {
+        "thread_id": payload.thread_id,
+        "title": opened.get("title"),
+        "metadata": None if metadata is None else dict(metadata),  # type: ignore[call-overload]
+        "archived": payload.archived,
+        "participants": None if payload.participants is None else list(payload.participants),
+        "erased": bool(words) and not opened,
+    }
 
 
 def rated_comment(payload: MessageRated, event: DatasetEvent, keys: KeyRing | None) -> str | None:
@@ -88,8 +134,13 @@ class EventPresenter:
         payload = item.event.payload
         if type(payload) is ThreadCreated:
             state = await self._threads.load(item.event.stream)
-            # An erasure of the creator replaces the metadata map whole: a fresh token.
-            return created_event_data(payload, state), state.metadata
+            created = created_event_data(payload, item.event, state)
+            # Withdrawn or not (its creator erased): the one change its data may see.
+            return created, created["title"] is None and not created["metadata"]
+        if type(payload) is ThreadUpdated:
+            state = await self._threads.load(item.event.stream)
+            updated = updated_event_data(payload, item.event, state)
+            return updated, updated["erased"]
         if type(payload) is MessageChunk:
             state = await self._threads.load(item.event.stream)
             text = chunk_text(payload, item.event, state.keys)

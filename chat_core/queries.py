@@ -12,14 +12,18 @@ from chat_core.payloads import ThreadCreated
 from chat_core.state import (
     TemperatureState,
     ThreadState,
-    require_thread_id,
     temperature_stream,
     thread_stream,
 )
+from chat_core.thread_listing import ThreadFilter, listed
 from chat_core.views import MessageView, Page, TemperatureConfigView, ThreadView
+from chat_core.visibility import visible_thread
 from events.store.base import EventFilter, EventStore
 
 __all__ = ["ChatQueries"]
+
+# Threads read back per step once a page's first read found too few to show.
+_SCAN_BATCH = 200
 
 
 class ChatQueries:
@@ -40,29 +44,49 @@ class ChatQueries:
         self._pages = PageCache()
 
     async def list_threads(
-        self, context: RequestContext, auth: AuthContext, *, limit: int, after: str | None
+        self,
+        context: RequestContext,
+        auth: AuthContext,
+        *,
+        limit: int,
+        after: str | None,
+        wanted: ThreadFilter | None = None,
     ) -> Page:
-        """Return a page of this tenant and env's threads, newest first."""
+        """Return a page of this tenant and env's threads the caller may see, newest first.
+
+        Threads the caller may not see, or that the filter leaves out, are skipped as the
+        log is read back (a batch at a time), so a page is always full unless it is the last.
+        """
         require_role(context, auth)
+        wanted = wanted or ThreadFilter()
         before = None if after is None else decode_cursor(after, "threads", "desc")
-        wanted = EventFilter(
+        created = EventFilter(
             tenants=[context.tenant], envs=[context.env], types=[ThreadCreated.event_type]
         )
-        found = [
-            item
-            async for item in self._store.read_all(
-                before_position=before, event_filter=wanted, limit=limit + 1, descending=True
-            )
-        ]
-        views: list[ThreadView] = []
-        for item in found[:limit]:
-            payload = item.event.payload
-            assert isinstance(payload, ThreadCreated)
-            state = await self._threads.load(thread_stream(context, payload.thread_id))
-            views.append(state.view())
-        has_more = len(found) > limit
-        cursor = encode_cursor("threads", "desc", found[limit - 1].position) if has_more else None
-        return Page(data=tuple(views), has_more=has_more, next=cursor)
+        shown: list[tuple[int, ThreadView]] = []
+        batch = limit + 1
+        while len(shown) <= limit:
+            found = [
+                item
+                async for item in self._store.read_all(
+                    before_position=before, event_filter=created, limit=batch, descending=True
+                )
+            ]
+            for item in found:
+                payload = item.event.payload
+                assert isinstance(payload, ThreadCreated)
+                state = await self._threads.load(thread_stream(context, payload.thread_id))
+                if listed(state, context, auth, wanted):
+                    shown.append((item.position, state.view()))
+                    if len(shown) > limit:
+                        break
+            if len(found) < batch:
+                break
+            before = found[-1].position
+            batch = _SCAN_BATCH
+        has_more = len(shown) > limit
+        cursor = encode_cursor("threads", "desc", shown[limit - 1][0]) if has_more else None
+        return Page(data=tuple(view for _, view in shown[:limit]), has_more=has_more, next=cursor)
 
     async def get_thread(
         self, context: RequestContext, auth: AuthContext, thread_id: str
@@ -220,9 +244,4 @@ class ChatQueries:
     async def _thread(
         self, context: RequestContext, auth: AuthContext, thread_id: str
     ) -> ThreadState:
-        require_role(context, auth)
-        require_thread_id(thread_id)
-        state = await self._threads.load(thread_stream(context, thread_id))
-        if not state.exists or state.tenant != context.tenant or state.env != context.env:
-            raise NotFound("no such thread in this tenant and env")
-        return state
+        return await visible_thread(self._threads, context, auth, thread_id)

@@ -27,12 +27,15 @@ __all__ = [
     "open_message",
     "open_message_data",
     "open_thread",
+    "open_thread_update",
     "seal_chunk",
     "seal_feedback",
     "seal_message",
     "seal_thread",
+    "seal_thread_update",
     "sealed_key_id",
     "thread_aad",
+    "thread_update_aad",
 ]
 
 Opened = tuple[str, FrozenMap]
@@ -96,6 +99,41 @@ def open_thread(
         return None
     data = orjson.loads(plaintext)
     return data["title"], freeze_map(data["metadata"])
+
+
+def thread_update_aad(tenant: str, updater: str, thread_id: str) -> bytes:
+    """Bind a sealed thread update to its tenant, updater and thread, apart from a create's."""
+    parts = (b"chat-core thread update", tenant.encode(), updater.encode(), thread_id.encode())
+    return b"\x1f".join(parts)
+
+
+def seal_thread_update(
+    keys: KeyRing,
+    key: DataKey,
+    *,
+    tenant: str,
+    updater: str,
+    thread_id: str,
+    words: Mapping[str, object],
+) -> str:
+    """Return the base64 sealed form of the title and metadata an update sets."""
+    plaintext = orjson.dumps(dict(words))
+    aad = thread_update_aad(tenant, updater, thread_id)
+    return keys.seal_text(key, plaintext, aad, tenant=tenant, subject=updater)
+
+
+def open_thread_update(
+    keys: KeyRing, *, tenant: str, updater: str, thread_id: str, sealed: str
+) -> dict[str, object] | None:
+    """Return the title and metadata a sealed update set, or None once its key is destroyed."""
+    aad = thread_update_aad(tenant, updater, thread_id)
+    plaintext = keys.open_text(tenant, updater, sealed, aad)
+    if plaintext is None:
+        return None
+    opened: dict[str, object] = orjson.loads(plaintext)
+    if "metadata" in opened:
+        opened["metadata"] = freeze_map(opened["metadata"])  # type: ignore[arg-type]
+    return opened
 
 
 def sealed_key_id(sealed: str) -> int:

@@ -245,8 +245,19 @@ class ThreadState:
     title: str | None = field(default=None, eq=False)
     metadata: FrozenMap = field(factory=dict, eq=False)
     title_key_id: int | None = None
+    # Whose words the title and the metadata are now (the creator's, or a later updater's),
+    # and the key that sealed the metadata: an erasure of that person withdraws them.
+    title_by: str | None = None
+    metadata_by: str | None = None
+    metadata_key_id: int | None = None
     created_at: datetime | None = None
     created_by: str | None = None
+    # "tenant" or "private"; a private thread is seen by its creator, participants, agents.
+    visibility: str = "tenant"
+    participants: tuple[str, ...] = ()
+    archived: bool = False
+    # When a thread update last changed it; None until one does (it reads as created_at).
+    updated_at: datetime | None = None
     message_count: int = 0
     # The id of the newest message: the parent of a post that names none.
     head: str | None = None
@@ -412,6 +423,10 @@ class ThreadState:
             message_count=self.message_count,
             last_seq=self.last_seq,
             head=self.head,
+            visibility=self.visibility,
+            participants=self.participants,
+            archived=self.archived,
+            updated_at=self.updated_at or self.created_at,
         )
 
 

@@ -102,9 +102,17 @@ class ThreadView:
     # The sealed form an answer to a create is recorded with, so no record holds the title.
     sealed: str | None = field(default=None, eq=False, repr=False)
     head: str | None = None
+    visibility: str = "tenant"
+    participants: tuple[str, ...] = ()
+    archived: bool = False
+    # None reads as created_at: a thread no update has changed.
+    updated_at: datetime | None = None
+    # {"thread_id", "message_id"} of the message a fork copied up to; None for no fork.
+    forked_from: FrozenMap | None = None
 
     def to_json(self) -> dict[str, Any]:
         """Return the contract's JSON object."""
+        forked_from = self.forked_from
         return {
             "id": self.id,
             "title": self.title,
@@ -114,6 +122,11 @@ class ThreadView:
             "message_count": self.message_count,
             "last_seq": self.last_seq,
             "head": self.head,
+            "visibility": self.visibility,
+            "participants": list(self.participants),
+            "archived": self.archived,
+            "updated_at": rfc3339(self.updated_at or self.created_at),
+            "forked_from": None if forked_from is None else dict(forked_from),
         }
 
     def record_json(self) -> dict[str, Any]:
@@ -495,6 +508,7 @@ def thread_answer(
         message_count=0,
         last_seq=0,
         sealed=payload.sealed,
+        visibility=payload.visibility,
     )
 
 

@@ -74,7 +74,12 @@ async def test_a_title_is_sealed_and_an_erasure_of_its_creator_covers_it(
     assert (listed[bobs["id"]]["title"], listed[bobs["id"]]["metadata"]) == (None, {})
     assert listed[adas["id"]]["title"] == kept
     stream = (await _created_event(sqlite_client, bobs["id"]))["data"]
-    assert stream == {"thread_id": bobs["id"], "title": None, "metadata": {}}
+    assert stream == {
+        "thread_id": bobs["id"],
+        "title": None,
+        "metadata": {},
+        "visibility": "tenant",
+    }
     replayed = await sqlite_client.post(
         "/chat/threads", json=body, headers={**BOB, "Idempotency-Key": "bob-thread"}
     )
@@ -92,8 +97,8 @@ async def test_a_title_is_sealed_and_an_erasure_of_its_creator_covers_it(
     lines = [orjson.loads(line) for line in target.read_bytes().splitlines()]
     shown = [line["payload"] for line in lines if line["type"] == "chat.thread.created"]
     assert shown == [
-        {"thread_id": bobs["id"], "title": None, "metadata": {}},
-        {"thread_id": adas["id"], "title": kept, "metadata": {}},
+        {"thread_id": bobs["id"], "title": None, "metadata": {}, "visibility": "tenant"},
+        {"thread_id": adas["id"], "title": kept, "metadata": {}, "visibility": "tenant"},
     ]
 
 

@@ -21,6 +21,7 @@ from transports.http import (
     generation_views,
     ops_views,
     temperature_views,
+    thread_views,
 )
 from transports.http.admission import add_route_table, new_application
 from transports.http.app_keys import CORE, LIMITER, READINESS
@@ -51,6 +52,7 @@ def create_app(core: ChatCore, *, streams: StreamSettings | None = None) -> web.
     for table in (
         ops_views.routes,
         chat_views.routes,
+        thread_views.routes,
         generation_views.routes,
         branch_views.routes,
         temperature_views.routes,

@@ -24,6 +24,7 @@ from transports.http.requests import (
     reject_query,
     send_command,
 )
+from transports.http.thread_filters import is_thread_filter, thread_filter
 
 __all__ = [
     "MAX_METADATA_KEY",
@@ -35,6 +36,7 @@ __all__ = [
     "ToolCallBody",
     "UsageBody",
     "decode_post_body",
+    "metadata_problems",
     "routes",
 ]
 
@@ -43,7 +45,7 @@ MAX_METADATA_KEY = 64
 MAX_METADATA_VALUE = 1024
 
 
-def _metadata(errors: FieldErrors, value: Mapping[str, str]) -> None:
+def metadata_problems(errors: FieldErrors, value: Mapping[str, str]) -> None:
     if len(value) > MAX_METADATA_KEYS:
         errors.append(("metadata", f"takes at most {MAX_METADATA_KEYS} keys"))
     for key, item in value.items():
@@ -59,12 +61,13 @@ class CreateThreadBody:
 
     title: str | None = None
     metadata: dict[str, str] = field(factory=dict)
+    visibility: Literal["tenant", "private"] = "tenant"
 
     def problems(self) -> FieldErrors:
         """List what breaks the contract's bounds."""
         errors: FieldErrors = []
         check_length(errors, "title", self.title, 1, 200)
-        _metadata(errors, self.metadata)
+        metadata_problems(errors, self.metadata)
         return errors
 
 
@@ -139,7 +142,7 @@ class PlainPostBody:
         errors: FieldErrors = []
         check_length(errors, "content", self.content, 1, MAX_CONTENT)
         if self.metadata:
-            _metadata(errors, self.metadata)
+            metadata_problems(errors, self.metadata)
         if self.role == "tool":
             errors.append(("tool_call_id", "required for a tool message"))
         return errors
@@ -189,7 +192,7 @@ class PostMessageBody:
                 )
         elif len(content) > MAX_CONTENT:
             errors.append(("content", f"must be 1 to {MAX_CONTENT} characters"))
-        _metadata(errors, self.metadata)
+        metadata_problems(errors, self.metadata)
         if self.role == "tool":
             if self.tool_call_id is None:
                 errors.append(("tool_call_id", "required for a tool message"))
@@ -310,6 +313,7 @@ async def create_thread(request: web.Request) -> web.Response:
         title=body.title,
         metadata=body.metadata,
         idempotency=idempotency_of(request, data),
+        visibility=body.visibility,
     )
     return await send_command(request, command, 201)
 
@@ -317,9 +321,13 @@ async def create_thread(request: web.Request) -> web.Response:
 @routes.get("/chat/threads")
 async def list_threads(request: web.Request) -> web.Response:
     """List this tenant and env's threads, newest first."""
-    params = page_params(request)
+    params = page_params(request, filters=is_thread_filter)
     page = await request.app[CORE].queries.list_threads(
-        request[CONTEXT], request[AUTH], limit=params.limit, after=params.after
+        request[CONTEXT],
+        request[AUTH],
+        limit=params.limit,
+        after=params.after,
+        wanted=thread_filter(request),
     )
     return json_bytes_response(200, page.json_bytes())
 

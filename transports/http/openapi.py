@@ -143,18 +143,36 @@ OPERATIONS: dict[tuple[str, str], Spec] = {
         parameters=context("IdempotencyKey"),
         body=json_body("CreateThread", required=False),
     ),
-    ("GET", "/chat/threads"): _operation(
-        "List this tenant and env's threads, newest first.",
-        {**_ok(200, "ThreadPage"), **problems(*_READ_ERRORS)},
-        tag="chat",
-        parameters=context("Limit", "After"),
-    ),
+    ("GET", "/chat/threads"): {
+        **_operation(
+            "List this tenant and env's threads that the caller may see, newest first.",
+            {**_ok(200, "ThreadPage"), **problems(*_READ_ERRORS)},
+            tag="chat",
+            parameters=context("Limit", "After", "Archived", "CreatedBy"),
+        ),
+        "description": "Private threads are listed only to their creator, their participants"
+        " and agents. Besides the parameters below, `metadata.<key>=<value>` (repeatable)"
+        " keeps the threads whose metadata holds every such pair; a key of 1 to 64"
+        " characters and a value of at most 1024, else 400.",
+    },
     ("GET", "/chat/threads/{thread_id}"): _operation(
         "Show one thread.",
         {**_ok(200, "Thread"), **problems(*_READ_ERRORS, 404)},
         tag="chat",
         parameters=context("ThreadId"),
     ),
+    ("PATCH", "/chat/threads/{thread_id}"): {
+        **_operation(
+            "Change a thread's title, metadata, archived flag or participants.",
+            {**_ok(200, "Thread"), **problems(*_WRITE_ERRORS, 404)},
+            tag="chat",
+            parameters=context("ThreadId"),
+            body=json_body("UpdateThread", required=True),
+        ),
+        "description": "The thread's creator or an admin of the tenant (among those who may"
+        " see it, else 404); participants only on a private thread (else 422) and only by its"
+        " creator (else 403). A change that changes nothing appends no event.",
+    },
     ("POST", "/chat/threads/{thread_id}/messages"): _operation(
         "Post a message to a thread.",
         {**_ok(201, "Message", *_WRITE_HEADERS), **problems(*_WRITE_ERRORS, 404)},

@@ -34,8 +34,26 @@ EVENT_DATA: dict[str, Schema] = {
             "thread_id": {"type": "string", "pattern": THREAD_ID},
             "title": {"type": ["string", "null"]},
             "metadata": _STRINGS,
+            "visibility": {"type": "string", "enum": ["tenant", "private"]},
         }
     ),
+    "chat.thread.updated": {
+        **_object(
+            {
+                "thread_id": {"type": "string", "pattern": THREAD_ID},
+                "title": {"type": ["string", "null"]},
+                "metadata": {
+                    "type": ["object", "null"],
+                    "additionalProperties": {"type": "string"},
+                },
+                "archived": {"type": ["boolean", "null"]},
+                "participants": {"type": ["array", "null"], "items": {"type": "string"}},
+                "erased": {"type": "boolean"},
+            }
+        ),
+        "description": "What the update changed; null where it left a field as it was. The"
+        " title and metadata it set read as null once its updater is erased (erased true).",
+    },
     "chat.message.posted": {
         **_object(
             {

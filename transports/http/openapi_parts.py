@@ -152,6 +152,16 @@ PARAMETERS: dict[str, Spec] = {
         {"type": "string", "enum": ["asc", "desc"], "default": "asc"},
         "The order of messages by seq.",
     ),
+    "Archived": _in_query(
+        "archived",
+        {"type": "string", "enum": ["false", "true", "all"], "default": "false"},
+        "Threads not archived (false), archived ones (true) or both (all).",
+    ),
+    "CreatedBy": _in_query(
+        "created_by",
+        {"type": "string", "minLength": 1, "maxLength": 255},
+        "Only threads this subject created; me for the caller.",
+    ),
     "ThreadId": _in_path("thread_id", THREAD_ID),
     "MessageId": _in_path("message_id", MESSAGE_ID),
 }

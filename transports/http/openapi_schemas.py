@@ -69,9 +69,33 @@ SCHEMAS: dict[str, Schema] = {
         {
             "title": {"type": "string", "minLength": 1, "maxLength": 200},
             "metadata": ref("Metadata"),
+            "visibility": {
+                "type": "string",
+                "enum": ["tenant", "private"],
+                "description": "tenant when absent: every member of the tenant and env sees"
+                " it; private: only its creator, its participants and agents.",
+            },
         },
         required=(),
     ),
+    "UpdateThread": {
+        **_object(
+            {
+                "title": {"type": "string", "minLength": 1, "maxLength": 200},
+                "metadata": {**ref("Metadata"), "description": "Replaces the metadata whole."},
+                "archived": {"type": "boolean"},
+                "participants": {
+                    "type": "array",
+                    "items": {"type": "string", "minLength": 1, "maxLength": 255},
+                    "maxItems": 100,
+                    "description": "Replaces the participants whole; a private thread's, by"
+                    " its creator only.",
+                },
+            },
+            required=(),
+        ),
+        "minProperties": 1,
+    },
     "PostMessage": _object(
         {
             # No "default" keyword in a request body: generators (openapi-typescript) then make
@@ -153,6 +177,22 @@ SCHEMAS: dict[str, Schema] = {
             "message_count": {"type": "integer", "minimum": 0},
             "last_seq": {"type": "integer", "minimum": 0},
             "head": {"type": ["string", "null"], "description": "The newest message's id."},
+            "visibility": {"type": "string", "enum": ["tenant", "private"]},
+            "participants": {"type": "array", "items": {"type": "string"}},
+            "archived": {"type": "boolean"},
+            "updated_at": _STAMP,
+            "forked_from": {
+                "oneOf": [
+                    _object(
+                        {
+                            "thread_id": {"type": "string", "pattern": THREAD_ID},
+                            "message_id": {"type": "string", "pattern": MESSAGE_ID},
+                        }
+                    ),
+                    {"type": "null"},
+                ],
+                "description": "The thread and message a fork copied up to; null for none.",
+            },
         }
     ),
     "Message": _object(

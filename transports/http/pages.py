@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from aiohttp import web
 
@@ -30,21 +31,29 @@ class PageParams:
 
 
 def page_params(
-    request: web.Request, *, orders: tuple[str, ...] = (), also: frozenset[str] = frozenset()
+    request: web.Request,
+    *,
+    orders: tuple[str, ...] = (),
+    also: frozenset[str] = frozenset(),
+    filters: Callable[[str], bool] | None = None,
 ) -> PageParams:
     """Parse limit, after (and order where allowed); anything else or malformed is 400.
 
-    also names further parameters the listing reads itself (each at most once).
+    also names further parameters the listing reads itself (each at most once); filters
+    tells the names of a listing's own filters, which it parses itself (and which
+    may repeat); the page's own names are given once.
     """
     allowed = _ORDERED_PAGE_NAMES if orders else _PAGE_NAMES
     if also:
         allowed = allowed | also
     query = request.query
     names = set(query)
+    if filters is not None:
+        names = {name for name in names if name in allowed or not filters(name)}
     if not names <= allowed:
         raise HTTPProblem(400, f"unknown query parameter: {', '.join(sorted(names - allowed))}")
     if len(names) != len(query):
-        for name in query:
+        for name in names:
             if len(query.getall(name)) > 1:
                 raise HTTPProblem(400, f"query parameter {name} is given more than once")
     limit = DEFAULT_LIMIT

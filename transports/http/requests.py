@@ -75,6 +75,12 @@ def _strict_int(value: object, _type: object) -> int:
     return value
 
 
+def _strict_bool(value: object, _type: object) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError("must be true or false")
+    return value
+
+
 def _build() -> cattrs.Converter:
     converter = cattrs.Converter(forbid_extra_keys=True, detailed_validation=True)
     converter.register_structure_hook(str, _strict_str)
@@ -82,6 +88,8 @@ def _build() -> cattrs.Converter:
     converter.register_structure_hook(str | None, _strict_str)
     converter.register_structure_hook(float, _strict_float)
     converter.register_structure_hook(int, _strict_int)
+    converter.register_structure_hook(bool, _strict_bool)
+    converter.register_structure_hook(bool | None, _strict_bool)
     return converter
 
 

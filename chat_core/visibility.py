@@ -1,0 +1,49 @@
+"""Who may see a thread: the one rule every read and write of a thread goes through.
+
+A thread of the tenant is seen by every member of its tenant and env; a private one only
+by its creator, its participants and agent tokens. To anyone else, admins included, a
+private thread is exactly an unknown one: the same NotFound, raised at the same step.
+"""
+
+from __future__ import annotations
+
+from chat_core.caches import ThreadCache
+from chat_core.context import AuthContext, RequestContext, Role, has_role, require_role
+from chat_core.errors import NotFound
+from chat_core.state import ThreadState, require_thread_id, thread_stream
+
+__all__ = ["UNKNOWN_THREAD", "may_see", "require_visible", "visible_thread"]
+
+# The one detail an unknown, another tenant's and a hidden private thread all answer with.
+UNKNOWN_THREAD = "no such thread in this tenant and env"
+
+
+def may_see(state: ThreadState, context: RequestContext, auth: AuthContext) -> bool:
+    """Decide whether the caller may see the thread (it exists, here, and is theirs to see)."""
+    if not state.exists or state.tenant != context.tenant or state.env != context.env:
+        return False
+    if state.visibility != "private":
+        return True
+    sub = auth.sub
+    return (
+        sub == state.created_by
+        or sub in state.participants
+        or has_role(auth, context.tenant, Role.AGENT)
+    )
+
+
+def require_visible(state: ThreadState, context: RequestContext, auth: AuthContext) -> None:
+    """Raise NotFound unless the caller may see the thread."""
+    if not may_see(state, context, auth):
+        raise NotFound(UNKNOWN_THREAD)
+
+
+async def visible_thread(
+    threads: ThreadCache, context: RequestContext, auth: AuthContext, thread_id: str
+) -> ThreadState:
+    """Return the thread's state if the caller is a member who may see it, else raise."""
+    require_role(context, auth)
+    require_thread_id(thread_id)
+    state = await threads.load(thread_stream(context, thread_id))
+    require_visible(state, context, auth)
+    return state
