@@ -273,7 +273,10 @@ class ChatHandlers:
             await self._require_message(command, stream, command.parent_id)
         keys = self._keys
         tenant, author = command.context.tenant, command.auth.sub
-        key = await self._writing_key(tenant, author)
+        # _writing_key written out: a cached key needs no coroutine, and every post seals.
+        key = None
+        if keys is not None:
+            key = keys.cached_writing_key(tenant, author) or await keys.writing_key(tenant, author)
 
         def decision(draft: Draft[ThreadState]) -> list[MessagePosted]:
             require_visible(draft.state, command.context, command.auth)

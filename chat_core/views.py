@@ -207,20 +207,7 @@ class MessageView:
             "erased": self.erased,
             "parent_id": self.parent_id,
             "status": self.status,
-            # Spelled out for a plain message (no model fields): most are, and every post
-            # answers with one.
-            **(
-                {
-                    "model": None,
-                    "temperature": None,
-                    "finish_reason": None,
-                    "usage": None,
-                    "tool_calls": [],
-                    "tool_call_id": None,
-                }
-                if self.llm is None
-                else llm_json(self.llm)
-            ),
+            **(_NO_LLM if self.llm is None else llm_json(self.llm)),
             "error": self.error,
             "feedback": _UNRATED
             if self.feedback == (0, 0)
@@ -248,6 +235,16 @@ def llm_json(llm: LlmFields) -> dict[str, Any]:
 
 # Shared by every view's JSON, which is read and never changed (see MessageView.to_json).
 _UNRATED: dict[str, int] = {"up": 0, "down": 0}
+# The model fields of a plain message, built once: most messages are plain, and every post
+# answers with one.
+_NO_LLM: dict[str, Any] = {
+    "model": None,
+    "temperature": None,
+    "finish_reason": None,
+    "usage": None,
+    "tool_calls": [],
+    "tool_call_id": None,
+}
 
 
 @frozen(kw_only=True)

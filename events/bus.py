@@ -48,8 +48,9 @@ class MessageBus:
     def __init__(self) -> None:
         self._handlers: dict[type[Any], Callable[[Any], Awaitable[Any]]] = {}
         self._subscribers: dict[str | None, list[Subscriber]] = {}
-        # Per event type, its own subscribers then those of every type; rebuilt on subscribe.
-        self._targets: dict[str, tuple[Subscriber, ...]] = {}
+        # Per payload class, its type's own subscribers then those of every type; rebuilt on
+        # subscribe. Keyed by class, so publishing reads no property of the event.
+        self._targets: dict[type[Any], tuple[Subscriber, ...]] = {}
 
     def register(self, command_type: type[C], handler: Callable[[C], Awaitable[Any]]) -> None:
         """Make handler the one handler of command_type."""
@@ -76,11 +77,12 @@ class MessageBus:
 
     def publish(self, item: RecordedEvent) -> None:
         """Hand one recorded event to its subscribers, in the order they subscribed."""
-        event_type = item.event.type
-        targets = self._targets.get(event_type)
+        payload_type = type(item.event.payload)
+        targets = self._targets.get(payload_type)
         if targets is None:
-            typed = self._subscribers.get(event_type, [])
-            targets = self._targets[event_type] = (*typed, *self._subscribers.get(None, []))
+            typed = self._subscribers.get(item.event.type, [])
+            every = self._subscribers.get(None, [])
+            targets = self._targets[payload_type] = (*typed, *every)
         for subscriber in targets:
             try:
                 subscriber(item)
@@ -88,7 +90,7 @@ class MessageBus:
                 log.exception(
                     "subscriber %s failed on %s at position %d",
                     getattr(subscriber, "__qualname__", repr(subscriber)),
-                    event_type,
+                    item.event.type,
                     item.position,
                 )
 

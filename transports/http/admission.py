@@ -32,6 +32,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp.web_urldispatcher import MatchInfoError, UrlMappingMatchInfo
 
+from chat_core.bootstrap import ChatCore
 from chat_core.context import (
     AuthContext,
     RequestContext,
@@ -160,7 +161,9 @@ async def run_request(request: web.Request, handler: Handler, route: str) -> web
     """
     started = perf_counter()
     stream_kind = STREAM_ROUTES.get(route)
-    metrics = request.app[METRICS]
+    # Looked up once: request.app is a property chain, and admission reads the app thrice.
+    app = request.app
+    metrics = app[METRICS]
     if stream_kind is not None:
         metrics.stream_opened(stream_kind)
     status = 500
@@ -176,10 +179,10 @@ async def run_request(request: web.Request, handler: Handler, route: str) -> web
                 # A ticket is redeemed from the store first: admit() itself never waits.
                 ticket = await redeem_ticket(request) if _sends_ticket(request, route) else None
                 try:
-                    context = admit(request, route, ticket)
+                    context = admit(request, route, ticket, app=app)
                 except KeysOutdated as outdated:  # a kid no key has: fetch the JWKS, then again
                     await outdated.refetch()
-                    context = admit(request, route, ticket)
+                    context = admit(request, route, ticket, app=app)
                 response = await handler(request)
         except Exception as error:  # every error gets its answer
             response = await refusal(request, request_id, error)
@@ -231,7 +234,11 @@ def _sends_ticket(request: web.Request, route: str) -> bool:
 
 
 def admit(
-    request: web.Request, route: str, ticket: StreamTicket | None = None
+    request: web.Request,
+    route: str,
+    ticket: StreamTicket | None = None,
+    *,
+    app: web.Application | None = None,
 ) -> RequestContext | None:
     """Let a request reach its handler only past every check, in the contract's order.
 
@@ -240,28 +247,30 @@ def admit(
     stranger cannot spend another's. Return the context; None where none is needed (public
     routes, and a path no route takes: a 404 or 405 is about the path, needing only the token).
     A ticket the request sent has been redeemed already (redeem_ticket) and stands for the token.
+    app is request.app, when the caller has it at hand.
     """
     if request.version[0] != 1:
         raise _unsupported_version(request)
-    if route in PUBLIC_PATHS or (
-        route in CONSOLE_ROUTES and console_enabled(request.app[CORE].settings.mode)
-    ):
+    if app is None:
+        app = request.app
+    core = app[CORE]
+    if route in PUBLIC_PATHS or (route in CONSOLE_ROUTES and console_enabled(core.settings.mode)):
         return None
     if ticket is not None:
         request[TICKET] = ticket
-        request[AUTH] = ticket.auth
+        auth = request[AUTH] = ticket.auth
     else:
-        request[AUTH] = verify_request(request)
+        auth = request[AUTH] = verify_request(request, core=core)
     if route == UNMATCHED:
         return None
     if ticket is None:
-        context = context_from_headers(request)
+        context = context_from_headers(request, core=core)
     else:
         context = ticket.context(request[REQUEST_ID])
-    if not has_role(request[AUTH], context.tenant, Role.MEMBER):
+    if not has_role(auth, context.tenant, Role.MEMBER):
         raise HTTPProblem(403, f"the caller is not a member of tenant {context.tenant}")
     request[CONTEXT] = context
-    limiter = request.app.get(LIMITER)
+    limiter = app.get(LIMITER)
     if limiter is not None:
         try:
             limiter.spend(context.tenant)
@@ -290,9 +299,9 @@ async def redeem_ticket(request: web.Request) -> StreamTicket:
         raise HTTPProblem(401, str(exc), headers={"WWW-Authenticate": INVALID_TICKET}) from None
 
 
-def verify_request(request: web.Request) -> AuthContext:
+def verify_request(request: web.Request, *, core: ChatCore | None = None) -> AuthContext:
     """Verify the request's bearer token, or raise a 401 problem with its challenge."""
-    verifier = request.app[CORE].verifier
+    verifier = (request.app[CORE] if core is None else core).verifier
     sent = request.headers.getall("Authorization", _NONE)
     if len(sent) > 1:
         raise HTTPProblem(400, _TWICE.format("Authorization"))
@@ -304,7 +313,7 @@ def verify_request(request: web.Request) -> AuthContext:
         raise HTTPProblem(401, exc.detail, headers={"WWW-Authenticate": exc.challenge}) from None
 
 
-def context_from_headers(request: web.Request) -> RequestContext:
+def context_from_headers(request: web.Request, *, core: ChatCore | None = None) -> RequestContext:
     """Read X-Tenant-Id, X-Env and X-Request-Id into a RequestContext, else a 400 problem.
 
     Each is taken only when sent once: a proxy that kept the last of two could disagree.
@@ -322,7 +331,7 @@ def context_from_headers(request: web.Request) -> RequestContext:
     if len(envs) != 1:
         raise HTTPProblem(400, _TWICE.format("X-Env") if envs else "the X-Env header is required")
     env = _ENVS.get(envs[0])
-    allowed = request.app[CORE].settings.envs
+    allowed = (request.app[CORE] if core is None else core).settings.envs
     if env is None or env not in allowed:
         names = ", ".join(sorted(env.value for env in allowed))
         raise HTTPProblem(400, f"X-Env must be one of: {names}")
