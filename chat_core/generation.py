@@ -54,21 +54,29 @@ End = MessageCompleted | MessageCancelled | MessageFailed
 
 
 def _queued(draft: Draft[ThreadState], message_id: str) -> tuple[int, int | None, str | None]:
-    """Return the chunks the batch decided ahead for a message, its length after them, its end."""
+    """Return the chunks the batch decided ahead for a message, its length after them, its end.
+
+    One pass, by class first: a batch of a thread's chunks holds every other generation's
+    chunks too, and each chunk's decision reads it.
+    """
     chunks, length, ended = 0, None, None
     for payload in draft.decided:
-        if getattr(payload, "message_id", None) != message_id:
-            continue
-        if type(payload) is MessageChunk:
-            chunks, length = chunks + 1, payload.length
-        elif type(payload) in ENDS:
-            ended = ENDS[type(payload)]
+        kind = type(payload)
+        if kind is MessageChunk:
+            if payload.message_id == message_id:  # type: ignore[attr-defined]
+                chunks, length = chunks + 1, payload.length  # type: ignore[attr-defined]
+        elif kind in ENDS and payload.message_id == message_id:  # type: ignore[attr-defined]
+            ended = ENDS[kind]
     return chunks, length, ended
 
 
 def status_now(draft: Draft[ThreadState], found: MessageState) -> str:
     """Return a message's status as the thread and the batch ahead of this command leave it."""
-    ended = _queued(draft, found.message_id)[2]
+    return _status(draft, found, _queued(draft, found.message_id)[2])
+
+
+def _status(draft: Draft[ThreadState], found: MessageState, ended: str | None) -> str:
+    """Return a message's status, given the end the batch decided ahead for it (if any)."""
     if ended is not None:
         return ended
     state = draft.state
@@ -89,11 +97,11 @@ def decide_chunk(
 
     seal gives the (sealed, clear) forms of the content at an index.
     """
-    status = status_now(draft, found)
+    chunks, queued_length, ended = _queued(draft, found.message_id)
+    status = _status(draft, found, ended)
     if status != IN_PROGRESS:
         raise Conflict(f"the message is {status}, not in progress: it takes no more chunks")
     live = draft.state.generating[found.message_id]
-    chunks, queued_length, _ended = _queued(draft, found.message_id)
     expected = live.next_index + chunks
     length = live.length if queued_length is None else queued_length
     if index < expected:
@@ -179,7 +187,10 @@ class GenerationHandlers:
         stream, found = await self._message(command)
         _require_author(found, command.auth.sub, "appends its chunks")
         tenant, author, keys = command.context.tenant, command.auth.sub, self._keys
-        key = await self._writing_key(tenant, author)
+        # The writing key without a coroutine when it is cached: every chunk seals.
+        key = None
+        if keys is not None:
+            key = keys.cached_writing_key(tenant, author) or await self._writing_key(tenant, author)
 
         def seal(index: int) -> tuple[str | None, str | None]:
             if keys is None or key is None:
