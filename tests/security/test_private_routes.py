@@ -1,0 +1,150 @@
+"""Walk the router: no route tells an outsider more about a private thread than an unknown one.
+
+Every route whose path names a thread is asked, by an outsider of a private thread (an
+admin of its tenant, and a plain member), the same request about the private thread and
+about a thread that does not exist: the answers must be the same (status and problem,
+request id aside), and nothing may be appended. The thread's own people get past the gate
+on every one of those routes. A route added later is walked the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from chat_core.visibility import UNKNOWN_THREAD
+from tests.http.helpers import auth_headers, build_app, token
+from tests.security.strategies import RouteShape, route_shapes
+from transports.http.app_keys import CORE
+
+Client = TestClient[Any, Any]
+
+CREATOR = auth_headers("u_ada")
+AGENT = auth_headers("svc_assistant", bearer=token("svc_assistant", {"t_acme": ["agent"]}))
+OUTSIDERS = {
+    "admin": auth_headers("u_cyd"),
+    "member": auth_headers("u_dan", bearer=token("u_dan", {"t_acme": ["member"]})),
+}
+UNKNOWN = "th_nosuchthreadhere0000"
+
+
+@pytest.fixture
+async def client(aiohttp_client: Any) -> Client:
+    made: Client = await aiohttp_client(await build_app())
+    return made
+
+
+async def _private_thread(client: Client) -> tuple[str, str]:
+    """Open a private thread with an assistant reply in progress; return both ids."""
+    created = await client.post(
+        "/chat/threads", json={"title": "hidden", "visibility": "private"}, headers=CREATOR
+    )
+    thread_id = (await created.json())["id"]
+    await client.post(
+        f"/chat/threads/{thread_id}/messages", json={"content": "question"}, headers=CREATOR
+    )
+    started = await client.post(
+        f"/chat/threads/{thread_id}/messages",
+        json={"role": "assistant", "status": "in_progress", "content": "thinking"},
+        headers=AGENT,
+    )
+    assert started.status == 201, await started.text()
+    return thread_id, (await started.json())["id"]
+
+
+def _thread_routes(client: Client) -> list[RouteShape]:
+    return [shape for shape in route_shapes(client.app) if "{thread_id}" in shape.template]
+
+
+def _body(shape: RouteShape, message_id: str) -> Any:
+    """A body the route would take, so a request gets as far as the thread."""
+    if shape.method in ("GET", "HEAD", "DELETE", "OPTIONS"):
+        return None
+    last = shape.template.rstrip("/").rsplit("/", 1)[-1]
+    return {
+        "messages": {"content": "let me in"},
+        "chunks": {"index": 0, "content": "more"},
+        "fail": {"error": "stopped"},
+        "feedback": {"rating": 1},
+        "forks": {"message_id": message_id},
+        "{thread_id}": {"title": "renamed"},
+    }.get(last, {})
+
+
+def _path(shape: RouteShape, thread_id: str, message_id: str) -> str:
+    path = shape.template.replace("{thread_id}", thread_id).replace("{message_id}", message_id)
+    return path.replace("{", "").replace("}", "")
+
+
+async def _ask(
+    client: Client, shape: RouteShape, path: str, body: Any, headers: Mapping[str, str]
+) -> tuple[int, dict[str, Any] | None]:
+    async with client.request(shape.method, path, json=body, headers=headers) as response:
+        if response.content_type != "application/problem+json" or shape.method == "HEAD":
+            return response.status, None
+        problem = await response.json(content_type=None)
+        return response.status, {
+            name: value for name, value in problem.items() if name != "request_id"
+        }
+
+
+async def test_the_walk_finds_the_thread_routes(client: Client) -> None:
+    # The routes the contract says a private thread hides behind, at the least.
+    found = {repr(shape) for shape in _thread_routes(client)}
+    for route in (
+        "GET /chat/threads/{thread_id}",
+        "PATCH /chat/threads/{thread_id}",
+        "GET /chat/threads/{thread_id}/messages",
+        "POST /chat/threads/{thread_id}/messages",
+        "GET /chat/threads/{thread_id}/events",
+        "DELETE /chat/threads/{thread_id}/messages/{message_id}",
+        "POST /chat/threads/{thread_id}/messages/{message_id}/chunks",
+        "POST /chat/threads/{thread_id}/messages/{message_id}/cancel",
+    ):
+        assert route in found
+
+
+@pytest.mark.parametrize("who", sorted(OUTSIDERS))
+async def test_no_route_tells_an_outsider_a_private_thread_from_an_unknown_one(
+    client: Client, who: str
+) -> None:
+    outsider = OUTSIDERS[who]
+    thread_id, message_id = await _private_thread(client)
+    store = client.app[CORE].store
+    head = await store.head_position()
+    answers: dict[str, tuple[int, Any]] = {}
+    for shape in _thread_routes(client):
+        body = _body(shape, message_id)
+        hidden = await _ask(client, shape, _path(shape, thread_id, message_id), body, outsider)
+        unknown = await _ask(client, shape, _path(shape, UNKNOWN, message_id), body, outsider)
+        assert hidden == unknown, (repr(shape), hidden, unknown)
+        answers[repr(shape)] = hidden
+    assert await store.head_position() == head, "an outsider's request appended an event"
+    # Each route the outsider could name the thread on answered as for no such thread.
+    assert {status for status, _ in answers.values()} == {404}, answers
+    for body in ({"thread_id": thread_id}, {"thread_id": UNKNOWN}):
+        ticket = await client.post("/chat/stream-tickets", json=body, headers=outsider)
+        assert ticket.status == 404
+    listed = await (await client.get("/chat/threads?archived=all", headers=outsider)).json()
+    assert thread_id not in {thread["id"] for thread in listed["data"]}
+
+
+async def test_every_thread_route_lets_the_threads_own_people_through(client: Client) -> None:
+    thread_id, message_id = await _private_thread(client)
+    for headers in (AGENT, CREATOR):
+        for shape in _thread_routes(client):
+            status, problem = await _ask(
+                client,
+                shape,
+                _path(shape, thread_id, message_id),
+                _body(shape, message_id),
+                headers,
+            )
+            assert problem is None or problem["detail"] != UNKNOWN_THREAD, (
+                repr(shape),
+                status,
+                problem,
+            )
