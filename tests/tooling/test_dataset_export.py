@@ -320,3 +320,13 @@ def test_an_old_log_reads_each_message_as_the_reply_to_the_one_before(
     assert status == 0, out + err
     erased = _export(cli, url, tmp_path / "erased.jsonl")
     assert erased == b""
+
+
+@pytest.mark.parametrize("flags", [("--paths", "heads"), ("--min-rating", "1")])
+def test_the_chat_flags_are_refused_with_another_format(
+    branched: tuple[str, dict[str, str]], cli: Cli, flags: tuple[str, ...]
+) -> None:
+    url, _ = branched
+    status, out, err = cli("export", "--store", url, "-o", "-", *flags)
+    assert (status, out) == (2, "")
+    assert flags[0] in err

@@ -67,6 +67,10 @@ async def run_export(
     selection = selection_of(args)
     url = store_url(args)
     export_format = getattr(args, "format", "events")
+    rating = getattr(args, "min_rating", None)
+    chat_flags = rating is not None or getattr(args, "paths", "leaves") != "leaves"
+    if chat_flags and export_format not in DATASET_FORMATS:
+        raise ValueError("--paths and --min-rating apply to --format chat")
     if export_format in DATASET_FORMATS:
         lines = await run_dataset_export(args, store, codec, selection, url)
         if args.output != "-":
