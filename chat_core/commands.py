@@ -21,6 +21,7 @@ __all__ = [
     "CreateThread",
     "EraseSubject",
     "FailMessage",
+    "ForkThread",
     "Idempotency",
     "PostMessage",
     "RateMessage",
@@ -139,6 +140,18 @@ class RedactMessage(Command[None]):
     auth: AuthContext
     thread_id: str
     message_id: str
+
+
+@frozen(kw_only=True)
+class ForkThread(Command[Any]):
+    """Open a thread holding copies of the path from the root to a message of another."""
+
+    context: RequestContext
+    auth: AuthContext
+    thread_id: str
+    message_id: str
+    title: str | None = None
+    idempotency: Idempotency | None = None
 
 
 @frozen(kw_only=True)

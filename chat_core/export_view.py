@@ -74,6 +74,8 @@ class ChatExportView:
         self._keys = keys
         self._redacted = redacted
         self._converter = converter
+        # Authors of fork copies (not their events' actors) whose keys a row wanted.
+        self._missing: set[tuple[str, str]] = set()
 
     # The types whose payloads this view changes; the others are shown as decoded.
     row_types = frozenset(
@@ -91,8 +93,10 @@ class ChatExportView:
         await self._keys.prefetch(message_subjects(items))
 
     async def prepare_subjects(self, subjects: Iterable[tuple[str, str]], /) -> None:
-        """Fetch the keys of these (tenant, author) pairs."""
-        await self._keys.prefetch(subjects)
+        """Fetch the keys of these (tenant, author) pairs, and of any copy's author wanted."""
+        wanted = {*subjects, *self._missing}
+        self._missing.clear()
+        await self._keys.prefetch(wanted)
 
     def payload(self, item: RecordedEvent, /) -> dict[str, Any]:
         """Return the payload, a posted message opened or withdrawn, never its sealed bytes."""
@@ -125,17 +129,25 @@ class ChatExportView:
         if type(payload) is not MessagePosted:
             data: dict[str, Any] = self._converter.unstructure(payload)
             return data
-        return self._shown(
-            event.tenant,
-            event.actor,
-            payload.thread_id,
-            payload.message_id,
-            payload.seq,
-            payload.role,
-            payload.sealed,
-            payload.content,
-            payload.metadata,
-        ) | {"parent_id": payload.parent_id, "llm": self._converter.unstructure(payload.llm)}
+        extra = {"parent_id": payload.parent_id, "llm": self._converter.unstructure(payload.llm)}
+        if payload.author is not None:
+            extra["author"] = payload.author
+        if payload.withdrawn is not None:
+            return _withdrawn(self._converter.unstructure(payload))
+        return (
+            self._shown(
+                event.tenant,
+                payload.author or event.actor,
+                payload.thread_id,
+                payload.message_id,
+                payload.seq,
+                payload.role,
+                payload.sealed,
+                payload.content,
+                payload.metadata,
+            )
+            | extra
+        )
 
     def payload_data(
         self, event_type: str, tenant: str, actor: str, data: dict[str, Any], /
@@ -164,6 +176,10 @@ class ChatExportView:
         if event_type == MessageRated.event_type:
             return self._rated_data(tenant, actor, data)
         assert event_type == MessagePosted.event_type
+        if data.get("withdrawn") is not None:
+            return _withdrawn(data)
+        if data.get("author") is not None:
+            actor = data["author"]
         sealed = data["sealed"]
         message_id = data["message_id"]
         try:
@@ -183,6 +199,7 @@ class ChatExportView:
                 tenant, actor, sealed, message_aad(tenant, actor, message_id)
             )
         except KeyNotLoaded:
+            self._missing.add((tenant, actor))
             return None
         redacted = message_id in self._redacted
         metadata: dict[str, Any]
@@ -201,6 +218,7 @@ class ChatExportView:
             "erased": erased,
             "parent_id": data.get("parent_id"),
             "llm": data.get("llm"),
+            **({} if data.get("author") is None else {"author": data["author"]}),
         }
 
     def _thread(
@@ -331,6 +349,23 @@ class ChatExportView:
             "redacted": redacted,
             "erased": erased,
         }
+
+
+def _withdrawn(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Return a fork's copy of a message withdrawn in its source: no words, its flag set."""
+    shown = {
+        name: data.get(name) for name in ("thread_id", "message_id", "seq", "role", "parent_id")
+    }
+    withdrawn = data["withdrawn"]
+    return {
+        **shown,
+        "content": None,
+        "metadata": {},
+        "redacted": withdrawn == "redacted",
+        "erased": withdrawn == "erased",
+        "llm": data.get("llm"),
+        **({} if data.get("author") is None else {"author": data["author"]}),
+    }
 
 
 @frozen(kw_only=True)

@@ -76,6 +76,7 @@ def _thread_created(payload: ThreadCreated, state: object, event: DatasetEvent) 
         state.created_at = event.occurred_at
         state.created_by = event.actor
         state.visibility = payload.visibility
+        state.forked_from = payload.forked_from
         words = 0 if state.title is None else sys.getsizeof(state.title)
         state.head_bytes = THREAD_BYTES + words + metadata_bytes(state.metadata)
 
@@ -153,6 +154,8 @@ def _message_posted(payload: MessagePosted, state: object, event: DatasetEvent) 
         if not names_seq(payload.message_id, seq):
             state.unnamed[payload.message_id] = seq
         state.message_count = seq
+        if payload.withdrawn == "redacted":
+            state.redacted.add(payload.message_id)
         state.keep(message)
         if message.status == "in_progress":
             state.generating[payload.message_id] = message
@@ -258,7 +261,8 @@ def message_state(
 
     predecessor is the id of the message before it, its parent unless it names another.
     """
-    content, metadata, erased = _words(payload, event, keys)
+    author = payload.author or event.actor
+    content, metadata, erased = _words(payload, event, keys, author)
     sealed = payload.sealed
     llm = payload.llm
     if content is None:
@@ -274,11 +278,12 @@ def message_state(
         role=payload.role,
         content=content,
         metadata=metadata,
-        author=event.actor,
+        author=author,
         created_at=event.occurred_at,
         active_at=event.occurred_at,
         request_id=event.request_id,
         erased=erased,
+        redacted=payload.withdrawn == "redacted",
         key_id=None if sealed is None else sealed_key_id(sealed),
         size=message_bytes(content, metadata, words_json),
         parent_id=predecessor if payload.parent_id is None else payload.parent_id,
@@ -288,19 +293,22 @@ def message_state(
 
 
 def _words(
-    payload: MessagePosted, event: DatasetEvent, keys: KeyRing | None
+    payload: MessagePosted, event: DatasetEvent, keys: KeyRing | None, author: str
 ) -> tuple[str | None, FrozenMap, bool]:
     """Return a message's content, metadata and whether its author was erased."""
+    if payload.withdrawn is not None:
+        # A fork's copy of a message withdrawn in its source: no words were copied.
+        return None, _NO_METADATA, payload.withdrawn == "erased"
     if payload.sealed is None:
         # Schema 1, stored in clear before encryption: an erasure still hides it from reads.
-        erased = keys is not None and keys.subject(event.tenant, event.actor).erased
+        erased = keys is not None and keys.subject(event.tenant, author).erased
         return (None, _NO_METADATA, True) if erased else (payload.content, payload.metadata, False)
     if keys is None:
         return None, _NO_METADATA, False
     opened = open_message(
         keys,
         tenant=event.tenant,
-        author=event.actor,
+        author=author,
         message_id=payload.message_id,
         sealed=payload.sealed,
     )
@@ -321,7 +329,8 @@ def message_subjects(recorded: Iterable[RecordedEvent]) -> dict[tuple[str, str],
         if isinstance(
             payload, (MessagePosted, ThreadCreated, MessageChunk, MessageRated, ThreadUpdated)
         ):
-            author = (item.event.tenant, item.event.actor)
+            writer = payload.author if isinstance(payload, MessagePosted) else None
+            author = (item.event.tenant, writer or item.event.actor)
             key_id = 0 if payload.sealed is None else sealed_key_id(payload.sealed)
             newest[author] = max(newest.get(author, 0), key_id)
     return newest

@@ -24,6 +24,7 @@ from chat_core.context import (
 )
 from chat_core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from chat_core.feedback import FeedbackHandlers
+from chat_core.forks import ForkHandlers
 from chat_core.generation import GenerationHandlers
 from chat_core.idempotency import IdempotencyGuard
 from chat_core.model_fields import applied_temperature, needs_temperature, require_generator
@@ -182,6 +183,13 @@ class ChatHandlers:
             keys=keys,
             writing_key=self._writing_key,
         )
+        self.forks = ForkHandlers(
+            bus=bus,
+            writer=self._threads,
+            threads=threads,
+            keys=keys,
+            writing_key=self._writing_key,
+        )
         # So do ratings: a message's feedback is a version of its thread's stream.
         self.feedback = FeedbackHandlers(
             bus=bus,
@@ -206,6 +214,7 @@ class ChatHandlers:
         self.generations.register()
         self.feedback.register()
         self.thread_updates.register()
+        self.forks.register()
 
     async def create_thread(self, command: CreateThread) -> ThreadView | Replay:
         """Open a thread with a fresh id."""

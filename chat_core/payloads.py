@@ -15,6 +15,7 @@ __all__ = [
     "MESSAGE_STATUSES",
     "THREAD_VISIBILITIES",
     "ErasureRecorded",
+    "ForkedFrom",
     "LlmFields",
     "MessageCancelled",
     "MessageChunk",
@@ -46,6 +47,14 @@ def _thread_v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
+@frozen(kw_only=True)
+class ForkedFrom:
+    """The thread and message a forked thread copied its path from."""
+
+    thread_id: str
+    message_id: str
+
+
 @register_payload(upcasters={1: _thread_v1_to_v2})
 @frozen(kw_only=True)
 class ThreadCreated(EventPayload):
@@ -67,6 +76,8 @@ class ThreadCreated(EventPayload):
     title: str | None = None
     metadata: FrozenMap = field(factory=dict, converter=freeze_map)
     visibility: str = "tenant"
+    # Set on a fork: where its messages were copied from.
+    forked_from: ForkedFrom | None = None
 
 
 @register_payload
@@ -140,6 +151,10 @@ class MessagePosted(EventPayload):
     `parent_id` None means the message before it (none for seq 1): a post that continues
     the conversation, and every message posted before parents were recorded, needs no id.
     `llm` is None for a plain message (complete, no model fields).
+
+    A fork's copy names its `author` (the source message's) when that is not the event's
+    actor (who forked), its words sealed under that author's key; a copy of a message
+    redacted or erased in its source is `withdrawn` ("redacted" or "erased"), no words.
     """
 
     event_type: ClassVar[str] = "chat.message.posted"
@@ -154,6 +169,8 @@ class MessagePosted(EventPayload):
     metadata: FrozenMap = field(factory=dict, converter=freeze_map)
     parent_id: str | None = None
     llm: LlmFields | None = None
+    author: str | None = None
+    withdrawn: str | None = None
 
 
 @register_payload

@@ -19,8 +19,8 @@ from attrs import define, field
 
 from chat_core.context import RequestContext
 from chat_core.errors import NotFound
-from chat_core.payloads import LlmFields
-from chat_core.views import MessageView, ThreadView, message_view
+from chat_core.payloads import ForkedFrom, LlmFields
+from chat_core.views import MessageView, ThreadView, forked_map, message_view
 from events.envelope import Env, FrozenMap
 from events.keys import KeyRing
 
@@ -258,6 +258,7 @@ class ThreadState:
     archived: bool = False
     # When a thread update last changed it; None until one does (it reads as created_at).
     updated_at: datetime | None = None
+    forked_from: ForkedFrom | None = None
     message_count: int = 0
     # The id of the newest message: the parent of a post that names none.
     head: str | None = None
@@ -427,6 +428,7 @@ class ThreadState:
             participants=self.participants,
             archived=self.archived,
             updated_at=self.updated_at or self.created_at,
+            forked_from=forked_map(self.forked_from),
         )
 
 

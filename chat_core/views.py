@@ -17,6 +17,7 @@ from attrs import field, frozen
 from chat_core.erasure_progress import COMPLETED
 from chat_core.payloads import (
     ErasureRecorded,
+    ForkedFrom,
     LlmFields,
     MessageCancelled,
     MessageChunk,
@@ -27,7 +28,7 @@ from chat_core.payloads import (
     TemperatureConfigChanged,
     ThreadCreated,
 )
-from events.envelope import DatasetEvent, Env, FrozenMap
+from events.envelope import DatasetEvent, Env, FrozenMap, freeze_map
 from events.fastpath import slot_builder
 
 __all__ = [
@@ -44,6 +45,7 @@ __all__ = [
     "TemperatureConfigView",
     "ThreadView",
     "feedback_answer",
+    "forked_map",
     "kept_json",
     "message_answer",
     "message_view",
@@ -86,6 +88,13 @@ def rfc3339(moment: datetime) -> str:
 
 # One tuple, swapped whole: a reader on another thread sees an old pair or the new one.
 _last_rfc3339: tuple[datetime | None, str] = (None, "")
+
+
+def forked_map(forked: ForkedFrom | None) -> FrozenMap | None:
+    """Return where a fork was copied from as a thread view holds it."""
+    if forked is None:
+        return None
+    return freeze_map({"thread_id": forked.thread_id, "message_id": forked.message_id})
 
 
 @frozen(kw_only=True)
@@ -478,7 +487,7 @@ def message_answer(
         payload.role,
         content,
         metadata,
-        event.actor,
+        payload.author or event.actor,
         event.occurred_at,
         event.request_id,
         sealed=payload.sealed,
@@ -506,6 +515,7 @@ def thread_answer(
         last_seq=0,
         sealed=payload.sealed,
         visibility=payload.visibility,
+        forked_from=forked_map(payload.forked_from),
     )
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from aiohttp import web
 from attrs import frozen
 
-from chat_core.commands import RateMessage
+from chat_core.commands import ForkThread, RateMessage
 from transports.http.app_keys import AUTH, CONTEXT, CORE
+from transports.http.chat_views import MAX_TOOL_FIELD
 from transports.http.requests import (
     FieldErrors,
     check_length,
@@ -17,7 +18,7 @@ from transports.http.requests import (
     send_command,
 )
 
-__all__ = ["MAX_COMMENT", "FeedbackBody", "routes"]
+__all__ = ["MAX_COMMENT", "FeedbackBody", "ForkBody", "routes"]
 
 MAX_COMMENT = 2000
 
@@ -38,7 +39,41 @@ class FeedbackBody:
         return errors
 
 
+@frozen(kw_only=True)
+class ForkBody:
+    """The body of POST /chat/threads/{thread_id}/forks."""
+
+    message_id: str
+    title: str | None = None
+
+    def problems(self) -> FieldErrors:
+        """List what breaks the contract's bounds."""
+        errors: FieldErrors = []
+        check_length(errors, "message_id", self.message_id, 1, MAX_TOOL_FIELD)
+        check_length(errors, "title", self.title, 1, 200)
+        return errors
+
+
 routes = web.RouteTableDef()
+
+
+@routes.post("/chat/threads/{thread_id}/forks")
+async def fork_thread(request: web.Request) -> web.Response:
+    """Open a thread holding copies of the path up to a message of this one."""
+    reject_query(request)
+    data = await read_json(request, empty_is_object=False)
+    body = decode_body(data, ForkBody)
+    command = ForkThread(
+        context=request[CONTEXT],
+        auth=request[AUTH],
+        thread_id=request.match_info["thread_id"],
+        message_id=body.message_id,
+        title=body.title,
+        idempotency=idempotency_of(request, data),
+    )
+    return await send_command(request, command, 201)
+
+
 _FEEDBACK = "/chat/threads/{thread_id}/messages/{message_id}/feedback"
 
 

@@ -14,6 +14,15 @@ __all__ = ["BRANCH_OPERATIONS", "PARENT_ID"]
 Spec = dict[str, Any]
 _READ_ERRORS = (400, 401, 403, 404, 429, 500)
 _WRITE_ERRORS = (400, 401, 403, 404, 408, 409, 413, 415, 422, 429, 500)
+_FORK_BODY: Spec = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["message_id"],
+    "properties": {
+        "message_id": {"type": "string", "minLength": 1, "maxLength": MAX_TOOL_FIELD},
+        "title": {"type": "string", "minLength": 1, "maxLength": 200},
+    },
+}
 _FEEDBACK_BODY: Spec = {
     "type": "object",
     "additionalProperties": False,
@@ -54,6 +63,19 @@ BRANCH_OPERATIONS: dict[tuple[str, str], Spec] = {
         "tags": ["chat"],
         "parameters": context("ThreadId", "MessageId", "Limit", "After"),
         "responses": {"200": response(200, "MessagePage"), **problems(*_READ_ERRORS)},
+    },
+    ("POST", "/chat/threads/{thread_id}/forks"): {
+        "summary": "Open a thread of this tenant and env holding copies (new ids, the same"
+        " roles, words and authors) of the path from the root to a message of this thread,"
+        " with forked_from; a message that is not this thread's is a 422, a path holding a"
+        " message in progress a 409. Messages withdrawn in the source are copied withdrawn.",
+        "tags": ["chat"],
+        "parameters": context("ThreadId", "IdempotencyKey"),
+        "requestBody": {"required": True, "content": {"application/json": {"schema": _FORK_BODY}}},
+        "responses": {
+            "201": response(201, "Thread", headers=("Idempotent-Replayed",)),
+            **problems(*_WRITE_ERRORS),
+        },
     },
     ("PUT", _PATH + "/feedback"): {
         "summary": "Rate an assistant message up (1) or down (-1), replacing the caller's"
