@@ -3,8 +3,9 @@
 Each copy has a new id and the next seq of the fork, the same role, words and author as
 its source; its words are sealed again under that author's key, bound to the new id. A
 source message withdrawn (redacted, or its author erased) is copied withdrawn, with no
-words, so a fork never brings back what an erasure took. A path holding a message still
-in progress is a conflict: there is nothing whole to copy yet.
+words, so a fork never brings back what an erasure took. A fork of a private thread is
+private, seen by the forker (and agents) until its participants are set. A path holding
+a message still in progress is a conflict: there is nothing whole to copy yet.
 """
 
 from __future__ import annotations
@@ -16,8 +17,7 @@ import orjson
 
 from chat_core.caches import ThreadCache
 from chat_core.commands import ForkThread
-from chat_core.context import require_role
-from chat_core.errors import Conflict, NotFound, ValidationFailed
+from chat_core.errors import Conflict, ValidationFailed
 from chat_core.payloads import ForkedFrom, MessagePosted, ThreadCreated
 from chat_core.sealing import seal_message, seal_thread
 from chat_core.state import (
@@ -25,10 +25,10 @@ from chat_core.state import (
     ThreadState,
     new_message_id,
     new_thread_id,
-    require_thread_id,
     thread_stream,
 )
 from chat_core.views import Replay, ThreadView, thread_answer
+from chat_core.visibility import visible_thread
 from chat_core.writer import Draft, Job, StreamWriter
 from events.bus import MessageBus
 from events.envelope import DatasetEvent, EventPayload
@@ -99,12 +99,8 @@ class ForkHandlers:
     async def fork(self, command: ForkThread) -> ThreadView | Replay:
         """Open a fork of the path up to a message of the thread."""
         context, auth = command.context, command.auth
-        require_role(context, auth)
-        require_thread_id(command.thread_id)
+        source = await visible_thread(self._threads, context, auth, command.thread_id)
         source_stream = thread_stream(context, command.thread_id)
-        source = await self._threads.load(source_stream)
-        if not source.exists or source.tenant != context.tenant or source.env != context.env:
-            raise NotFound("no such thread in this tenant and env")
         tip = await self._threads.find(source_stream, source, command.message_id)
         if tip is None:
             raise ValidationFailed(
@@ -159,6 +155,8 @@ class ForkHandlers:
                 sealed=sealed,
                 title=None if sealed is not None else command.title,
                 forked_from=forked_from,
+                # A private thread's words stay private: its fork is the forker's own.
+                visibility=source.visibility,
             )
             copies = [
                 copy_message(message, thread_id=thread_id, seq=seq, forker=forker, seal=seal)

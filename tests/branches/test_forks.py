@@ -194,3 +194,22 @@ async def test_a_repeated_fork_with_its_key_replays_and_the_tools_agree(
     ]
     assert [c["content"] for c in copies] == ["question", "answer"]
     assert copies[1]["author"] == "u_agent" and all("sealed" not in c for c in copies)
+
+
+async def test_a_fork_of_a_private_thread_is_private_to_the_forker(client: Client) -> None:
+    created = await client.post("/chat/threads", json={"visibility": "private"}, headers=MEMBER)
+    thread = (await created.json())["id"]
+    tip = await post(client, thread, "hidden words")
+    fork = await _fork(client, thread, {"message_id": tip["id"]})
+    assert fork["visibility"] == "private"
+    outsider = headers_of("member6")
+    for path in (f"/chat/threads/{fork['id']}", f"/chat/threads/{fork['id']}/messages"):
+        await expect_refusal(client, "GET", path, 404, headers=outsider)
+    await expect_refusal(
+        client,
+        "POST",
+        f"/chat/threads/{thread}/forks",
+        404,
+        json={"message_id": tip["id"]},
+        headers=outsider,
+    )
