@@ -3,7 +3,8 @@
 A batch opens messages as exports do, never with their sealed bytes: words, or withdrawn
 once redacted or erased. A thread's read model would know the same, but loading one per
 thread of the batch costs a read each; the batch's redactions are one indexed read after
-its first message (a redaction follows what it withdraws), and erasures are the key ring's.
+its first message or chunk (a redaction follows what it withdraws, and a reply's chunks
+are withdrawn with it), and erasures are the key ring's.
 On a store that hands out its rows (SQLite), a batch is built from them as the JSON Lines
 export builds its records, without building the events, whenever the row checker is sure
 of a row; any other row is decoded as read_all decodes it.
@@ -14,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from chat_core.export_view import ChatExportView
-from chat_core.payloads import MessagePosted, MessageRedacted
+from chat_core.payloads import MessageChunk, MessagePosted, MessageRedacted
 from chat_core.views import rfc3339
 from events.codec import EventCodec
 from events.envelope import Env
@@ -29,13 +30,14 @@ __all__ = ["Events", "Shown", "read_batch", "show_events", "stream_event"]
 Events = list[RecordedEvent]
 Shown = list[tuple[RecordedEvent, dict[str, Any]]]
 Row = tuple[Any, ...]
-_POSTED = MessagePosted.event_type
+# What a redaction withdraws: a message's words, and the chunks it was written in.
+_WITHDRAWABLE = (MessagePosted, MessageChunk)
+_WITHDRAWABLE_TYPES = frozenset(kind.event_type for kind in _WITHDRAWABLE)
 
 
 async def show_events(store: EventStore, keys: KeyRing, codec: EventCodec, events: Events) -> Shown:
     """Pair each event with its data as clients may see it."""
-    posted = [item for item in events if type(item.event.payload) is MessagePosted]
-    first = posted[0] if posted else None
+    first = next((item for item in events if type(item.event.payload) in _WITHDRAWABLE), None)
     if first is None:
         view = ChatExportView(keys=keys, redacted=set(), converter=codec.converter)
     else:
@@ -119,7 +121,7 @@ async def _shape_rows(
     store: EventStore, keys: KeyRing, codec: EventCodec, rows: list[Row]
 ) -> list[dict[str, Any]]:
     """Shape rows as stream events, through export records where the checker is sure of them."""
-    first = next((row for row in rows if row[4] == _POSTED), None)
+    first = next((row for row in rows if row[4] in _WITHDRAWABLE_TYPES), None)
     if first is None:
         view = ChatExportView(keys=keys, redacted=set(), converter=codec.converter)
     else:

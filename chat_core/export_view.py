@@ -279,7 +279,8 @@ class ChatExportView:
         }
 
     def _chunk_data(self, tenant: str, actor: str, data: dict[str, Any]) -> dict[str, Any] | None:
-        """Return a chunk opened (content in clear, no sealed bytes), or erased with none."""
+        """Return a chunk opened (content in clear, no sealed bytes), or withdrawn with none:
+        redacted with its reply, or erased with its author."""
         sealed, content = data["sealed"], data["content"]
         try:
             if sealed is not None:
@@ -290,10 +291,14 @@ class ChatExportView:
                 content = None
         except KeyNotLoaded:
             return None
-        if data["message_id"] in self._redacted:
-            content = None
+        redacted = data["message_id"] in self._redacted
         shown = {name: value for name, value in data.items() if name != "sealed"}
-        return {**shown, "content": content, "erased": content is None}
+        return {
+            **shown,
+            "content": None if redacted else content,
+            "redacted": redacted,
+            "erased": content is None and not redacted,
+        }
 
     def _rated_data(self, tenant: str, rater: str, data: dict[str, Any]) -> dict[str, Any] | None:
         """Return a rating with its comment opened (erased: null), never the sealed bytes."""

@@ -57,15 +57,20 @@ def posted_event_data(payload: MessagePosted, message: MessageState | None) -> d
 _NO_LLM = LlmFields()
 
 
-def chunk_event_data(payload: MessageChunk, text: str | None) -> dict[str, Any]:
-    """Return a chunk's data: its text opened, or null once its author is erased."""
+def chunk_event_data(
+    payload: MessageChunk, text: str | None, *, redacted: bool = False
+) -> dict[str, Any]:
+    """Return a chunk's data: its text opened, or null once its reply is redacted or its
+    author erased (a redaction withdraws the reply's chunks with it)."""
+    shown = None if redacted else text
     return {
         "thread_id": payload.thread_id,
         "message_id": payload.message_id,
         "index": payload.index,
         "length": payload.length,
-        "content": text,
-        "erased": text is None,
+        "content": shown,
+        "redacted": redacted,
+        "erased": text is None and not redacted,
     }
 
 
@@ -143,9 +148,11 @@ class EventPresenter:
             return updated, updated["erased"]
         if type(payload) is MessageChunk:
             state = await self._threads.load(item.event.stream)
-            text = chunk_text(payload, item.event, state.keys)
-            # Opened, or not (its author erased): the one change its data may see.
-            return chunk_event_data(payload, text), text is None
+            redacted = payload.message_id in state.redacted
+            text = None if redacted else chunk_text(payload, item.event, state.keys)
+            # Opened, or withdrawn (its reply redacted, its author erased): the changes its
+            # data may see.
+            return chunk_event_data(payload, text, redacted=redacted), (redacted, text is None)
         if type(payload) is MessageRated:
             state = await self._threads.load(item.event.stream)
             comment = rated_comment(payload, item.event, state.keys)

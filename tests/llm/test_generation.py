@@ -354,3 +354,51 @@ async def test_a_reader_stops_a_reply_over_the_socket(memory_client: Client) -> 
         assert reply["op"] == "ack" and reply["message"]["status"] == "cancelled"
         await socket.send_json({**frame, "id": 2, "message_id": ""})
         assert (await ws_reply(socket))["status"] == 422
+
+
+async def test_a_redacted_reply_s_chunks_are_withdrawn_from_both_streams(
+    memory_client: Client,
+) -> None:
+    thread = await create_thread(memory_client, MEMBER)
+    message = await _start(memory_client, thread["id"])
+    await _step(memory_client, message, "chunks", {"index": 0, "content": "leaked words"})
+    path = f"/chat/threads/{thread['id']}/messages/{message['id']}"
+    response = await memory_client.delete(path, headers=ADMIN)
+    assert response.status == 204, await response.text()
+    async with memory_client.get(f"/chat/threads/{thread['id']}/events", headers=MEMBER) as sse:
+        seen = await read_sse(sse, 3)
+    chunk = seen[2].data["data"]
+    assert (chunk["content"], chunk["redacted"], chunk["erased"]) == (None, True, False)
+    async with memory_client.ws_connect("/chat/ws", headers=MEMBER) as socket:
+        await socket.send_json({"op": "subscribe", "id": 1, "thread_id": thread["id"], "after": 2})
+        assert (await ws_reply(socket, op="ack"))["op"] == "ack"
+        event = await ws_reply(socket, op="event")
+    assert event["event"]["type"] == "chat.message.chunk"
+    assert (event["event"]["data"]["content"], event["event"]["data"]["redacted"]) == (None, True)
+
+
+async def test_a_redacted_reply_s_chunks_are_withdrawn_from_consumer_batches(
+    client: Client,
+) -> None:
+    response = await client.post("/admin/consumers", json={"name": "evals"}, headers=ADMIN)
+    assert response.status == 201, await response.text()
+    thread = await create_thread(client, MEMBER)
+    message = await _start(client, thread["id"])
+    # The consumer moves past the reply's start: its next batch opens on the chunk.
+    batch = await (await client.get("/admin/consumers/evals/events", headers=ADMIN)).json()
+    ack = {"position": batch["next_position"]}
+    response = await client.post("/admin/consumers/evals/ack", json=ack, headers=ADMIN)
+    assert response.status == 200, await response.text()
+    await _step(client, message, "chunks", {"index": 0, "content": "leaked words"})
+    response = await client.delete(
+        f"/chat/threads/{thread['id']}/messages/{message['id']}", headers=ADMIN
+    )
+    assert response.status == 204, await response.text()
+    batch = await (await client.get("/admin/consumers/evals/events", headers=ADMIN)).json()
+    assert [event["type"] for event in batch["data"]] == [
+        "chat.message.chunk",
+        "chat.message.redacted",
+    ]
+    chunk = batch["data"][0]["data"]
+    assert (chunk["content"], chunk["redacted"], chunk["erased"]) == (None, True, False)
+    assert "leaked" not in orjson.dumps(batch).decode()

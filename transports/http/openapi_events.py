@@ -90,7 +90,11 @@ EVENT_DATA: dict[str, Schema] = {
             "message_id": {"type": "string", "pattern": MESSAGE_ID},
             "index": {"type": "integer", "minimum": 0},
             "length": {"type": "integer", "minimum": 0},
-            "content": {"type": ["string", "null"], "description": "null once erased."},
+            "content": {
+                "type": ["string", "null"],
+                "description": "null once its reply is redacted or its author erased.",
+            },
+            "redacted": {"type": "boolean"},
             "erased": {"type": "boolean"},
         }
     ),
