@@ -21,7 +21,7 @@ from chat_core.payloads import (
     MessageCompleted,
     MessageFailed,
 )
-from chat_core.sealing import seal_chunk
+from chat_core.sealing import open_chunk, seal_chunk
 from chat_core.state import MessageState, ThreadState, thread_stream
 from chat_core.views import ChunkView, MessageRef, MessageView, Replay
 from chat_core.visibility import visible_thread
@@ -92,10 +92,12 @@ def decide_chunk(
     index: int,
     content: str,
     seal: Callable[[int], tuple[str | None, str | None]],
+    opened: Callable[[MessageChunk], str | None],
 ) -> tuple[list[MessageChunk], ChunkView]:
     """Decide the next chunk of a generation, nothing for a repeat, else refuse with 409.
 
-    seal gives the (sealed, clear) forms of the content at an index.
+    seal gives the (sealed, clear) forms of the content at an index; opened the text of a
+    chunk the batch decided ahead (a repeat may come before its first try is folded).
     """
     chunks, queued_length, ended = _queued(draft, found.message_id)
     status = _status(draft, found, ended)
@@ -105,7 +107,7 @@ def decide_chunk(
     expected = live.next_index + chunks
     length = live.length if queued_length is None else queued_length
     if index < expected:
-        if index < len(live.chunks) and live.chunks[index] == content:
+        if _text_at(draft, live, index, opened) == content:
             return [], ChunkView(message_id=found.message_id, index=index, length=length)
         raise OutOfOrder(
             f"chunk {index} was appended with other content; the next index is {expected}",
@@ -124,6 +126,25 @@ def decide_chunk(
         content=clear,
     )
     return [chunk], ChunkView(message_id=found.message_id, index=index, length=length)
+
+
+def _text_at(
+    draft: Draft[ThreadState],
+    live: MessageState,
+    index: int,
+    opened: Callable[[MessageChunk], str | None],
+) -> str | None:
+    """Return the text of a generation's chunk at an index below the next: folded or queued."""
+    if index < len(live.chunks):
+        return live.chunks[index]
+    for payload in draft.decided:
+        if (
+            type(payload) is MessageChunk
+            and payload.message_id == live.message_id
+            and payload.index == index
+        ):
+            return opened(payload)
+    return None
 
 
 def live_thread(draft: Draft[ThreadState]) -> str:
@@ -208,10 +229,26 @@ class GenerationHandlers:
             )
             return sealed, None
 
+        def opened(chunk: MessageChunk) -> str | None:
+            if chunk.sealed is None:
+                return chunk.content
+            if keys is None:
+                return None
+            return open_chunk(
+                keys,
+                tenant=tenant,
+                author=author,
+                message_id=chunk.message_id,
+                index=chunk.index,
+                sealed=chunk.sealed,
+            )
+
         answer: list[ChunkView] = []
 
         def decision(draft: Draft[ThreadState]) -> list[MessageChunk]:
-            payloads, view = decide_chunk(draft, found, command.index, command.content, seal)
+            payloads, view = decide_chunk(
+                draft, found, command.index, command.content, seal, opened
+            )
             answer[:] = [view]
             return payloads
 

@@ -117,6 +117,43 @@ async def test_a_chunk_repeated_appends_nothing_and_a_clash_says_the_next_index(
     assert (await _read(client, message))["content"] == "ab"
 
 
+async def test_a_chunk_sent_twice_at_once_is_appended_once_and_both_are_answered(
+    client: Client,
+) -> None:
+    # A retry that overtakes its first try: both reach the thread's writer before either
+    # chunk is folded, so the second is decided against the first still queued.
+    thread = await create_thread(client, MEMBER)
+    store = client.app[CORE].store
+    # Three connections open first, so that the three sends below arrive together.
+    await asyncio.gather(*(_read_thread(client, thread["id"]) for _ in range(3)))
+    for _ in range(3):
+        message = await _start(client, thread["id"])
+        await _step(client, message, "chunks", {"index": 0, "content": "a"})
+        head = await store.head_position()
+        bodies = [{"index": 1, "content": "bc"}] * 3
+        answers = await asyncio.gather(*(_send_chunk(client, message, b) for b in bodies))
+        assert answers == [(200, {"message_id": message["id"], "index": 1, "length": 3})] * 3
+        assert await store.head_position() == head + 1
+        # A clash with the chunk still queued is told as one, with the next index.
+        bodies = [{"index": 2, "content": "d"}, {"index": 2, "content": "e"}]
+        clashed = await asyncio.gather(*(_send_chunk(client, message, b) for b in bodies))
+        assert sorted(status for status, _ in clashed) == [200, 409]
+        assert next(a for status, a in clashed if status == 409)["expected_index"] == 3
+        assert (await _read(client, message))["content"] in ("abcd", "abce")
+
+
+async def _send_chunk(
+    client: Client, message: dict[str, Any], body: dict[str, Any]
+) -> tuple[int, Any]:
+    async with client.post(_path(message, "chunks"), json=body, headers=AGENT) as response:
+        return response.status, await response.json(content_type=None)
+
+
+async def _read_thread(client: Client, thread_id: str) -> None:
+    async with client.get(f"/chat/threads/{thread_id}", headers=MEMBER) as response:
+        assert response.status == 200
+
+
 async def test_only_the_author_appends_completes_or_fails(client: Client) -> None:
     thread = await create_thread(client, MEMBER)
     message = await _start(client, thread["id"])
