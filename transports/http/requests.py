@@ -11,11 +11,13 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import re
-from typing import Any, Protocol, TypeVar, get_args
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar, get_args, get_origin
 
 import cattrs
 import orjson
 from aiohttp import web
+from cattrs.cols import list_structure_factory
 from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError, IterableValidationError
 from cattrs.v import format_exception
 
@@ -81,8 +83,27 @@ def _strict_bool(value: object, _type: object) -> bool:
     return value
 
 
+def _is_list(type_: Any) -> bool:
+    return get_origin(type_) is list
+
+
+def _strict_list(type_: Any, converter: cattrs.Converter) -> Callable[[object, Any], list[Any]]:
+    """Structure a JSON array only: cattrs alone would take any iterable (a string's
+    characters, an object's keys) as the list."""
+    items = list_structure_factory(type_, converter)
+
+    def structure(value: object, type_: Any) -> list[Any]:
+        if not isinstance(value, list):
+            raise TypeError("must be an array")
+        structured: list[Any] = items(value, type_)
+        return structured
+
+    return structure
+
+
 def _build() -> cattrs.Converter:
     converter = cattrs.Converter(forbid_extra_keys=True, detailed_validation=True)
+    converter.register_structure_hook_factory(_is_list, _strict_list)
     converter.register_structure_hook(str, _strict_str)
     # An optional string may be left out (its default None), but an explicit null is not a str.
     converter.register_structure_hook(str | None, _strict_str)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from chat_core.thread_listing import ThreadFilter
+from chat_core.tokens.claims import MAX_SUB_CHARS, sub_problem
 from transports.http.app_keys import AUTH
 from transports.http.problems import HTTPProblem
 
@@ -17,7 +18,6 @@ _NAMES = frozenset({"archived", "created_by"})
 # could match nothing, so it is refused as malformed.
 _MAX_KEY = 64
 _MAX_VALUE = 1024
-_MAX_SUB = 255
 
 
 def is_thread_filter(name: str) -> bool:
@@ -41,9 +41,11 @@ def thread_filter(request: web.Request) -> ThreadFilter:
     if created_by is not None:
         if created_by == "me":
             created_by = request[AUTH].sub
-        elif not 1 <= len(created_by) <= _MAX_SUB or created_by != created_by.strip():
+        elif sub_problem(created_by) is not None:
             raise HTTPProblem(
-                400, f"created_by must be me or a subject of 1 to {_MAX_SUB} characters"
+                400,
+                f"created_by must be me or a subject of 1 to {MAX_SUB_CHARS} characters,"
+                " unpadded, without control characters",
             )
     metadata: list[tuple[str, str]] = []
     for name, value in query.items():

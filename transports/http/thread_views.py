@@ -6,6 +6,7 @@ from aiohttp import web
 from attrs import frozen
 
 from chat_core.commands import UpdateThread
+from chat_core.tokens.claims import MAX_SUB_CHARS, sub_problem
 from events.envelope import freeze_map
 from transports.http.app_keys import AUTH, CONTEXT, CORE
 from transports.http.chat_views import metadata_problems
@@ -22,7 +23,7 @@ from transports.http.requests import (
 __all__ = ["MAX_PARTICIPANTS", "UpdateThreadBody", "routes"]
 
 MAX_PARTICIPANTS = 100
-MAX_SUB = 255
+MAX_SUB = MAX_SUB_CHARS
 _FIELDS = ("title", "metadata", "archived", "participants")
 
 
@@ -46,11 +47,14 @@ class UpdateThreadBody:
             if len(participants) > MAX_PARTICIPANTS:
                 errors.append(("participants", f"takes at most {MAX_PARTICIPANTS} subjects"))
             for index, sub in enumerate(participants):
-                if not 1 <= len(sub) <= MAX_SUB or sub != sub.strip():
+                # A token's sub as the verifier takes it, or it names no one who could ever
+                # be let in (and may read, in a list, as someone it is not).
+                if sub_problem(sub) is not None:
                     errors.append(
                         (
                             f"participants[{index}]",
-                            f"must be a subject of 1 to {MAX_SUB} characters",
+                            f"must be a subject of 1 to {MAX_SUB} characters, unpadded,"
+                            " without control characters",
                         )
                     )
         return errors
