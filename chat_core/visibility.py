@@ -10,9 +10,11 @@ from __future__ import annotations
 from chat_core.caches import ThreadCache
 from chat_core.context import AuthContext, RequestContext, Role, has_role, require_role
 from chat_core.errors import NotFound
+from chat_core.payloads import ThreadUpdated
 from chat_core.state import ThreadState, require_thread_id, thread_stream
+from events.envelope import DatasetEvent
 
-__all__ = ["UNKNOWN_THREAD", "may_see", "require_visible", "visible_thread"]
+__all__ = ["UNKNOWN_THREAD", "may_see", "require_visible", "shuts_out", "visible_thread"]
 
 # The one detail an unknown, another tenant's and a hidden private thread all answer with.
 UNKNOWN_THREAD = "no such thread in this tenant and env"
@@ -47,3 +49,22 @@ async def visible_thread(
     state = await threads.load(thread_stream(context, thread_id))
     require_visible(state, context, auth)
     return state
+
+
+def shuts_out(
+    state: ThreadState, event: DatasetEvent, context: RequestContext, auth: AuthContext
+) -> bool:
+    """Tell whether an event of the thread leaves the caller outside it from then on.
+
+    Only a change of a private thread's participants can: one that leaves out the caller
+    (no creator, agent or participant) shuts them out, unless the thread's state, folded
+    past that event, lets them in again. A stream that follows the thread ends there.
+    """
+    payload = event.payload
+    if type(payload) is not ThreadUpdated or payload.participants is None:
+        return False
+    if state.visibility != "private" or auth.sub in payload.participants:
+        return False
+    if auth.sub == state.created_by or has_role(auth, context.tenant, Role.AGENT):
+        return False
+    return not (state.version > event.version and may_see(state, context, auth))

@@ -96,3 +96,83 @@ async def test_an_agent_follows_every_private_thread(client: Client) -> None:
         await socket.send_json({"op": "subscribe", "id": 1, "thread_id": thread_id})
         assert (await ws_reply(socket))["op"] == "ack"
         assert (await ws_reply(socket, op="event"))["event"]["type"] == "chat.thread.created"
+
+
+async def _remove_bob(client: Client, thread_id: str) -> None:
+    response = await client.patch(
+        f"/chat/threads/{thread_id}", json={"participants": []}, headers=ADA
+    )
+    assert response.status == 200
+
+
+async def test_a_participant_removed_stops_getting_the_websocket_events(client: Client) -> None:
+    thread_id = await _private(client)
+    shared = await create_thread(client, ADA, title="for all")
+    async with client.ws_connect("/chat/ws", headers=BOB) as socket:
+        await socket.send_json({"op": "subscribe", "id": 1, "thread_id": thread_id, "after": 2})
+        assert (await ws_reply(socket))["op"] == "ack"
+        await _remove_bob(client, thread_id)
+        await post_message(client, ADA, thread_id, "now that bob is gone")
+        # No event of the update that shut them out, nor of anything after it: the
+        # subscription ends as for a thread that no longer exists to them.
+        frame = await ws_reply(socket)
+        assert frame == {
+            "op": "error",
+            "id": None,
+            "status": 404,
+            "detail": "no such thread in this tenant and env",
+            "thread_id": thread_id,
+        }
+        # The socket stays open, and the thread is unknown to it from now on.
+        await socket.send_json({"op": "subscribe", "id": 2, "thread_id": shared["id"]})
+        assert (await ws_reply(socket))["op"] == "ack"
+        assert (await ws_reply(socket))["event"]["type"] == "chat.thread.created"
+        await socket.send_json({"op": "subscribe", "id": 3, "thread_id": thread_id})
+        refused = await ws_reply(socket)
+        assert (refused["op"], refused["id"], refused["status"]) == ("error", 3, 404)
+        await socket.send_json({"op": "unsubscribe", "id": 4, "thread_id": thread_id})
+        assert (await ws_reply(socket))["status"] == 404
+
+
+async def test_a_participant_removed_stops_getting_the_sse_events(client: Client) -> None:
+    thread_id = await _private(client)
+    async with client.get(
+        f"/chat/threads/{thread_id}/events", headers={**BOB, "Last-Event-ID": "2"}
+    ) as stream:
+        assert stream.status == 200
+        await _remove_bob(client, thread_id)
+        await post_message(client, ADA, thread_id, "now that bob is gone")
+        # The stream ends before the update that shut them out.
+        assert await read_sse(stream, 2) == []
+    again = await client.get(
+        f"/chat/threads/{thread_id}/events", headers={**BOB, "Last-Event-ID": "2"}
+    )
+    await problem_of(again, 404)
+
+
+async def test_a_participant_let_in_again_reads_the_whole_history(client: Client) -> None:
+    thread_id = await _private(client)
+    await _remove_bob(client, thread_id)
+    response = await client.patch(
+        f"/chat/threads/{thread_id}", json={"participants": ["u_bob"]}, headers=ADA
+    )
+    assert response.status == 200
+    async with client.ws_connect("/chat/ws", headers=BOB) as socket:
+        await socket.send_json({"op": "subscribe", "id": 1, "thread_id": thread_id})
+        assert (await ws_reply(socket))["op"] == "ack"
+        events = [(await ws_reply(socket, op="event"))["event"] for _ in range(4)]
+    assert [event["data"].get("participants") for event in events[1:]] == [
+        ["u_bob"],
+        [],
+        ["u_bob"],
+    ]
+    async with client.get(f"/chat/threads/{thread_id}/events", headers=BOB) as stream:
+        assert [event.id for event in await read_sse(stream, 4)] == ["1", "2", "3", "4"]
+
+
+async def test_a_ticket_issued_to_a_participant_since_removed_is_refused(client: Client) -> None:
+    thread_id = await _private(client)
+    ticket = await ticket_for(client, BOB, thread_id)
+    await _remove_bob(client, thread_id)
+    response = await client.get(f"/chat/threads/{thread_id}/events?ticket={ticket}")
+    await problem_of(response, 404)

@@ -11,7 +11,7 @@ from aiohttp import web
 from chat_core.hub import SlowConsumer, StreamClosed, Subscription, follow_stream
 from transports.http.app_keys import CORE, HUB, RENDERER, REQUEST_ID, STREAMS
 from transports.http.problems import HTTPProblem
-from transports.http.stream_common import check_thread, parse_version, seconds_left
+from transports.http.stream_common import check_thread, parse_version, seconds_left, shut_out
 
 __all__ = ["routes"]
 
@@ -101,6 +101,8 @@ async def _pump(
         async for item in events:
             if item is None:
                 await writer.write(b": keep-alive\n\n")
+            elif await shut_out(request, item):
+                break
             else:
                 await writer.write(await renderer.sse_frame(item))
     except SlowConsumer as exc:

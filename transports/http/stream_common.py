@@ -6,11 +6,14 @@ import time
 
 from aiohttp import web
 
+from chat_core.payloads import ThreadUpdated
 from chat_core.state import thread_stream
+from chat_core.visibility import shuts_out
+from events.store.base import RecordedEvent
 from transports.http.app_keys import AUTH, CONTEXT, CORE, TICKET
 from transports.http.problems import HTTPProblem
 
-__all__ = ["MAX_VERSION", "check_thread", "parse_version", "seconds_left"]
+__all__ = ["MAX_VERSION", "check_thread", "parse_version", "seconds_left", "shut_out"]
 
 MAX_VERSION = 2**53
 
@@ -38,3 +41,12 @@ def seconds_left(request: web.Request) -> float | None:
     if not expires_at:
         return None
     return max(0.0, expires_at - time.time())
+
+
+async def shut_out(request: web.Request, item: RecordedEvent) -> bool:
+    """Tell whether a followed event leaves the caller outside its private thread: the
+    stream ends before it, as a stream of a thread the caller may not see never begins."""
+    if type(item.event.payload) is not ThreadUpdated:
+        return False
+    state = await request.app[CORE].threads.load(item.event.stream)
+    return shuts_out(state, item.event, request[CONTEXT], request[AUTH])

@@ -11,6 +11,10 @@ the tenant's budget, as an HTTP request does; past it the reply is a 429 error w
 Close codes: 4400 bad context headers, 4401 bad or expired token or ticket, 4403 not a
 member or a ticket bound to another thread, 4408 a slow consumer cut off (resubscribe with
 `after`), 1001 the server is shutting down.
+
+A subscription to a private thread whose participants change to leave the caller out ends
+before that change: an error frame (id null, status 404, the thread_id) says so, and the
+socket stays open.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from chat_core.errors import ChatError
 from chat_core.hub import HubStopped, SlowConsumer, Subscription, follow_stream
 from chat_core.ratelimit import OverRate
 from chat_core.views import Replay
+from chat_core.visibility import UNKNOWN_THREAD
 from transports.http.app_keys import (
     AUTH,
     CONTEXT,
@@ -47,7 +52,7 @@ from transports.http.problems import (
     error_response,
     problem_extensions,
 )
-from transports.http.stream_common import check_thread, seconds_left
+from transports.http.stream_common import check_thread, seconds_left, shut_out
 from transports.http.ws_frames import (
     Frame,
     FrameId,
@@ -294,14 +299,25 @@ class _Session:
         store = self._request.app[CORE].store
         try:
             async for item in follow_stream(store, subscription, after_version=after):
-                if item is not None:
-                    await self._send(await renderer.ws_frame(thread_id, item))
+                if item is None:
+                    continue
+                if await shut_out(self._request, item):
+                    await self._left_out(thread_id)
+                    return
+                await self._send(await renderer.ws_frame(thread_id, item))
         except SlowConsumer:
             await self._close(CLOSE_SLOW, f"slow consumer on {thread_id}; resubscribe with after")
         except HubStopped:
             await self._close(WSCloseCode.GOING_AWAY, "the server is shutting down")
         except ConnectionError:
             pass
+
+    async def _left_out(self, thread_id: str) -> None:
+        """End a subscription the thread's participants no longer let the caller hold: from
+        here on the thread answers as an unknown one, and the socket stays open."""
+        subscription, _task = self._follows.pop(thread_id)
+        self._request.app[HUB].release(subscription)
+        await self._error(None, 404, UNKNOWN_THREAD, thread_id=thread_id)
 
     async def _stop_following(self, thread_id: str) -> None:
         subscription, task = self._follows.pop(thread_id)
