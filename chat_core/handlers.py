@@ -320,7 +320,7 @@ class ChatHandlers:
         )
         result: MessageView | Replay = await self._threads.run(stream, job)
         if isinstance(result, Replay):
-            return await self._current_answer(stream, result)
+            return await self._current_answer(command, stream, result)
         return result
 
     async def _config(self, command: PostMessage) -> TemperatureState:
@@ -340,13 +340,16 @@ class ChatHandlers:
                 [("parent_id", "must be the id of a message of this thread")],
             )
 
-    async def _current_answer(self, stream: str, replay: Replay) -> Replay:
+    async def _current_answer(self, command: PostMessage, stream: str, replay: Replay) -> Replay:
         """Replay a recorded post as the message reads now: opened, or redacted or erased.
 
-        Its parent too, which the record leaves out (MessageView.record_json).
+        Its parent too, which the record leaves out (MessageView.record_json). Only to a
+        poster who may still see the thread: one since left out of a private thread gets
+        the thread's NotFound, as for any other read of it.
         """
         body = orjson.loads(replay.body)
         state = await self._thread_states.load(stream)
+        require_visible(state, command.context, command.auth)
         message = await self._thread_states.find(stream, state, body["id"])
         assert message is not None, "a recorded answer names a message of its stream"
         return Replay(

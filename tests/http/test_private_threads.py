@@ -282,3 +282,28 @@ async def test_a_filtered_listing_pages_through_every_match(memory_client: Clien
 async def test_a_bad_list_filter_is_a_400_problem(memory_client: Client, query: str) -> None:
     response = await memory_client.get(f"/chat/threads?{query}", headers=ADA)
     assert (await problem_of(response, 400))["detail"]
+
+
+async def test_a_participant_removed_gets_no_replay_of_their_post(memory_client: Client) -> None:
+    thread = await _private(memory_client)
+    path = f"/chat/threads/{thread['id']}/messages"
+    keyed = {**BOB, "Idempotency-Key": "bob-1"}
+    first = await memory_client.post(path, json={"content": "from bob"}, headers=keyed)
+    assert first.status == 201
+    replayed = await memory_client.post(path, json={"content": "from bob"}, headers=keyed)
+    assert replayed.headers["Idempotent-Replayed"] == "true"
+    response = await memory_client.patch(
+        f"/chat/threads/{thread['id']}", json={"participants": []}, headers=ADA
+    )
+    assert response.status == 200
+    _, hidden = await expect_refusal(
+        memory_client, "POST", path, 404, json={"content": "from bob"}, headers=keyed
+    )
+    unknown = await _unknown_problem(
+        memory_client,
+        "POST",
+        "/chat/threads/{thread_id}/messages",
+        json={"content": "from bob"},
+        headers={**BOB, "Idempotency-Key": "bob-2"},
+    )
+    assert (404, _shape(hidden)) == unknown
