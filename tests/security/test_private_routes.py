@@ -125,9 +125,12 @@ async def test_no_route_tells_an_outsider_a_private_thread_from_an_unknown_one(
     assert await store.head_position() == head, "an outsider's request appended an event"
     # Each route the outsider could name the thread on answered as for no such thread.
     assert {status for status, _ in answers.values()} == {404}, answers
+    tickets = []
     for body in ({"thread_id": thread_id}, {"thread_id": UNKNOWN}):
-        ticket = await client.post("/chat/stream-tickets", json=body, headers=outsider)
-        assert ticket.status == 404
+        async with client.post("/chat/stream-tickets", json=body, headers=outsider) as ticket:
+            problem = await ticket.json(content_type=None)
+            tickets.append((ticket.status, {k: v for k, v in problem.items() if k != "request_id"}))
+    assert tickets[0] == tickets[1] and tickets[0][0] == 404
     listed = await (await client.get("/chat/threads?archived=all", headers=outsider)).json()
     assert thread_id not in {thread["id"] for thread in listed["data"]}
 
@@ -148,3 +151,72 @@ async def test_every_thread_route_lets_the_threads_own_people_through(client: Cl
                 status,
                 problem,
             )
+
+
+UNKNOWN_MESSAGE = "msg_2-nosuchmessagehere00"
+
+
+@pytest.mark.parametrize("who", sorted(OUTSIDERS))
+async def test_a_private_threads_message_id_named_on_a_shared_thread_is_unknown_there(
+    client: Client, who: str
+) -> None:
+    """A private message's id, on a thread the outsider sees, answers as an unknown id."""
+    outsider = OUTSIDERS[who]
+    _, message_id = await _private_thread(client)
+    created = await client.post("/chat/threads", json={"title": "open"}, headers=CREATOR)
+    shared = (await created.json())["id"]
+    await client.post(f"/chat/threads/{shared}/messages", json={"content": "hi"}, headers=CREATOR)
+    store = client.app[CORE].store
+    head = await store.head_position()
+    asked = 0
+    for shape in _thread_routes(client):
+        if "{message_id}" not in shape.template:
+            continue
+        hidden = await _ask(
+            client,
+            shape,
+            _path(shape, shared, message_id),
+            _body(shape, message_id),
+            outsider,
+        )
+        unknown = await _ask(
+            client,
+            shape,
+            _path(shape, shared, UNKNOWN_MESSAGE),
+            _body(shape, UNKNOWN_MESSAGE),
+            outsider,
+        )
+        assert hidden == unknown, (repr(shape), hidden, unknown)
+        asked += 1
+    # And where a body or the query names the message.
+    for method, path, hidden_request, unknown_request in (
+        (
+            "POST",
+            f"/chat/threads/{shared}/forks",
+            {"json": {"message_id": message_id}},
+            {"json": {"message_id": UNKNOWN_MESSAGE}},
+        ),
+        (
+            "POST",
+            f"/chat/threads/{shared}/messages",
+            {"json": {"content": "reply", "parent_id": message_id}},
+            {"json": {"content": "reply", "parent_id": UNKNOWN_MESSAGE}},
+        ),
+        (
+            "GET",
+            f"/chat/threads/{shared}/messages",
+            {"params": {"parent_id": message_id}},
+            {"params": {"parent_id": UNKNOWN_MESSAGE}},
+        ),
+    ):
+        answers = []
+        for request in (hidden_request, unknown_request):
+            async with client.request(method, path, headers=outsider, **request) as response:
+                body = await response.json(content_type=None)
+                answers.append(
+                    (response.status, {k: v for k, v in body.items() if k != "request_id"})
+                )
+        assert answers[0] == answers[1] and answers[0][0] in (404, 422), (path, answers)
+        asked += 1
+    assert asked >= 10
+    assert await store.head_position() == head, "an outsider's request appended an event"

@@ -8,6 +8,7 @@ from aiohttp.test_utils import TestClient
 
 from tests.http.helpers import auth_headers, create_thread, post_message, problem_of, token
 from tests.streams.helpers import read_sse, ticket_for, ws_reply
+from transports.http.app_keys import CORE
 
 Client = TestClient[Any, Any]
 
@@ -176,3 +177,38 @@ async def test_a_ticket_issued_to_a_participant_since_removed_is_refused(client:
     await _remove_bob(client, thread_id)
     response = await client.get(f"/chat/threads/{thread_id}/events?ticket={ticket}")
     await problem_of(response, 404)
+
+
+async def test_every_websocket_op_answers_an_outsider_as_for_an_unknown_thread(
+    client: Client,
+) -> None:
+    thread_id = await _private(client)
+    agent = auth_headers("svc", bearer=token("svc", {"t_acme": ["agent"]}))
+    started = await client.post(
+        f"/chat/threads/{thread_id}/messages",
+        json={"role": "assistant", "status": "in_progress", "content": "thinking"},
+        headers=agent,
+    )
+    assert started.status == 201, await started.text()
+    message_id = (await started.json())["id"]
+    store = client.app[CORE].store
+    head = await store.head_position()
+    for outsider in (CYD, auth_headers("u_dan", bearer=token("u_dan", {"t_acme": ["member"]}))):
+        async with client.ws_connect("/chat/ws", headers=outsider) as socket:
+            frames = [
+                {"op": "subscribe", "after": 0},
+                {"op": "post", "content": "let me in"},
+                {"op": "post", "content": "again", "idempotency_key": "k1"},
+                {"op": "chunk", "message_id": message_id, "index": 0, "content": "more"},
+                {"op": "complete", "message_id": message_id},
+                {"op": "cancel", "message_id": message_id},
+                {"op": "unsubscribe"},
+            ]
+            for number, frame in enumerate(frames):
+                replies = []
+                for target in (thread_id, UNKNOWN):
+                    await socket.send_json({**frame, "thread_id": target, "id": number})
+                    replies.append(await ws_reply(socket))
+                assert replies[0] == replies[1], (frame, replies)
+                assert replies[0]["op"] == "error" and replies[0]["status"] in (403, 404)
+    assert await store.head_position() == head
