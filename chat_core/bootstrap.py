@@ -164,6 +164,7 @@ async def bootstrap(
     clock: Callable[[], datetime] = utc_now,
     cache_capacity: int | None = None,
     key_store: KeyStore | None = None,
+    search_index: bool = True,
 ) -> ChatCore:
     """Wire the chat core; open the store (and its key store) the settings name unless given."""
     if cache_capacity is None:
@@ -210,6 +211,7 @@ async def bootstrap(
         keys=keys,
         temperatures=temperatures,
         temperature_defaults=defaults,
+        search_index=search_index,
     )
     chat.register()
     sweeper = GenerationSweeper(

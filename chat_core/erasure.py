@@ -29,6 +29,7 @@ from chat_core.errors import NotFound
 from chat_core.fold import erase_cached
 from chat_core.idempotency import IdempotencyGuard
 from chat_core.payloads import ErasureRecorded
+from chat_core.search_index import SearchIndexer
 from chat_core.state import ThreadState
 from chat_core.views import ERASURE_STATUS, ErasureView, Replay
 from chat_core.writer import Job, StreamWriter
@@ -69,7 +70,13 @@ class ErasureHandler:
         self._guard = IdempotencyGuard(store)
         # Each erasure has a stream of its own, so nothing about it is worth caching.
         records = StreamCache(store, ThreadState, capacity=1)
-        self._writer = StreamWriter(store=store, cache=records, clock=clock, guard=self._guard)
+        self._writer = StreamWriter(
+            store=store,
+            cache=records,
+            clock=clock,
+            guard=self._guard,
+            indexer=SearchIndexer(keys),
+        )
 
     def register(self) -> None:
         """Make this the bus's handler of EraseSubject."""
@@ -115,7 +122,6 @@ class ErasureHandler:
         destroyed, through = await self._keys.destroy(tenant, command.subject)
         erase_cached(self._threads.states(), tenant, command.subject, through)
         erasure_id = "er_" + secrets.token_urlsafe(15)
-        status = await self.progress.destroyed(erasure_id)
         payload = ErasureRecorded(
             erasure_id=erasure_id,
             subject=command.subject,
@@ -133,7 +139,12 @@ class ErasureHandler:
             batchable=False,
         )
         stream = erasure_stream(tenant, command.context.env.value, erasure_id)
-        view: ErasureView = await self._writer.submit(stream, job)
+        try:
+            view: ErasureView = await self._writer.submit(stream, job)
+        finally:
+            # Scrubbed once the event is in: its transaction deleted the subject's words
+            # from the search index, whose older page images the scrub clears too.
+            status = await self.progress.destroyed(erasure_id)
         return attrs.evolve(view, status=status)
 
     def observe(self, item: RecordedEvent) -> None:

@@ -48,6 +48,7 @@ __all__ = [
     "erase_cached",
     "message_state",
     "message_subjects",
+    "message_words",
     "thread_words",
     "update_words",
 ]
@@ -262,7 +263,7 @@ def message_state(
     predecessor is the id of the message before it, its parent unless it names another.
     """
     author = payload.author or event.actor
-    content, metadata, erased = _words(payload, event, keys, author)
+    content, metadata, erased = message_words(payload, event, keys, author)
     sealed = payload.sealed
     llm = payload.llm
     if content is None:
@@ -292,7 +293,7 @@ def message_state(
     )
 
 
-def _words(
+def message_words(
     payload: MessagePosted, event: DatasetEvent, keys: KeyRing | None, author: str
 ) -> tuple[str | None, FrozenMap, bool]:
     """Return a message's content, metadata and whether its author was erased."""

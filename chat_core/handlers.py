@@ -30,6 +30,7 @@ from chat_core.idempotency import IdempotencyGuard
 from chat_core.model_fields import applied_temperature, needs_temperature, require_generator
 from chat_core.payloads import LlmFields, MessagePosted, MessageRedacted, ThreadCreated
 from chat_core.sealing import seal_message, seal_thread
+from chat_core.search_index import SearchIndexer
 from chat_core.state import (
     MessageState,
     TemperatureState,
@@ -160,6 +161,7 @@ class ChatHandlers:
         keys: KeyRing | None = None,
         temperatures: StreamCache[TemperatureState] | None = None,
         temperature_defaults: TemperatureState | None = None,
+        search_index: bool = True,
     ) -> None:
         self._bus = bus
         # The tenant's temperature config, which model fields are checked against.
@@ -174,6 +176,7 @@ class ChatHandlers:
             clock=clock,
             guard=IdempotencyGuard(store),
             depth=BATCHES_IN_FLIGHT if sole_writer else 1,
+            indexer=SearchIndexer(keys) if search_index else None,
         )
         # A generation's steps go through the same writer as the thread's posts.
         self.generations = GenerationHandlers(

@@ -9,6 +9,7 @@ from chat_core.context import AuthContext, RequestContext, require_role
 from chat_core.cursors import decode_cursor, encode_cursor
 from chat_core.errors import NotFound
 from chat_core.payloads import ThreadCreated
+from chat_core.search import SearchPage, search_messages
 from chat_core.state import (
     TemperatureState,
     ThreadState,
@@ -18,6 +19,7 @@ from chat_core.state import (
 from chat_core.thread_listing import ThreadFilter, listed
 from chat_core.views import MessageView, Page, TemperatureConfigView, ThreadView
 from chat_core.visibility import visible_thread
+from events.search.terms import Term
 from events.store.base import EventFilter, EventStore
 
 __all__ = ["ChatQueries"]
@@ -87,6 +89,28 @@ class ChatQueries:
         has_more = len(shown) > limit
         cursor = encode_cursor("threads", "desc", shown[limit - 1][0]) if has_more else None
         return Page(data=tuple(view for _, view in shown[:limit]), has_more=has_more, next=cursor)
+
+    async def search(
+        self,
+        context: RequestContext,
+        auth: AuthContext,
+        *,
+        terms: tuple[Term, ...],
+        thread_id: str | None,
+        limit: int,
+        after: str | None,
+    ) -> SearchPage:
+        """Return a page of the messages the caller may read that hold every term."""
+        return await search_messages(
+            self._store,
+            self._threads,
+            context,
+            auth,
+            terms=terms,
+            thread_id=thread_id,
+            limit=limit,
+            after=after,
+        )
 
     async def get_thread(
         self, context: RequestContext, auth: AuthContext, thread_id: str

@@ -33,6 +33,7 @@ from chat_core.state import TemperatureState, ThreadState
 from events.envelope import DatasetEvent, EventPayload
 from events.fastpath import event_from_columns
 from events.ids import new_event_id
+from events.search.records import IndexChange
 from events.store.base import (
     ConcurrencyError,
     EventStore,
@@ -65,6 +66,10 @@ LINGER_TURNS = 6
 log = logging.getLogger("chat_core.writer")
 
 S = TypeVar("S", ThreadState, TemperatureState)
+
+# What an append's events change in the search index, given the state they are decided
+# on and the events still in flight before them (see chat_core.search_index).
+Indexer = Callable[[object, Sequence[DatasetEvent], Sequence[DatasetEvent]], Sequence[IndexChange]]
 
 
 def utc_now() -> datetime:
@@ -146,8 +151,10 @@ class StreamWriter(Generic[S]):
         max_batch: int = MAX_BATCH,
         depth: int = 1,
         linger_turns: int = LINGER_TURNS,
+        indexer: Indexer | None = None,
     ) -> None:
         self._store = store
+        self._indexer = indexer
         self._cache: StreamCache[S] = cache
         self._clock = clock
         self._guard = guard
@@ -253,12 +260,10 @@ class StreamWriter(Generic[S]):
                 _fail(entry, exc)
             return None
         # Events in flight that the state has not folded yet: decide after them.
-        unfolded = [
-            event.payload
-            for flight in flights
-            for event in flight.events
-            if event.version > state.version
+        in_flight = [
+            event for flight in flights for event in flight.events if event.version > state.version
         ]
+        unfolded = [event.payload for event in in_flight]
         draft: Draft[S] = Draft(state, unfolded)
         expected = state.version + len(unfolded)
         # One moment for the batch: its events are decided together and committed together.
@@ -275,8 +280,15 @@ class StreamWriter(Generic[S]):
             return None
         keyed = next((entry for entry in decided if entry.job.scope is not None), None)
         record = None if keyed is None else self._record(keyed)
+        try:
+            index = () if self._indexer is None else self._indexer(state, in_flight, events)
+        except Exception as exc:
+            log.exception("could not tell the search index changes of an append to %s", stream)
+            for entry in decided:
+                _fail(entry, exc)
+            return None
         task = asyncio.ensure_future(
-            self._store.append(stream, events, expected, idempotency=record)
+            self._store.append(stream, events, expected, idempotency=record, index=index)
         )
         return _Flight(decided=decided, events=events, keyed=keyed, task=task)
 

@@ -38,6 +38,7 @@ import attrs
 
 from events.codec import EventCodec
 from events.envelope import DatasetEvent
+from events.search.records import IndexChange, IndexPut, SearchDoc, rank_key
 from events.store.reads import PagedReads, RowCodec, Statements
 from events.store.records import (
     ConcurrencyError,
@@ -49,6 +50,7 @@ from events.store.records import (
     StoreError,
     check_batch,
 )
+from events.store.search_reads import SearchReads
 from events.store.subscription import HeadNotifier, follow
 
 __all__ = ["GroupCommitStore", "PendingAppend", "StoreObserver", "WriterStats", "decide"]
@@ -73,8 +75,28 @@ class PendingAppend:
     rows: list[tuple[Any, ...]]
     expected_version: int | None
     idempotency: tuple[Any, ...] | None
+    index: Sequence[IndexChange] = ()
     future: asyncio.Future[list[RecordedEvent]] | None = None
     outcome: list[RecordedEvent] | StoreError | None = None
+
+    def ranked_index(self) -> list[IndexChange]:
+        """Return the append's index changes, each document keyed by its event's position.
+
+        Called by a backend inside the transaction, once the append is accepted.
+        """
+        recorded = self.outcome
+        assert isinstance(recorded, list), "only an accepted append changes the index"
+        return [
+            attrs.evolve(
+                change,
+                doc=attrs.evolve(
+                    change.doc, key=rank_key(change.doc.words, recorded[change.offset].position)
+                ),
+            )
+            if isinstance(change, IndexPut)
+            else change
+            for change in self.index
+        ]
 
     def result(self) -> list[RecordedEvent]:
         """Return the recorded events, or raise the error that refused them."""
@@ -170,7 +192,7 @@ def decide(
     return accepted, head
 
 
-class GroupCommitStore(PagedReads):
+class GroupCommitStore(PagedReads, SearchReads):
     """An append-only log of DatasetEvents in streams, with one global order.
 
     Appends go through one writer that commits every waiting append at once; reads go
@@ -221,12 +243,14 @@ class GroupCommitStore(PagedReads):
         expected_version: int | None,
         *,
         idempotency: IdempotencyRecord | None = None,
+        index: Sequence[IndexChange] = (),
     ) -> list[RecordedEvent]:
         """Append events durably, all or nothing, if the stream is at expected_version.
 
         expected_version None appends whatever the version; 0 means the stream must not
         exist. The events' versions must follow on from the stream's version. The append
-        queues for the writer and returns once its transaction has committed.
+        queues for the writer and returns once its transaction has committed. index holds
+        the search index's changes the events make, written in the same transaction.
         """
         if self._closing:
             raise StoreClosed("the store is closed")
@@ -239,6 +263,7 @@ class GroupCommitStore(PagedReads):
             rows=[encode(codec, event) for event in events],
             expected_version=expected_version,
             idempotency=None if idempotency is None else self._idempotency_row(idempotency),
+            index=index,
         )
         started = time.perf_counter()
         if self.group_commit:
@@ -346,6 +371,18 @@ class GroupCommitStore(PagedReads):
 
     async def probe_write(self) -> None:
         """Raise unless the store can take a write now: commit one that leaves nothing behind."""
+        raise NotImplementedError
+
+    async def clear_index(self) -> None:
+        """Delete the whole search index (replay rebuilds it from the log)."""
+        raise NotImplementedError
+
+    async def load_index(self, docs: list[SearchDoc]) -> None:
+        """Insert ranked documents into the search index."""
+        raise NotImplementedError
+
+    async def index_totals(self) -> tuple[int, int]:
+        """Return how many documents and postings the search index holds."""
         raise NotImplementedError
 
     async def _release(self) -> None:

@@ -14,9 +14,13 @@ from typing import Any
 
 from events.codec import EventCodec
 from events.envelope import DatasetEvent
+from events.search.records import SearchDoc
+from events.search.terms import Term
 from events.store.group_commit import GroupCommitStore, PendingAppend, decide
+from events.store.memory_search import MemoryIndex
 from events.store.reads import RowCodec
 from events.store.records import EventFilter, IdempotencyRecord, RecordedEvent
+from events.store.search_reads import COUNT_CAP
 
 __all__ = ["MemoryEventStore"]
 
@@ -56,6 +60,7 @@ class MemoryEventStore(GroupCommitStore):
         self._idempotency: dict[str, IdempotencyRecord] = {}
         # The stream names in order, built on the first listing after a new stream appears.
         self._sorted_streams: list[str] | None = None
+        self.index = MemoryIndex()
 
     async def stream_version(self, stream: str) -> int:
         self._check_open()
@@ -123,7 +128,34 @@ class MemoryEventStore(GroupCommitStore):
                     created_at=item.idempotency[4],
                 )
                 self._idempotency[record.key] = record
+            if item.index:
+                self.index.apply(item.ranked_index())
         return head
+
+    async def clear_index(self) -> None:
+        self._check_open()
+        self.index.clear()
+
+    async def load_index(self, docs: list[SearchDoc]) -> None:
+        self._check_open()
+        for doc in docs:
+            self.index.put(doc)
+
+    async def index_totals(self) -> tuple[int, int]:
+        self._check_open()
+        return self.index.totals()
+
+    async def _count_postings(self, scope: int, term: Term) -> int:
+        self._check_open()
+        return self.index.count(scope, term, COUNT_CAP)
+
+    async def _postings(self, scope: int, term: Term, after: int, limit: int) -> list[int]:
+        self._check_open()
+        return self.index.postings(scope, term, after, limit)
+
+    async def _index_docs(self, keys: Sequence[int]) -> list[SearchDoc]:
+        self._check_open()
+        return self.index.found(keys)
 
     def _range_query(
         self, event_filter: EventFilter | None, descending: bool

@@ -28,10 +28,13 @@ from typing import Any
 import asyncpg
 
 from events.codec import EventCodec
+from events.search.records import SearchDoc
 from events.store.group_commit import GroupCommitStore, PendingAppend, WriterStats
 from events.store.postgres_listener import HeadListener
 from events.store.postgres_rows import SELECT, RowDecoder, encode_event, filter_clause
 from events.store.postgres_schema import migrate
+from events.store.postgres_search import STATEMENTS as SEARCH_STATEMENTS
+from events.store.postgres_search import clear_index, load_index
 from events.store.postgres_writer import write_batch
 from events.store.reads import RowCodec, Statements
 from events.store.records import EventFilter, RecordedEvent, StoreError
@@ -87,6 +90,7 @@ class PostgresEventStore(GroupCommitStore):
     """Append through one group-committing writer per instance; read from a pool."""
 
     statements = STATEMENTS
+    search_statements = SEARCH_STATEMENTS
     # asyncpg stores and returns timestamps as datetimes.
     row_codec = RowCodec(decoder=RowDecoder, encode_event=encode_event)
 
@@ -148,6 +152,25 @@ class PostgresEventStore(GroupCommitStore):
     async def _write(self, batch: list[PendingAppend]) -> int:
         async with self._pool.acquire() as conn:
             return await write_batch(conn, batch)
+
+    async def clear_index(self) -> None:
+        """Delete the whole search index (replay rebuilds it from the log)."""
+        self._check_open()
+        async with self._pool.acquire() as conn:
+            await clear_index(conn)
+
+    async def load_index(self, docs: list[SearchDoc]) -> None:
+        """Insert ranked documents into the search index, in one transaction."""
+        self._check_open()
+        async with self._pool.acquire() as conn, conn.transaction():
+            await load_index(conn, docs)
+
+    async def index_totals(self) -> tuple[int, int]:
+        """Return how many documents and postings the search index holds."""
+        row = await self._fetchrow(
+            "SELECT (SELECT count(*) FROM search_docs), (SELECT count(*) FROM search_postings)"
+        )
+        return int(row[0]), int(row[1])
 
     async def _release(self) -> None:
         await self.listener.stop()

@@ -114,8 +114,32 @@ CREATE TABLE webhook_deliveries (
 );
 """
 
+# The search index (events.store.postgres_search).
+_V6 = """
+CREATE TABLE search_docs (
+    key bigint PRIMARY KEY,
+    tenant text NOT NULL,
+    env text NOT NULL,
+    thread_id text NOT NULL,
+    message_id text NOT NULL,
+    author text NOT NULL,
+    key_id integer,
+    private boolean NOT NULL,
+    words integer NOT NULL,
+    terms text NOT NULL
+);
+CREATE UNIQUE INDEX search_docs_by_message ON search_docs (tenant, env, message_id);
+CREATE INDEX search_docs_by_author ON search_docs (tenant, author);
+CREATE TABLE search_postings (
+    scope bigint NOT NULL,
+    term text COLLATE "C" NOT NULL,
+    key bigint NOT NULL,
+    PRIMARY KEY (scope, term, key)
+);
+"""
+
 # Migration n brings schema version n-1 to n; append new ones, never edit old ones.
-_MIGRATIONS = (_V1, _V2, _V3, _V4, _V5)
+_MIGRATIONS = (_V1, _V2, _V3, _V4, _V5, _V6)
 SCHEMA_VERSION = len(_MIGRATIONS)
 
 _VERSION_TABLE = "CREATE TABLE IF NOT EXISTS chat_core_schema (version integer PRIMARY KEY)"

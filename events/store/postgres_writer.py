@@ -19,6 +19,7 @@ import asyncpg
 
 from events.store.group_commit import PendingAppend, decide
 from events.store.postgres_schema import APPEND_LOCK, CHANNEL, COLUMNS
+from events.store.postgres_search import apply_changes
 from events.store.records import (
     IdempotencyConflict,
     InvalidAppend,
@@ -97,6 +98,9 @@ async def _commit(conn: Any, batch: Sequence[PendingAppend]) -> int:
         accepted, head = decide(batch, head, dict(versions), set(keys))
         if accepted:
             await conn.execute(_INSERT, *_columns(accepted), str(head))
+            changes = [change for item in accepted for change in item.ranked_index()]
+            if changes:
+                await apply_changes(conn, changes)
         await conn.execute("COMMIT")
     except BaseException:
         # If this fails too, the pool rolls back (or drops) the connection on release.

@@ -11,25 +11,36 @@ import asyncio
 import logging
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any, TypeVar
 
 from events.codec import EventCodec
+from events.search.records import IndexDrop, IndexErase, SearchDoc
 from events.store.group_commit import GroupCommitStore, PendingAppend, WriterStats
 from events.store.raw import RowPages
 from events.store.reads import RowCodec, Statements
 from events.store.records import RecordedEvent, StoreClosed
-from events.store.sqlite_checkpoint import Checkpointer, hand_over_checkpoints, restart_wal
+from events.store.sqlite_checkpoint import (
+    Checkpointer,
+    hand_over_checkpoints,
+    restart_wal,
+    scrub_wal,
+)
 from events.store.sqlite_rows import SELECT, RowDecoder, encode_event, encode_time, range_query
 from events.store.sqlite_schema import connect, migrate
+from events.store.sqlite_search import STATEMENTS as SEARCH_STATEMENTS
+from events.store.sqlite_search import clear_index, compact_index, load_index
 from events.store.sqlite_writer import StreamVersions, write_batch
 
 __all__ = ["SQLiteEventStore", "WriterStats"]
 
 T = TypeVar("T")
 READERS = 2
+# Seconds before each try to scrub the WAL after a commit that deleted words.
+SCRUB_WAITS = (0.0, 0.002, 0.01)
 log = logging.getLogger("events.store.sqlite")
 
 _PURGE_IDEMPOTENCY = (
@@ -68,6 +79,7 @@ class SQLiteEventStore(RowPages, GroupCommitStore):
     # One process appends to this log, so its caches may trust their own appends.
     sole_writer = True
     statements = STATEMENTS
+    search_statements = SEARCH_STATEMENTS
     row_codec = RowCodec(
         decoder=RowDecoder,
         encode_event=encode_event,
@@ -90,6 +102,8 @@ class SQLiteEventStore(RowPages, GroupCommitStore):
         self.checkpointer = Checkpointer(path)
         # Set by the writer thread when the WAL is due to start over before the next batch.
         self._restart_due = False
+        # Set by the writer thread while deleted words may still lie in the WAL (see scrub).
+        self._scrub_due = False
 
     @classmethod
     async def open(cls, path: str, *, codec: EventCodec) -> SQLiteEventStore:
@@ -98,7 +112,28 @@ class SQLiteEventStore(RowPages, GroupCommitStore):
         store = cls(path, codec=codec, head=head)
         store._write_conn = await store._on_writer(connect, path)
         await store._on_writer(hand_over_checkpoints, store._write_conn)
+        # Overwrite what a deletion frees, so deleted index words leave the pages they were on.
+        await store._on_writer(store._write_conn.execute, "PRAGMA secure_delete = ON")
         return store
+
+    async def clear_index(self) -> None:
+        """Delete the whole search index, on the writer between commits (replay rebuilds it)."""
+        self._check_open()
+        assert self._write_conn is not None
+        await self._on_writer(clear_index, self._write_conn)
+
+    async def load_index(self, docs: list[SearchDoc]) -> None:
+        """Insert ranked documents into the search index, on the writer between commits."""
+        self._check_open()
+        assert self._write_conn is not None
+        await self._on_writer(load_index, self._write_conn, docs)
+
+    async def index_totals(self) -> tuple[int, int]:
+        """Return how many documents and postings the search index holds."""
+        row = await self._fetchrow(
+            "SELECT (SELECT count(*) FROM search_docs), (SELECT count(*) FROM search_postings)"
+        )
+        return int(row[0]), int(row[1])
 
     async def purge_idempotency(self, *, before: datetime, limit: int = 1000) -> int:
         """Delete up to limit records older than before, on the writer, between commits.
@@ -131,8 +166,35 @@ class SQLiteEventStore(RowPages, GroupCommitStore):
             self._restart_due = False
             self._restart_wal(conn)
         head = write_batch(conn, batch, self._known_versions)
+        if _deleted_words(batch):
+            self._compact(conn)
+        if self._scrub_due:
+            self._scrub_due = not self._scrub(conn)
         self._restart_due = self.checkpointer.committed()
         return head
+
+    def _compact(self, conn: sqlite3.Connection) -> None:
+        """Leave no copy of deleted words in the index's pages (see sqlite_search), then scrub."""
+        try:
+            compact_index(conn)
+        except sqlite3.Error:
+            log.warning("compacting the search index of %s failed", self.path, exc_info=True)
+        self._scrub_due = True
+
+    def _scrub(self, conn: sqlite3.Connection) -> bool:
+        """Leave no older image of a page that held deleted words, in the WAL or the file.
+
+        A few quick tries (a checkpoint of the checkpointer's may be under way); if none
+        gets through, the next commit tries again.
+        """
+        for wait in SCRUB_WAITS:
+            time.sleep(wait)
+            try:
+                if scrub_wal(conn):
+                    return True
+            except sqlite3.Error:
+                log.warning("scrubbing the WAL of %s failed", self.path, exc_info=True)
+        return False
 
     def _restart_wal(self, conn: sqlite3.Connection) -> None:
         """Start the WAL over between two batches (see sqlite_checkpoint); never fail a write."""
@@ -199,6 +261,16 @@ class SQLiteEventStore(RowPages, GroupCommitStore):
     def _decoded_of(self, sql: str, params: tuple[Any, ...]) -> list[RecordedEvent]:
         """Read and decode on the reader thread, off the event loop."""
         return self._decoder.decode(self._reader().execute(sql, params).fetchall())
+
+
+def _deleted_words(batch: list[PendingAppend]) -> bool:
+    """Tell whether an accepted append of the batch deleted index entries."""
+    return any(
+        isinstance(change, IndexDrop | IndexErase)
+        for item in batch
+        if isinstance(item.outcome, list)
+        for change in item.index
+    )
 
 
 def _prepare(path: str) -> int:

@@ -37,6 +37,7 @@ __all__ = [
     "Checkpointer",
     "hand_over_checkpoints",
     "restart_wal",
+    "scrub_wal",
 ]
 
 CHECKPOINT_SECONDS = 0.2
@@ -59,6 +60,24 @@ def restart_wal(conn: sqlite3.Connection) -> bool:
     the checkpointer was copying); a later call tries again."""
     busy, frames, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
     return not busy and frames == copied
+
+
+def scrub_wal(conn: sqlite3.Connection) -> bool:
+    """Copy the whole WAL into the file and truncate it, or give up at once when busy.
+
+    What leaves no older image of an overwritten page behind (see sqlite_keys): a TRUNCATE
+    checkpoint, tried once with no busy wait, because one waiting on a reader holds the
+    WAL's write lock and so stalls every writer.
+    """
+    (timeout,) = conn.execute("PRAGMA busy_timeout").fetchone()
+    conn.execute("PRAGMA busy_timeout = 0")
+    try:
+        busy, _frames, _copied = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+    except sqlite3.OperationalError:
+        return False  # the database is locked: not now
+    finally:
+        conn.execute(f"PRAGMA busy_timeout = {int(timeout)}")
+    return not busy
 
 
 class Checkpointer:

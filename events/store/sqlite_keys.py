@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 from events.keys.keystore import StoredKey
 from events.store import key_statements as sql
+from events.store.sqlite_checkpoint import scrub_wal
 from events.store.sqlite_rows import encode_time
 from events.store.sqlite_schema import connect
 
@@ -80,7 +81,7 @@ class SQLiteKeyStore:
         return await self._run(lambda conn: conn.execute(sql.DESTROY, params).rowcount)
 
     async def scrub(self) -> bool:
-        return await self._run(_scrub)
+        return await self._run(scrub_wal)
 
     async def all_keys(self) -> list[StoredKey]:
         rows = await self._run(lambda conn: conn.execute(sql.ALL).fetchall())
@@ -112,19 +113,6 @@ def _open(path: str) -> sqlite3.Connection:
     conn.execute("PRAGMA secure_delete = ON")
     conn.execute(_TABLE)
     return conn
-
-
-def _scrub(conn: sqlite3.Connection) -> bool:
-    """Copy the whole WAL into the file and truncate it, or give up at once when busy."""
-    (timeout,) = conn.execute("PRAGMA busy_timeout").fetchone()
-    conn.execute("PRAGMA busy_timeout = 0")
-    try:
-        busy, _frames, _copied = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-    except sqlite3.OperationalError:
-        return False  # the database is locked: not now
-    finally:
-        conn.execute(f"PRAGMA busy_timeout = {int(timeout)}")
-    return not busy
 
 
 def _key(row: Any) -> StoredKey:

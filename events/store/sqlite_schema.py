@@ -7,7 +7,7 @@ from pathlib import Path
 
 from events.store.records import StoreError
 
-__all__ = ["COLUMNS", "SCHEMA_VERSION", "connect", "migrate"]
+__all__ = ["COLUMNS", "SCHEMA_VERSION", "SEARCH_TABLES", "connect", "migrate"]
 
 # Column order shared by every insert and select, so rows are plain tuples end to end.
 COLUMNS = (
@@ -109,8 +109,36 @@ CREATE TABLE webhook_deliveries (
 ) WITHOUT ROWID;
 """
 
+# The search index (events.store.search_reads): documents by rank key, the postings of
+# their words and threads by (scope, term, key), and what redactions and erasures delete by.
+_V6 = """
+CREATE TABLE search_docs (
+    key INTEGER PRIMARY KEY,
+    tenant TEXT NOT NULL,
+    env TEXT NOT NULL,
+    thread_id TEXT NOT NULL,
+    message_id TEXT NOT NULL,
+    author TEXT NOT NULL,
+    key_id INTEGER,
+    private INTEGER NOT NULL,
+    words INTEGER NOT NULL,
+    terms TEXT NOT NULL
+);
+CREATE TABLE search_postings (
+    scope INTEGER NOT NULL,
+    term TEXT NOT NULL,
+    key INTEGER NOT NULL,
+    PRIMARY KEY (scope, term, key)
+) WITHOUT ROWID;
+CREATE UNIQUE INDEX search_docs_by_message ON search_docs (tenant, env, message_id);
+CREATE INDEX search_docs_by_author ON search_docs (tenant, author);
+"""
+
+# What compacting the search index makes afresh (events.store.sqlite_search).
+SEARCH_TABLES = _V6
+
 # Migration n brings user_version n-1 to n; append new ones, never edit old ones.
-_MIGRATIONS = (_V1, _V2, _V3, _V4, _V5)
+_MIGRATIONS = (_V1, _V2, _V3, _V4, _V5, _V6)
 SCHEMA_VERSION = len(_MIGRATIONS)
 
 

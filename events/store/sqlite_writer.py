@@ -17,6 +17,7 @@ from events.store.records import (
     check_batch,
 )
 from events.store.sqlite_schema import COLUMNS
+from events.store.sqlite_search import apply_changes
 
 __all__ = ["StreamVersions", "write_batch"]
 
@@ -96,6 +97,7 @@ def _write(
         versions: dict[str, int] = {}
         rows: list[tuple[Any, ...]] = []
         keys: list[tuple[Any, ...]] = []
+        indexed: list[PendingAppend] = []
         for item in batch:
             current = versions.get(item.stream)
             if current is None:
@@ -115,12 +117,18 @@ def _write(
                 RecordedEvent(event=event, position=head + offset)
                 for offset, event in enumerate(item.events, start=1)
             ]
+            if each and item.index:
+                apply_changes(conn, item.ranked_index())
+            elif item.index:
+                indexed.append(item)
             head += len(item.rows)
             versions[item.stream] = current + len(item.rows)
         if keys:
             conn.executemany(_INSERT_IDEMPOTENCY, keys)
         if rows:
             conn.executemany(_INSERT_EVENT, rows)
+        if indexed:
+            apply_changes(conn, [change for item in indexed for change in item.ranked_index()])
         conn.execute("COMMIT")
     except BaseException:
         if conn.in_transaction:

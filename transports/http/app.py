@@ -20,6 +20,7 @@ from transports.http import (
     erasure_views,
     generation_views,
     ops_views,
+    search_views,
     temperature_views,
     thread_views,
 )
@@ -55,6 +56,7 @@ def create_app(core: ChatCore, *, streams: StreamSettings | None = None) -> web.
         thread_views.routes,
         generation_views.routes,
         branch_views.routes,
+        search_views.routes,
         temperature_views.routes,
         erasure_views.routes,
         admin_consumers.routes,

@@ -32,6 +32,7 @@ from transports.http.openapi_parts import (
     stream_context,
 )
 from transports.http.openapi_schemas import SCHEMAS
+from transports.http.openapi_search import SEARCH_OPERATIONS, SEARCH_SCHEMAS
 from transports.http.openapi_webhooks import WEBHOOK_OPERATIONS, WEBHOOK_TAG
 from transports.http.stream_common import MAX_VERSION
 
@@ -322,6 +323,7 @@ OPERATIONS.update(CONSUMER_OPERATIONS)
 OPERATIONS.update(WEBHOOK_OPERATIONS)
 OPERATIONS.update(GENERATION_OPERATIONS)
 OPERATIONS.update(BRANCH_OPERATIONS)
+OPERATIONS.update(SEARCH_OPERATIONS)
 
 CONSOLE_OPERATIONS = frozenset({("GET", "/"), ("GET", "/console/{asset}")})
 
@@ -370,6 +372,6 @@ def openapi_document(*, console: bool = True) -> dict[str, Any]:
             },
             "parameters": PARAMETERS,
             "headers": HEADERS,
-            "schemas": {**SCHEMAS, **EVENT_SCHEMAS, **FRAME_SCHEMAS},
+            "schemas": {**SCHEMAS, **EVENT_SCHEMAS, **FRAME_SCHEMAS, **SEARCH_SCHEMAS},
         },
     }

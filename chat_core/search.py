@@ -1,0 +1,151 @@
+"""Search the messages a caller may read, best match first, with a snippet of each.
+
+The store's index answers which complete messages of the tenant and env hold every term
+(events.store.search_reads); each hit is then read as every other route reads a message,
+through the thread's fold and the one visibility rule, so a private thread's message, a
+redacted or an erased one is never shown, whatever the index holds.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+from attrs import frozen
+
+from chat_core.caches import ThreadCache
+from chat_core.context import AuthContext, RequestContext, require_role
+from chat_core.cursors import decode_cursor, encode_cursor
+from chat_core.state import thread_stream
+from chat_core.views import MessageView
+from chat_core.visibility import may_see, visible_thread
+from events.search.records import SearchDoc, SearchQuery
+from events.search.terms import Term, matches, words
+from events.store.base import EventStore
+
+__all__ = ["SearchHit", "SearchPage", "search_messages", "snippet"]
+
+# Hits read from the index per step once the first read had too few the caller may see.
+_SCAN_BATCH = 200
+# A snippet's characters before its first matching word, and in all.
+_BEFORE = 60
+_SNIPPET = 160
+_WORD = re.compile(r"[^\W_]+")
+_SPACES = re.compile(r"\s+")
+
+
+@frozen(kw_only=True)
+class SearchHit:
+    """One found message and the part of its text around the first word that matched."""
+
+    message: MessageView
+    snippet: str
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the contract's object."""
+        return {"message": self.message.to_json(), "snippet": self.snippet}
+
+
+@frozen(kw_only=True)
+class SearchPage:
+    """One page of hits, with the cursor of the next."""
+
+    data: tuple[SearchHit, ...]
+    has_more: bool
+    next: str | None
+
+    def json_bytes(self) -> bytes:
+        """Return the contract's page object serialised."""
+        return orjson.dumps(
+            {
+                "data": [hit.to_json() for hit in self.data],
+                "has_more": self.has_more,
+                "next": self.next,
+            }
+        )
+
+
+async def search_messages(
+    store: EventStore,
+    threads: ThreadCache,
+    context: RequestContext,
+    auth: AuthContext,
+    *,
+    terms: tuple[Term, ...],
+    thread_id: str | None,
+    limit: int,
+    after: str | None,
+) -> SearchPage:
+    """Return a page of the messages the caller may read that hold every term."""
+    require_role(context, auth)
+    if thread_id is not None:
+        await visible_thread(threads, context, auth, thread_id)
+    key = 0 if after is None else decode_cursor(after, "search", "rank")
+    shown: list[tuple[int, SearchHit]] = []
+    batch = limit + 1
+    while len(shown) <= limit:
+        query = SearchQuery(
+            tenant=context.tenant,
+            env=context.env.value,
+            terms=terms,
+            thread_id=thread_id,
+            after=key,
+            limit=batch,
+        )
+        found = await store.search(query)
+        for doc in found:
+            hit = await _readable(threads, context, auth, doc, terms)
+            if hit is not None:
+                shown.append((doc.key, hit))
+                if len(shown) > limit:
+                    break
+        if len(found) < batch:
+            break
+        key = found[-1].key
+        batch = _SCAN_BATCH
+    has_more = len(shown) > limit
+    cursor = encode_cursor("search", "rank", shown[limit - 1][0]) if has_more else None
+    return SearchPage(data=tuple(hit for _, hit in shown[:limit]), has_more=has_more, next=cursor)
+
+
+async def _readable(
+    threads: ThreadCache,
+    context: RequestContext,
+    auth: AuthContext,
+    doc: SearchDoc,
+    terms: Sequence[Term],
+) -> SearchHit | None:
+    """Return a hit as the caller may read it now, or None."""
+    stream = thread_stream(context, doc.thread_id)
+    state = await threads.load(stream)
+    if not may_see(state, context, auth):
+        return None
+    message = await threads.find(stream, state, doc.message_id)
+    if message is None or message.status != "complete":
+        return None
+    view = message.view(doc.thread_id)
+    content = view.content
+    if view.redacted or view.erased or content is None or not matches(terms, words(content)):
+        return None
+    return SearchHit(message=view, snippet=snippet(content, terms))
+
+
+def snippet(content: str, terms: Sequence[Term]) -> str:
+    """Return up to _SNIPPET characters of content around its first word a term matches."""
+    start = 0
+    for found in _WORD.finditer(content):
+        if any(term.matches(word) for word in words(found.group()) for term in terms):
+            start = found.start()
+            break
+    begin = max(0, start - _BEFORE)
+    if begin:
+        space = content.find(" ", begin, start)
+        begin = space + 1 if space != -1 else begin
+    end = min(len(content), begin + _SNIPPET)
+    if end < len(content):
+        space = content.rfind(" ", start, end)
+        end = space if space > start else end
+    text = _SPACES.sub(" ", content[begin:end]).strip()
+    return ("…" if begin else "") + text + ("…" if end < len(content) else "")
