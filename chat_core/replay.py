@@ -33,10 +33,13 @@ import orjson
 from chat_core.caches import StreamCache
 from chat_core.fold import apply_event
 from chat_core.idempotency import IDEMPOTENCY_FINGERPRINT, IDEMPOTENCY_SCOPE, IDEMPOTENCY_STATUS
+from chat_core.search_replay import IndexReplay
 from chat_core.settings import IDEMPOTENCY_TTL
 from chat_core.state import TemperatureState, ThreadState
 from chat_core.views import render_answer
 from events.envelope import DatasetEvent
+from events.keys import KeyRing
+from events.search.records import SearchDoc
 from events.store.base import EventStore, IdempotencyRecord, RecordedEvent
 from events.tooling.selection import Progress
 
@@ -74,6 +77,8 @@ class ReplayResult:
     messages: int = 0
     temperature_configs: int = 0
     idempotency_records: int = 0
+    # Messages in the search index as the log makes it (0 when replayed without keys).
+    search_documents: int = 0
     # Records past the retention, which the store may have purged: not checked.
     expired_records: int = 0
     differences: int = 0
@@ -118,6 +123,7 @@ async def replay_log(
     on_difference: OnDifference | None = None,
     idempotency_ttl: timedelta = timedelta(seconds=IDEMPOTENCY_TTL),
     now: datetime | None = None,
+    keys: KeyRing | None = None,
 ) -> ReplayResult:
     """Fold the log stream by stream into derived state; with check, compare it with the live.
 
@@ -125,7 +131,8 @@ async def replay_log(
     its stream is folded (and checked); replay keeps no reference to it afterwards.
     on_difference gets each difference as it is found; the result only counts them.
     A record created before now - idempotency_ttl may have been purged (the server's
-    retention; give the same value).
+    retention; give the same value). With keys, the search index is rebuilt from the log
+    too (checked, with check; see chat_core.search_replay).
     """
     expired_before = (now or datetime.now(UTC)) - idempotency_ttl
     replay = _Replay(
@@ -135,10 +142,18 @@ async def replay_log(
         on_difference=on_difference,
         expired_before=expired_before,
     )
+    index = None
+    if keys is not None:
+        index = IndexReplay(store, keys, check=check, differs=replay.differs)
+        replay.index = index
+        await index.start()
     async for stream in _stream_names(store):
         # No local here holds the state: it is gone before the next stream is read.
         await replay.fold_stream(stream, on_state)
     replay.flush_progress()
+    if index is not None:
+        await index.end()
+        replay.result.search_documents = index.documents
     return replay.result
 
 
@@ -186,6 +201,7 @@ class _Replay:
         # request path, but nothing of it is kept from one stream to the next.
         self._live_threads = StreamCache(store, ThreadState, capacity=1)
         self._live_temperatures = StreamCache(store, TemperatureState, capacity=1)
+        self.index: IndexReplay | None = None
 
     async def fold_stream(self, stream: str, on_state: OnState | None) -> None:
         """Fold one stream page by page, count what it rebuilt, check it, hand it on.
@@ -198,16 +214,25 @@ class _Replay:
         until = None if live is None else live.version
         last_answer: Answer | None = None
         version = 0
+        index = self.index if isinstance(state, ThreadState) else None
+        index_state = None if index is None else index.new_state()
+        docs: dict[str, SearchDoc] = {}
         while until is None or version < until:
             limit = PAGE if until is None else min(PAGE, until - version)
             batch = await self._store.read_stream(stream, after_version=version, limit=limit)
+            if index is not None:
+                await index.prepare(batch)
             for item in batch:
                 last_answer = await self._fold_event(item, state, last_answer)
+                if index is not None and index_state is not None:
+                    index.follow(index_state, item, docs)
             self._advance(len(batch))
             if len(batch) < limit:
                 break
             version = batch[-1].event.version
         self._count(state)
+        if index is not None and index_state is not None:
+            await index.finish(stream, index_state, docs)
         if state is None:
             return
         if live is not None:
@@ -252,6 +277,10 @@ class _Replay:
             self.result.messages += state.last_seq
         elif isinstance(state, TemperatureState):
             self.result.temperature_configs += 1
+
+    def differs(self, difference: str) -> None:
+        """Count a difference and hand it on."""
+        self._differs(difference)
 
     def _differs(self, difference: str) -> None:
         self.result.differences += 1

@@ -20,7 +20,8 @@ from tests.tooling.conftest import Cli
 from tests.tooling.logs import AUTH, open_core, sql
 
 SUMMARY = (
-    "replayed 44 events: 8 threads, 24 messages, 4 temperature configs, 28 idempotency records\n"
+    "replayed 44 events: 8 threads, 24 messages, 4 temperature configs, 28 idempotency records,"
+    " 16 messages in the search index\n"
 )
 
 

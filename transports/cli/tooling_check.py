@@ -20,14 +20,14 @@ from chat_core.settings import (
 )
 from events.codec import EventCodec
 from events.crypto import MasterKey, new_data_key, parse_master_key
-from events.keys import open_key_store, rewrap
+from events.keys import KeyRing, open_key_store, rewrap
 from events.store import open_store
 from events.store.base import EventStore
 from events.store.raw import open_raw_log
 from events.store.url import redact_url, sqlite_path
 from events.tooling import LogVerifier, Selection, copy_log
 from events.tooling.parallel import ParallelLog, ParallelVerifier
-from transports.cli.keys_cli import configured_master_key
+from transports.cli.keys_cli import configured_master_key, open_key_ring
 from transports.cli.progress import progress_bar
 from transports.cli.tooling_args import store_url
 
@@ -70,19 +70,26 @@ async def run_replay(
     def differs(difference: str) -> None:
         out.write(f"differs: {difference}\n")
 
-    with progress_bar("replay", total=await store.head_position()) as progress:
-        result = await replay_log(
-            store,
-            check=args.check,
-            progress=progress,
-            on_difference=differs,
-            idempotency_ttl=timedelta(seconds=idempotency_ttl(os.environ)),
-        )
+    # The search index holds opened words: it is rebuilt with the authors' keys.
+    keys = await open_key_ring(store_url(args))
+    try:
+        with progress_bar("replay", total=await store.head_position()) as progress:
+            result = await replay_log(
+                store,
+                check=args.check,
+                progress=progress,
+                on_difference=differs,
+                idempotency_ttl=timedelta(seconds=idempotency_ttl(os.environ)),
+                keys=keys,
+            )
+    finally:
+        await keys.store.close()
     expired = f" ({result.expired_records} past the retention)" if result.expired_records else ""
     out.write(
         f"replayed {result.events} events: {result.threads} threads, "
         f"{result.messages} messages, {result.temperature_configs} temperature configs, "
-        f"{result.idempotency_records} idempotency records{expired}\n"
+        f"{result.idempotency_records} idempotency records{expired}, "
+        f"{result.search_documents} messages in the search index\n"
     )
     if args.check:
         count = result.differences
@@ -115,6 +122,7 @@ async def run_copy(args: argparse.Namespace, codec: EventCodec, out: TextIO) -> 
     finally:
         await source.close()
     await _copy_keys(source_url, args.destination, source_master, destination_master)
+    await _rebuild_index(args.destination, destination_master, codec)
     print(
         f"chat-core: the copy's data keys are wrapped by master key {destination_master.key_id}; "
         f"start its servers with that {ENV_NAMES['master_key']}",
@@ -125,6 +133,20 @@ async def run_copy(args: argparse.Namespace, codec: EventCodec, out: TextIO) -> 
         f"copied {result.copied} events after source position {result.resumed_after}; {kept}\n"
     )
     return 0
+
+
+async def _rebuild_index(url: str, master: MasterKey, codec: EventCodec) -> None:
+    """Build the copy's search index from its log, with the keys now carried over."""
+    store = await open_store(url, codec=codec)
+    try:
+        keys = KeyRing(await open_key_store(url), master)
+        try:
+            with progress_bar("index", total=await store.head_position()) as progress:
+                await replay_log(store, progress=progress, keys=keys)
+        finally:
+            await keys.store.close()
+    finally:
+        await store.close()
 
 
 async def _copy_masters(source_url: str, destination_url: str) -> tuple[MasterKey, MasterKey]:
