@@ -22,7 +22,7 @@ from chat_core.state import thread_stream
 from chat_core.views import MessageView
 from chat_core.visibility import may_see, visible_thread
 from events.search.records import SearchDoc, SearchQuery
-from events.search.terms import Term, matches, words
+from events.search.terms import Term, words
 from events.store.base import EventStore
 
 __all__ = ["SearchHit", "SearchPage", "search_messages", "snippet"]
@@ -127,7 +127,7 @@ async def _readable(
         return None
     view = message.view(doc.thread_id)
     content = view.content
-    if view.redacted or view.erased or content is None or not matches(terms, words(content)):
+    if view.redacted or view.erased or content is None:
         return None
     return SearchHit(message=view, snippet=snippet(content, terms))
 
@@ -136,7 +136,10 @@ def snippet(content: str, terms: Sequence[Term]) -> str:
     """Return up to _SNIPPET characters of content around its first word a term matches."""
     start = 0
     for found in _WORD.finditer(content):
-        if any(term.matches(word) for word in words(found.group()) for term in terms):
+        token = found.group()
+        # The common case needs no Unicode decomposition: ASCII lower case is the word.
+        candidates = [token.lower()] if token.isascii() else words(token)
+        if any(term.matches(word) for word in candidates for term in terms):
             start = found.start()
             break
     begin = max(0, start - _BEFORE)

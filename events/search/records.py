@@ -60,10 +60,15 @@ class SearchDoc:
 
 @frozen(kw_only=True)
 class IndexPut:
-    """Index a document, ranked by the position of the append's event at offset."""
+    """Index a document, ranked by the position of the append's event at offset.
+
+    key is 0 until the store ranks the change inside its transaction (the document's own
+    key is what a search reads back).
+    """
 
     offset: int
     doc: SearchDoc
+    key: int = 0
 
 
 @frozen(kw_only=True)

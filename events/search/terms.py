@@ -55,9 +55,10 @@ class Term:
 
 def normalize(text: str) -> str:
     """Return text decomposed, without combining marks, case-folded."""
+    if text.isascii():
+        # Decomposition leaves ASCII as it is; every post's words take this path.
+        return text.lower()
     decomposed = unicodedata.normalize("NFKD", text)
-    if decomposed.isascii():
-        return decomposed.lower()
     stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     return stripped.casefold()
 

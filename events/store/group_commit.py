@@ -87,11 +87,10 @@ class PendingAppend:
         recorded = self.outcome
         assert isinstance(recorded, list), "only an accepted append changes the index"
         return [
-            attrs.evolve(
-                change,
-                doc=attrs.evolve(
-                    change.doc, key=rank_key(change.doc.words, recorded[change.offset].position)
-                ),
+            IndexPut(
+                offset=change.offset,
+                doc=change.doc,
+                key=rank_key(change.doc.words, recorded[change.offset].position),
             )
             if isinstance(change, IndexPut)
             else change

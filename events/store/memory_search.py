@@ -5,6 +5,8 @@ from __future__ import annotations
 from bisect import bisect_right, insort
 from collections.abc import Iterable, Sequence
 
+import attrs
+
 from events.search.records import (
     IndexChange,
     IndexDrop,
@@ -44,7 +46,7 @@ class MemoryIndex:
                     and (doc.key_id is None or doc.key_id <= change.through_key_id)
                 )
             else:
-                self.put(change.doc)
+                self.put(attrs.evolve(change.doc, key=change.key))
 
     def put(self, doc: SearchDoc) -> None:
         """Index a ranked document."""

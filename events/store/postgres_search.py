@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import attrs
+
 from events.search.records import IndexChange, IndexDrop, IndexErase, SearchDoc
 from events.store.search_reads import DOC_COLUMNS, SearchStatements, doc_row, postings, row_doc
 
@@ -64,7 +66,7 @@ async def apply_changes(conn: Any, changes: Iterable[IndexChange]) -> None:
             docs = []
             await _delete(conn, change)
         else:
-            docs.append(change.doc)
+            docs.append(attrs.evolve(change.doc, key=change.key))
     await load_index(conn, docs)
 
 

@@ -63,10 +63,10 @@ def upper_bound(prefix: str) -> str:
     return prefix + _TOP
 
 
-def doc_row(doc: SearchDoc) -> tuple[Any, ...]:
-    """Return a document as a row of DOC_COLUMNS."""
+def doc_row(doc: SearchDoc, key: int | None = None) -> tuple[Any, ...]:
+    """Return a document as a row of DOC_COLUMNS, under key when one is given."""
     return (
-        doc.key,
+        doc.key if key is None else key,
         doc.tenant,
         doc.env,
         doc.thread_id,
@@ -79,11 +79,12 @@ def doc_row(doc: SearchDoc) -> tuple[Any, ...]:
     )
 
 
-def postings(doc: SearchDoc) -> list[tuple[int, str, int]]:
+def postings(doc: SearchDoc, key: int | None = None) -> list[tuple[int, str, int]]:
     """Return a document's posting rows (scope, term, key): one per word, one for its thread."""
     scope = scope_id(doc.tenant, doc.env)
-    rows = [(scope, term, doc.key) for term in doc.terms]
-    rows.append((scope, thread_term(doc.thread_id), doc.key))
+    key = doc.key if key is None else key
+    rows = [(scope, term, key) for term in doc.terms]
+    rows.append((scope, thread_term(doc.thread_id), key))
     return rows
 
 
@@ -115,14 +116,18 @@ class SearchReads:
         walked: list[Term] = list(query.terms)
         if query.thread_id is not None:
             walked.append(Term(thread_term(query.thread_id)))
-        counts = [await self._count_postings(scope, term) for term in walked]
-        if not walked or min(counts) == 0:
-            return []
-        driver = walked[counts.index(min(counts))]
+        driver = walked[0]
+        if len(walked) > 1:
+            counts = [await self._count_postings(scope, term) for term in walked]
+            if min(counts) == 0:
+                return []
+            driver = walked[counts.index(min(counts))]
         found: list[SearchDoc] = []
         after = query.after
+        # A lone term's every posting is a hit: the first step reads no more than the page.
+        chunk = query.limit if len(walked) == 1 else CHUNK
         while len(found) < query.limit:
-            keys = await self._postings(scope, driver, after, CHUNK)
+            keys = await self._postings(scope, driver, after, chunk)
             if not keys:
                 break
             for doc in await self._index_docs(keys):
@@ -130,9 +135,10 @@ class SearchReads:
                     found.append(doc)
                     if len(found) == query.limit:
                         break
-            if len(keys) < CHUNK:
+            if len(keys) < chunk:
                 break
             after = keys[-1]
+            chunk = CHUNK
         return found
 
     async def thread_index(self, tenant: str, env: str, thread_id: str) -> list[SearchDoc]:

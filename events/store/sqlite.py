@@ -168,8 +168,10 @@ class SQLiteEventStore(RowPages, GroupCommitStore):
         head = write_batch(conn, batch, self._known_versions)
         if _deleted_words(batch):
             self._compact(conn)
-        if self._scrub_due:
-            self._scrub_due = not self._scrub(conn)
+            self._scrub_due = not self._scrub(conn, SCRUB_WAITS)
+        elif self._scrub_due:
+            # Once per commit, never waiting: a long reader must not slow every append.
+            self._scrub_due = not self._scrub(conn, (0.0,))
         self._restart_due = self.checkpointer.committed()
         return head
 
@@ -179,15 +181,14 @@ class SQLiteEventStore(RowPages, GroupCommitStore):
             compact_index(conn)
         except sqlite3.Error:
             log.warning("compacting the search index of %s failed", self.path, exc_info=True)
-        self._scrub_due = True
 
-    def _scrub(self, conn: sqlite3.Connection) -> bool:
+    def _scrub(self, conn: sqlite3.Connection, waits: tuple[float, ...]) -> bool:
         """Leave no older image of a page that held deleted words, in the WAL or the file.
 
         A few quick tries (a checkpoint of the checkpointer's may be under way); if none
         gets through, the next commit tries again.
         """
-        for wait in SCRUB_WAITS:
+        for wait in waits:
             time.sleep(wait)
             try:
                 if scrub_wal(conn):

@@ -71,8 +71,8 @@ def apply_changes(conn: sqlite3.Connection, changes: Iterable[IndexChange]) -> b
             docs, rows = [], []
             deleted = _delete(conn, change) or deleted
             continue
-        docs.append(doc_row(change.doc))
-        rows.extend(postings(change.doc))
+        docs.append(doc_row(change.doc, change.key))
+        rows.extend(postings(change.doc, change.key))
     _insert(conn, docs, rows)
     return deleted
 
