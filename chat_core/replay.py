@@ -79,6 +79,8 @@ class ReplayResult:
     idempotency_records: int = 0
     # Messages in the search index as the log makes it (0 when replayed without keys).
     search_documents: int = 0
+    # Why the search index was neither rebuilt nor checked (its keys do not open), or None.
+    search_skipped: str | None = None
     # Records past the retention, which the store may have purged: not checked.
     expired_records: int = 0
     differences: int = 0
@@ -154,6 +156,7 @@ async def replay_log(
     if index is not None:
         await index.end()
         replay.result.search_documents = index.documents
+        replay.result.search_skipped = index.skipped
     return replay.result
 
 
@@ -220,11 +223,10 @@ class _Replay:
         while until is None or version < until:
             limit = PAGE if until is None else min(PAGE, until - version)
             batch = await self._store.read_stream(stream, after_version=version, limit=limit)
-            if index is not None:
-                await index.prepare(batch)
+            indexing = index is not None and await index.prepare(batch)
             for item in batch:
                 last_answer = await self._fold_event(item, state, last_answer)
-                if index is not None and index_state is not None:
+                if indexing and index is not None and index_state is not None:
                     index.follow(index_state, item, docs)
             self._advance(len(batch))
             if len(batch) < limit:

@@ -17,6 +17,7 @@ import attrs
 from chat_core.fold import apply_event, message_subjects
 from chat_core.search_index import SearchIndexer
 from chat_core.state import ThreadState
+from events.crypto import BadMasterKey
 from events.keys import KeyRing
 from events.search.records import IndexDrop, IndexErase, IndexPut, SearchDoc, rank_key
 from events.store.base import EventStore, RecordedEvent
@@ -42,19 +43,40 @@ class IndexReplay:
         self._differs = differs
         self.documents = 0
         self._postings = 0
+        # Why the index could not be rebuilt (the keys do not open), else None.
+        self.skipped: str | None = None
 
     async def start(self) -> None:
-        """Empty the index before a rebuild; a check leaves it be."""
-        if not self._check:
+        """Empty the index before a rebuild (a check leaves it be), if the keys open.
+
+        Keys another master key wraps would leave the index half rebuilt: then it is
+        left as it is, neither rebuilt nor checked, and skipped says why.
+        """
+        foreign = await self._keys.store.foreign_master(self._keys.master_id)
+        if foreign is not None:
+            self.skipped = (
+                f"the data keys are wrapped by master key {foreign}, not the configured"
+                f" {self._keys.master_id}"
+            )
+        elif not self._check:
             await self._store.clear_index()
 
     def new_state(self) -> ThreadState:
         """Return the state a thread stream folds into for the index: with its keys."""
         return ThreadState(keys=self._keys)
 
-    async def prepare(self, batch: list[RecordedEvent]) -> None:
-        """Fetch the keys a batch of events needs opened."""
-        await self._keys.prefetch(message_subjects(batch))
+    async def prepare(self, batch: list[RecordedEvent]) -> bool:
+        """Fetch the keys a batch of events needs opened; False once they cannot be."""
+        if self.skipped is not None:
+            return False
+        try:
+            await self._keys.prefetch(message_subjects(batch))
+        except BadMasterKey as exc:
+            # The log's words cannot be opened here: the index is neither rebuilt nor
+            # checked (the rest of the replay goes on), and the reason is told.
+            self.skipped = str(exc)
+            return False
+        return True
 
     def follow(self, state: ThreadState, item: RecordedEvent, docs: dict[str, SearchDoc]) -> None:
         """Apply one event's index changes to a thread's part, then fold it into state."""
@@ -74,6 +96,8 @@ class IndexReplay:
 
     async def finish(self, stream: str, state: ThreadState, docs: dict[str, SearchDoc]) -> None:
         """Load a thread's part of the index, or compare it with the store's."""
+        if self.skipped is not None:
+            return
         self.documents += len(docs)
         self._postings += sum(len(doc.terms) + 1 for doc in docs.values())
         if not self._check:
@@ -104,7 +128,7 @@ class IndexReplay:
 
     async def end(self) -> None:
         """Compare the index's size with the rebuilt one (a check only)."""
-        if not self._check:
+        if not self._check or self.skipped is not None:
             return
         documents, postings = await self._store.index_totals()
         if (documents, postings) != (self.documents, self._postings):

@@ -104,6 +104,11 @@ class KeyRing:
         self._recent: dict[str, tuple[str, str, bytes, int, bytes]] = {}
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}
 
+    @property
+    def master_id(self) -> str:
+        """Return the id of the master key that wraps (and unwraps) this ring's keys."""
+        return self._master.key_id
+
     def cached_writing_key(self, tenant: str, subject: str) -> DataKey | None:
         """Return the subject's current key when this process holds it, else None.
 

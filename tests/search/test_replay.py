@@ -128,3 +128,14 @@ def test_replay_check_reports_a_tampered_or_missing_index_row(
     status, out, _ = cli("replay", "--check", "--store", log)
     assert status == 1
     assert found in out, out
+
+
+def test_replay_under_another_master_key_leaves_the_index_and_says_so(
+    cli: Cli, log: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    written = _index(log)
+    monkeypatch.setenv("CHAT_CORE_MASTER_KEY", base64.b64encode(b"o" * 32).decode())
+    status, _out, err = cli("replay", "--store", log)
+    assert status == 0
+    assert "the search index was not replayed" in err
+    assert _index(log) == written

@@ -84,6 +84,11 @@ async def run_replay(
             )
     finally:
         await keys.store.close()
+    if result.search_skipped is not None:
+        print(
+            f"chat-core: the search index was not replayed: {result.search_skipped}",
+            file=sys.stderr,
+        )
     expired = f" ({result.expired_records} past the retention)" if result.expired_records else ""
     out.write(
         f"replayed {result.events} events: {result.threads} threads, "
