@@ -231,7 +231,7 @@ async def bootstrap(
     )
     consumers = Consumers(store=store, checkpoints=checkpoints, keys=keys, codec=codec, clock=clock)
     webhooks = await _webhooks(settings, store, keys, master, codec, clock)
-    follower = await _follow_log(
+    follower, head = await _follow_log(
         store,
         bus,
         erasures=erasures,
@@ -241,6 +241,7 @@ async def bootstrap(
         sweeper=sweeper,
     )
     sweeper.start()
+    sweeper.recover(store, head)
     return ChatCore(
         settings=settings,
         store=store,
@@ -304,7 +305,7 @@ async def _follow_log(
     consumers: Consumers,
     webhooks: Webhooks,
     sweeper: GenerationSweeper,
-) -> LogFollower:
+) -> tuple[LogFollower, int]:
     """Subscribe this process's consumers of events, then follow the log from its head.
 
     The follower is running when this returns, so a server built on the core sees every
@@ -317,5 +318,6 @@ async def _follow_log(
     bus.subscribe(webhooks.dispatcher.observe)
     bus.subscribe(sweeper.observe)
     follower = LogFollower(store, bus)
-    follower.start(after_position=await store.head_position())
-    return follower
+    head = await store.head_position()
+    follower.start(after_position=head)
+    return follower, head

@@ -5,6 +5,10 @@ event), so it knows each generation in progress and when it last moved; a timer 
 those silent for CHAT_CORE_GENERATION_TIMEOUT seconds, each with the message's own tenant
 and env, a request id of its own and the actor chat-core. Every instance may try: the
 thread's writer appends with the version it read, so one of them fails it, once.
+
+The follower shows only what comes after the log's head at boot, so the generations
+already in progress then (a restart or a crash mid-reply) are learnt from the log itself,
+in the background (see recover).
 """
 
 from __future__ import annotations
@@ -20,8 +24,9 @@ from attrs import define
 from chat_core.context import RequestContext, new_request_id
 from chat_core.generation import ENDS, GenerationHandlers
 from chat_core.payloads import MessageChunk, MessagePosted
-from events.envelope import Env
-from events.store.base import RecordedEvent
+from events.envelope import Env, EventPayload
+from events.store.base import EventStore, RecordedEvent
+from events.store.records import EventFilter
 
 __all__ = ["GenerationSweeper"]
 
@@ -34,6 +39,26 @@ class _Watched:
     env: Env
     thread_id: str
     active_at: datetime
+
+
+_WATCHED_TYPES: tuple[type[EventPayload], ...] = (MessagePosted, MessageChunk, *ENDS)
+
+
+def _track(watched: dict[str, _Watched], item: RecordedEvent) -> None:
+    """Fold a generation's start, chunk or end into the generations watched."""
+    event = item.event
+    payload = event.payload
+    if type(payload) is MessagePosted:
+        if payload.llm is not None and payload.llm.status == "in_progress":
+            watched[payload.message_id] = _Watched(
+                event.tenant, event.env, payload.thread_id, event.occurred_at
+            )
+    elif type(payload) is MessageChunk:
+        found = watched.get(payload.message_id)
+        if found is not None:
+            found.active_at = max(found.active_at, event.occurred_at)
+    elif type(payload) in ENDS:
+        watched.pop(getattr(payload, "message_id", ""), None)
 
 
 class GenerationSweeper:
@@ -51,24 +76,42 @@ class GenerationSweeper:
         self._clock = clock
         self._watched: dict[str, _Watched] = {}
         self._task: asyncio.Task[None] | None = None
+        self._recovery: asyncio.Task[None] | None = None
+        # What the follower showed while the log before boot was still being read.
+        self._late: list[RecordedEvent] | None = None
         # Checked often enough that a reply fails within a fifth of the time-out past it.
         self.interval = min(max(timeout / 5, 0.05), 5.0)
 
     def observe(self, item: RecordedEvent) -> None:
         """Note a generation's start, chunk or end (a bus subscriber)."""
-        event = item.event
-        payload = event.payload
-        if type(payload) is MessagePosted:
-            if payload.llm is not None and payload.llm.status == "in_progress":
-                self._watched[payload.message_id] = _Watched(
-                    event.tenant, event.env, payload.thread_id, event.occurred_at
-                )
-        elif type(payload) is MessageChunk:
-            watched = self._watched.get(payload.message_id)
-            if watched is not None:
-                watched.active_at = max(watched.active_at, event.occurred_at)
-        elif type(payload) in ENDS:
-            self._watched.pop(getattr(payload, "message_id", ""), None)
+        if self._late is not None and type(item.event.payload) in _WATCHED_TYPES:
+            self._late.append(item)
+        _track(self._watched, item)
+
+    def recover(self, store: EventStore, up_to: int) -> None:
+        """Learn, in the background, the generations left in progress up to a position.
+
+        up_to is where the follower started (the log's head at boot). What the follower
+        showed meanwhile is folded in after the log read, so a reply that ended since is
+        not watched again and one that moved since is watched from its latest move.
+        """
+        if up_to > 0 and self._recovery is None:
+            self._late = []
+            self._recovery = asyncio.create_task(self._recover(store, up_to))
+
+    async def _recover(self, store: EventStore, up_to: int) -> None:
+        found: dict[str, _Watched] = {}
+        wanted = EventFilter(types=frozenset(kind.event_type for kind in _WATCHED_TYPES))
+        try:
+            async for item in store.read_all(before_position=up_to + 1, event_filter=wanted):
+                _track(found, item)
+        except Exception:
+            log.exception("could not read the generations left in progress before boot")
+        late, self._late = self._late or [], None
+        for item in late:
+            _track(found, item)
+        for message_id, watched in found.items():
+            self._watched.setdefault(message_id, watched)
 
     async def sweep(self) -> int:
         """Fail every watched generation silent past the time-out; return how many failed."""
@@ -96,12 +139,13 @@ class GenerationSweeper:
             self._task = asyncio.create_task(self._run())
 
     async def stop(self) -> None:
-        """Stop the timer."""
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        """Stop the timer (and a read of the log before boot still going)."""
+        for task in (self._task, self._recovery):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._task = self._recovery = None
 
     async def _run(self) -> None:
         while True:

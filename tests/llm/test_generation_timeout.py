@@ -8,6 +8,7 @@ both see the silence fail it once between them.
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 from chat_core.bootstrap import bootstrap
@@ -111,3 +112,26 @@ async def test_two_instances_fail_a_silent_reply_once(aiohttp_client: Any) -> No
 
 async def _failures(store: MemoryEventStore) -> list[Any]:
     return [item for item in await all_events(store) if item.event.type == "chat.message.failed"]
+
+
+async def test_a_reply_left_in_progress_by_a_restart_still_times_out(
+    aiohttp_client: Any, tmp_path: Path
+) -> None:
+    # The server went down mid-reply and its agent with it: the instance that comes up
+    # knows the reply only from the log written before it started.
+    url = f"sqlite:///{tmp_path / 'chat.db'}"
+    first = await bootstrap(settings=settings(store_url=url))
+    client = await aiohttp_client(create_app(first))
+    thread = await create_thread(client, MEMBER)
+    message = await _start(client, thread["id"])
+    await client.close()
+    second = await bootstrap(settings=settings(store_url=url, generation_timeout=0.3))
+    client = await aiohttp_client(create_app(second))
+    read = await _until_failed(client, message)
+    assert (read["status"], read["error"]) == ("failed", "timed out")
+    failed = [
+        item.event
+        for item in await all_events(second.store)
+        if item.event.type == "chat.message.failed"
+    ]
+    assert [(e.tenant, e.env.value, e.actor) for e in failed] == [("t_acme", "dev", "chat-core")]
