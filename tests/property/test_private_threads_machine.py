@@ -7,9 +7,10 @@ without filters) is exactly the model's visible set, in order, field for field, 
 page read of a thread by anyone who may not see it is a 404 word for word the same as for
 a thread that does not exist.
 
-The model's readable_messages(sub, tenant, env) is the set a search must draw from: a
-search-results invariant compares GET /chat/search's answer for a word of VOCABULARY with
-the readable messages holding it (see expected_search).
+Once the app serves GET /chat/search, a search for a word of VOCABULARY (any case, across
+the tenant or within one thread) finds exactly the model's readable messages holding it:
+complete, neither redacted nor erased, of threads the searcher may see; a search within a
+thread the searcher may not see is the 404 of an unknown thread.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from hypothesis.stateful import (
 
 from chat_core.visibility import UNKNOWN_THREAD
 from tests.http.helpers import Answer, SyncApp, auth_headers, token
+from tests.security.strategies import route_shapes
 
 TENANTS = ("t_acme", "t_globex")
 ENV = "dev"
@@ -226,6 +228,10 @@ class PrivateThreadsMachine(RuleBasedStateMachine):
             self._dir = tempfile.mkdtemp(prefix="privprops-")
             options["store_url"] = f"sqlite:///{self._dir}/chat.db"
         self.app = SyncApp(**options)
+        # Search is checked once the app serves it.
+        self.searchable = any(
+            shape.template == "/chat/search" for shape in route_shapes(self.app.client.app)
+        )
         self.model = Model()
         # Threads whose visibility or words changed in the last step: checked for outsiders.
         self.touched: set[str] = set()
@@ -573,6 +579,55 @@ class PrivateThreadsMachine(RuleBasedStateMachine):
                 return seen
             after = [("after", page["next"])]
 
+    @rule(
+        sub=st.sampled_from(SUBS),
+        tenant=st.sampled_from(TENANTS),
+        word=st.sampled_from(VOCABULARY),
+        case=st.sampled_from([str, str.upper, str.lower]),
+        scope=st.none() | threads,
+    )
+    def search(self, sub: str, tenant: str, word: str, case: Any, scope: str | None) -> None:
+        """Search results are the model's readable messages holding the word, no more."""
+        if not self.searchable:
+            return
+        query: list[tuple[str, str]] = [("q", case(word)), ("limit", "100")]
+        if scope is not None:
+            thread = self.model.thread(scope)
+            tenant = thread.tenant
+            query.append(("thread_id", scope))
+        answer = self.app.request("GET", "/chat/search", headers=headers(sub, tenant), params=query)
+        if not member(sub, tenant):
+            assert answer.status == 403
+            return
+        if scope is not None and not may_see(sub, thread):
+            unknown = self.app.request(
+                "GET",
+                "/chat/search",
+                headers=headers(sub, tenant),
+                params=[*query[:2], ("thread_id", UNKNOWN)],
+            )
+            assert answer.status == unknown.status == 404, answer.body
+            assert _problem(answer) == _problem(unknown)
+            return
+        found: set[str] = set()
+        while True:
+            assert answer.status == 200, answer.body
+            page = answer.json()
+            found |= {hit["message"]["id"] for hit in page["data"]}
+            if not page["has_more"]:
+                break
+            answer = self.app.request(
+                "GET",
+                "/chat/search",
+                headers=headers(sub, tenant),
+                params=[*query, ("after", page["next"])],
+            )
+        expected = self.model.expected_search(sub, tenant, word)
+        if scope is not None:
+            expected &= {message.message_id for message in thread.messages}
+        event("a search checked: " + ("some found" if expected else "none found"))
+        assert found == expected, (sub, tenant, word, scope)
+
     def _check_unknown(self, sub: str, thread: ThreadModel) -> None:
         """Every read of the thread by sub answers as for a thread that does not exist."""
         for path in (
@@ -611,7 +666,7 @@ class PrivateThreadsMachine(RuleBasedStateMachine):
 
 
 PrivateThreadsMachine.TestCase.settings = settings(
-    max_examples=60, stateful_step_count=40, deadline=None
+    max_examples=50, stateful_step_count=40, deadline=None
 )
 TestPrivateThreads = PrivateThreadsMachine.TestCase
 
@@ -623,6 +678,6 @@ class SqlitePrivateThreadsMachine(PrivateThreadsMachine):
 
 
 SqlitePrivateThreadsMachine.TestCase.settings = settings(
-    max_examples=15, stateful_step_count=30, deadline=None
+    max_examples=10, stateful_step_count=30, deadline=None
 )
 TestSqlitePrivateThreads = SqlitePrivateThreadsMachine.TestCase
