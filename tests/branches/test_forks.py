@@ -13,6 +13,7 @@ import orjson
 
 from tests.branches.helpers import ADMIN, AGENT, MEMBER, Client, headers_of, path_of, post
 from tests.http.helpers import create_thread, expect_refusal
+from tests.streams.helpers import read_sse
 from transports.http.app_keys import CORE
 
 _SAME = ("role", "content", "metadata", "author", "redacted", "erased", "status", "model")
@@ -213,3 +214,37 @@ async def test_a_fork_of_a_private_thread_is_private_to_the_forker(client: Clien
         json={"message_id": tip["id"]},
         headers=outsider,
     )
+
+
+async def test_a_fork_s_stream_shows_its_copies_as_they_read(client: Client) -> None:
+    thread = (await create_thread(client, MEMBER))["id"]
+    question = await post(client, thread, "question")
+    await post(client, thread, "first answer", role="assistant")
+    again = await post(client, thread, "second answer", role="assistant", parent_id=question["id"])
+    withdrawn = await post(client, thread, "withdrawn words")
+    response = await client.delete(
+        f"/chat/threads/{thread}/messages/{withdrawn['id']}", headers=MEMBER
+    )
+    assert response.status == 204
+    fork = await _fork(client, thread, {"message_id": withdrawn["id"]})
+    copies = await _messages(client, fork["id"])
+    async with client.get(f"/chat/threads/{fork['id']}/events", headers=MEMBER) as sse:
+        seen = await read_sse(sse, 4)
+    assert [(e.id, e.type) for e in seen] == [
+        ("1", "chat.thread.created"),
+        ("2", "chat.message.posted"),
+        ("3", "chat.message.posted"),
+        ("4", "chat.message.posted"),
+    ]
+    assert {(e.data["tenant"], e.data["env"]) for e in seen} == {("t_acme", "dev")}
+    assert seen[0].data["data"]["thread_id"] == fork["id"]
+    posted = [e.data["data"] for e in seen[1:]]
+    assert [(p["message_id"], p["seq"], p["parent_id"]) for p in posted] == [
+        (c["id"], c["seq"], c["parent_id"]) for c in copies
+    ]
+    assert [(p["role"], p["content"], p["redacted"]) for p in posted] == [
+        ("user", "question", False),
+        ("assistant", "second answer", False),
+        ("user", None, True),
+    ]
+    assert again["id"] not in {p["message_id"] for p in posted}
