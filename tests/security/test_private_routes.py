@@ -220,3 +220,57 @@ async def test_a_private_threads_message_id_named_on_a_shared_thread_is_unknown_
         asked += 1
     assert asked >= 10
     assert await store.head_position() == head, "an outsider's request appended an event"
+
+
+async def _query_thread_routes(client: Client) -> list[tuple[str, str, dict[str, str]]]:
+    """Every documented operation that names a thread in its query: method, path and the
+    other required query parameters, each given a plain value."""
+    document = await (await client.get("/openapi.json")).json()
+    found = []
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            if not isinstance(operation, dict):
+                continue
+            query = [
+                parameter
+                for parameter in operation.get("parameters", [])
+                if parameter.get("in") == "query"
+            ]
+            if any(parameter["name"] == "thread_id" for parameter in query):
+                required = {
+                    parameter["name"]: "x"
+                    for parameter in query
+                    if parameter.get("required") and parameter["name"] != "thread_id"
+                }
+                found.append((method.upper(), path, required))
+    return found
+
+
+@pytest.mark.parametrize("who", sorted(OUTSIDERS))
+async def test_no_route_that_takes_a_thread_in_its_query_tells_a_private_one_apart(
+    client: Client, who: str
+) -> None:
+    outsider = OUTSIDERS[who]
+    thread_id, _ = await _private_thread(client)
+    routes = await _query_thread_routes(client)
+    assert ("GET", "/chat/search", {"q": "x"}) in routes
+    served = {repr(shape) for shape in route_shapes(client.app)}
+    store = client.app[CORE].store
+    head = await store.head_position()
+    for method, path, query in routes:
+        answers = []
+        for target in (thread_id, UNKNOWN):
+            params = {**query, "thread_id": target}
+            async with client.request(method, path, params=params, headers=outsider) as response:
+                problem = await response.json(content_type=None)
+                problem.pop("request_id", None)
+                answers.append((response.status, problem))
+        assert answers[0] == answers[1], (method, path, answers)
+        assert answers[0][0] == 404, (method, path, answers)
+        if f"{method} {path}" in served:
+            assert answers[0][1]["detail"] == UNKNOWN_THREAD, (method, path, answers)
+            # The thread's creator gets past the gate.
+            params = {**query, "thread_id": thread_id}
+            async with client.request(method, path, params=params, headers=CREATOR) as response:
+                assert response.status == 200, await response.text()
+    assert await store.head_position() == head
