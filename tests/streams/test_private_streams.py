@@ -7,6 +7,7 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 
 from tests.http.helpers import auth_headers, create_thread, post_message, problem_of, token
+from tests.openapi.test_served import _check_component
 from tests.streams.helpers import read_sse, ticket_for, ws_reply
 from transports.http.app_keys import CORE
 
@@ -124,6 +125,7 @@ async def test_a_participant_removed_stops_getting_the_websocket_events(client: 
             "detail": "no such thread in this tenant and env",
             "thread_id": thread_id,
         }
+        _check_component("ServerFrame", frame)
         # The socket stays open, and the thread is unknown to it from now on.
         await socket.send_json({"op": "subscribe", "id": 2, "thread_id": shared["id"]})
         assert (await ws_reply(socket))["op"] == "ack"

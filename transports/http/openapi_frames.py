@@ -124,11 +124,14 @@ SERVER_FRAMES: dict[str, Schema] = {
                 "detail": {"type": "string"},
                 "retry_after": {"type": "integer", "minimum": 0},
                 "expected_index": {"type": "integer", "minimum": 0},
+                "thread_id": _THREAD,
             },
             required=("id", "status", "detail"),
         ),
         "description": "A frame's refusal, with the status the HTTP route would give; the"
-        " socket stays open. A 429 carries retry_after (whole seconds).",
+        " socket stays open. A 429 carries retry_after (whole seconds). Unasked (id null,"
+        " status 404, with thread_id): a subscription ended because a change of a private"
+        " thread's participants left the caller out.",
     },
     "EventFrame": _frame(
         "event",
