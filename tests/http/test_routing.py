@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import Any
 
 import orjson
 import pytest
-from aiohttp.test_utils import TestClient
+from aiohttp import web
+from aiohttp.test_utils import TestClient, make_mocked_request
 
-from tests.http.helpers import auth_headers, problem_of
+from chat_core.bootstrap import bootstrap
+from events.store.memory import MemoryEventStore
+from tests.http.helpers import auth_headers, problem_of, settings
 from transports.http.access_log import UNMATCHED
 from transports.http.admission import AdmissionRouter
+from transports.http.app import create_app
+from transports.http.routing import DepthRouter, depth_of
 
 Client = TestClient[Any, Any]
 
@@ -94,3 +100,50 @@ async def test_a_target_no_route_can_match_is_still_refused_as_a_problem(
     assert headers["X-Request-Id"]
     assert headers["WWW-Authenticate"] == "Bearer"
     assert orjson.loads(body)["status"] == 401
+
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def _paths(template: str) -> list[str]:
+    """Return paths near a route's template: filled in, one segment more or less, a slash."""
+    filled = re.sub(r"\{[^}]+\}", "x_1", template)
+    return [filled, filled + "/", filled + "/more", filled.rpartition("/")[0] or "/", "/x" + filled]
+
+
+def _answer(match: Any) -> tuple[Any, ...]:
+    """Return what a resolution decides: the route taken, or the refusal and what it allows."""
+    refused = match.http_exception
+    if refused is None:
+        return ("route", match.route, tuple(sorted(match.items())))
+    return ("refused", refused.status, tuple(sorted(getattr(refused, "allowed_methods", ()))))
+
+
+async def test_resolving_by_depth_answers_as_aiohttp_for_every_route(aiohttp_client: Any) -> None:
+    # In dev mode, so that the console's routes are there too.
+    core = await bootstrap(settings=settings(mode="dev"), store=MemoryEventStore())
+    client: Client = await aiohttp_client(create_app(core))
+    router = client.app.router
+    assert isinstance(router, DepthRouter)
+    templates = {resource.canonical for resource in router.resources()}
+    assert "/chat/threads/{thread_id}/messages/{message_id}/chunks" in templates
+    checked = 0
+    for template in sorted(templates):
+        for path in _paths(template):
+            for method in _METHODS:
+                request = make_mocked_request(method, path, app=client.app)
+                ours = await router.resolve(request)
+                theirs = await web.UrlDispatcher.resolve(router, request)
+                assert _answer(ours) == _answer(theirs), (method, path)
+                checked += 1
+    assert checked > 500
+
+
+async def test_a_chunk_tries_two_routes_not_seven(memory_client: Client) -> None:
+    router = memory_client.app.router
+    assert isinstance(router, DepthRouter)
+    path = "/chat/threads/{thread_id}/messages/{message_id}/chunks"
+    tried = [r.canonical for r in router.candidates_at("/chat/threads", depth_of(path))]
+    assert tried.index(path) <= 1, tried
+    posts = router.candidates_at("/chat/threads", depth_of("/chat/threads/{thread_id}/messages"))
+    assert posts[0].canonical == "/chat/threads/{thread_id}/messages"

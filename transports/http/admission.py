@@ -61,6 +61,7 @@ from transports.http.console_views import CONSOLE_ROUTES, console_enabled
 from transports.http.cors import preflight as cors_preflight
 from transports.http.metrics import STREAM_ROUTES
 from transports.http.problems import HTTPProblem
+from transports.http.routing import DepthRouter
 from transports.http.websocket import refusal
 
 __all__ = [
@@ -142,8 +143,8 @@ class _Unrouted(MatchInfoError):
         return _REFUSE
 
 
-class AdmissionRouter(web.UrlDispatcher):
-    """Resolve as aiohttp does; a request no route takes is refused through the gate."""
+class AdmissionRouter(DepthRouter):
+    """Resolve as aiohttp does (by depth); a request no route takes is refused through the gate."""
 
     async def resolve(self, request: web.Request) -> UrlMappingMatchInfo:
         """Return the route's match, or the router's refusal wrapped for the gate."""
