@@ -10,6 +10,9 @@ same words, roles, authors and statuses, `forked_from`, in the same tenant and e
 the log holds exactly the events the model counts, each thread's seqs and versions
 without gaps and in its own tenant and env. Ids of one thread or partition named in
 another's requests are refused (422 for a body field, 404 for a URL) and append nothing.
+
+On a memory store, on a SQLite file, and on a SQLite file with a thread's kept window
+shrunk to a few messages, so that paths, children and forks are read back from disk.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from hypothesis import event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
+from chat_core import caches, fold, state
 from chat_core.payloads import MessagePosted
 from tests.http.helpers import SyncApp, auth_headers, token
 
@@ -548,3 +552,35 @@ SqliteBranchMachine.TestCase.settings = settings(
     settings.default, max_examples=10, stateful_step_count=60, deadline=None
 )
 TestSqliteBranchMachine = SqliteBranchMachine.TestCase
+
+
+class ReadBackBranchMachine(BranchMachine):
+    """The same trees with a thread keeping only its first and newest 3 messages in memory.
+
+    Every other message of a path, children, a page or a fork is read back from the
+    stream (from a mark every 4th message), on a SQLite file, so the read-back is what
+    the model checks.
+    """
+
+    store_url = "sqlite"
+    WINDOW = {(state, "FIRST"): 3, (state, "RECENT"): 3}
+    WINDOW |= {(module, "STRIDE"): 4 for module in (state, caches, fold)}
+
+    def __init__(self) -> None:
+        self._kept = {place: getattr(*place) for place in self.WINDOW}
+        for (module, name), value in self.WINDOW.items():
+            setattr(module, name, value)
+        super().__init__()
+
+    def teardown(self) -> None:
+        try:
+            super().teardown()
+        finally:
+            for (module, name), value in self._kept.items():
+                setattr(module, name, value)
+
+
+ReadBackBranchMachine.TestCase.settings = settings(
+    settings.default, max_examples=15, stateful_step_count=60, deadline=None
+)
+TestReadBackBranchMachine = ReadBackBranchMachine.TestCase
