@@ -298,8 +298,12 @@ def message_words(
 ) -> tuple[str | None, FrozenMap, bool]:
     """Return a message's content, metadata and whether its author was erased."""
     if payload.withdrawn is not None:
-        # A fork's copy of a message withdrawn in its source: no words were copied.
-        return None, _NO_METADATA, payload.withdrawn == "erased"
+        # A fork's copy of a message withdrawn in its source: no words were copied. Like
+        # words in clear, it reads erased once its author is, as erase_cached makes it.
+        erased = payload.withdrawn == "erased" or (
+            keys is not None and keys.subject(event.tenant, author).erased
+        )
+        return None, _NO_METADATA, erased
     if payload.sealed is None:
         # Schema 1, stored in clear before encryption: an erasure still hides it from reads.
         erased = keys is not None and keys.subject(event.tenant, author).erased

@@ -49,7 +49,8 @@ def copy_message(
         status = None if source.status == "complete" else source.status
         llm = attrs.evolve(llm, status=status) if llm is not None else None
     author = None if source.author == forker else source.author
-    withdrawn = "erased" if source.erased else "redacted" if source.redacted else None
+    # Redacted first: the copy of a redacted message reads erased too once its author is.
+    withdrawn = "redacted" if source.redacted else "erased" if source.erased else None
     if withdrawn is not None:
         return MessagePosted(
             thread_id=thread_id,

@@ -248,3 +248,40 @@ async def test_a_fork_s_stream_shows_its_copies_as_they_read(client: Client) -> 
         ("user", None, True),
     ]
     assert again["id"] not in {p["message_id"] for p in posted}
+
+
+async def test_a_copy_reads_redacted_and_erased_as_its_source_does(
+    make_client: Any, tmp_path: Path
+) -> None:
+    url = f"sqlite:///{tmp_path / 'chat.db'}"
+    client = await make_client(store_url=url)
+    thread = (await create_thread(client, MEMBER))["id"]
+    writer = headers_of("member7")
+    first = await post(client, thread, "redacted, then its author erased", headers=writer)
+    second = await post(client, thread, "its author erased, then redacted", headers=writer)
+
+    async def redact(message: dict[str, Any]) -> None:
+        route = f"/chat/threads/{thread}/messages/{message['id']}"
+        assert (await client.delete(route, headers=writer)).status == 204
+
+    await redact(first)
+    before = await _fork(client, thread, {"message_id": second["id"]})
+    response = await client.post("/admin/erasures", json={"subject": "u_member7"}, headers=ADMIN)
+    assert response.status == 202
+    await redact(second)
+    after = await _fork(client, thread, {"message_id": second["id"]})
+
+    async def flags(reader: Client) -> list[list[tuple[bool, bool]]]:
+        shown = []
+        for thread_id in (thread, before["id"], after["id"]):
+            response = await reader.get(f"/chat/threads/{thread_id}/messages", headers=MEMBER)
+            page = await response.json()
+            shown.append([(m["redacted"], m["erased"]) for m in page["data"]])
+        return shown
+
+    expected = [[(True, True), (True, True)], [(True, True), (False, True)]]
+    expected.append([(True, True), (True, True)])
+    assert await flags(client) == expected
+    await client.close()
+    # Folded afresh from the file, as after a restart: the same.
+    assert await flags(await make_client(store_url=url)) == expected
