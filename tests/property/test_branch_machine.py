@@ -25,7 +25,13 @@ from typing import Any
 from attrs import define, field
 from hypothesis import event, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+)
 
 from chat_core import caches, fold, state
 from chat_core.payloads import MessagePosted
@@ -35,6 +41,7 @@ TENANTS = ("t_acme", "t_globex")
 ENVS = ("dev", "prod")
 MEMBERS = ("u_m1", "u_m2")
 AGENT = "u_bot"
+ADMIN = "u_boss"
 WORDS = st.sampled_from(["hi", "why?", "because", "again", "é" * 3, "x" * 30])
 PICK = st.integers(0, 10_000)
 LIMITS = st.integers(1, 4)
@@ -42,7 +49,7 @@ LIMITS = st.integers(1, 4)
 
 @cache
 def _bearer(sub: str) -> str:
-    role = "agent" if sub == AGENT else "member"
+    role = {AGENT: "agent", ADMIN: "admin"}.get(sub, "member")
     return token(sub, {tenant: [role] for tenant in TENANTS})
 
 
@@ -62,12 +69,13 @@ class Msg:
     content: str
     status: str = "complete"
     redacted: bool = False
+    erased: bool = False
     chunks: int = 0
     ratings: dict[str, int] = field(factory=dict)
 
     def read(self) -> str | None:
-        """Return the words it reads with: none once redacted."""
-        return None if self.redacted else self.content
+        """Return the words it reads with: none once redacted or its author erased."""
+        return None if self.redacted or self.erased else self.content
 
 
 @define
@@ -113,6 +121,7 @@ _FIELDS = (
     "author",
     "content",
     "redacted",
+    "erased",
     "status",
     "feedback",
 )
@@ -130,6 +139,7 @@ def _expected(tree: Tree, msg: Msg) -> dict[str, Any]:
         "author": msg.author,
         "content": msg.read(),
         "redacted": msg.redacted,
+        "erased": msg.erased,
         "status": msg.status,
         "feedback": {"up": ups, "down": len(msg.ratings) - ups},
     }
@@ -152,6 +162,7 @@ class BranchMachine(RuleBasedStateMachine):
         if url == "sqlite":
             self._dir = tempfile.mkdtemp(prefix="branch-machine-")
             url = f"sqlite:///{self._dir}/chat.db"
+        self._url = url
         self.app = SyncApp(store_url=url)
         self.trees: list[Tree] = []
         self.events = 0
@@ -407,12 +418,43 @@ class BranchMachine(RuleBasedStateMachine):
                     content=original.content,
                     status=original.status,
                     redacted=original.redacted,
+                    erased=original.erased,
                 )
             )
         assert [_seen(c) for c in copies] == [_expected(fork, m) for m in fork.msgs]
         assert thread["head"] == fork.head
         self.trees.append(fork)
         self.events += 1 + len(path)
+
+    @rule(tenant=st.sampled_from(TENANTS), env=st.sampled_from(ENVS))
+    def erase(self, tenant: str, env: str) -> None:
+        """Erase a member in a tenant: every message they wrote there so far reads erased.
+
+        Copies in forks included; what they post afterwards reads as usual.
+        """
+        subject = MEMBERS[1]
+        head = self.app.head()
+        answer = self.app.request(
+            "POST",
+            "/admin/erasures",
+            json={"subject": subject},
+            headers=_headers(ADMIN, tenant, env),
+        )
+        assert answer.status == 202, answer.body
+        for tree in self.trees:
+            if tree.tenant == tenant:
+                for msg in tree.msgs:
+                    msg.erased = msg.erased or msg.author == subject
+        # One chat.erasure.recorded; the words go with the keys, the log keeps its events.
+        assert self.app.head() == head + 1
+        self.events += 1
+
+    @precondition(lambda self: self._dir is not None)
+    @rule()
+    def restart(self) -> None:
+        """Stop the server and start another on the same file: it reads the log afresh."""
+        self.app.close()
+        self.app = SyncApp(store_url=self._url)
 
     @rule(pick=PICK, which=PICK, limit=LIMITS)
     def read_path(self, pick: int, which: int, limit: int) -> None:
