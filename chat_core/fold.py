@@ -266,6 +266,7 @@ def message_state(
     content, metadata, erased = message_words(payload, event, keys, author)
     sealed = payload.sealed
     llm = payload.llm
+    opening = 0 if content is None or llm is None or llm.status is None else len(content)
     if content is None:
         words_json = 0
     elif sealed is not None:
@@ -290,6 +291,9 @@ def message_state(
         parent_id=predecessor if payload.parent_id is None else payload.parent_id,
         status="complete" if llm is None or llm.status is None else llm.status,
         llm=llm,
+        # Characters so far count a generation's first piece, posted with its start.
+        length=opening,
+        opening=opening,
     )
 
 

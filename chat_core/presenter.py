@@ -38,12 +38,17 @@ def posted_event_data(payload: MessagePosted, message: MessageState | None) -> d
     """Return a posted event's data as its message reads now, never with sealed bytes."""
     view = None if message is None else message.view(payload.thread_id)
     withdrawn = view is None or view.content is None
+    content = None if view is None else view.content
+    llm = payload.llm
+    if content is not None and message is not None and llm is not None and llm.status:
+        # A generation's start shows the piece posted with it: its chunks show the rest.
+        content = content[: message.opening]
     return {
         "thread_id": payload.thread_id,
         "message_id": payload.message_id,
         "seq": payload.seq,
         "role": payload.role,
-        "content": None if view is None else view.content,
+        "content": content,
         "metadata": {} if withdrawn or view is None else dict(view.metadata),
         "redacted": view is not None and view.redacted,
         "erased": view is not None and view.erased,

@@ -165,9 +165,12 @@ class MessageState:
     llm: LlmFields | None = None
     error: str | None = None
     # A generation's chunks folded so far (their text, to tell a repeat from a clash) and
-    # the characters of its text with them.
+    # the characters of its text with them; lengths count opened text, so are not compared.
     next_index: int = 0
-    length: int = 0
+    length: int = field(default=0, eq=False)
+    # The characters of its start (a generation's first piece, posted with it): what its
+    # posted event shows, the chunks showing the rest.
+    opening: int = field(default=0, eq=False)
     # When it last moved (its start, then its newest chunk): a generation silent for too
     # long fails as timed out.
     active_at: datetime | None = field(default=None, eq=False, repr=False)

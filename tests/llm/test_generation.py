@@ -439,3 +439,22 @@ async def test_a_redacted_reply_s_chunks_are_withdrawn_from_consumer_batches(
     chunk = batch["data"][0]["data"]
     assert (chunk["content"], chunk["redacted"], chunk["erased"]) == (None, True, False)
     assert "leaked" not in orjson.dumps(batch).decode()
+
+
+async def test_a_first_piece_posted_with_the_start_counts_and_streams_once(
+    client: Client,
+) -> None:
+    thread = await create_thread(client, MEMBER)
+    message = await _start(client, thread["id"], content="Hel")
+    ack = await _step(client, message, "chunks", {"index": 0, "content": "lo"})
+    assert ack["length"] == 5  # characters so far: the first piece and the chunk
+    async with client.get(f"/chat/threads/{thread['id']}/events", headers=MEMBER) as sse:
+        seen = await read_sse(sse, 3)
+    # The start shows its own piece, the chunk the rest: a reader joins them once.
+    assert [e.data["data"]["content"] for e in seen[1:]] == ["Hel", "lo"]
+    assert (await _read(client, message))["content"] == "Hello"
+    done = await _step(client, message, "complete", {"finish_reason": "stop"})
+    assert done["content"] == "Hello"
+    async with client.get(f"/chat/threads/{thread['id']}/events", headers=MEMBER) as sse:
+        again = await read_sse(sse, 4)
+    assert [e.data["data"].get("content") for e in again[1:3]] == ["Hel", "lo"]
