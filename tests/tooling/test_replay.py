@@ -149,37 +149,42 @@ def test_replay_check_stays_clean_while_the_pipeline_appends(chat_log: str) -> N
         threads = [
             name for name in await core.store.list_streams(limit=1000) if name.startswith("chat/")
         ]
-        stop = asyncio.Event()
+        stop, under_way = asyncio.Event(), asyncio.Event()
         posted = 0
 
-        async def keep_posting() -> None:
+        async def keep_posting(stream: str) -> None:
             nonlocal posted
+            _, tenant, env, thread_id = stream.split("/")
             while not stop.is_set():
-                for stream in threads:
-                    _, tenant, env, thread_id = stream.split("/")
-                    await core.bus.send(
-                        PostMessage(
-                            context=RequestContext(tenant=tenant, env=Env(env), request_id="r-1"),
-                            auth=AUTH,
-                            thread_id=thread_id,
-                            role="user",
-                            content="while replaying",
-                        )
+                await core.bus.send(
+                    PostMessage(
+                        context=RequestContext(tenant=tenant, env=Env(env), request_id="r-1"),
+                        auth=AUTH,
+                        thread_id=thread_id,
+                        role="user",
+                        content="while replaying",
                     )
-                    posted += 1
+                )
+                posted += 1
+                if posted >= len(threads):
+                    under_way.set()
 
         differences: list[str] = []
-        writer = asyncio.create_task(keep_posting())
+        # A writer a thread, as clients post: each commit lands several.
+        writer = asyncio.gather(*(keep_posting(stream) for stream in threads))
         try:
-            await asyncio.sleep(0.05)
+            # The writer is under way before the replay starts, however slow the machine.
+            await asyncio.wait_for(under_way.wait(), 60)
+            before = posted
             result = await replay_log(core.store, check=True, on_difference=differences.append)
+            during = posted - before
         finally:
             stop.set()
             await writer
             await core.close()
-        return result, differences, posted
+        return result, differences, during
 
-    result, differences, posted = asyncio.run(run())
-    assert posted > 8, "the writer did not run beside the replay"
+    result, differences, during = asyncio.run(run())
+    assert during > 0, "the writer did not run beside the replay"
     assert differences == []
     assert result.threads == 8
