@@ -285,3 +285,39 @@ async def test_a_copy_reads_redacted_and_erased_as_its_source_does(
     await client.close()
     # Folded afresh from the file, as after a restart: the same.
     assert await flags(await make_client(store_url=url)) == expected
+
+
+async def test_a_reply_in_progress_above_the_message_is_a_409_and_beside_it_is_not(
+    client: Client,
+) -> None:
+    thread = (await create_thread(client, MEMBER))["id"]
+    question = await post(client, thread, "question")
+    response = await client.post(
+        f"/chat/threads/{thread}/messages",
+        json={"role": "assistant", "status": "in_progress", "model": "m"},
+        headers=AGENT,
+    )
+    started = await response.json()
+    # Posted under the reply still being written, and beside it under the question.
+    below = await post(client, thread, "while it writes")
+    assert below["parent_id"] == started["id"]
+    beside = await post(client, thread, "done", role="assistant", parent_id=question["id"])
+    await expect_refusal(
+        client,
+        "POST",
+        f"/chat/threads/{thread}/forks",
+        409,
+        json={"message_id": below["id"]},
+        headers=MEMBER,
+    )
+    fork = await _fork(client, thread, {"message_id": beside["id"]})
+    assert [c["content"] for c in await _messages(client, fork["id"])] == ["question", "done"]
+    complete = f"/chat/threads/{thread}/messages/{started['id']}/complete"
+    assert (await client.post(complete, json={}, headers=AGENT)).status == 200
+    fork = await _fork(client, thread, {"message_id": below["id"]})
+    copies = await _messages(client, fork["id"])
+    assert [(c["role"], c["status"]) for c in copies] == [
+        ("user", "complete"),
+        ("assistant", "complete"),
+        ("user", "complete"),
+    ]
