@@ -251,7 +251,7 @@ async def test_a_fork_s_stream_shows_its_copies_as_they_read(client: Client) -> 
 
 
 async def test_a_copy_reads_redacted_and_erased_as_its_source_does(
-    make_client: Any, tmp_path: Path
+    make_client: Any, tmp_path: Path, cli: Any
 ) -> None:
     url = f"sqlite:///{tmp_path / 'chat.db'}"
     client = await make_client(store_url=url)
@@ -284,7 +284,24 @@ async def test_a_copy_reads_redacted_and_erased_as_its_source_does(
     assert await flags(client) == expected
     await client.close()
     # Folded afresh from the file, as after a restart: the same.
-    assert await flags(await make_client(store_url=url)) == expected
+    again = await make_client(store_url=url)
+    assert await flags(again) == expected
+    await again.close()
+    for argv in (("verify",), ("replay", "--check")):
+        status, out, err = await asyncio.to_thread(cli, *argv, "--store", url)
+        assert status == 0, out + err
+    exported = tmp_path / "log.jsonl"
+    status, out, err = await asyncio.to_thread(cli, "export", "--store", url, "-o", str(exported))
+    assert status == 0, out + err
+    lines = [orjson.loads(line) for line in exported.read_text().splitlines()]
+    copies = [
+        line["payload"]
+        for line in lines
+        if line["type"] == "chat.message.posted"
+        and line["payload"]["thread_id"] in (before["id"], after["id"])
+    ]
+    assert [c["content"] for c in copies] == [None, None, None, None]
+    assert all("sealed" not in c for c in copies)
 
 
 async def test_a_reply_in_progress_above_the_message_is_a_409_and_beside_it_is_not(
