@@ -31,6 +31,7 @@ from chat_core.sealing import (
     open_thread,
     open_thread_update,
 )
+from chat_core.views import forked_data
 from events.codec import EventCodec
 from events.crypto import MasterKey
 from events.keys import KeyNotLoaded, KeyRing, open_key_store
@@ -110,7 +111,7 @@ class ChatExportView:
                 payload.sealed,
                 payload.title,
                 payload.metadata,
-            ) | {"visibility": payload.visibility}
+            ) | {"visibility": payload.visibility, "forked_from": forked_data(payload.forked_from)}
         if type(payload) is ThreadUpdated:
             updated = self._update(event.tenant, event.actor, self._converter.unstructure(payload))
             assert updated is not None, "prepare fetched the updater's keys"
@@ -133,7 +134,9 @@ class ChatExportView:
         if payload.author is not None:
             extra["author"] = payload.author
         if payload.withdrawn is not None:
-            return _withdrawn(self._converter.unstructure(payload))
+            copy = self._withdrawn(event.tenant, event.actor, self._converter.unstructure(payload))
+            assert copy is not None, "prepare fetched the copy's author's keys"
+            return copy
         return (
             self._shown(
                 event.tenant,
@@ -166,7 +169,10 @@ class ChatExportView:
                     data["sealed"],
                     data["title"],
                     data["metadata"],
-                ) | {"visibility": data.get("visibility", "tenant")}
+                ) | {
+                    "visibility": data.get("visibility", "tenant"),
+                    "forked_from": data.get("forked_from"),
+                }
             except KeyNotLoaded:
                 return None
         if event_type == ThreadUpdated.event_type:
@@ -177,7 +183,7 @@ class ChatExportView:
             return self._rated_data(tenant, actor, data)
         assert event_type == MessagePosted.event_type
         if data.get("withdrawn") is not None:
-            return _withdrawn(data)
+            return self._withdrawn(tenant, actor, data)
         if data.get("author") is not None:
             actor = data["author"]
         sealed = data["sealed"]
@@ -316,6 +322,32 @@ class ChatExportView:
             data, rater, comment, erased=comment is None and (sealed or data.get("comment"))
         )
 
+    def _withdrawn(self, tenant: str, actor: str, data: Mapping[str, Any]) -> dict[str, Any] | None:
+        """Return a fork's copy of a message withdrawn in its source: no words, its flags set.
+
+        Erased as reads show it: so copied, or once its author's keys are (a redacted copy
+        of an author erased since); None when those keys were not fetched yet.
+        """
+        author = data.get("author") or actor
+        withdrawn = data["withdrawn"]
+        try:
+            erased = withdrawn == "erased" or self._keys.subject(tenant, author).erased
+        except KeyNotLoaded:
+            self._missing.add((tenant, author))
+            return None
+        shown = {
+            name: data.get(name) for name in ("thread_id", "message_id", "seq", "role", "parent_id")
+        }
+        return {
+            **shown,
+            "content": None,
+            "metadata": {},
+            "redacted": withdrawn == "redacted",
+            "erased": erased,
+            "llm": data.get("llm"),
+            **({} if data.get("author") is None else {"author": data["author"]}),
+        }
+
     def _shown(
         self,
         tenant: str,
@@ -354,23 +386,6 @@ class ChatExportView:
             "redacted": redacted,
             "erased": erased,
         }
-
-
-def _withdrawn(data: Mapping[str, Any]) -> dict[str, Any]:
-    """Return a fork's copy of a message withdrawn in its source: no words, its flag set."""
-    shown = {
-        name: data.get(name) for name in ("thread_id", "message_id", "seq", "role", "parent_id")
-    }
-    withdrawn = data["withdrawn"]
-    return {
-        **shown,
-        "content": None,
-        "metadata": {},
-        "redacted": withdrawn == "redacted",
-        "erased": withdrawn == "erased",
-        "llm": data.get("llm"),
-        **({} if data.get("author") is None else {"author": data["author"]}),
-    }
 
 
 @frozen(kw_only=True)

@@ -20,7 +20,7 @@ from chat_core.payloads import (
 )
 from chat_core.sealing import open_feedback
 from chat_core.state import MessageState, ThreadState
-from chat_core.views import llm_json
+from chat_core.views import forked_data, llm_json
 from events.envelope import DatasetEvent
 from events.keys import KeyRing
 from events.store.base import RecordedEvent
@@ -93,6 +93,7 @@ def created_event_data(
         "title": title,
         "metadata": dict(metadata),
         "visibility": payload.visibility,
+        "forked_from": forked_data(payload.forked_from),
     }
 
 

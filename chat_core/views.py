@@ -45,6 +45,7 @@ __all__ = [
     "TemperatureConfigView",
     "ThreadView",
     "feedback_answer",
+    "forked_data",
     "forked_map",
     "kept_json",
     "message_answer",
@@ -88,6 +89,13 @@ def rfc3339(moment: datetime) -> str:
 
 # One tuple, swapped whole: a reader on another thread sees an old pair or the new one.
 _last_rfc3339: tuple[datetime | None, str] = (None, "")
+
+
+def forked_data(forked: ForkedFrom | None) -> dict[str, str] | None:
+    """Return where a fork was copied from, as its created event shows it (None for none)."""
+    if forked is None:
+        return None
+    return {"thread_id": forked.thread_id, "message_id": forked.message_id}
 
 
 def forked_map(forked: ForkedFrom | None) -> FrozenMap | None:

@@ -238,6 +238,14 @@ async def test_a_fork_s_stream_shows_its_copies_as_they_read(client: Client) -> 
     ]
     assert {(e.data["tenant"], e.data["env"]) for e in seen} == {("t_acme", "dev")}
     assert seen[0].data["data"]["thread_id"] == fork["id"]
+    source = {"thread_id": thread, "message_id": withdrawn["id"]}
+    assert seen[0].data["data"]["forked_from"] == source
+    # A consumer tells a fork from a new thread too.
+    response = await client.post("/admin/consumers", json={"name": "forks"}, headers=ADMIN)
+    assert response.status == 201, await response.text()
+    batch = await (await client.get("/admin/consumers/forks/events", headers=ADMIN)).json()
+    created = [e["data"] for e in batch["data"] if e["type"] == "chat.thread.created"]
+    assert [c["forked_from"] for c in created] == [None, source]
     posted = [e.data["data"] for e in seen[1:]]
     assert [(p["message_id"], p["seq"], p["parent_id"]) for p in posted] == [
         (c["id"], c["seq"], c["parent_id"]) for c in copies
@@ -302,6 +310,8 @@ async def test_a_copy_reads_redacted_and_erased_as_its_source_does(
     ]
     assert [c["content"] for c in copies] == [None, None, None, None]
     assert all("sealed" not in c for c in copies)
+    # Flagged as reads flag them: a redacted copy of an author erased since, erased too.
+    assert [(c["redacted"], c["erased"]) for c in copies] == expected[1] + expected[2]
 
 
 async def test_a_reply_in_progress_above_the_message_is_a_409_and_beside_it_is_not(

@@ -79,6 +79,7 @@ async def test_a_title_is_sealed_and_an_erasure_of_its_creator_covers_it(
         "title": None,
         "metadata": {},
         "visibility": "tenant",
+        "forked_from": None,
     }
     replayed = await sqlite_client.post(
         "/chat/threads", json=body, headers={**BOB, "Idempotency-Key": "bob-thread"}
@@ -97,8 +98,20 @@ async def test_a_title_is_sealed_and_an_erasure_of_its_creator_covers_it(
     lines = [orjson.loads(line) for line in target.read_bytes().splitlines()]
     shown = [line["payload"] for line in lines if line["type"] == "chat.thread.created"]
     assert shown == [
-        {"thread_id": bobs["id"], "title": None, "metadata": {}, "visibility": "tenant"},
-        {"thread_id": adas["id"], "title": kept, "metadata": {}, "visibility": "tenant"},
+        {
+            "thread_id": bobs["id"],
+            "title": None,
+            "metadata": {},
+            "visibility": "tenant",
+            "forked_from": None,
+        },
+        {
+            "thread_id": adas["id"],
+            "title": kept,
+            "metadata": {},
+            "visibility": "tenant",
+            "forked_from": None,
+        },
     ]
 
 

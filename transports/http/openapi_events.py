@@ -35,6 +35,18 @@ EVENT_DATA: dict[str, Schema] = {
             "title": {"type": ["string", "null"]},
             "metadata": _STRINGS,
             "visibility": {"type": "string", "enum": ["tenant", "private"]},
+            "forked_from": {
+                "oneOf": [
+                    _object(
+                        {
+                            "thread_id": {"type": "string", "pattern": THREAD_ID},
+                            "message_id": {"type": "string", "pattern": MESSAGE_ID},
+                        }
+                    ),
+                    {"type": "null"},
+                ],
+                "description": "The thread and message a fork copied up to; null for none.",
+            },
         }
     ),
     "chat.thread.updated": {
