@@ -119,7 +119,10 @@ class _Pass:
             self._generations[payload.message_id] = None
         elif isinstance(payload, MessageRedacted):
             return IndexDrop(
-                tenant=event.tenant, env=event.env.value, message_id=payload.message_id
+                tenant=event.tenant,
+                env=event.env.value,
+                thread_id=payload.thread_id,
+                message_id=payload.message_id,
             )
         elif isinstance(payload, ErasureRecorded):
             return IndexErase(

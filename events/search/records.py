@@ -77,6 +77,7 @@ class IndexDrop:
 
     tenant: str
     env: str
+    thread_id: str
     message_id: str
 
 

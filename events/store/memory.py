@@ -153,6 +153,10 @@ class MemoryEventStore(GroupCommitStore):
         self._check_open()
         return self.index.postings(scope, term, after, limit)
 
+    async def _holding(self, scope: int, term: Term, keys: Sequence[int]) -> list[int]:
+        self._check_open()
+        return self.index.holding(scope, term, keys)
+
     async def _index_docs(self, keys: Sequence[int]) -> list[SearchDoc]:
         self._check_open()
         return self.index.found(keys)

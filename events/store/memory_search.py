@@ -71,6 +71,11 @@ class MemoryIndex:
             keys.update(found[bisect_right(found, after) :][:limit])
         return sorted(keys)[:limit]
 
+    def holding(self, scope: int, term: Term, keys: Sequence[int]) -> list[int]:
+        """Return, in order, which of the keys the term's postings hold."""
+        present = {key for found in self._lists(scope, term) for key in found}
+        return [key for key in keys if key in present]
+
     def found(self, keys: Sequence[int]) -> list[SearchDoc]:
         """Return the documents of the keys that have one, by key."""
         return [self.docs[key] for key in sorted(keys) if key in self.docs]

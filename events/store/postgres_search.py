@@ -37,6 +37,13 @@ STATEMENTS = SearchStatements(
         "WHERE scope = $1 AND term >= $2 AND term < $3 AND key > $4 ORDER BY key LIMIT $5"
     ),
     docs=f"{_DOCS} WHERE key = ANY($1::bigint[])",
+    holding=(
+        "SELECT key FROM search_postings WHERE scope = $1 AND term = $2 AND key = ANY($3::bigint[])"
+    ),
+    holding_prefix=(
+        "SELECT DISTINCT key FROM search_postings WHERE scope = $1 AND term >= $2 "
+        "AND term < $3 AND key = ANY($4::bigint[])"
+    ),
     keys_param=list,
 )
 _INSERT_DOCS = (

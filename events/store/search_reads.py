@@ -47,7 +47,9 @@ class SearchStatements:
 
     The parameters: count (scope, term, cap), count_prefix (scope, low, high, cap),
     postings (scope, term, after, limit), postings_prefix (scope, low, high, after,
-    limit), docs (keys_param(keys)).
+    limit), docs (keys_param(keys)), holding (scope, term, keys_param(keys)) and
+    holding_prefix (scope, low, high, keys_param(keys)): which of the keys a term's
+    postings hold.
     """
 
     count: str
@@ -55,6 +57,8 @@ class SearchStatements:
     postings: str
     postings_prefix: str
     docs: str
+    holding: str
+    holding_prefix: str
     keys_param: Callable[[Sequence[int]], Any]
 
 
@@ -122,19 +126,25 @@ class SearchReads:
             if min(counts) == 0:
                 return []
             driver = walked[counts.index(min(counts))]
+        others = [term for term in walked if term is not driver]
         found: list[SearchDoc] = []
         after = query.after
         # A lone term's every posting is a hit: the first step reads no more than the page.
-        chunk = query.limit if len(walked) == 1 else CHUNK
+        chunk = query.limit if not others else max(query.limit * 2, 32)
         while len(found) < query.limit:
             keys = await self._postings(scope, driver, after, chunk)
             if not keys:
                 break
-            for doc in await self._index_docs(keys):
-                if _holds(doc, query):
-                    found.append(doc)
-                    if len(found) == query.limit:
-                        break
+            # The other terms are checked on their postings, then only the keys that hold
+            # them all are read, and checked again on their words.
+            held = keys
+            for term in others:
+                held = await self._holding(scope, term, held)
+                if not held:
+                    break
+            while held and len(found) < query.limit:
+                wanted, held = held[: query.limit - len(found)], held[query.limit - len(found) :]
+                found += [doc for doc in await self._index_docs(wanted) if _holds(doc, query)]
             if len(keys) < chunk:
                 break
             after = keys[-1]
@@ -185,6 +195,18 @@ class SearchReads:
             sql, params = statements.postings, (term.word,)
         rows = await self._fetch(sql, scope, *params, after, limit)
         return [int(row[0]) for row in rows]
+
+    async def _holding(self, scope: int, term: Term, keys: Sequence[int]) -> list[int]:
+        """Return, in order, which of the keys the term's postings hold."""
+        statements = self.search_statements
+        params: tuple[str, ...]
+        if term.prefix:
+            sql, params = statements.holding_prefix, (term.word, upper_bound(term.word))
+        else:
+            sql, params = statements.holding, (term.word,)
+        rows = await self._fetch(sql, scope, *params, statements.keys_param(keys))
+        present = {int(row[0]) for row in rows}
+        return [key for key in keys if key in present]
 
     async def _index_docs(self, keys: Sequence[int]) -> list[SearchDoc]:
         if not keys:

@@ -134,11 +134,38 @@ CREATE UNIQUE INDEX search_docs_by_message ON search_docs (tenant, env, message_
 CREATE INDEX search_docs_by_author ON search_docs (tenant, author);
 """
 
-# What compacting the search index makes afresh (events.store.sqlite_search).
-SEARCH_TABLES = _V6
+# Every append wrote three b-tree entries per indexed message besides its postings; a
+# redaction finds its entry through the thread's postings instead, an erasure by a scan.
+_V7 = """
+DROP INDEX search_docs_by_message;
+DROP INDEX search_docs_by_author;
+"""
+
+# What compacting the search index makes afresh (events.store.sqlite_search): the two
+# tables as the migrations leave them.
+SEARCH_TABLES = """
+CREATE TABLE search_docs (
+    key INTEGER PRIMARY KEY,
+    tenant TEXT NOT NULL,
+    env TEXT NOT NULL,
+    thread_id TEXT NOT NULL,
+    message_id TEXT NOT NULL,
+    author TEXT NOT NULL,
+    key_id INTEGER,
+    private INTEGER NOT NULL,
+    words INTEGER NOT NULL,
+    terms TEXT NOT NULL
+);
+CREATE TABLE search_postings (
+    scope INTEGER NOT NULL,
+    term TEXT NOT NULL,
+    key INTEGER NOT NULL,
+    PRIMARY KEY (scope, term, key)
+) WITHOUT ROWID;
+"""
 
 # Migration n brings user_version n-1 to n; append new ones, never edit old ones.
-_MIGRATIONS = (_V1, _V2, _V3, _V4, _V5, _V6)
+_MIGRATIONS = (_V1, _V2, _V3, _V4, _V5, _V6, _V7)
 SCHEMA_VERSION = len(_MIGRATIONS)
 
 

@@ -26,6 +26,8 @@ from events.search.records import (
     IndexDrop,
     IndexErase,
     SearchDoc,
+    scope_id,
+    thread_term,
 )
 from events.store.search_reads import DOC_COLUMNS, SearchStatements, doc_row, postings, row_doc
 from events.store.sqlite_schema import SEARCH_TABLES
@@ -50,13 +52,24 @@ STATEMENTS = SearchStatements(
         "WHERE scope = ? AND term >= ? AND term < ? AND key > ? ORDER BY key LIMIT ?"
     ),
     docs=f"{_DOCS} WHERE key IN (SELECT value FROM json_each(?))",  # noqa: S608
+    holding=(
+        "SELECT key FROM search_postings WHERE scope = ? AND term = ? "
+        "AND key IN (SELECT value FROM json_each(?))"
+    ),
+    holding_prefix=(
+        "SELECT DISTINCT key FROM search_postings WHERE scope = ? AND term >= ? AND term < ? "
+        "AND key IN (SELECT value FROM json_each(?))"
+    ),
     keys_param=lambda keys: orjson.dumps(list(keys)).decode(),
 )
 _INSERT_DOC = f"INSERT INTO search_docs ({DOC_COLUMNS}) VALUES ({', '.join('?' * 10)})"  # noqa: S608
 _INSERT_POSTING = "INSERT INTO search_postings (scope, term, key) VALUES (?, ?, ?)"
 _DELETE_POSTING = "DELETE FROM search_postings WHERE scope = ? AND term = ? AND key = ?"
 _DELETE_DOC = "DELETE FROM search_docs WHERE key = ?"
-_BY_MESSAGE = f"{_DOCS} WHERE tenant = ? AND env = ? AND message_id = ?"
+_BY_MESSAGE = (
+    f"{_DOCS} WHERE key IN (SELECT key FROM search_postings WHERE scope = ? AND term = ?)"  # noqa: S608
+    " AND tenant = ? AND env = ? AND message_id = ?"
+)
 _BY_AUTHOR = f"{_DOCS} WHERE tenant = ? AND author = ? AND (key_id IS NULL OR key_id <= ?)"
 
 
@@ -87,7 +100,8 @@ def _insert(
 
 def _delete(conn: sqlite3.Connection, change: IndexDrop | IndexErase) -> bool:
     if isinstance(change, IndexDrop):
-        found = conn.execute(_BY_MESSAGE, (change.tenant, change.env, change.message_id))
+        thread = (scope_id(change.tenant, change.env), thread_term(change.thread_id))
+        found = conn.execute(_BY_MESSAGE, (*thread, change.tenant, change.env, change.message_id))
     else:
         found = conn.execute(_BY_AUTHOR, (change.tenant, change.author, change.through_key_id))
     docs = [row_doc(row) for row in found.fetchall()]
@@ -117,8 +131,6 @@ def compact_index(conn: sqlite3.Connection) -> None:
     try:
         conn.execute("ALTER TABLE search_docs RENAME TO search_docs_old")
         conn.execute("ALTER TABLE search_postings RENAME TO search_postings_old")
-        conn.execute("DROP INDEX search_docs_by_message")
-        conn.execute("DROP INDEX search_docs_by_author")
         for statement in SEARCH_TABLES.split(";"):
             if statement.strip():
                 conn.execute(statement)
