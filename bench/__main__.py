@@ -20,6 +20,7 @@ BENCHMARKS = [
     "tooling",
     "http_api",
     "branches",
+    "search",
     "jwt_attacks",
     "streams",
     "generation",
