@@ -8,14 +8,19 @@ are withdrawn with it), and erasures are the key ring's.
 On a store that hands out its rows (SQLite), a batch is built from them as the JSON Lines
 export builds its records, without building the events, whenever the row checker is sure
 of a row; any other row is decoded as read_all decodes it.
+
+A private thread is a 404 to everyone outside it, admins included, so its events never
+reach a batch (PrivateThreads): a consumer's position still moves past them.
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
+from collections.abc import Iterable
 from typing import Any
 
 from chat_core.export_view import ChatExportView
-from chat_core.payloads import MessageChunk, MessagePosted, MessageRedacted
+from chat_core.payloads import MessageChunk, MessagePosted, MessageRedacted, ThreadCreated
 from chat_core.views import rfc3339
 from events.codec import EventCodec
 from events.envelope import Env
@@ -25,7 +30,7 @@ from events.store.sqlite_row_checker import RowChecker
 from events.store.sqlite_rows import RowDecoder
 from events.tooling.export import RowSource
 
-__all__ = ["Events", "Shown", "read_batch", "show_events", "stream_event"]
+__all__ = ["Events", "PrivateThreads", "Shown", "read_batch", "show_events", "stream_event"]
 
 Events = list[RecordedEvent]
 Shown = list[tuple[RecordedEvent, dict[str, Any]]]
@@ -35,8 +40,48 @@ _WITHDRAWABLE = (MessagePosted, MessageChunk)
 _WITHDRAWABLE_TYPES = frozenset(kind.event_type for kind in _WITHDRAWABLE)
 
 
-async def show_events(store: EventStore, keys: KeyRing, codec: EventCodec, events: Events) -> Shown:
-    """Pair each event with its data as clients may see it."""
+class PrivateThreads:
+    """Tell which thread streams are private: fixed when a thread is created, so each is read
+    once (its first event) and kept, the newest `size` of them."""
+
+    def __init__(self, store: EventStore, *, size: int = 100_000) -> None:
+        self._store = store
+        self._size = size
+        self._known: OrderedDict[str, bool] = OrderedDict()
+
+    async def among(self, streams: Iterable[str]) -> set[str]:
+        """Return the private ones among these streams (a stream no thread opened is not)."""
+        private = set()
+        known = self._known
+        for stream in set(streams):
+            if not stream.startswith("chat/"):
+                continue
+            hidden = known.get(stream)
+            if hidden is None:
+                hidden = await self._read(stream)
+                known[stream] = hidden
+                if len(known) > self._size:
+                    known.popitem(last=False)
+            if hidden:
+                private.add(stream)
+        return private
+
+    async def _read(self, stream: str) -> bool:
+        first = await self._store.read_stream(stream, limit=1)
+        if not first:
+            return False
+        payload = first[0].event.payload
+        # Anything but a thread open to its tenant is withheld: unknown reads as private.
+        return isinstance(payload, ThreadCreated) and payload.visibility != "tenant"
+
+
+async def show_events(
+    store: EventStore, keys: KeyRing, codec: EventCodec, events: Events, private: PrivateThreads
+) -> Shown:
+    """Pair each event with its data as clients may see it, leaving out private threads'."""
+    hidden = await private.among(item.event.stream for item in events)
+    if hidden:
+        events = [item for item in events if item.event.stream not in hidden]
     first = next((item for item in events if type(item.event.payload) in _WITHDRAWABLE), None)
     if first is None:
         view = ChatExportView(keys=keys, redacted=set(), converter=codec.converter)
@@ -68,23 +113,31 @@ async def read_batch(
     keys: KeyRing,
     codec: EventCodec,
     event_filter: EventFilter,
+    private: PrivateThreads,
     *,
     after_position: int,
     limit: int,
 ) -> tuple[list[dict[str, Any]], int]:
-    """Return up to limit events after a position in the streams' shape, and the last position."""
+    """Return up to limit events after a position in the streams' shape, and the last position.
+
+    The last position is the last one read, shown or withheld (a private thread's).
+    """
     if isinstance(store, RowSource):
         rows = await _rows(store, event_filter, after_position, limit)
         if not rows:
             return [], after_position
-        return await _shape_rows(store, keys, codec, rows), rows[-1][0]
+        last = rows[-1][0]
+        hidden = await private.among(row[2] for row in rows)
+        if hidden:
+            rows = [row for row in rows if row[2] not in hidden]
+        return await _shape_rows(store, keys, codec, rows), last
     events = [
         item
         async for item in store.read_all(
             after_position=after_position, event_filter=event_filter, limit=limit
         )
     ]
-    shown = await show_events(store, keys, codec, events)
+    shown = await show_events(store, keys, codec, events, private)
     last = events[-1].position if events else after_position
     return [stream_event(item, data) for item, data in shown], last
 

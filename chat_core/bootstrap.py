@@ -17,7 +17,7 @@ from typing import Any
 
 from attrs import frozen
 
-from chat_core.batches import show_events
+from chat_core.batches import PrivateThreads, show_events
 from chat_core.caches import StreamCache, ThreadCache
 from chat_core.consumers import Consumers
 from chat_core.erasure import ErasureHandler
@@ -229,8 +229,12 @@ async def bootstrap(
         if ephemeral
         else await open_checkpoint_store(settings.store_url, events=store)
     )
-    consumers = Consumers(store=store, checkpoints=checkpoints, keys=keys, codec=codec, clock=clock)
-    webhooks = await _webhooks(settings, store, keys, master, codec, clock)
+    # Private threads' events reach no consumer or webhook: which threads are, learnt once.
+    private = PrivateThreads(store)
+    consumers = Consumers(
+        store=store, checkpoints=checkpoints, keys=keys, codec=codec, clock=clock, private=private
+    )
+    webhooks = await _webhooks(settings, store, keys, master, codec, clock, private)
     follower, head = await _follow_log(
         store,
         bus,
@@ -269,6 +273,7 @@ async def _webhooks(
     master: MasterKey,
     codec: EventCodec,
     clock: Callable[[], datetime],
+    private: PrivateThreads,
 ) -> Webhooks:
     """Open the webhook store beside the log and build the dispatcher (started by a transport)."""
     policy = UrlPolicy(settings.webhook_allow)
@@ -276,7 +281,7 @@ async def _webhooks(
     webhook_store = await open_webhook_store(url)
 
     async def show(events: list[RecordedEvent]) -> list[tuple[RecordedEvent, dict[str, Any]]]:
-        return await show_events(store, keys, codec, events)
+        return await show_events(store, keys, codec, events, private)
 
     dispatcher = WebhookDispatcher(
         store=store,

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from attrs import frozen
 
-from chat_core.batches import read_batch
+from chat_core.batches import PrivateThreads, read_batch
 from chat_core.context import AuthContext, RequestContext, Role, require_role
 from chat_core.errors import Conflict, NotFound, ValidationFailed
 from chat_core.views import rfc3339
@@ -101,8 +101,10 @@ class Consumers:
         keys: KeyRing,
         codec: EventCodec,
         clock: Callable[[], datetime],
+        private: PrivateThreads,
     ) -> None:
         self._store = store
+        self._private = private
         self.checkpoints = checkpoints
         self._keys = keys
         self._codec = codec
@@ -176,6 +178,7 @@ class Consumers:
                 self._keys,
                 self._codec,
                 consumer.event_filter(),
+                self._private,
                 after_position=consumer.position,
                 limit=limit,
             )

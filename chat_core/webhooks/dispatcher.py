@@ -53,11 +53,16 @@ class SendResult:
 
     status: int | None
     error: str | None = None
+    # Not sent at all: a private thread's event, which no webhook receives.
+    withheld: bool = False
 
     @property
     def delivered(self) -> bool:
-        """Tell whether the receiver took it (a 2xx)."""
-        return self.status is not None and 200 <= self.status < 300
+        """Tell whether the receiver took it (a 2xx), or it was withheld: done either way."""
+        return self.withheld or (self.status is not None and 200 <= self.status < 300)
+
+
+WITHHELD = SendResult(status=None, withheld=True)
 
 
 class Sender(Protocol):
@@ -175,11 +180,14 @@ class WebhookDispatcher:
     async def attempt(self, hook: Webhook, key: bytes, item: RecordedEvent) -> SendResult:
         """POST one event to the webhook, signed, after vetting its URL afresh."""
         assert self._sender is not None
+        shown = await self._show([item])
+        if not shown:
+            return WITHHELD
+        ((_, data),) = shown
         try:
             target = await self._policy.vet(hook.url)
         except PolicyRefused as exc:
             return SendResult(status=None, error=f"refused: {exc}")
-        ((_, data),) = await self._show([item])
         body = orjson.dumps(stream_event(item, data))
         message_id = str(item.event.event_id)
         timestamp = int(self._clock())

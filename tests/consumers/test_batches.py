@@ -6,7 +6,7 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
-from chat_core.batches import read_batch, show_events, stream_event
+from chat_core.batches import PrivateThreads, read_batch, show_events, stream_event
 from events.envelope import Env
 from events.store.base import EventFilter
 from tests.consumers.conftest import serve
@@ -17,6 +17,8 @@ from transports.http.app_keys import CORE
 
 async def _log(client: TestClient[Any, Any]) -> None:
     thread = await create_thread(client, ADMIN, title="batch")
+    hidden = await create_thread(client, MEMBER, title="hidden", visibility="private")
+    await post_message(client, MEMBER, hidden["id"], "private words")
     await post_message(client, ADMIN, thread["id"], "kept")
     gone = await post_message(client, ADMIN, thread["id"], "redacted")
     await post_message(client, MEMBER, thread["id"], "erased")
@@ -34,8 +36,9 @@ async def test_rows_and_decoded_events_give_the_same_batch(
     core = client.app[CORE]
     wanted = EventFilter(tenants={"t_acme"}, envs={Env.DEV})
     for after, limit in ((0, 1000), (0, 3), (2, 4)):
+        private = PrivateThreads(core.store)
         from_rows, last = await read_batch(
-            core.store, core.keys, core.codec, wanted, after_position=after, limit=limit
+            core.store, core.keys, core.codec, wanted, private, after_position=after, limit=limit
         )
         events = [
             item
@@ -45,9 +48,13 @@ async def test_rows_and_decoded_events_give_the_same_batch(
         ]
         decoded = [
             stream_event(item, data)
-            for item, data in await show_events(core.store, core.keys, core.codec, events)
+            for item, data in await show_events(
+                core.store, core.keys, core.codec, events, PrivateThreads(core.store)
+            )
         ]
         assert from_rows == decoded
         assert last == events[-1].position
     contents = [e["data"].get("content") for e in from_rows if e["type"] == "chat.message.posted"]
     assert len(from_rows) > 0 and None in contents
+    # The private thread's events are withheld from both, its position passed all the same.
+    assert "private words" not in contents and "hidden" not in str(from_rows)

@@ -168,6 +168,19 @@ async def test_a_read_gives_the_consumers_events_in_order_in_the_stream_shape(
     assert {"version", "event_id", "request_id", "occurred_at"} <= events[0].keys()
 
 
+async def test_a_private_thread_s_events_reach_no_consumer(client: Client) -> None:
+    # Its admin is outside the thread: to them it is a 404, and so to their consumer.
+    await _create(client, "evals")
+    hidden = await create_thread(client, MEMBER, title="hidden plans", visibility="private")
+    await post_message(client, MEMBER, hidden["id"], "private words")
+    shared = await _conversation(client, "shared words")
+    batch = await _read(client, "evals")
+    assert {e["data"]["thread_id"] for e in batch["data"]} == {shared}
+    assert "private words" not in str(batch) and "hidden plans" not in str(batch)
+    # The checkpoint passes the withheld events all the same.
+    assert batch["next_position"] == await client.app[CORE].store.head_position()
+
+
 async def test_types_limit_what_a_consumer_sees(client: Client) -> None:
     await _conversation(client, "one", "two")
     consumer = await _create(client, "posts", types=["chat.message.posted"])

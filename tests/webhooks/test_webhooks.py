@@ -178,6 +178,22 @@ async def test_events_arrive_signed_in_order_in_the_stream_shape(
     assert len(receiver.receipts) == 6
 
 
+async def test_a_private_thread_s_events_reach_no_webhook(
+    client: Client, receiver: Receiver
+) -> None:
+    # Its admin is outside the thread: to them it is a 404, and so to their webhook.
+    await register(client, receiver.url)
+    hidden = await create_thread(client, MEMBER, title="hidden plans", visibility="private")
+    await post_message(client, MEMBER, hidden["id"], "private words")
+    shared = await create_thread(client, ADMIN)
+    await post_message(client, ADMIN, shared["id"], "shared words")
+    events = await receiver.wait_for(2)
+    assert [e["data"]["thread_id"] for e in events] == [shared["id"]] * 2
+    await asyncio.sleep(0.3)
+    assert len(receiver.receipts) == 2
+    assert b"private words" not in b"".join(r.body for r in receiver.receipts)
+
+
 async def test_types_limit_what_a_webhook_receives(client: Client, receiver: Receiver) -> None:
     await register(client, receiver.url, types=["chat.message.posted"])
     thread = await create_thread(client, ADMIN)
