@@ -24,7 +24,8 @@ def may_see(state: ThreadState, context: RequestContext, auth: AuthContext) -> b
     """Decide whether the caller may see the thread (it exists, here, and is theirs to see)."""
     if not state.exists or state.tenant != context.tenant or state.env != context.env:
         return False
-    if state.visibility != "private":
+    # Fails closed: a thread open to its tenant says so, anything else is private.
+    if state.visibility == "tenant":
         return True
     sub = auth.sub
     return (
@@ -63,7 +64,7 @@ def shuts_out(
     payload = event.payload
     if type(payload) is not ThreadUpdated or payload.participants is None:
         return False
-    if state.visibility != "private" or auth.sub in payload.participants:
+    if state.visibility == "tenant" or auth.sub in payload.participants:
         return False
     if auth.sub == state.created_by or has_role(auth, context.tenant, Role.AGENT):
         return False
