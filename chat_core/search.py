@@ -33,6 +33,8 @@ _SCAN_BATCH = 200
 _BEFORE = 60
 _SNIPPET = 160
 _WORD = re.compile(r"[^\W_]+")
+_WORD_START = r"(?<![^\W_])"
+_WORD_END = r"(?![^\W_])"
 _SPACES = re.compile(r"\s+")
 
 
@@ -134,14 +136,7 @@ async def _readable(
 
 def snippet(content: str, terms: Sequence[Term]) -> str:
     """Return up to _SNIPPET characters of content around its first word a term matches."""
-    start = 0
-    for found in _WORD.finditer(content):
-        token = found.group()
-        # The common case needs no Unicode decomposition: ASCII lower case is the word.
-        candidates = [token.lower()] if token.isascii() else words(token)
-        if any(term.matches(word) for word in candidates for term in terms):
-            start = found.start()
-            break
+    start = _first_match(content, terms)
     begin = max(0, start - _BEFORE)
     if begin:
         space = content.find(" ", begin, start)
@@ -152,3 +147,19 @@ def snippet(content: str, terms: Sequence[Term]) -> str:
         end = space if space > start else end
     text = _SPACES.sub(" ", content[begin:end]).strip()
     return ("…" if begin else "") + text + ("…" if end < len(content) else "")
+
+
+def _first_match(content: str, terms: Sequence[Term]) -> int:
+    """Return where the first word a term matches begins, or 0 when none does."""
+    if content.isascii() and all(term.word.isascii() for term in terms):
+        # ASCII text: its words are its runs of letters and digits, lower-cased, so one
+        # case-blind pattern finds the first (a word's start, and its end unless a prefix).
+        pattern = "|".join(
+            re.escape(term.word) + ("" if term.prefix else _WORD_END) for term in terms
+        )
+        found = re.search(f"{_WORD_START}(?:{pattern})", content, re.IGNORECASE)
+        return 0 if found is None else found.start()
+    for token in _WORD.finditer(content):
+        if any(term.matches(word) for word in words(token.group()) for term in terms):
+            return token.start()
+    return 0

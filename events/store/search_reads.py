@@ -5,7 +5,8 @@ Every backend keeps the same two tables: documents by key (their rank) and posti
 is answered by walking the postings of its rarest term in key order (best match first),
 a chunk at a time, and keeping the documents whose words hold every term (terms.matches,
 the rule every backend shares); the walk stops once the page is full. The rarest term is
-found by counting each term's postings up to COUNT_CAP, one short index range apiece.
+found by counting each term's postings up to COUNT_CAP, one short index range apiece
+(terms past it are all common: any of them walks about as far).
 
 SQLite's FTS5 is not used: its deletions leave the deleted words in older index segments
 until a merge reaches them (FTS5's secure-delete option needs SQLite 3.42; this build is
@@ -32,7 +33,7 @@ __all__ = [
     "upper_bound",
 ]
 
-COUNT_CAP = 2000
+COUNT_CAP = 200
 # Postings read per step of the walk.
 CHUNK = 256
 # No indexed word holds U+10FFFF (not a letter or digit): the end of a prefix's range.
