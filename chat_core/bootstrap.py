@@ -215,7 +215,10 @@ async def bootstrap(
     )
     chat.register()
     sweeper = GenerationSweeper(
-        generations=chat.generations, timeout=settings.generation_timeout, clock=clock
+        generations=chat.generations,
+        timeout=settings.generation_timeout,
+        clock=clock,
+        codec=codec,
     )
     TemperatureHandler(store=store, bus=bus, temperatures=temperatures, clock=clock).register()
     erasures = ErasureHandler(store=store, bus=bus, keys=keys, threads=threads, clock=clock)

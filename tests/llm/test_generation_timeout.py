@@ -12,9 +12,19 @@ from pathlib import Path
 from typing import Any
 
 from chat_core.bootstrap import bootstrap
+from chat_core.generation_timeout import in_progress_before
 from chat_core.settings import GENERATION_TIMEOUT, load_settings
 from events.store.memory import MemoryEventStore
-from tests.http.helpers import all_events, auth_headers, create_thread, settings, token
+from events.store.sqlite_rows import RowDecoder
+from events.tooling.export import RowSource
+from tests.http.helpers import (
+    all_events,
+    auth_headers,
+    create_thread,
+    post_message,
+    settings,
+    token,
+)
 from transports.http.app import create_app
 from transports.http.app_keys import CORE
 
@@ -135,3 +145,46 @@ async def test_a_reply_left_in_progress_by_a_restart_still_times_out(
         if item.event.type == "chat.message.failed"
     ]
     assert [(e.tenant, e.env.value, e.actor) for e in failed] == [("t_acme", "dev", "chat-core")]
+
+
+async def test_the_boot_read_of_generations_gives_the_same_on_rows_and_events(
+    aiohttp_client: Any, tmp_path: Path
+) -> None:
+    # Plain posts, a reply ended, one silent, one still moving: the rows' fast path and
+    # the decoded events leave the same generations in progress, and the fast path
+    # decodes none of the plain posts.
+    url = f"sqlite:///{tmp_path / 'chat.db'}"
+    core = await bootstrap(settings=settings(store_url=url))
+    client = await aiohttp_client(create_app(core))
+    thread = await create_thread(client, MEMBER)
+    for n in range(5):
+        await post_message(client, MEMBER, thread["id"], f"plain {n}")
+    ended, silent, moving = [await _start(client, thread["id"]) for _ in range(3)]
+    for message, step, body in (
+        (ended, "chunks", {"index": 0, "content": "done"}),
+        (ended, "complete", {}),
+        (moving, "chunks", {"index": 0, "content": "more"}),
+    ):
+        path = f"/chat/threads/{thread['id']}/messages/{message['id']}/{step}"
+        assert (await client.post(path, json=body, headers=AGENT)).status == 200
+    store, head = core.store, await core.store.head_position()
+    assert isinstance(store, RowSource)
+    decoded: list[str] = []
+    original = RowDecoder.decode
+
+    def counting(self: RowDecoder, rows: Any) -> Any:
+        found = original(self, rows)
+        decoded.extend(item.event.type for item in found)
+        return found
+
+    RowDecoder.decode = counting  # type: ignore[method-assign]
+    try:
+        fast = await in_progress_before(store, head, core.codec)
+    finally:
+        RowDecoder.decode = original  # type: ignore[method-assign]
+    slow = await in_progress_before(store, head, None)
+    assert fast == slow
+    assert set(fast) == {silent["id"], moving["id"]}
+    assert fast[moving["id"]].active_at > fast[silent["id"]].active_at
+    # Only the three starts and the chunks and end of replies found in progress.
+    assert decoded.count("chat.message.posted") == 3
