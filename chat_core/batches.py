@@ -19,6 +19,8 @@ from collections import OrderedDict
 from collections.abc import Iterable
 from typing import Any
 
+import orjson
+
 from chat_core.export_view import ChatExportView
 from chat_core.payloads import MessageChunk, MessagePosted, MessageRedacted, ThreadCreated
 from chat_core.views import rfc3339
@@ -38,6 +40,7 @@ Row = tuple[Any, ...]
 # What a redaction withdraws: a message's words, and the chunks it was written in.
 _WITHDRAWABLE = (MessagePosted, MessageChunk)
 _WITHDRAWABLE_TYPES = frozenset(kind.event_type for kind in _WITHDRAWABLE)
+_CREATED = ThreadCreated.event_type
 
 
 class PrivateThreads:
@@ -49,6 +52,16 @@ class PrivateThreads:
         self._size = size
         self._known: OrderedDict[str, bool] = OrderedDict()
 
+    def learn(self, stream: str, visibility: str) -> None:
+        """Note a thread's visibility from its created event (a batch's, read anyway)."""
+        self._remember(stream, visibility != "tenant")
+
+    def _remember(self, stream: str, hidden: bool) -> None:
+        known = self._known
+        known[stream] = hidden
+        if len(known) > self._size:
+            known.popitem(last=False)
+
     async def among(self, streams: Iterable[str]) -> set[str]:
         """Return the private ones among these streams (a stream no thread opened is not)."""
         private = set()
@@ -59,9 +72,7 @@ class PrivateThreads:
             hidden = known.get(stream)
             if hidden is None:
                 hidden = await self._read(stream)
-                known[stream] = hidden
-                if len(known) > self._size:
-                    known.popitem(last=False)
+                self._remember(stream, hidden)
             if hidden:
                 private.add(stream)
         return private
@@ -79,6 +90,10 @@ async def show_events(
     store: EventStore, keys: KeyRing, codec: EventCodec, events: Events, private: PrivateThreads
 ) -> Shown:
     """Pair each event with its data as clients may see it, leaving out private threads'."""
+    for item in events:
+        payload = item.event.payload
+        if type(payload) is ThreadCreated:
+            private.learn(item.event.stream, payload.visibility)
     hidden = await private.among(item.event.stream for item in events)
     if hidden:
         events = [item for item in events if item.event.stream not in hidden]
@@ -127,6 +142,9 @@ async def read_batch(
         if not rows:
             return [], after_position
         last = rows[-1][0]
+        for row in rows:
+            if row[4] == _CREATED:
+                private.learn(row[2], orjson.loads(row[12]).get("visibility", "tenant"))
         hidden = await private.among(row[2] for row in rows)
         if hidden:
             rows = [row for row in rows if row[2] not in hidden]
