@@ -11,7 +11,6 @@ import subprocess
 import sys
 import tempfile
 import threading
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -168,10 +167,9 @@ def test_a_killed_worker_fails_the_export_promptly(chat_log: str, temp_root: Pat
         log = ParallelLog(path=db_path(chat_log), jobs=2, chunk=1)
         await export_parallel(log, Selection(), io.BytesIO(), progress=kill_a_worker)
 
-    started = datetime.now(UTC)
+    # Waiting for the dead worker would hang: the bound turns that into a TimeoutError.
     with pytest.raises(WorkerFailed, match=r"stopped \(exit status -9\)"):
         asyncio.run(asyncio.wait_for(export(), 60))
-    assert (datetime.now(UTC) - started).total_seconds() < 30
     assert _children() == []
     assert list(temp_root.iterdir()) == []
 
