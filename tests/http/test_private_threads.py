@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
 
+from chat_core.payloads import ThreadCreated
+from events.envelope import DatasetEvent, Env
 from tests.http.helpers import (
     auth_headers,
     create_thread,
@@ -307,3 +311,28 @@ async def test_a_participant_removed_gets_no_replay_of_their_post(memory_client:
         headers={**BOB, "Idempotency-Key": "bob-2"},
     )
     assert (404, _shape(hidden)) == unknown
+
+
+async def test_a_visibility_the_code_does_not_know_reads_as_private(
+    memory_client: Client,
+) -> None:
+    # No body can write one; a log written elsewhere might hold one. It fails closed.
+    thread_id = "th_oddvisibilitythread0"
+    event = DatasetEvent(
+        event_id=uuid.uuid4(),
+        stream=f"chat/t_acme/dev/{thread_id}",
+        version=1,
+        tenant="t_acme",
+        env=Env.DEV,
+        request_id="req-odd-visibility",
+        trace_id="req-odd-visibility",
+        actor="u_ada",
+        occurred_at=datetime.now(UTC),
+        payload=ThreadCreated(thread_id=thread_id, title="odd", visibility="team"),
+    )
+    await memory_client.app[CORE].store.append(event.stream, [event], expected_version=0)
+    assert (await memory_client.get(f"/chat/threads/{thread_id}", headers=ADA)).status == 200
+    outsider = await memory_client.get(f"/chat/threads/{thread_id}", headers=DAN)
+    await problem_of(outsider, 404)
+    listed = await (await memory_client.get("/chat/threads", headers=DAN)).json()
+    assert thread_id not in [thread["id"] for thread in listed["data"]]
