@@ -102,13 +102,13 @@ class _Pass:
     def __init__(self, state: ThreadState | None, keys: KeyRing | None) -> None:
         self._state = state
         self._keys = keys
-        self._private = state is not None and state.visibility == "private"
+        self._private = state is not None and state.visibility != "tenant"
         self._generations: dict[str, _Generation | None] = {}
 
     def follow(self, event: DatasetEvent) -> SearchDoc | IndexDrop | IndexErase | None:
         payload = event.payload
         if isinstance(payload, ThreadCreated):
-            self._private = payload.visibility == "private"
+            self._private = payload.visibility != "tenant"
         elif isinstance(payload, MessagePosted):
             return self._posted(payload, event)
         elif isinstance(payload, MessageChunk):
