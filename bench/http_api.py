@@ -42,7 +42,7 @@ from bench.tooling import build_log
 from chat_core.settings import Settings
 from chat_core.tokens import mint_token
 
-__all__ = ["Measurement", "bench_settings", "bench_token", "run"]
+__all__ = ["Measurement", "bench_settings", "bench_token", "page_ratio_table", "run"]
 
 SECRET = b"bench-secret-bench-secret-bench-secret!!"
 ISSUER, AUDIENCE, TENANT = "bench-issuer", "chat-core", "t_bench"
@@ -399,6 +399,36 @@ async def _run(quick: bool) -> tuple[list[Measurement], list[str]]:
             bare_server.wait(timeout=15)
     _print_rounds(fresh + large)
     return _medians(fresh) + _medians(large)[1:], _costs(fresh, large)
+
+
+def page_ratio_table(rounds: list[list[Measurement]]) -> list[Measurement]:
+    """Print each round's rates as ratios of its first (the page), then the medians; return them.
+
+    Each round is one measurement of every route in turn, its first the reference page.
+    """
+    for row in rounds:
+        page = row[0].rps
+        print("    " + "  ".join(f"{item.rps:,.0f} ({item.rps / page:.3f}x)" for item in row))
+    results = []
+    print(f"{'':48} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8} {'x page':>7}")
+    for column in zip(*rounds, strict=True):
+        ratio = statistics.median(
+            item.rps / row[0].rps for item, row in zip(column, rounds, strict=True)
+        )
+        item = Measurement(
+            column[0].name,
+            statistics.median(m.rps for m in column),
+            statistics.median(m.p50_ms for m in column),
+            statistics.median(m.p99_ms for m in column),
+            sum(m.non_2xx for m in column),
+            ratio,
+        )
+        results.append(item)
+        print(
+            f"{item.name:48} {item.rps:9,.0f} {item.p50_ms:8.2f} {item.p99_ms:8.2f}"
+            f" {item.non_2xx:8d} {item.ratio:7.3f}"
+        )
+    return results
 
 
 def _medians(rounds: list[list[Measurement]]) -> list[Measurement]:

@@ -48,6 +48,7 @@ from bench.http_api import (
     _wait_ready,
     bench_settings,
     bench_token,
+    page_ratio_table,
 )
 from chat_core.bootstrap import bootstrap
 from chat_core.payloads import MessagePosted, ThreadCreated
@@ -320,28 +321,7 @@ def run(*, quick: bool = False, threads: int | None = None) -> list[Measurement]
         f"\nsearch over {searches['messages']:,} messages (log built in"
         f" {searches['built']:.0f} s), server on core 0, load by {tool}; req/s per round (x page):"
     )
-    for row in rounds:
-        page = row[0].rps
-        print("    " + "  ".join(f"{item.rps:,.0f} ({item.rps / page:.3f}x)" for item in row))
-    results = []
-    print(f"{'':48} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8} {'x page':>7}")
-    for column in zip(*rounds, strict=True):
-        ratio = statistics.median(
-            item.rps / row[0].rps for item, row in zip(column, rounds, strict=True)
-        )
-        item = Measurement(
-            column[0].name,
-            statistics.median(m.rps for m in column),
-            statistics.median(m.p50_ms for m in column),
-            statistics.median(m.p99_ms for m in column),
-            sum(m.non_2xx for m in column),
-            ratio,
-        )
-        results.append(item)
-        print(
-            f"{item.name:48} {item.rps:9,.0f} {item.p50_ms:8.2f} {item.p99_ms:8.2f}"
-            f" {item.non_2xx:8d} {item.ratio:7.3f}"
-        )
+    results = page_ratio_table(rounds)
     two = results[1].ratio
     print(
         f"  two rare words: {two:.3f}x the page (target 0.3x: {'met' if two >= 0.3 else 'MISSED'})"
