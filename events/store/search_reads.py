@@ -8,6 +8,10 @@ the rule every backend shares); the walk stops once the page is full. The rarest
 found by counting each term's postings up to COUNT_CAP, one short index range apiece
 (terms past it are all common: any of them walks about as far).
 
+The walk (walk()) is written once, as the reads it asks for, one step at a time: a
+backend makes each read as it is asked (SearchReads.search, one await apiece), or makes
+them all in a row on one thread (walk_now: SQLite's reader, one hand-off a search).
+
 SQLite's FTS5 is not used: its deletions leave the deleted words in older index segments
 until a merge reaches them (FTS5's secure-delete option needs SQLite 3.42; this build is
 older), and a redacted or erased word must leave the file when its event commits.
@@ -15,7 +19,7 @@ older), and a redacted or erased word must leave the file when its event commits
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Sequence
 from typing import Any
 
 import attrs
@@ -25,12 +29,22 @@ from events.search.terms import Term, matches
 
 __all__ = [
     "COUNT_CAP",
+    "CountStep",
+    "DocsStep",
+    "HoldingStep",
+    "PostingsStep",
     "SearchReads",
     "SearchStatements",
+    "Step",
+    "Walk",
     "doc_row",
     "postings",
     "row_doc",
+    "step_result",
+    "step_sql",
     "upper_bound",
+    "walk",
+    "walk_now",
 ]
 
 COUNT_CAP = 200
@@ -110,6 +124,132 @@ def row_doc(row: Sequence[Any]) -> SearchDoc:
     )
 
 
+@attrs.frozen
+class CountStep:
+    """Count a term's postings, up to COUNT_CAP."""
+
+    scope: int
+    term: Term
+
+
+@attrs.frozen
+class PostingsStep:
+    """Read up to limit keys of a term's postings after a key, ascending."""
+
+    scope: int
+    term: Term
+    after: int
+    limit: int
+
+
+@attrs.frozen
+class HoldingStep:
+    """Tell, in order, which of the keys a term's postings hold."""
+
+    scope: int
+    term: Term
+    keys: tuple[int, ...]
+
+
+@attrs.frozen
+class DocsStep:
+    """Read the documents of the keys, by key."""
+
+    keys: tuple[int, ...]
+
+
+Step = CountStep | PostingsStep | HoldingStep | DocsStep
+# A search as the reads it asks for: each step is sent back what it read (step_result's
+# value), and the walk returns the documents found.
+Walk = Generator[Step, Any, list[SearchDoc]]
+
+
+def walk(query: SearchQuery) -> Walk:
+    """Ask for the reads that answer a query; return up to limit documents after its key."""
+    scope = scope_id(query.tenant, query.env)
+    walked: list[Term] = list(query.terms)
+    if query.thread_id is not None:
+        walked.append(Term(thread_term(query.thread_id)))
+    driver = walked[0]
+    if len(walked) > 1:
+        counts = []
+        for term in walked:
+            counts.append((yield CountStep(scope, term)))
+        if min(counts) == 0:
+            return []
+        driver = walked[counts.index(min(counts))]
+    others = [term for term in walked if term is not driver]
+    found: list[SearchDoc] = []
+    after = query.after
+    # A lone term's every posting is a hit: the first step reads no more than the page.
+    chunk = query.limit if not others else max(query.limit * 2, 32)
+    while len(found) < query.limit:
+        keys: list[int] = yield PostingsStep(scope, driver, after, chunk)
+        if not keys:
+            break
+        # The other terms are checked on their postings, then only the keys that hold
+        # them all are read, and checked again on their words.
+        held = keys
+        for term in others:
+            held = yield HoldingStep(scope, term, tuple(held))
+            if not held:
+                break
+        while held and len(found) < query.limit:
+            wanted, held = held[: query.limit - len(found)], held[query.limit - len(found) :]
+            docs: list[SearchDoc] = yield DocsStep(tuple(wanted))
+            found += [doc for doc in docs if _holds(doc, query)]
+        if len(keys) < chunk:
+            break
+        after = keys[-1]
+        chunk = CHUNK
+    return found
+
+
+def step_sql(statements: SearchStatements, step: Step) -> tuple[str, tuple[Any, ...]]:
+    """Return a step's statement and its parameters, in the backend's placeholders."""
+    if isinstance(step, DocsStep):
+        return statements.docs, (statements.keys_param(step.keys),)
+    term = step.term
+    words: tuple[str, ...] = (term.word, upper_bound(term.word)) if term.prefix else (term.word,)
+    if isinstance(step, CountStep):
+        sql = statements.count_prefix if term.prefix else statements.count
+        return sql, (step.scope, *words, COUNT_CAP)
+    if isinstance(step, PostingsStep):
+        sql = statements.postings_prefix if term.prefix else statements.postings
+        return sql, (step.scope, *words, step.after, step.limit)
+    sql = statements.holding_prefix if term.prefix else statements.holding
+    return sql, (step.scope, *words, statements.keys_param(step.keys))
+
+
+def step_result(step: Step, rows: Sequence[Sequence[Any]]) -> Any:
+    """Return what a step's statement read, as the walk takes it."""
+    if isinstance(step, CountStep):
+        return int(rows[0][0])
+    if isinstance(step, PostingsStep):
+        return [int(row[0]) for row in rows]
+    if isinstance(step, HoldingStep):
+        present = {int(row[0]) for row in rows}
+        return [key for key in step.keys if key in present]
+    return sorted((row_doc(row) for row in rows), key=lambda doc: doc.key)
+
+
+def walk_now(
+    steps: Walk,
+    statements: SearchStatements,
+    rows_of: Callable[[str, tuple[Any, ...]], Sequence[Sequence[Any]]],
+) -> list[SearchDoc]:
+    """Run a walk's every read in this thread through rows_of; return what it found."""
+    reply: Any = None
+    while True:
+        try:
+            step = steps.send(reply)
+        except StopIteration as done:
+            result: list[SearchDoc] = done.value
+            return result
+        sql, params = step_sql(statements, step)
+        reply = step_result(step, rows_of(sql, params))
+
+
 class SearchReads:
     """Answer searches from a backend's postings and documents."""
 
@@ -117,40 +257,15 @@ class SearchReads:
 
     async def search(self, query: SearchQuery) -> list[SearchDoc]:
         """Return up to limit documents after the key that hold every term, best first."""
-        scope = scope_id(query.tenant, query.env)
-        walked: list[Term] = list(query.terms)
-        if query.thread_id is not None:
-            walked.append(Term(thread_term(query.thread_id)))
-        driver = walked[0]
-        if len(walked) > 1:
-            counts = [await self._count_postings(scope, term) for term in walked]
-            if min(counts) == 0:
-                return []
-            driver = walked[counts.index(min(counts))]
-        others = [term for term in walked if term is not driver]
-        found: list[SearchDoc] = []
-        after = query.after
-        # A lone term's every posting is a hit: the first step reads no more than the page.
-        chunk = query.limit if not others else max(query.limit * 2, 32)
-        while len(found) < query.limit:
-            keys = await self._postings(scope, driver, after, chunk)
-            if not keys:
-                break
-            # The other terms are checked on their postings, then only the keys that hold
-            # them all are read, and checked again on their words.
-            held = keys
-            for term in others:
-                held = await self._holding(scope, term, held)
-                if not held:
-                    break
-            while held and len(found) < query.limit:
-                wanted, held = held[: query.limit - len(found)], held[query.limit - len(found) :]
-                found += [doc for doc in await self._index_docs(wanted) if _holds(doc, query)]
-            if len(keys) < chunk:
-                break
-            after = keys[-1]
-            chunk = CHUNK
-        return found
+        steps = walk(query)
+        reply: Any = None
+        while True:
+            try:
+                step = steps.send(reply)
+            except StopIteration as done:
+                result: list[SearchDoc] = done.value
+                return result
+            reply = await self._read(step)
 
     async def thread_index(self, tenant: str, env: str, thread_id: str) -> list[SearchDoc]:
         """Return every indexed document of a thread, by key; a posting without one is key 0."""
@@ -177,44 +292,37 @@ class SearchReads:
                 missing.append(word)
         return missing
 
+    async def _read(self, step: Step) -> Any:
+        """Make one read a walk asks for."""
+        if isinstance(step, CountStep):
+            return await self._count_postings(step.scope, step.term)
+        if isinstance(step, PostingsStep):
+            return await self._postings(step.scope, step.term, step.after, step.limit)
+        if isinstance(step, HoldingStep):
+            return await self._holding(step.scope, step.term, step.keys)
+        return await self._index_docs(step.keys)
+
     async def _count_postings(self, scope: int, term: Term) -> int:
-        statements = self.search_statements
-        params: tuple[str, ...]
-        if term.prefix:
-            sql, params = statements.count_prefix, (term.word, upper_bound(term.word))
-        else:
-            sql, params = statements.count, (term.word,)
-        row = await self._fetchrow(sql, scope, *params, COUNT_CAP)
-        return int(row[0])
+        return int(await self._step(CountStep(scope, term)))
 
     async def _postings(self, scope: int, term: Term, after: int, limit: int) -> list[int]:
-        statements = self.search_statements
-        params: tuple[str, ...]
-        if term.prefix:
-            sql, params = statements.postings_prefix, (term.word, upper_bound(term.word))
-        else:
-            sql, params = statements.postings, (term.word,)
-        rows = await self._fetch(sql, scope, *params, after, limit)
-        return [int(row[0]) for row in rows]
+        keys: list[int] = await self._step(PostingsStep(scope, term, after, limit))
+        return keys
 
     async def _holding(self, scope: int, term: Term, keys: Sequence[int]) -> list[int]:
         """Return, in order, which of the keys the term's postings hold."""
-        statements = self.search_statements
-        params: tuple[str, ...]
-        if term.prefix:
-            sql, params = statements.holding_prefix, (term.word, upper_bound(term.word))
-        else:
-            sql, params = statements.holding, (term.word,)
-        rows = await self._fetch(sql, scope, *params, statements.keys_param(keys))
-        present = {int(row[0]) for row in rows}
-        return [key for key in keys if key in present]
+        held: list[int] = await self._step(HoldingStep(scope, term, tuple(keys)))
+        return held
 
     async def _index_docs(self, keys: Sequence[int]) -> list[SearchDoc]:
         if not keys:
             return []
-        statements = self.search_statements
-        rows = await self._fetch(statements.docs, statements.keys_param(keys))
-        return sorted((row_doc(row) for row in rows), key=lambda doc: doc.key)
+        docs: list[SearchDoc] = await self._step(DocsStep(tuple(keys)))
+        return docs
+
+    async def _step(self, step: Step) -> Any:
+        sql, params = step_sql(self.search_statements, step)
+        return step_result(step, await self._fetch(sql, *params))
 
     # What a backend supplies (PagedReads declares them too).
 

@@ -1,0 +1,75 @@
+"""SQLite's search makes the walk's reads in one hand-off, and finds what the walk read step by
+step finds: the same documents, in the same order, for every query, cursor and page size."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+from events.search.records import SearchDoc, SearchQuery
+from events.search.terms import parse_query
+from events.store.search_reads import SearchReads
+from events.store.sqlite import SQLiteEventStore
+from tests.http.conftest import ClientFactory
+from tests.search.helpers import new_thread
+from tests.search.test_parity import QUERIES, _write
+from transports.http.app_keys import CORE
+
+
+async def _pages(store: SearchReads, query: SearchQuery, *, stepwise: bool) -> list[SearchDoc]:
+    """Return every document of a query, a page at a time from its first key."""
+    found: list[SearchDoc] = []
+    after = 0
+    while True:
+        asked = SearchQuery(
+            tenant=query.tenant,
+            env=query.env,
+            terms=query.terms,
+            thread_id=query.thread_id,
+            after=after,
+            limit=query.limit,
+        )
+        page = await (SearchReads.search(store, asked) if stepwise else store.search(asked))
+        found += page
+        if len(page) < query.limit:
+            return found
+        after = page[-1].key
+
+
+def test_sqlite_makes_a_walks_reads_in_one_hand_off() -> None:
+    assert SQLiteEventStore.search is not SearchReads.search
+
+
+async def test_sqlite_finds_what_the_walk_step_by_step_finds(
+    make_client: ClientFactory, tmp_path: Path
+) -> None:
+    client = await make_client(store_url=f"sqlite:///{tmp_path / 'chat.db'}")
+    await _write(client, random.Random(26))
+    thread_id = await new_thread(client)
+    store = client.app[CORE].store
+    assert isinstance(store, SQLiteEventStore)
+    threads: list[str | None] = [None, thread_id, *await _threads_of(store)]
+    total = 0
+    for q in (*QUERIES, "cafe alp*", "bet* x1* fish", "nowhere", "alpha nowhere"):
+        for thread in threads:
+            for limit in (1, 3, 20):
+                query = SearchQuery(
+                    tenant="t_acme",
+                    env="dev",
+                    terms=parse_query(q),
+                    thread_id=thread,
+                    limit=limit,
+                )
+                fast = await _pages(store, query, stepwise=False)
+                assert fast == await _pages(store, query, stepwise=True), (q, thread, limit)
+                total += len(fast)
+    assert total > 300
+
+
+async def _threads_of(store: SQLiteEventStore) -> list[str]:
+    """Return the id of every thread the index holds a document of the queries in."""
+    seen: dict[str, None] = {}
+    for q in QUERIES:
+        query = SearchQuery(tenant="t_acme", env="dev", terms=parse_query(q), limit=1000)
+        seen.update((doc.thread_id, None) for doc in await store.search(query))
+    return list(seen)
