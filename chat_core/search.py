@@ -8,8 +8,9 @@ redacted or an erased one is never shown, whatever the index holds.
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import orjson
@@ -85,7 +86,7 @@ async def search_messages(
     if thread_id is not None:
         await visible_thread(threads, context, auth, thread_id)
     key = 0 if after is None else decode_cursor(after, "search", "rank")
-    shown: list[tuple[int, SearchHit]] = []
+    shown: list[tuple[int, MessageView]] = []
     batch = limit + 1
     while len(shown) <= limit:
         query = SearchQuery(
@@ -98,9 +99,9 @@ async def search_messages(
         )
         found = await store.search(query)
         for doc in found:
-            hit = await _readable(threads, context, auth, doc, terms)
-            if hit is not None:
-                shown.append((doc.key, hit))
+            view = await _readable(threads, context, auth, doc)
+            if view is not None:
+                shown.append((doc.key, view))
                 if len(shown) > limit:
                     break
         if len(found) < batch:
@@ -109,17 +110,19 @@ async def search_messages(
         batch = _SCAN_BATCH
     has_more = len(shown) > limit
     cursor = encode_cursor("search", "rank", shown[limit - 1][0]) if has_more else None
-    return SearchPage(data=tuple(hit for _, hit in shown[:limit]), has_more=has_more, next=cursor)
+    # The hit past the page only tells that there is more: it needs no snippet.
+    find = _first_match_finder(terms)
+    hits = tuple(
+        SearchHit(message=view, snippet=_snippet(view.content or "", find))
+        for _, view in shown[:limit]
+    )
+    return SearchPage(data=hits, has_more=has_more, next=cursor)
 
 
 async def _readable(
-    threads: ThreadCache,
-    context: RequestContext,
-    auth: AuthContext,
-    doc: SearchDoc,
-    terms: Sequence[Term],
-) -> SearchHit | None:
-    """Return a hit as the caller may read it now, or None."""
+    threads: ThreadCache, context: RequestContext, auth: AuthContext, doc: SearchDoc
+) -> MessageView | None:
+    """Return a hit's message as the caller may read it now, or None."""
     stream = thread_stream(context, doc.thread_id)
     state = await threads.load(stream)
     if not may_see(state, context, auth):
@@ -128,15 +131,18 @@ async def _readable(
     if message is None or message.status != "complete":
         return None
     view = message.view(doc.thread_id)
-    content = view.content
-    if view.redacted or view.erased or content is None:
+    if view.redacted or view.erased or view.content is None:
         return None
-    return SearchHit(message=view, snippet=snippet(content, terms))
+    return view
 
 
 def snippet(content: str, terms: Sequence[Term]) -> str:
     """Return up to _SNIPPET characters of content around its first word a term matches."""
-    start = _first_match(content, terms)
+    return _snippet(content, _first_match_finder(tuple(terms)))
+
+
+def _snippet(content: str, find: Callable[[str], int]) -> str:
+    start = find(content)
     begin = max(0, start - _BEFORE)
     if begin:
         space = content.find(" ", begin, start)
@@ -145,20 +151,39 @@ def snippet(content: str, terms: Sequence[Term]) -> str:
     if end < len(content):
         space = content.rfind(" ", start, end)
         end = space if space > start else end
-    text = _SPACES.sub(" ", content[begin:end]).strip()
+    text = _spaced(content[begin:end])
     return ("…" if begin else "") + text + ("…" if end < len(content) else "")
 
 
-def _first_match(content: str, terms: Sequence[Term]) -> int:
-    """Return where the first word a term matches begins, or 0 when none does."""
-    if content.isascii() and all(term.word.isascii() for term in terms):
-        # ASCII text: its words are its runs of letters and digits, lower-cased, so one
-        # case-blind pattern finds the first (a word's start, and its end unless a prefix).
-        pattern = "|".join(
-            re.escape(term.word) + ("" if term.prefix else _WORD_END) for term in terms
-        )
-        found = re.search(f"{_WORD_START}(?:{pattern})", content, re.IGNORECASE)
+def _spaced(text: str) -> str:
+    """Return text with each run of white space one space, none at either end."""
+    # Printable text holds no white space but the space (str.isprintable): with no two
+    # in a row, stripping it is all the pattern would do.
+    if text.isprintable() and "  " not in text:
+        return text.strip(" ")
+    return _SPACES.sub(" ", text).strip()
+
+
+@functools.lru_cache(maxsize=256)
+def _first_match_finder(terms: tuple[Term, ...]) -> Callable[[str], int]:
+    """Return what finds where the first word a term matches begins (0 when none does)."""
+    if not all(term.word.isascii() for term in terms):
+        return functools.partial(_first_word_match, terms=terms)
+    # ASCII text: its words are its runs of letters and digits, lower-cased, so one
+    # case-blind pattern finds the first (a word's start, and its end unless a prefix).
+    pattern = "|".join(re.escape(term.word) + ("" if term.prefix else _WORD_END) for term in terms)
+    compiled = re.compile(f"{_WORD_START}(?:{pattern})", re.IGNORECASE)
+
+    def first(content: str) -> int:
+        if not content.isascii():
+            return _first_word_match(content, terms)
+        found = compiled.search(content)
         return 0 if found is None else found.start()
+
+    return first
+
+
+def _first_word_match(content: str, terms: Sequence[Term]) -> int:
     for token in _WORD.finditer(content):
         if any(term.matches(word) for word in words(token.group()) for term in terms):
             return token.start()
