@@ -15,10 +15,11 @@ messages bound is passed, or when folds alone outgrow the budget.
 
 from __future__ import annotations
 
+import asyncio
 import weakref
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable, Iterable, Iterator
-from typing import Generic
+from typing import Any, Generic
 
 from chat_core.fold import S, apply_event, message_state
 from chat_core.generation_fold import apply_to_message
@@ -74,6 +75,8 @@ class StreamCache(Generic[S]):
         # passes through advance(), so a cached state is current without asking the store.
         self._sole_writer = sole_writer
         self._states: OrderedDict[str, S] = OrderedDict()
+        # Folds under way of streams not cached, which other loads of them wait for.
+        self._folding: dict[str, asyncio.Future[S]] = {}
 
     @property
     def weight(self) -> int:
@@ -87,11 +90,32 @@ class StreamCache(Generic[S]):
         """Return the stream's state, folded up to the store's newest event."""
         state = self._states.get(stream)
         if state is None:
-            state = self._new_state()
-        else:
-            self._used(stream)
-            if self._sole_writer:
+            # Loads of a stream not cached share one fold from the start; each that joins
+            # it late catches up as a load of a cached state would (a sole writer need not).
+            folding = self._folding.get(stream)
+            joined = folding is not None
+            if folding is None:
+                folding = asyncio.ensure_future(self._fold_anew(stream))
+                folding.add_done_callback(_retrieved)
+                self._folding[stream] = folding
+            state = await asyncio.shield(folding)
+            if self._sole_writer or not joined:
                 return state
+            return await self._catch_up(stream, state)
+        self._used(stream)
+        if self._sole_writer:
+            return state
+        return await self._catch_up(stream, state)
+
+    async def _fold_anew(self, stream: str) -> S:
+        try:
+            return await self._catch_up(stream, self._new_state())
+        finally:
+            # Gone before the fold's result is set: a later load never joins a finished one.
+            self._folding.pop(stream, None)
+
+    async def _catch_up(self, stream: str, state: S) -> S:
+        """Fold the store's events after the state's version into it; return it as cached."""
         while True:
             batch = await self._store.read_stream(stream, after_version=state.version, limit=1000)
             if self._prepare is not None and batch:
@@ -362,6 +386,12 @@ class ThreadCache(StreamCache[ThreadState]):
                     apply_to_message(message, item.event, state.keys)
             after = batch[-1].event.version
         return message
+
+
+def _retrieved(done: asyncio.Future[Any]) -> None:
+    """Take a shared fold's exception, so that none is reported unheard when no load waits."""
+    if not done.cancelled():
+        done.exception()
 
 
 def _runs(seqs: list[int]) -> list[list[int]]:
