@@ -86,6 +86,15 @@ class StreamCache(Generic[S]):
     def __contains__(self, stream: object) -> bool:
         return stream in self._states
 
+    def current(self, stream: str) -> S | None:
+        """Return the stream's cached state when it needs no catching up (a sole writer's)."""
+        if not self._sole_writer:
+            return None
+        state = self._states.get(stream)
+        if state is not None:
+            self._used(stream)
+        return state
+
     async def load(self, stream: str) -> S:
         """Return the stream's state, folded up to the store's newest event."""
         state = self._states.get(stream)

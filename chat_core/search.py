@@ -60,13 +60,15 @@ class SearchPage:
     next: str | None
 
     def json_bytes(self) -> bytes:
-        """Return the contract's page object serialised."""
-        return orjson.dumps(
-            {
-                "data": [hit.to_json() for hit in self.data],
-                "has_more": self.has_more,
-                "next": self.next,
-            }
+        """Return the contract's page object serialised, each message's JSON spliced in."""
+        hits = b",".join(
+            b'{"message":%b,"snippet":%b}' % (hit.message.json_bytes(), orjson.dumps(hit.snippet))
+            for hit in self.data
+        )
+        return b'{"data":[%b],"has_more":%b,"next":%b}' % (
+            hits,
+            b"true" if self.has_more else b"false",
+            orjson.dumps(self.next),
         )
 
 
@@ -124,7 +126,9 @@ async def _readable(
 ) -> MessageView | None:
     """Return a hit's message as the caller may read it now, or None."""
     stream = thread_stream(context, doc.thread_id)
-    state = await threads.load(stream)
+    state = threads.current(stream)
+    if state is None:
+        state = await threads.load(stream)
     if not may_see(state, context, auth):
         return None
     message = await threads.find(stream, state, doc.message_id)
