@@ -38,6 +38,7 @@ __all__ = [
     "Step",
     "Walk",
     "doc_row",
+    "holds",
     "postings",
     "row_doc",
     "step_result",
@@ -45,6 +46,7 @@ __all__ = [
     "upper_bound",
     "walk",
     "walk_now",
+    "walked_terms",
 ]
 
 COUNT_CAP = 200
@@ -164,12 +166,17 @@ Step = CountStep | PostingsStep | HoldingStep | DocsStep
 Walk = Generator[Step, Any, list[SearchDoc]]
 
 
-def walk(query: SearchQuery) -> Walk:
-    """Ask for the reads that answer a query; return up to limit documents after its key."""
-    scope = scope_id(query.tenant, query.env)
+def walked_terms(query: SearchQuery) -> tuple[int, list[Term]]:
+    """Return a query's scope and the terms its postings are walked by: its thread's too."""
     walked: list[Term] = list(query.terms)
     if query.thread_id is not None:
         walked.append(Term(thread_term(query.thread_id)))
+    return scope_id(query.tenant, query.env), walked
+
+
+def walk(query: SearchQuery) -> Walk:
+    """Ask for the reads that answer a query; return up to limit documents after its key."""
+    scope, walked = walked_terms(query)
     driver = walked[0]
     if len(walked) > 1:
         counts = []
@@ -197,7 +204,7 @@ def walk(query: SearchQuery) -> Walk:
         while held and len(found) < query.limit:
             wanted, held = held[: query.limit - len(found)], held[query.limit - len(found) :]
             docs: list[SearchDoc] = yield DocsStep(tuple(wanted))
-            found += [doc for doc in docs if _holds(doc, query)]
+            found += [doc for doc in docs if holds(doc, query)]
         if len(keys) < chunk:
             break
         after = keys[-1]
@@ -333,7 +340,8 @@ class SearchReads:
         raise NotImplementedError
 
 
-def _holds(doc: SearchDoc, query: SearchQuery) -> bool:
+def holds(doc: SearchDoc, query: SearchQuery) -> bool:
+    """Tell whether a document is of the query's scope (and thread) and holds every term."""
     if doc.tenant != query.tenant or doc.env != query.env:
         return False
     if query.thread_id is not None and doc.thread_id != query.thread_id:

@@ -23,7 +23,6 @@ from events.store.group_commit import GroupCommitStore, PendingAppend, WriterSta
 from events.store.raw import RowPages
 from events.store.reads import RowCodec, Statements
 from events.store.records import RecordedEvent, StoreClosed
-from events.store.search_reads import walk, walk_now
 from events.store.sqlite_checkpoint import (
     Checkpointer,
     hand_over_checkpoints,
@@ -34,6 +33,7 @@ from events.store.sqlite_rows import SELECT, RowDecoder, encode_event, encode_ti
 from events.store.sqlite_schema import connect, migrate
 from events.store.sqlite_search import STATEMENTS as SEARCH_STATEMENTS
 from events.store.sqlite_search import clear_index, compact_index, load_index
+from events.store.sqlite_search_walk import search_now
 from events.store.sqlite_writer import StreamVersions, write_batch
 
 __all__ = ["SQLiteEventStore", "WriterStats"]
@@ -137,13 +137,8 @@ class SQLiteEventStore(RowPages, GroupCommitStore):
         return int(row[0]), int(row[1])
 
     async def search(self, query: SearchQuery) -> list[SearchDoc]:
-        """Walk a query's postings on a reader thread, every read of the walk in one hand-off.
-
-        The walk of SearchReads.search (search_reads.walk), its reads made in a row on
-        the reader instead of each handed to it and back, which cost the event loop more
-        than the reads themselves: a two-word query makes five.
-        """
-        return await self._on_reader(walk_now, walk(query), self.search_statements, self._rows_of)
+        """Answer a query on a reader thread in one hand-off (sqlite_search_walk's fast path)."""
+        return await self._on_reader(search_now, query, self._rows_of)
 
     async def purge_idempotency(self, *, before: datetime, limit: int = 1000) -> int:
         """Delete up to limit records older than before, on the writer, between commits.

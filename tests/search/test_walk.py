@@ -1,15 +1,19 @@
-"""SQLite's search makes the walk's reads in one hand-off, and finds what the walk read step by
-step finds: the same documents, in the same order, for every query, cursor and page size."""
+"""SQLite's search answers in one hand-off, a query of whole words in one statement, and finds
+what the walk read step by step finds: the same documents, in the same order, for every
+query, thread, cursor and page size."""
 
 from __future__ import annotations
 
 import random
 from pathlib import Path
+from typing import Any
 
 from events.search.records import SearchDoc, SearchQuery
 from events.search.terms import parse_query
 from events.store.search_reads import SearchReads
 from events.store.sqlite import SQLiteEventStore
+from events.store.sqlite_schema import connect
+from events.store.sqlite_search_walk import search_now
 from tests.http.conftest import ClientFactory
 from tests.search.helpers import new_thread
 from tests.search.test_parity import QUERIES, _write
@@ -50,7 +54,8 @@ async def test_sqlite_finds_what_the_walk_step_by_step_finds(
     assert isinstance(store, SQLiteEventStore)
     threads: list[str | None] = [None, thread_id, *await _threads_of(store)]
     total = 0
-    for q in (*QUERIES, "cafe alp*", "bet* x1* fish", "nowhere", "alpha nowhere"):
+    extra = ("cafe alp*", "bet* x1* fish", "cafe fish", "alpha beta gamma", "x1 x10", "resume cafe")
+    for q in (*QUERIES, *extra, "nowhere", "alpha nowhere", "fish fish"):
         for thread in threads:
             for limit in (1, 3, 20):
                 query = SearchQuery(
@@ -64,6 +69,25 @@ async def test_sqlite_finds_what_the_walk_step_by_step_finds(
                 assert fast == await _pages(store, query, stepwise=True), (q, thread, limit)
                 total += len(fast)
     assert total > 300
+
+
+async def test_a_query_of_whole_words_is_counted_then_walked_in_one_statement(
+    make_client: ClientFactory, tmp_path: Path
+) -> None:
+    client = await make_client(store_url=f"sqlite:///{tmp_path / 'chat.db'}")
+    await _write(client, random.Random(26))
+    conn = connect(str(tmp_path / "chat.db"), readonly=True)
+    statements: list[str] = []
+
+    def rows_of(sql: str, params: tuple[Any, ...]) -> list[Any]:
+        statements.append(sql)
+        return conn.execute(sql, params).fetchall()
+
+    query = SearchQuery(tenant="t_acme", env="dev", terms=parse_query("alpha beta"), limit=2)
+    docs = search_now(query, rows_of)
+    conn.close()
+    assert len(docs) == 2
+    assert [sql.split()[1] for sql in statements] == ["count(*)", "count(*)", "d.key,"]
 
 
 async def _threads_of(store: SQLiteEventStore) -> list[str]:
