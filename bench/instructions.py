@@ -1,6 +1,8 @@
 """Instructions per authenticated POST (or GET, or chunk), counted by valgrind: a steady figure.
 
-Run: `python -m bench.instructions [post|get|chunk] [--access-log]` (needs Debian's valgrind).
+Run: `python -m bench.instructions [post|get|chunk] [--access-log] [--no-index]` (needs
+Debian's valgrind); --no-index serves without the search index (bootstrap's
+search_index=False), the reference for what the index costs.
 `chunk` is POST …/messages/{id}/chunks: each client starts a generation of its own in the
 thread (an agent's in-progress assistant message) and appends its chunks, index after index,
 with the benchmark's words as each chunk's content.
@@ -16,7 +18,7 @@ Wall-clock figures on this machine drift by tens of percent between half-minutes
 versions of the code a few percent apart cannot be told apart by req/s; instruction
 counts of the same run repeat within 0.2%. Instructions are not time (a cache miss costs
 more than an add): quote them beside bench.http_api's figures, not instead of them.
-`--child N KIND [--access-log]` is the measured process itself.
+`--child N KIND [--access-log] [--no-index]` is the measured process itself.
 """
 
 from __future__ import annotations
@@ -52,7 +54,7 @@ KINDS = ("post", "get", "chunk")
 START = b'{"role": "assistant", "status": "in_progress"}'
 
 
-def _child(requests: int, kind: str, access_log: bool) -> None:
+def _child(requests: int, kind: str, access_log: bool, index: bool) -> None:
     """Be the measured process: serve and load, logs off or the access log to a file."""
     gc.set_threshold(*GC_THRESHOLDS)
     sys.setswitchinterval(SWITCH_INTERVAL)
@@ -63,7 +65,7 @@ def _child(requests: int, kind: str, access_log: bool) -> None:
             logging.disable(logging.WARNING)
         # On the loop the serve command runs on: uvloop where installed.
         with asyncio.Runner(loop_factory=new_loop) as runner:
-            runner.run(_serve_and_load(folder, requests, kind))
+            runner.run(_serve_and_load(folder, requests, kind, index))
         if access_log:
             logging.getLogger().handlers[0].flush()
             log.seek(0)
@@ -75,10 +77,11 @@ def _child(requests: int, kind: str, access_log: bool) -> None:
                 raise RuntimeError(f"{lines} access lines for {sent} requests")
 
 
-async def _serve_and_load(folder: str, requests: int, kind: str) -> None:
+async def _serve_and_load(folder: str, requests: int, kind: str, index: bool) -> None:
     """Serve the real app on a SQLite file in folder and load it."""
     settings = bench_settings(f"sqlite:///{folder}/bench.db")
-    runner = web.AppRunner(create_app(await bootstrap(settings=settings)), access_log=None)
+    core = await bootstrap(settings=settings, search_index=index)
+    runner = web.AppRunner(create_app(core), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
@@ -167,7 +170,7 @@ async def _answer(reader: asyncio.StreamReader) -> bytes:
     return await reader.readexactly(int(length.group(1)))
 
 
-def _count(requests: int, kind: str, access_log: bool) -> int:
+def _count(requests: int, kind: str, access_log: bool, index: bool) -> int:
     """Run the child under callgrind and return the instructions it executed."""
     with tempfile.TemporaryDirectory() as folder:
         command = [
@@ -181,6 +184,7 @@ def _count(requests: int, kind: str, access_log: bool) -> int:
             str(requests),
             kind,
             *(["--access-log"] if access_log else []),
+            *([] if index else ["--no-index"]),
         ]
         # One hash seed for both runs, so dicts and sets do the same work in each.
         env = dict(os.environ, PYTHONHASHSEED="0")
@@ -194,23 +198,27 @@ def _count(requests: int, kind: str, access_log: bool) -> int:
 def main(argv: list[str]) -> int:
     """Print instructions per request of the kind asked (post by default)."""
     access_log = "--access-log" in argv
-    argv = [item for item in argv if item != "--access-log"]
+    index = "--no-index" not in argv
+    argv = [item for item in argv if item not in ("--access-log", "--no-index")]
     if argv[:1] == ["--child"]:
-        _child(int(argv[1]), argv[2], access_log)
+        _child(int(argv[1]), argv[2], access_log, index)
         return 0
     kind = argv[0] if argv else "post"
     if kind not in KINDS or len(argv) > 1:
         print(
-            "usage: python -m bench.instructions [post|get|chunk] [--access-log]", file=sys.stderr
+            "usage: python -m bench.instructions [post|get|chunk] [--access-log] [--no-index]",
+            file=sys.stderr,
         )
         return 2
     if shutil.which("valgrind") is None:
         print("valgrind is not installed (Debian: apt-get install valgrind)", file=sys.stderr)
         return 2
-    short, long = _count(SHORT, kind, access_log), _count(LONG, kind, access_log)
+    short = _count(SHORT, kind, access_log, index)
+    long = _count(LONG, kind, access_log, index)
     per_request = (long - short) / (LONG - SHORT)
     logs = "the access log on (text, to a file)" if access_log else "logs off"
-    print(f"{kind.upper()}, {logs}: {per_request:,.0f} instructions per request")
+    search = "" if index else ", no search index"
+    print(f"{kind.upper()}, {logs}{search}: {per_request:,.0f} instructions per request")
     print(f"  ({long:,} at {LONG} requests - {short:,} at {SHORT}) / {LONG - SHORT}")
     return 0
 
