@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+import string
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from events.search.records import MAX_RANKED_WORDS, rank_key
-from events.search.terms import QueryError, Term, matches, parse_query, words
+from events.search.terms import (
+    QueryError,
+    Term,
+    ascii_words,
+    matches,
+    parse_query,
+    unicode_words,
+    words,
+)
 
 
 def test_words_are_runs_of_letters_and_digits_without_case_or_accents() -> None:
@@ -22,6 +34,31 @@ def test_words_are_runs_of_letters_and_digits_without_case_or_accents() -> None:
 
 def test_a_word_longer_than_64_characters_is_not_indexed() -> None:
     assert words("a" * 65 + " short") == ["short"]
+
+
+# Short runs of letters and digits between every kind of ASCII separator, long ones too.
+_ASCII = st.text(
+    st.sampled_from(
+        string.ascii_letters
+        + string.digits
+        + string.punctuation
+        + " \t\n\r\x0b\x0c\x00\x1c\x1f\x7f_"
+    ),
+    max_size=200,
+) | st.lists(
+    st.text(string.ascii_letters + string.digits, min_size=60, max_size=70), max_size=4
+).map("_-".join)
+
+
+@given(_ASCII)
+def test_the_ascii_fast_path_finds_the_words_the_general_rule_finds(text: str) -> None:
+    assert ascii_words(text) == unicode_words(text)
+
+
+def test_ascii_text_takes_the_fast_path_and_other_text_the_general_rule() -> None:
+    assert words("Mind the GAP_2 x" + "y" * 64) == ascii_words("Mind the GAP_2 x" + "y" * 64)
+    assert words("Mind the GAP_2") == ["mind", "the", "gap", "2"]
+    assert words("Ça va, GAP_2") == unicode_words("Ça va, GAP_2") == ["ca", "va", "gap", "2"]
 
 
 def test_a_query_keeps_each_term_once_and_a_trailing_star_makes_a_prefix() -> None:
