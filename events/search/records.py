@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from functools import lru_cache
 
 from attrs import field, frozen
 
@@ -112,8 +113,12 @@ def rank_key(words: int, position: int) -> int:
     return (min(max(words, 1), MAX_RANKED_WORDS) << POSITION_BITS) | (MAX_POSITION - position)
 
 
+@lru_cache(maxsize=4096)
 def scope_id(tenant: str, env: str) -> int:
-    """Return the signed 64-bit number that partitions postings by tenant and env."""
+    """Return the signed 64-bit number that partitions postings by tenant and env.
+
+    Remembered: every indexed message and every search asks it, of a few tenants.
+    """
     digest = hashlib.blake2b(f"{tenant}\x1f{env}".encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big", signed=True)
 
