@@ -298,9 +298,17 @@ def message_state(
 
 
 def message_words(
-    payload: MessagePosted, event: DatasetEvent, keys: KeyRing | None, author: str
+    payload: MessagePosted,
+    event: DatasetEvent,
+    keys: KeyRing | None,
+    author: str,
+    *,
+    keep: bool = False,
 ) -> tuple[str | None, FrozenMap, bool]:
-    """Return a message's content, metadata and whether its author was erased."""
+    """Return a message's content, metadata and whether its author was erased.
+
+    keep is open_message's: the search index reads a message before the fold does.
+    """
     if payload.withdrawn is not None:
         # A fork's copy of a message withdrawn in its source: no words were copied. Like
         # words in clear, it reads erased once its author is, as erase_cached makes it.
@@ -320,6 +328,7 @@ def message_words(
         author=author,
         message_id=payload.message_id,
         sealed=payload.sealed,
+        keep=keep,
     )
     if opened is None:
         return None, _NO_METADATA, True

@@ -64,8 +64,13 @@ def apply_to_message(message: MessageState, event: DatasetEvent, keys: KeyRing |
     message.cached_view = None
 
 
-def chunk_text(payload: MessageChunk, event: DatasetEvent, keys: KeyRing | None) -> str | None:
-    """Return a chunk's text, opened when sealed; None once its key is destroyed or unknown."""
+def chunk_text(
+    payload: MessageChunk, event: DatasetEvent, keys: KeyRing | None, *, keep: bool = False
+) -> str | None:
+    """Return a chunk's text, opened when sealed; None once its key is destroyed or unknown.
+
+    keep is open_message's: the search index reads a chunk before the fold does.
+    """
     if payload.sealed is None:
         return payload.content
     if keys is None:
@@ -77,4 +82,5 @@ def chunk_text(payload: MessageChunk, event: DatasetEvent, keys: KeyRing | None)
         message_id=payload.message_id,
         index=payload.index,
         sealed=payload.sealed,
+        keep=keep,
     )

@@ -146,10 +146,15 @@ def sealed_key_id(sealed: str) -> int:
 
 
 def open_message(
-    keys: KeyRing, *, tenant: str, author: str, message_id: str, sealed: str
+    keys: KeyRing, *, tenant: str, author: str, message_id: str, sealed: str, keep: bool = False
 ) -> Opened | None:
-    """Return a sealed message's content and metadata, or None once its key is destroyed."""
-    plaintext = keys.open_text(tenant, author, sealed, message_aad(tenant, author, message_id))
+    """Return a sealed message's content and metadata, or None once its key is destroyed.
+
+    With keep, a message this process sealed stays remembered for the next opener (see
+    KeyRing.open_text).
+    """
+    aad = message_aad(tenant, author, message_id)
+    plaintext = keys.open_text(tenant, author, sealed, aad, keep=keep)
     if plaintext is None:
         return None
     data = orjson.loads(plaintext)
@@ -209,9 +214,16 @@ def seal_chunk(
 
 
 def open_chunk(
-    keys: KeyRing, *, tenant: str, author: str, message_id: str, index: int, sealed: str
+    keys: KeyRing,
+    *,
+    tenant: str,
+    author: str,
+    message_id: str,
+    index: int,
+    sealed: str,
+    keep: bool = False,
 ) -> str | None:
-    """Return a sealed chunk's text, or None once its key is destroyed."""
+    """Return a sealed chunk's text, or None once its key is destroyed (keep: open_message's)."""
     aad = chunk_aad(tenant, author, message_id, index)
-    plaintext = keys.open_text(tenant, author, sealed, aad)
+    plaintext = keys.open_text(tenant, author, sealed, aad, keep=keep)
     return None if plaintext is None else plaintext.decode()

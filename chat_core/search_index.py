@@ -136,7 +136,8 @@ class _Pass:
         if payload.withdrawn is not None:
             return None
         author = payload.author or event.actor
-        content, _metadata, erased = message_words(payload, event, self._keys, author)
+        # Kept for the fold: it opens the message again once the append commits.
+        content, _metadata, erased = message_words(payload, event, self._keys, author, keep=True)
         key_id = None if payload.sealed is None else sealed_key_id(payload.sealed)
         status = None if payload.llm is None else payload.llm.status
         if status == "in_progress":
@@ -161,7 +162,7 @@ class _Pass:
         if generation is None or payload.index != generation.next_index:
             return
         generation.next_index += 1
-        text = chunk_text(payload, event, self._keys)
+        text = chunk_text(payload, event, self._keys, keep=True)
         if text is None:
             generation.erased = True
         else:

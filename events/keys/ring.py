@@ -198,7 +198,9 @@ class KeyRing:
             del recent[next(iter(recent))]
         return text
 
-    def open_text(self, tenant: str, subject: str, sealed: str, aad: bytes) -> bytes | None:
+    def open_text(
+        self, tenant: str, subject: str, sealed: str, aad: bytes, *, keep: bool = False
+    ) -> bytes | None:
         """Do what open() does to the base64 text of a sealed value, in one call.
 
         For bulk export, which opens a message per event: the same checks and errors as
@@ -206,9 +208,11 @@ class KeyRing:
         SealBroken, binascii.Error), without their calls in between. Text this process
         sealed (seal_text) opens from memory when the tenant, subject and aad are the
         ones it was sealed with and its key is still live; anything else is decrypted.
+        With keep, text opened from memory stays there for the next opener: the search
+        index reads a message before the fold does, and the fold should not decrypt it.
         """
         keys = self._subjects.get((tenant, subject))
-        recent = self._recent.pop(sealed, None)
+        recent = self._recent.get(sealed) if keep else self._recent.pop(sealed, None)
         if (
             recent is not None
             and recent[:3] == (tenant, subject, aad)
