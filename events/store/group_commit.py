@@ -84,16 +84,23 @@ class PendingAppend:
 
         Called by a backend inside the transaction, once the append is accepted.
         """
+        return [
+            IndexPut(offset=change.offset, doc=change.doc, key=key)
+            if isinstance(change, IndexPut)
+            else change
+            for change, key in self.ranked()
+        ]
+
+    def ranked(self) -> list[tuple[IndexChange, int]]:
+        """Return the append's index changes beside their keys: what ranked_index() tells,
+        a document's key apart from its change (0 beside a deletion), no change made anew.
+        """
         recorded = self.outcome
         assert isinstance(recorded, list), "only an accepted append changes the index"
         return [
-            IndexPut(
-                offset=change.offset,
-                doc=change.doc,
-                key=rank_key(change.doc.words, recorded[change.offset].position),
-            )
+            (change, rank_key(change.doc.words, recorded[change.offset].position))
             if isinstance(change, IndexPut)
-            else change
+            else (change, 0)
             for change in self.index
         ]
 

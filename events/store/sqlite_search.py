@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable, Sequence
-from typing import Any
 
 import orjson
 
@@ -25,6 +24,7 @@ from events.search.records import (
     IndexChange,
     IndexDrop,
     IndexErase,
+    IndexPut,
     SearchDoc,
     scope_id,
     thread_term,
@@ -63,7 +63,15 @@ STATEMENTS = SearchStatements(
     keys_param=lambda keys: orjson.dumps(list(keys)).decode(),
 )
 _INSERT_DOC = f"INSERT INTO search_docs ({DOC_COLUMNS}) VALUES ({', '.join('?' * 10)})"  # noqa: S608
-_INSERT_POSTING = "INSERT INTO search_postings (scope, term, key) VALUES (?, ?, ?)"
+# A scope's postings in one statement: a JSON object of each document's key (in decimal)
+# to its terms. One row bound at a time (executemany) cost about 13k instructions a
+# posting under callgrind, this about 9k: SQLite's JSON walk replaces, per row, a round
+# of Python binding and a release and retake of the GIL.
+_INSERT_POSTINGS = (
+    "INSERT INTO search_postings (scope, term, key) "
+    "SELECT ?1, term.value, CAST(doc.key AS INTEGER) "
+    "FROM json_each(?2) AS doc, json_each(doc.value) AS term"
+)
 _DELETE_POSTING = "DELETE FROM search_postings WHERE scope = ? AND term = ? AND key = ?"
 _DELETE_DOC = "DELETE FROM search_docs WHERE key = ?"
 _BY_MESSAGE = (
@@ -73,29 +81,37 @@ _BY_MESSAGE = (
 _BY_AUTHOR = f"{_DOCS} WHERE tenant = ? AND author = ? AND (key_id IS NULL OR key_id <= ?)"
 
 
-def apply_changes(conn: sqlite3.Connection, changes: Iterable[IndexChange]) -> bool:
-    """Write index changes in order, inside the caller's transaction; tell if any deleted."""
-    docs: list[tuple[Any, ...]] = []
-    rows: list[tuple[int, str, int]] = []
+def apply_changes(conn: sqlite3.Connection, changes: Iterable[tuple[IndexChange, int]]) -> bool:
+    """Write index changes (each beside its key) in order, inside the caller's transaction.
+
+    Tell whether any deleted.
+    """
+    docs: list[SearchDoc] = []
+    keys: list[int] = []
     deleted = False
-    for change in changes:
-        if isinstance(change, IndexDrop | IndexErase):
-            _insert(conn, docs, rows)
-            docs, rows = [], []
-            deleted = _delete(conn, change) or deleted
+    for change, key in changes:
+        if isinstance(change, IndexPut):
+            docs.append(change.doc)
+            keys.append(key)
             continue
-        docs.append(doc_row(change.doc, change.key))
-        rows.extend(postings(change.doc, change.key))
-    _insert(conn, docs, rows)
+        _insert(conn, docs, keys)
+        docs, keys = [], []
+        deleted = _delete(conn, change) or deleted
+    _insert(conn, docs, keys)
     return deleted
 
 
-def _insert(
-    conn: sqlite3.Connection, docs: Sequence[tuple[Any, ...]], rows: Sequence[tuple[int, str, int]]
-) -> None:
-    if docs:
-        conn.executemany(_INSERT_DOC, docs)
-        conn.executemany(_INSERT_POSTING, rows)
+def _insert(conn: sqlite3.Connection, docs: Sequence[SearchDoc], keys: Sequence[int]) -> None:
+    """Insert documents under keys, and their postings (search_reads.postings) a scope at once."""
+    if not docs:
+        return
+    conn.executemany(_INSERT_DOC, [doc_row(doc, key) for doc, key in zip(docs, keys, strict=True)])
+    scopes: dict[int, dict[str, list[str]]] = {}
+    for doc, key in zip(docs, keys, strict=True):
+        terms = scopes.setdefault(scope_id(doc.tenant, doc.env), {})
+        terms[str(key)] = [*doc.terms, thread_term(doc.thread_id)]
+    for scope, terms in scopes.items():
+        conn.execute(_INSERT_POSTINGS, (scope, orjson.dumps(terms).decode()))
 
 
 def _delete(conn: sqlite3.Connection, change: IndexDrop | IndexErase) -> bool:
@@ -121,8 +137,7 @@ def clear_index(conn: sqlite3.Connection) -> None:
 def load_index(conn: sqlite3.Connection, docs: Sequence[SearchDoc]) -> None:
     """Insert ranked documents and their postings, in one transaction."""
     with conn:
-        conn.executemany(_INSERT_DOC, [doc_row(doc) for doc in docs])
-        conn.executemany(_INSERT_POSTING, [row for doc in docs for row in postings(doc)])
+        _insert(conn, docs, [doc.key for doc in docs])
 
 
 def compact_index(conn: sqlite3.Connection) -> None:

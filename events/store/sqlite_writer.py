@@ -118,7 +118,7 @@ def _write(
                 for offset, event in enumerate(item.events, start=1)
             ]
             if each and item.index:
-                apply_changes(conn, item.ranked_index())
+                apply_changes(conn, item.ranked())
             elif item.index:
                 indexed.append(item)
             head += len(item.rows)
@@ -128,7 +128,7 @@ def _write(
         if rows:
             conn.executemany(_INSERT_EVENT, rows)
         if indexed:
-            apply_changes(conn, [change for item in indexed for change in item.ranked_index()])
+            apply_changes(conn, [ranked for item in indexed for ranked in item.ranked()])
         conn.execute("COMMIT")
     except BaseException:
         if conn.in_transaction:
