@@ -19,8 +19,11 @@ import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from attrs import frozen
+
 from events.search.records import SearchDoc, SearchQuery
 from events.store.search_reads import (
+    COUNT_CAP,
     DOC_COLUMNS,
     CountStep,
     holds,
@@ -33,30 +36,59 @@ from events.store.search_reads import (
 )
 from events.store.sqlite_search import STATEMENTS
 
-__all__ = ["search_now"]
+__all__ = ["SearchPlan", "plan", "search_now", "walk_planned"]
 
 RowsOf = Callable[[str, tuple[Any, ...]], Sequence[Sequence[Any]]]
 
 
+@frozen
+class SearchPlan:
+    """Where a walk of whole words starts: its driver (None when a term has no posting)."""
+
+    scope: int
+    driver: str | None
+    others: tuple[str, ...]
+    # The walk reads at most COUNT_CAP of the driver's postings, or a lone term's page.
+    bounded: bool
+
+
 def search_now(query: SearchQuery, rows_of: RowsOf) -> list[SearchDoc]:
     """Return up to limit documents after the query's key that hold every term, best first."""
-    if any(term.prefix for term in query.terms):
+    planned = plan(query, rows_of)
+    if planned is None:
         return walk_now(walk(query), STATEMENTS, rows_of)
+    return walk_planned(planned, query, rows_of)
+
+
+def plan(query: SearchQuery, rows_of: RowsOf) -> SearchPlan | None:
+    """Count a query's terms (up to COUNT_CAP each) to pick its driver; None with a prefix."""
+    if any(term.prefix for term in query.terms):
+        return None
     scope, walked = walked_terms(query)
-    driver = walked[0]
-    if len(walked) > 1:
-        counts = [_count(CountStep(scope, term), rows_of) for term in walked]
-        if min(counts) == 0:
-            return []
-        driver = walked[counts.index(min(counts))]
-    others = [term.word for term in walked if term is not driver]
-    sql = _statement(len(others))
-    probes = tuple(value for word in others for value in (scope, word))
+    if len(walked) == 1:
+        return SearchPlan(scope=scope, driver=walked[0].word, others=(), bounded=True)
+    counts = [_count(CountStep(scope, term), rows_of) for term in walked]
+    fewest = min(counts)
+    driver = walked[counts.index(fewest)]
+    return SearchPlan(
+        scope=scope,
+        driver=driver.word if fewest else None,
+        others=tuple(term.word for term in walked if term is not driver),
+        bounded=fewest < COUNT_CAP,
+    )
+
+
+def walk_planned(planned: SearchPlan, query: SearchQuery, rows_of: RowsOf) -> list[SearchDoc]:
+    """Walk the driver's postings in one statement, probing the others; keep what holds."""
+    if planned.driver is None:
+        return []
+    sql = _statement(len(planned.others))
+    probes = tuple(value for word in planned.others for value in (planned.scope, word))
     found: list[SearchDoc] = []
     after = query.after
     while len(found) < query.limit:
         wanted = query.limit - len(found)
-        rows = rows_of(sql, (scope, driver.word, after, *probes, wanted))
+        rows = rows_of(sql, (planned.scope, planned.driver, after, *probes, wanted))
         docs = [row_doc(row) for row in rows]
         found += [doc for doc in docs if holds(doc, query)]
         if len(rows) < wanted:
