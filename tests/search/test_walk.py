@@ -97,3 +97,18 @@ async def _threads_of(store: SQLiteEventStore) -> list[str]:
         query = SearchQuery(tenant="t_acme", env="dev", terms=parse_query(q), limit=1000)
         seen.update((doc.thread_id, None) for doc in await store.search(query))
     return list(seen)
+
+
+async def test_a_bounded_walk_is_read_on_the_loop_and_a_prefix_walk_on_a_reader(
+    make_client: ClientFactory, tmp_path: Path
+) -> None:
+    client = await make_client(store_url=f"sqlite:///{tmp_path / 'chat.db'}")
+    await _write(client, random.Random(26))
+    store = client.app[CORE].store
+    assert isinstance(store, SQLiteEventStore)
+    prefix = SearchQuery(tenant="t_acme", env="dev", terms=parse_query("alp* beta"), limit=5)
+    assert await store.search(prefix)
+    assert store._loop_conn is None
+    words = SearchQuery(tenant="t_acme", env="dev", terms=parse_query("alpha beta"), limit=5)
+    assert await store.search(words) == await SearchReads.search(store, words)
+    assert store._loop_conn is not None
