@@ -88,6 +88,8 @@ async def search_messages(
     if thread_id is not None:
         await visible_thread(threads, context, auth, thread_id)
     key = 0 if after is None else decode_cursor(after, "search", "rank")
+    # Each hit's stream is this prefix and its thread's id (thread_stream, formatted once).
+    streams = thread_stream(context, "")
     shown: list[tuple[int, MessageView]] = []
     batch = limit + 1
     while len(shown) <= limit:
@@ -101,7 +103,7 @@ async def search_messages(
         )
         found = await store.search(query)
         for doc in found:
-            view = await _readable(threads, context, auth, doc)
+            view = await _readable(threads, streams, context, auth, doc)
             if view is not None:
                 shown.append((doc.key, view))
                 if len(shown) > limit:
@@ -112,26 +114,33 @@ async def search_messages(
         batch = _SCAN_BATCH
     has_more = len(shown) > limit
     cursor = encode_cursor("search", "rank", shown[limit - 1][0]) if has_more else None
-    # The hit past the page only tells that there is more: it needs no snippet.
-    find = _first_match_finder(terms)
+    # The hit past the page only tells that there is more: it needs no snippet. A view
+    # keeps the snippet of the latest terms that found it (a page asked again, a popular
+    # query), until its message changes and a new view shows it.
+    make = functools.partial(_snippet, find=_first_match_finder(terms))
     hits = tuple(
-        SearchHit(message=view, snippet=_snippet(view.content or "", find))
-        for _, view in shown[:limit]
+        SearchHit(message=view, snippet=view.snippet(terms, make)) for _, view in shown[:limit]
     )
     return SearchPage(data=hits, has_more=has_more, next=cursor)
 
 
 async def _readable(
-    threads: ThreadCache, context: RequestContext, auth: AuthContext, doc: SearchDoc
+    threads: ThreadCache,
+    streams: str,
+    context: RequestContext,
+    auth: AuthContext,
+    doc: SearchDoc,
 ) -> MessageView | None:
     """Return a hit's message as the caller may read it now, or None."""
-    stream = thread_stream(context, doc.thread_id)
+    stream = streams + doc.thread_id
     state = threads.current(stream)
     if state is None:
         state = await threads.load(stream)
     if not may_see(state, context, auth):
         return None
-    message = await threads.find(stream, state, doc.message_id)
+    message = state.kept_by_id(doc.message_id)
+    if message is None:
+        message = await threads.find(stream, state, doc.message_id)
     if message is None or message.status != "complete":
         return None
     view = message.view(doc.thread_id)
@@ -142,10 +151,10 @@ async def _readable(
 
 def snippet(content: str, terms: Sequence[Term]) -> str:
     """Return up to _SNIPPET characters of content around its first word a term matches."""
-    return _snippet(content, _first_match_finder(tuple(terms)))
+    return _snippet(content, find=_first_match_finder(tuple(terms)))
 
 
-def _snippet(content: str, find: Callable[[str], int]) -> str:
+def _snippet(content: str, *, find: Callable[[str], int]) -> str:
     start = find(content)
     begin = max(0, start - _BEFORE)
     if begin:

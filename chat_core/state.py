@@ -339,6 +339,12 @@ class ThreadState:
         index = seq - self.first_recent_seq
         return self.recent[index] if 0 <= index < len(self.recent) else None
 
+    def kept_by_id(self, message_id: str) -> MessageState | None:
+        """Return the message with this id when it is kept in memory, else None."""
+        seq = self.seq_of(message_id)
+        message = None if seq is None else self.kept_message(seq)
+        return message if message is not None and message.message_id == message_id else None
+
     def holds(self, first: int, last: int) -> bool:
         """Tell whether every message with seq first..last (clipped) is kept in memory."""
         first, last = max(first, 1), min(last, self.message_count)

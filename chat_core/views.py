@@ -7,7 +7,7 @@ views and the answers are one shape, so they are one module.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from datetime import datetime
 from typing import Any, Protocol, cast
 
@@ -182,6 +182,17 @@ class MessageView:
     feedback: tuple[int, int] = (0, 0)
     _json: dict[str, Any] | None = field(default=None, init=False, eq=False, repr=False)
     _bytes: bytes | None = field(default=None, init=False, eq=False, repr=False)
+    # The snippet the latest search that found it showed: that search's terms, the snippet.
+    _snippet: tuple[Hashable, str] | None = field(default=None, init=False, eq=False, repr=False)
+
+    def snippet(self, terms: Hashable, make: Callable[[str], str]) -> str:
+        """Return make(content), the snippet of a search's terms: made again only for new terms."""
+        kept = self._snippet
+        if kept is not None and kept[0] == terms:
+            return kept[1]
+        made = make(self.content or "")
+        object.__setattr__(self, "_snippet", (terms, made))
+        return made
 
     def to_json(self) -> dict[str, Any]:
         """Return the contract's JSON object, built once per view (read it, never change it)."""

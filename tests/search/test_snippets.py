@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from chat_core.search import snippet
 from events.search.terms import Term, words
+from tests.search.helpers import Client, new_thread, post, search
 
 _WORD = re.compile(r"[^\W_]+")
 # Words no longer than the index keeps (64), so that every one of them is a word.
@@ -65,3 +66,23 @@ def test_a_snippet_of_a_long_text_starts_at_a_space_before_the_first_match() -> 
     found = snippet(content, [Term("target")])
     assert found.startswith("…") and found.endswith("…")
     assert "Target" in found and len(found) <= 162
+
+
+async def test_a_message_found_again_by_other_words_shows_their_snippet(
+    memory_client: Client,
+) -> None:
+    thread_id = await new_thread(memory_client)
+    text = " ".join(f"w{n}" for n in range(40)) + " start " + " ".join(f"v{n}" for n in range(40))
+    text += " end"
+    await post(memory_client, thread_id, text)
+
+    async def shown(q: str) -> str:
+        snipped: str = (await search(memory_client, q))["data"][0]["snippet"]
+        return snipped
+
+    first = await shown("start")
+    assert first == snippet(text, [Term("start")])
+    assert await shown("start") == first
+    assert await shown("END") == snippet(text, [Term("end")]) != first
+    assert await shown("start w1") == snippet(text, [Term("start"), Term("w1")]) != first
+    assert await shown("start") == first
