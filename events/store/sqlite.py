@@ -17,6 +17,8 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any, TypeVar
 
+import attrs
+
 from events.codec import EventCodec
 from events.search.records import IndexDrop, IndexErase, SearchDoc, SearchQuery
 from events.store.group_commit import GroupCommitStore, PendingAppend, WriterStats
@@ -33,7 +35,7 @@ from events.store.sqlite_rows import SELECT, RowDecoder, encode_event, encode_ti
 from events.store.sqlite_schema import connect, migrate
 from events.store.sqlite_search import STATEMENTS as SEARCH_STATEMENTS
 from events.store.sqlite_search import clear_index, compact_index, load_index
-from events.store.sqlite_search_walk import plan, search_now, walk_planned
+from events.store.sqlite_search_walk import plan, search_now, walk_first, walk_planned
 from events.store.sqlite_writer import StreamVersions, write_batch
 
 __all__ = ["SQLiteEventStore", "WriterStats"]
@@ -139,25 +141,31 @@ class SQLiteEventStore(RowPages, GroupCommitStore):
         return int(row[0]), int(row[1])
 
     async def search(self, query: SearchQuery) -> list[SearchDoc]:
-        """Answer a query (sqlite_search_walk): on the event loop when its walk is bounded.
+        """Answer a query (sqlite_search_walk), as far as a bounded walk goes on the event loop.
 
-        A query of whole words whose rarest term has fewer than COUNT_CAP postings (or a
-        lone word's first page) reads a few hundred index entries at most: read here, on
-        the loop, it costs no hand-off to a reader and back (measured, the server's CPU
-        per request of bench.search's two rare words on 100,000 messages: 1,012 us with
-        the hand-off, 858 us without; its one common word 783-815 us, 579-643 us). Any
-        other walk, and one the file is too busy to start at once for, goes to a reader.
+        A query of whole words is counted and walked on the loop over at most
+        LOOP_POSTINGS of its driver's postings, a few hundred index entries: a first page
+        of rare words, or of a lone word, is read there without a hand-off to a reader
+        and back (measured, the server's CPU per request of bench.search's two rare words
+        on 100,000 messages: 1,012 us with the hand-off, 858 us without; its one common
+        word 783-815 us, 579-643 us). The rest of a walk that needs more, a query with a
+        prefix, and one the file is too busy to start at once for, go to a reader.
         """
         if self._closed:
             raise StoreClosed("the store is closed")
         try:
             planned = plan(query, self._loop_rows)
-            if planned is not None and planned.bounded:
-                return walk_planned(planned, query, self._loop_rows)
+            if planned is None:
+                return await self._on_reader(search_now, query, self._rows_of)
+            found, after = walk_first(planned, query, self._loop_rows)
         except sqlite3.OperationalError as exc:
             if exc.sqlite_errorname not in ("SQLITE_BUSY", "SQLITE_LOCKED"):
                 raise
-        return await self._on_reader(search_now, query, self._rows_of)
+            return await self._on_reader(search_now, query, self._rows_of)
+        if after is None:
+            return found
+        rest = attrs.evolve(query, after=after, limit=query.limit - len(found))
+        return found + await self._on_reader(walk_planned, planned, rest, self._rows_of)
 
     def _loop_rows(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
         """Read on the event loop's own connection, which never waits for a lock."""

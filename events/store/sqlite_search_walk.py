@@ -23,7 +23,6 @@ from attrs import frozen
 
 from events.search.records import SearchDoc, SearchQuery
 from events.store.search_reads import (
-    COUNT_CAP,
     DOC_COLUMNS,
     CountStep,
     holds,
@@ -36,9 +35,17 @@ from events.store.search_reads import (
 )
 from events.store.sqlite_search import STATEMENTS
 
-__all__ = ["SearchPlan", "plan", "search_now", "walk_planned"]
+__all__ = ["LOOP_POSTINGS", "SearchPlan", "plan", "search_now", "walk_first", "walk_planned"]
 
 RowsOf = Callable[[str, tuple[Any, ...]], Sequence[Sequence[Any]]]
+
+
+# The driver's postings a first walk on the event loop reads at most.
+LOOP_POSTINGS = 256
+_NTH_POSTING = (
+    "SELECT key FROM search_postings WHERE scope = ? AND term = ? AND key > ? "
+    "ORDER BY key LIMIT 1 OFFSET ?"
+)
 
 
 @frozen
@@ -48,8 +55,6 @@ class SearchPlan:
     scope: int
     driver: str | None
     others: tuple[str, ...]
-    # The walk reads at most COUNT_CAP of the driver's postings, or a lone term's page.
-    bounded: bool
 
 
 def search_now(query: SearchQuery, rows_of: RowsOf) -> list[SearchDoc]:
@@ -66,7 +71,7 @@ def plan(query: SearchQuery, rows_of: RowsOf) -> SearchPlan | None:
         return None
     scope, walked = walked_terms(query)
     if len(walked) == 1:
-        return SearchPlan(scope=scope, driver=walked[0].word, others=(), bounded=True)
+        return SearchPlan(scope=scope, driver=walked[0].word, others=())
     counts = [_count(CountStep(scope, term), rows_of) for term in walked]
     fewest = min(counts)
     driver = walked[counts.index(fewest)]
@@ -74,21 +79,44 @@ def plan(query: SearchQuery, rows_of: RowsOf) -> SearchPlan | None:
         scope=scope,
         driver=driver.word if fewest else None,
         others=tuple(term.word for term in walked if term is not driver),
-        bounded=fewest < COUNT_CAP,
     )
 
 
 def walk_planned(planned: SearchPlan, query: SearchQuery, rows_of: RowsOf) -> list[SearchDoc]:
     """Walk the driver's postings in one statement, probing the others; keep what holds."""
+    return _walked(planned, query, rows_of, None)
+
+
+def walk_first(
+    planned: SearchPlan, query: SearchQuery, rows_of: RowsOf
+) -> tuple[list[SearchDoc], int | None]:
+    """Walk at most LOOP_POSTINGS of the driver's postings after the query's key.
+
+    Return what holds, and the key the walk goes on after when the page is not full
+    and the driver has more postings (else None: the answer is complete).
+    """
+    if planned.driver is None:
+        return [], None
+    nth = rows_of(_NTH_POSTING, (planned.scope, planned.driver, query.after, LOOP_POSTINGS - 1))
+    upto = int(nth[0][0]) if nth else None
+    found = _walked(planned, query, rows_of, upto)
+    return found, upto if len(found) < query.limit else None
+
+
+def _walked(
+    planned: SearchPlan, query: SearchQuery, rows_of: RowsOf, upto: int | None
+) -> list[SearchDoc]:
+    """Walk the driver's postings after the query's key (up to and with upto, if given)."""
     if planned.driver is None:
         return []
-    sql = _statement(len(planned.others))
+    sql = _statement(len(planned.others), upto is not None)
     probes = tuple(value for word in planned.others for value in (planned.scope, word))
+    bound = () if upto is None else (upto,)
     found: list[SearchDoc] = []
     after = query.after
     while len(found) < query.limit:
         wanted = query.limit - len(found)
-        rows = rows_of(sql, (planned.scope, planned.driver, after, *probes, wanted))
+        rows = rows_of(sql, (planned.scope, planned.driver, after, *bound, *probes, wanted))
         docs = [row_doc(row) for row in rows]
         found += [doc for doc in docs if holds(doc, query)]
         if len(rows) < wanted:
@@ -103,7 +131,7 @@ def _count(step: CountStep, rows_of: RowsOf) -> int:
 
 
 @functools.cache
-def _statement(others: int) -> str:
+def _statement(others: int, bounded: bool) -> str:
     """Return the statement that walks a driver's postings probing that many other terms."""
     columns = ", ".join(f"d.{column}" for column in DOC_COLUMNS.split(", "))
     probes = "".join(
@@ -111,7 +139,8 @@ def _statement(others: int) -> str:
         f" WHERE p{n}.scope = ? AND p{n}.term = ? AND p{n}.key = p.key)"
         for n in range(others)
     )
+    upto = " AND p.key <= ?" if bounded else ""
     return (
         f"SELECT {columns} FROM search_postings p JOIN search_docs d ON d.key = p.key"  # noqa: S608
-        f" WHERE p.scope = ? AND p.term = ? AND p.key > ?{probes} ORDER BY p.key LIMIT ?"
+        f" WHERE p.scope = ? AND p.term = ? AND p.key > ?{upto}{probes} ORDER BY p.key LIMIT ?"
     )
