@@ -8,7 +8,6 @@ from chat_core.caches import PageCache, StreamCache, ThreadCache
 from chat_core.context import AuthContext, RequestContext, require_role
 from chat_core.cursors import decode_cursor, encode_cursor
 from chat_core.errors import NotFound
-from chat_core.payloads import ThreadCreated
 from chat_core.search import SearchPage, search_messages
 from chat_core.state import (
     TemperatureState,
@@ -16,16 +15,14 @@ from chat_core.state import (
     temperature_stream,
     thread_stream,
 )
+from chat_core.thread_directory import ThreadDirectory
 from chat_core.thread_listing import ThreadFilter, listed
 from chat_core.views import MessageView, Page, TemperatureConfigView, ThreadView
 from chat_core.visibility import visible_thread
 from events.search.terms import Term
-from events.store.base import EventFilter, EventStore
+from events.store.base import EventStore
 
 __all__ = ["ChatQueries"]
-
-# Threads read back per step once a page's first read found too few to show.
-_SCAN_BATCH = 200
 
 
 class ChatQueries:
@@ -44,6 +41,7 @@ class ChatQueries:
         self._temperatures = temperatures
         self._defaults = temperature_defaults
         self._pages = PageCache()
+        self._directory = ThreadDirectory(store)
 
     async def list_threads(
         self,
@@ -56,36 +54,25 @@ class ChatQueries:
     ) -> Page:
         """Return a page of this tenant and env's threads the caller may see, newest first.
 
-        Threads the caller may not see, or that the filter leaves out, are skipped as the
-        log is read back (a batch at a time), so a page is always full unless it is the last.
+        Threads the caller may not see, or that the filter leaves out, are skipped on the
+        thread directory's facts without folding them (chat_core.thread_directory), so a
+        page is always full unless it is the last.
         """
         require_role(context, auth)
         wanted = wanted or ThreadFilter()
         before = None if after is None else decode_cursor(after, "threads", "desc")
-        created = EventFilter(
-            tenants=[context.tenant], envs=[context.env], types=[ThreadCreated.event_type]
-        )
         shown: list[tuple[int, ThreadView]] = []
-        batch = limit + 1
-        while len(shown) <= limit:
-            found = [
-                item
-                async for item in self._store.read_all(
-                    before_position=before, event_filter=created, limit=batch, descending=True
-                )
-            ]
-            for item in found:
-                payload = item.event.payload
-                assert isinstance(payload, ThreadCreated)
-                state = await self._threads.load(thread_stream(context, payload.thread_id))
-                if listed(state, context, auth, wanted):
-                    shown.append((item.position, state.view()))
-                    if len(shown) > limit:
-                        break
-            if len(found) < batch:
-                break
-            before = found[-1].position
-            batch = _SCAN_BATCH
+        # The directory yields only threads the caller may see (archived and creator as
+        # asked); each is still folded and held to the listing's whole rule here.
+        walk = await self._directory.walk(
+            context, auth, before=before, archived=wanted.archived, created_by=wanted.created_by
+        )
+        for facts in walk:
+            state = await self._threads.load(thread_stream(context, facts.thread_id))
+            if listed(state, context, auth, wanted):
+                shown.append((facts.position, state.view()))
+                if len(shown) > limit:
+                    break
         has_more = len(shown) > limit
         cursor = encode_cursor("threads", "desc", shown[limit - 1][0]) if has_more else None
         return Page(data=tuple(view for _, view in shown[:limit]), has_more=has_more, next=cursor)

@@ -7,6 +7,8 @@ private thread is exactly an unknown one: the same NotFound, raised at the same 
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from chat_core.caches import ThreadCache
 from chat_core.context import AuthContext, RequestContext, Role, has_role, require_role
 from chat_core.errors import NotFound
@@ -14,7 +16,14 @@ from chat_core.payloads import ThreadUpdated
 from chat_core.state import ThreadState, require_thread_id, thread_stream
 from events.envelope import DatasetEvent
 
-__all__ = ["UNKNOWN_THREAD", "may_see", "require_visible", "shuts_out", "visible_thread"]
+__all__ = [
+    "UNKNOWN_THREAD",
+    "facts_visible",
+    "may_see",
+    "require_visible",
+    "shuts_out",
+    "visible_thread",
+]
 
 # The one detail an unknown, another tenant's and a hidden private thread all answer with.
 UNKNOWN_THREAD = "no such thread in this tenant and env"
@@ -24,15 +33,22 @@ def may_see(state: ThreadState, context: RequestContext, auth: AuthContext) -> b
     """Decide whether the caller may see the thread (it exists, here, and is theirs to see)."""
     if not state.exists or state.tenant != context.tenant or state.env != context.env:
         return False
+    return facts_visible(state.visibility, state.created_by, state.participants, context, auth)
+
+
+def facts_visible(
+    visibility: str,
+    created_by: str | None,
+    participants: Collection[str],
+    context: RequestContext,
+    auth: AuthContext,
+) -> bool:
+    """Decide whether the caller may see a thread of their tenant and env with these facts."""
     # Fails closed: a thread open to its tenant says so, anything else is private.
-    if state.visibility == "tenant":
+    if visibility == "tenant":
         return True
     sub = auth.sub
-    return (
-        sub == state.created_by
-        or sub in state.participants
-        or has_role(auth, context.tenant, Role.AGENT)
-    )
+    return sub == created_by or sub in participants or has_role(auth, context.tenant, Role.AGENT)
 
 
 def require_visible(state: ThreadState, context: RequestContext, auth: AuthContext) -> None:
