@@ -21,6 +21,7 @@ BENCHMARKS = [
     "http_api",
     "branches",
     "search",
+    "thread_list",
     "jwt_attacks",
     "streams",
     "generation",
