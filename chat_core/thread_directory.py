@@ -112,6 +112,13 @@ class ThreadDirectory:
         self._store = store
         self._max_threads = max_threads
         self._books: OrderedDict[tuple[str, Env], _Book] = OrderedDict()
+        # The threads the books hold, counted as they grow and go.
+        self._held = 0
+
+    @property
+    def held(self) -> int:
+        """Return how many threads' facts the books hold."""
+        return self._held
 
     async def walk(
         self,
@@ -147,6 +154,7 @@ class ThreadDirectory:
             book = books[(tenant, env)] = _Book()
         books.move_to_end((tenant, env))
         async with book.lock:
+            held = len(book.every)
             selection = EventFilter(tenants=[tenant], envs=[env], types=_TYPES)
             async for item in self._store.read_all(
                 after_position=book.position, event_filter=selection
@@ -157,16 +165,17 @@ class ThreadDirectory:
                 elif type(payload) is ThreadUpdated:
                     book.updated(payload)
                 book.position = item.position
+            if books.get((tenant, env)) is book:  # else let go while it was read
+                self._held += len(book.every) - held
         self._evict()
         return book
 
     def _evict(self) -> None:
         """Let the least recently walked books go while the directory holds too many threads."""
         books = self._books
-        total = sum(len(book.every) for book in books.values())
-        while total > self._max_threads and len(books) > 1:
+        while self._held > self._max_threads and len(books) > 1:
             _, book = books.popitem(last=False)
-            total -= len(book.every)
+            self._held -= len(book.every)
 
 
 def _walk(

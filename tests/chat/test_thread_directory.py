@@ -25,6 +25,7 @@ from chat_core.context import AuthContext, RequestContext, Role
 from chat_core.payloads import ThreadCreated
 from chat_core.settings import Settings
 from chat_core.state import thread_stream
+from chat_core.thread_directory import ThreadDirectory
 from chat_core.thread_listing import ThreadFilter, listed
 from chat_core.views import ThreadView
 from events.envelope import Env
@@ -178,3 +179,26 @@ async def test_a_listing_folds_none_of_the_threads_it_hides(
     assert [view.id for view in await _listing(core, MEMBERS["u_ada"], ThreadFilter(), 20)] == (
         hidden[::-1]
     )
+
+
+async def test_the_directory_lets_the_least_recently_walked_books_go() -> None:
+    core = await bootstrap(settings=_settings("memory://"))
+    try:
+        ids: dict[Env, list[str]] = {Env.DEV: [], Env.PROD: []}
+        for env, count in ((Env.DEV, 3), (Env.PROD, 2)):
+            context = RequestContext(tenant=TENANT, env=env, request_id="r-2")
+            for number in range(count):
+                view = await core.bus.send(
+                    CreateThread(context=context, auth=MEMBERS["u_ada"], title=f"t{number}")
+                )
+                assert isinstance(view, ThreadView)
+                ids[env].append(view.id)
+        directory = ThreadDirectory(core.store, max_threads=4)
+        for env in (Env.DEV, Env.PROD, Env.DEV):
+            context = RequestContext(tenant=TENANT, env=env, request_id="r-3")
+            walked = [facts.thread_id for facts in await directory.walk(context, MEMBERS["u_bob"])]
+            assert walked == ids[env][::-1]
+            # Past four threads the book walked before goes; the one walked stays.
+            assert directory.held == len(ids[env])
+    finally:
+        await core.close()
