@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 import attrs
 
 from events.codec import EventCodec
-from events.search.records import IndexDrop, IndexErase, SearchDoc, SearchQuery
+from events.search.records import SearchDoc, SearchQuery
 from events.store.group_commit import GroupCommitStore, PendingAppend, WriterStats
 from events.store.raw import RowPages
 from events.store.reads import RowCodec, Statements
@@ -208,8 +208,10 @@ class SQLiteEventStore(RowPages, GroupCommitStore):
         if self._restart_due:
             self._restart_due = False
             self._restart_wal(conn)
-        head = write_batch(conn, batch, self._known_versions)
-        if _deleted_words(batch):
+        head, deleted = write_batch(conn, batch, self._known_versions)
+        # Only a commit that deleted index rows compacts: a redaction of a message that was
+        # never indexed, or an erasure of someone who wrote none, leaves nothing to copy away.
+        if deleted:
             self._compact(conn)
             self._scrub_due = not self._scrub(conn, SCRUB_WAITS)
         elif self._scrub_due:
@@ -305,16 +307,6 @@ class SQLiteEventStore(RowPages, GroupCommitStore):
     def _decoded_of(self, sql: str, params: tuple[Any, ...]) -> list[RecordedEvent]:
         """Read and decode on the reader thread, off the event loop."""
         return self._decoder.decode(self._reader().execute(sql, params).fetchall())
-
-
-def _deleted_words(batch: list[PendingAppend]) -> bool:
-    """Tell whether an accepted append of the batch deleted index entries."""
-    return any(
-        isinstance(change, IndexDrop | IndexErase)
-        for item in batch
-        if isinstance(item.outcome, list)
-        for change in item.index
-    )
 
 
 def _prepare(path: str) -> int:

@@ -63,8 +63,9 @@ class StreamVersions:
 
 def write_batch(
     conn: sqlite3.Connection, batch: Sequence[PendingAppend], known: StreamVersions
-) -> int:
-    """Write every append that fits in one transaction and return the new head position.
+) -> tuple[int, bool]:
+    """Write every append that fits in one transaction; return the new head position and
+    whether the transaction deleted search index entries.
 
     The usual batch clashes with no stored id, version or idempotency key, so it is
     inserted with one statement per table; only when that hits a constraint is the batch
@@ -84,8 +85,8 @@ def write_batch(
 
 def _write(
     conn: sqlite3.Connection, batch: Sequence[PendingAppend], known: StreamVersions, *, each: bool
-) -> int:
-    """Write what passes its checks in one transaction and return the new head position.
+) -> tuple[int, bool]:
+    """Write what passes its checks in one transaction; return what write_batch does.
 
     Versions are tracked in memory so two appends to one stream in the same batch are
     checked in order; with each, every append is inserted in its own savepoint, else all
@@ -98,6 +99,7 @@ def _write(
         rows: list[tuple[Any, ...]] = []
         keys: list[tuple[Any, ...]] = []
         indexed: list[PendingAppend] = []
+        deleted = False
         for item in batch:
             current = versions.get(item.stream)
             if current is None:
@@ -118,7 +120,7 @@ def _write(
                 for offset, event in enumerate(item.events, start=1)
             ]
             if each and item.index:
-                apply_changes(conn, item.ranked())
+                deleted = apply_changes(conn, item.ranked()) or deleted
             elif item.index:
                 indexed.append(item)
             head += len(item.rows)
@@ -128,14 +130,15 @@ def _write(
         if rows:
             conn.executemany(_INSERT_EVENT, rows)
         if indexed:
-            apply_changes(conn, [ranked for item in indexed for ranked in item.ranked()])
+            ranked = [change for item in indexed for change in item.ranked()]
+            deleted = apply_changes(conn, ranked) or deleted
         conn.execute("COMMIT")
     except BaseException:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         raise
     known.committed(versions)
-    return head
+    return head, deleted
 
 
 def _check(item: PendingAppend, current: int) -> None:

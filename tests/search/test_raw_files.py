@@ -7,6 +7,7 @@ written; each test first proves the word is in the files while the message stand
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from pathlib import Path
 
 from tests.search.helpers import ADMIN, MEMBER, OTHER, Client, found, new_thread, post
@@ -65,3 +66,34 @@ async def test_an_erasure_leaves_no_word_of_the_subject_in_the_files(
     assert await found(sqlite_client, WORDS[1]) == []
     assert await _until_clean(sqlite_url) == []
     assert len(await found(sqlite_client, "someone")) == 30
+
+
+def _index_roots(url: str) -> list[int]:
+    """Return the root pages of the index's tables: compacting makes both anew."""
+    with sqlite3.connect(url.removeprefix("sqlite:///")) as conn:
+        rows = conn.execute(
+            "SELECT rootpage FROM sqlite_master WHERE name IN ('search_docs', 'search_postings')"
+            " ORDER BY name"
+        ).fetchall()
+    return [row[0] for row in rows]
+
+
+async def test_only_a_commit_that_deleted_index_rows_copies_the_index_afresh(
+    sqlite_client: Client, sqlite_url: str
+) -> None:
+    thread_id = await new_thread(sqlite_client)
+    wordless = await post(sqlite_client, thread_id, "?! ...")
+    worded = await post(sqlite_client, thread_id, f"Mind the {WORDS[0]}")
+    roots = _index_roots(sqlite_url)
+    # A message that holds no word was never indexed: its redaction deletes no row.
+    response = await sqlite_client.delete(
+        f"/chat/threads/{thread_id}/messages/{wordless['id']}", headers=MEMBER
+    )
+    assert response.status == 204
+    assert _index_roots(sqlite_url) == roots
+    response = await sqlite_client.delete(
+        f"/chat/threads/{thread_id}/messages/{worded['id']}", headers=MEMBER
+    )
+    assert response.status == 204
+    assert _index_roots(sqlite_url) != roots
+    assert await _until_clean(sqlite_url) == []
