@@ -63,12 +63,15 @@ class FileJwks(JwksSource):
     def __init__(self, path: Path) -> None:
         self.path = path
         self.keys = load_jwks(str(path))
+        self.fetches = 1
 
     async def reload(self) -> bool:
         """Read the file again; keep the last good keys (and log why) if it is unusable."""
+        self.fetches += 1
         try:
             keys = await asyncio.to_thread(load_jwks, str(self.path))
         except ValueError as exc:
+            self.failures += 1
             log.error("JWKS file not reloaded, the last good keys still serve: %s", exc)
             return False
         changed = not _same(keys, self.keys)
@@ -90,7 +93,7 @@ class UrlJwks(JwksSource):
         self.url = check_url(url, "a JWKS URL")
         self._fetch = fetch
         self._clock = clock
-        # Counters for tests and metrics: fetches tried, and those that failed.
+        # Counted by _get and _refresh (see JwksSource), the first fetch, below, included.
         self.fetches = 0
         self.failures = 0
         self._inflight: asyncio.Future[bool] | None = None

@@ -84,6 +84,10 @@ class JwksSource:
     """
 
     keys: KeySet
+    # Reads or fetches of the keys, the one at start included, and those that failed and
+    # kept the last good keys (/metrics: chat_core_jwks_fetches, …_fetch_failures).
+    fetches: int = 0
+    failures: int = 0
 
     def may_refetch(self) -> bool:
         """Say whether a token with a kid no key has may fetch the keys again now."""

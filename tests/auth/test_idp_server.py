@@ -73,6 +73,18 @@ def _write_jwks(path: Path, keys: list[Key]) -> None:
     os.replace(partial, path)
 
 
+def _jwks_counters(server: ServerProcess) -> tuple[float, float]:
+    """Return /metrics' counts of JWKS fetches (reads of a file) and of those that failed."""
+    with urllib.request.urlopen(f"{server.base_url}/metrics", timeout=30) as answer:
+        text = answer.read().decode()
+    found = {}
+    for line in text.splitlines():
+        name, _, value = line.partition(" ")
+        if name in ("chat_core_jwks_fetches_total", "chat_core_jwks_fetch_failures_total"):
+            found[name] = float(value)
+    return found["chat_core_jwks_fetches_total"], found["chat_core_jwks_fetch_failures_total"]
+
+
 def _accepted_within(server: ServerProcess, token: str, seconds: float = 20.0) -> bool:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -108,6 +120,8 @@ def test_a_rotating_jwks_url_is_followed_without_a_restart(tmp_path: Path) -> No
             assert _get(server, _token(KEY_B, sub="u_bob"))[0] == 200
             assert _get(server, _token(KEY_A, sub="u_cyd"))[0] == 200
             assert server.process.poll() is None  # type: ignore[union-attr]
+            # An operator sees it: the fetch at start, the new kid's, SIGHUP's that failed.
+            assert _jwks_counters(server) == (3, 1)
 
 
 def test_sighup_reloads_a_rewritten_jwks_file_and_the_server_lives(tmp_path: Path) -> None:
@@ -131,6 +145,8 @@ def test_sighup_reloads_a_rewritten_jwks_file_and_the_server_lives(tmp_path: Pat
             time.sleep(0.05)
         assert "JWKS file not reloaded" in server.log_text()
         assert _get(server, _token(KEY_C, sub="u_bob"))[0] == 200
+        # The read at start and two on SIGHUP, the second of them failed.
+        assert _jwks_counters(server) == (3, 1)
         assert server.terminate() == 0
 
 

@@ -198,6 +198,18 @@ class _CoreCollector(Collector):
         yield GaugeMetricFamily(
             "chat_core_token_cache_hit_ratio", "Share of tokens answered from the cache.", ratio
         )
+        source = verifier.key_source
+        if source is not None:  # a JWKS file or URL, read again while the server runs
+            yield _counter(
+                "chat_core_jwks_fetches",
+                "Reads or fetches of the JWKS: at start, on expiry, for an unknown kid, on SIGHUP.",
+                source.fetches,
+            )
+            yield _counter(
+                "chat_core_jwks_fetch_failures",
+                "JWKS reads or fetches that failed, the last good keys serving on.",
+                source.failures,
+            )
 
 
 def _counter(name: str, documentation: str, value: int) -> CounterMetricFamily:
