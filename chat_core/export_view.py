@@ -190,29 +190,23 @@ class ChatExportView:
         message_id = data["message_id"]
         try:
             if sealed is None:
-                return self._shown(
-                    tenant,
-                    actor,
-                    data["thread_id"],
-                    message_id,
-                    data["seq"],
-                    data["role"],
-                    sealed,
-                    data["content"],
-                    data["metadata"],
-                ) | {"parent_id": data.get("parent_id"), "llm": data.get("llm")}
-            plaintext = self._keys.open_text(
-                tenant, actor, sealed, message_aad(tenant, actor, message_id)
-            )
+                plaintext, erased = None, self._keys.subject(tenant, actor).erased
+            else:
+                aad = message_aad(tenant, actor, message_id)
+                plaintext = self._keys.open_text(tenant, actor, sealed, aad)
+                erased = plaintext is None
         except KeyNotLoaded:
             self._missing.add((tenant, actor))
             return None
         redacted = message_id in self._redacted
         metadata: dict[str, Any]
-        if plaintext is None or redacted:
-            content, metadata, erased = None, {}, plaintext is None
+        if redacted or erased:
+            content, metadata = None, {}
+        elif plaintext is None:
+            content, metadata = data["content"], data["metadata"]
         else:
-            (content, metadata), erased = message_data(plaintext), False
+            content, metadata = message_data(plaintext)
+        # One dict in the order payload() gives: _shown's fields, then parent, llm, author.
         return {
             "thread_id": data["thread_id"],
             "message_id": message_id,

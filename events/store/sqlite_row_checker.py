@@ -11,7 +11,7 @@ from events.codec import EventCodec, PayloadCanonical
 from events.envelope import is_payload_class, quick_test
 from events.store.row_decoder import ENV_OF, Row
 
-__all__ = ["RowChecker"]
+__all__ = ["Checked", "RowChecker"]
 
 # The rule of DatasetEvent for the fields a row holds as they will be built.
 _context_valid = quick_test("stream", "version", "tenant", "env", "request_id", "trace_id", "actor")
@@ -19,6 +19,8 @@ _parse_time = datetime.fromisoformat
 _load_json = orjson.loads
 
 _NO_SHORTCUT = (None, 0)
+# What RowChecker.checked finds: the payload, time, metadata and schema version exported.
+Checked = tuple[dict[str, Any], str, dict[str, Any], int]
 _CHECKED: dict[str, Any] = {}
 
 
@@ -42,7 +44,40 @@ class RowChecker:
 
         With build=False an empty dict stands for the record: the row is only checked.
         """
-        position, event_id, stream, version, event_type, schema_version = row[:6]
+        found = self.checked(row)
+        if found is None:
+            return None
+        if not build:
+            return _CHECKED
+        data, when, extra, current = found
+        position, event_id, stream, version, event_type = row[:5]
+        tenant, env, request_id, trace_id, actor = row[6:11]
+        hexed = event_id.hex()
+        return {
+            "event_id": f"{hexed[:8]}-{hexed[8:12]}-{hexed[12:16]}-{hexed[16:20]}-{hexed[20:]}",
+            "type": event_type,
+            "schema_version": current,
+            "stream": stream,
+            "version": version,
+            "position": position,
+            "tenant": tenant,
+            "env": env,
+            "request_id": request_id,
+            "trace_id": trace_id,
+            "actor": actor,
+            "occurred_at": when,
+            "payload": data,
+            "metadata": extra,
+        }
+
+    def checked(self, row: Row) -> Checked | None:
+        """Return the row's payload, time, metadata and schema version as exported, or None.
+
+        None when unsure, as for record. The row's other columns are exported as stored:
+        the check proved them what decoding would give (a 16-byte event id is the UUID of
+        its hex).
+        """
+        _position, event_id, stream, version, event_type, schema_version = row[:6]
         tenant, env, request_id, trace_id, actor, occurred_at, payload, metadata = row[6:]
         if not (
             type(event_id) is bytes
@@ -88,25 +123,7 @@ class RowChecker:
                 return None
             if type(extra) is not dict:
                 return None
-        if not build:
-            return _CHECKED
-        hexed = event_id.hex()
-        return {
-            "event_id": f"{hexed[:8]}-{hexed[8:12]}-{hexed[12:16]}-{hexed[16:20]}-{hexed[20:]}",
-            "type": event_type,
-            "schema_version": current,
-            "stream": stream,
-            "version": version,
-            "position": position,
-            "tenant": tenant,
-            "env": env,
-            "request_id": request_id,
-            "trace_id": trace_id,
-            "actor": actor,
-            "occurred_at": when,
-            "payload": data,
-            "metadata": extra,
-        }
+        return data, when, extra, current
 
     def _time_text(self, text: str) -> str | None:
         """Return what parsing the stored time and isoformat() give, None when not UTC.
