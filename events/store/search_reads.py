@@ -10,7 +10,9 @@ found by counting each term's postings up to COUNT_CAP, one short index range ap
 
 The walk (walk()) is written once, as the reads it asks for, one step at a time: a
 backend makes each read as it is asked (SearchReads.search, one await apiece), or makes
-them all in a row on one thread (walk_now: SQLite's reader, one hand-off a search).
+them all in a row on one thread (walk_now: a SQLite reader, one hand-off a search).
+SQLite answers a query of whole words by the same rule in one statement instead (its
+fast path, events.store.sqlite_search_walk, held to this walk by tests/search/test_walk).
 
 SQLite's FTS5 is not used: its deletions leave the deleted words in older index segments
 until a merge reaches them (FTS5's secure-delete option needs SQLite 3.42; this build is
