@@ -209,7 +209,7 @@ async def shape_rows(
     is of those. tests/consumers/test_batches.py holds both paths to the same bytes.
     Against the export-record pass it replaced (RowChecker.record, then a copy into the
     streams' shape): 140,645 instructions per event read through the route against
-    145,120 (-3.1%, callgrind, app and client, bench.tooling's log).
+    145,120 (-3.1%; python -m bench.consumer_instructions, app and client together).
     """
     first = next((row for row in rows if row[4] in _WITHDRAWABLE_TYPES), None)
     if first is None:
