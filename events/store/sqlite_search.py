@@ -10,7 +10,11 @@ zeroes), then scrubs (a TRUNCATE checkpoint, as the key store's scrub), so that 
 image of a page stays in the WAL or the file; a scrub that is busy is retried after the
 next commits. Compacting costs time in proportion to the index, on the writer: the price
 of a redaction or an erasure that leaves no word behind on this SQLite (3.40; FTS5's
-secure-delete, which would avoid the copy, needs 3.42).
+secure-delete, which would avoid the copy, needs 3.42). Measured on bench.search's log
+(one redaction, an append issued 1 ms behind it): 100,000 messages (1.3M postings, a
+144 MB file) hold both for 1.6-1.9 s; 1,000,000 (13M postings, 1.45 GB) for 15-19 s,
+against under 1 ms for an append alone. About half of it is copying the postings, a
+quarter zeroing the old tables' pages as they are dropped, the rest the commit.
 """
 
 from __future__ import annotations
