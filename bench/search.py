@@ -91,6 +91,23 @@ def _text(index: int, rng: random.Random) -> str:
 
 
 def _thread(number: int, rng: random.Random, now: datetime) -> tuple[str, list[DatasetEvent]]:
+    texts = [_text(number * PER_THREAD + seq, rng) for seq in range(1, PER_THREAD + 1)]
+    return thread_events(number, texts, now)
+
+
+def thread_events(
+    number: int,
+    texts: list[str],
+    now: datetime,
+    *,
+    author: str = AUTHOR,
+    visibility: str = "tenant",
+) -> tuple[str, list[DatasetEvent]]:
+    """Return a new thread's id and its events: created by author, then one message a text.
+
+    The messages are schema 1's, words in clear, as a log written before sealing holds them
+    (the store appends them as they are, without a key to seal with).
+    """
     thread_id = new_thread_id()
     stream = f"chat/{TENANT}/dev/{thread_id}"
 
@@ -103,14 +120,13 @@ def _thread(number: int, rng: random.Random, now: datetime) -> tuple[str, list[D
             env=Env.DEV,
             request_id=f"bench-{number}-{version}",
             trace_id=f"bench-{number}-{version}",
-            actor=AUTHOR,
+            actor=author,
             occurred_at=now,
             payload=payload,
         )
 
-    events = [event(1, ThreadCreated(thread_id=thread_id))]
-    for seq in range(1, PER_THREAD + 1):
-        text = _text(number * PER_THREAD + seq, rng)
+    events = [event(1, ThreadCreated(thread_id=thread_id, visibility=visibility))]
+    for seq, text in enumerate(texts, 1):
         payload = MessagePosted(
             thread_id=thread_id,
             message_id=new_message_id(seq),

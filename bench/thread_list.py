@@ -36,12 +36,9 @@ from bench.http_api import (
     bench_token,
     page_ratio_table,
 )
-from bench.search import _measured
-from chat_core.payloads import MessagePosted, ThreadCreated
-from chat_core.state import new_message_id, new_thread_id
+from bench.search import _measured, thread_events
 from events.codec import EventCodec
-from events.envelope import DatasetEvent, Env
-from events.ids import new_event_id
+from events.envelope import DatasetEvent
 from events.store.sqlite import SQLiteEventStore
 
 __all__ = ["run"]
@@ -57,36 +54,13 @@ APPENDERS = 16
 
 
 def _thread(number: int, opened: bool, now: datetime) -> tuple[str, list[DatasetEvent]]:
-    thread_id = new_thread_id()
-    stream = f"chat/{TENANT}/dev/{thread_id}"
+    texts = [
+        f"message {seq} of thread {number}, in clear as schema 1 kept it"
+        for seq in range(1, PER_THREAD + 1)
+    ]
     author = "u_bench" if opened else f"u_owner{number % OWNERS}"
-
-    def event(version: int, payload: ThreadCreated | MessagePosted) -> DatasetEvent:
-        return DatasetEvent(
-            event_id=new_event_id(),
-            stream=stream,
-            version=version,
-            tenant=TENANT,
-            env=Env.DEV,
-            request_id=f"bench-{number}-{version}",
-            trace_id=f"bench-{number}-{version}",
-            actor=author,
-            occurred_at=now,
-            payload=payload,
-        )
-
     visibility = "tenant" if opened else "private"
-    events = [event(1, ThreadCreated(thread_id=thread_id, visibility=visibility))]
-    for seq in range(1, PER_THREAD + 1):
-        payload = MessagePosted(
-            thread_id=thread_id,
-            message_id=new_message_id(seq),
-            seq=seq,
-            role="user",
-            content=f"message {seq} of thread {number}, in clear as schema 1 kept it",
-        )
-        events.append(event(seq + 1, payload))
-    return thread_id, events
+    return thread_events(number, texts, now, author=author, visibility=visibility)
 
 
 async def _build(path: str, threads: int) -> str:
