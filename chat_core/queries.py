@@ -97,6 +97,7 @@ class ChatQueries:
             thread_id=thread_id,
             limit=limit,
             after=after,
+            directory=self._directory,
         )
 
     async def get_thread(

@@ -20,6 +20,7 @@ from chat_core.caches import ThreadCache
 from chat_core.context import AuthContext, RequestContext, require_role
 from chat_core.cursors import decode_cursor, encode_cursor
 from chat_core.state import thread_stream
+from chat_core.thread_directory import ThreadDirectory
 from chat_core.views import MessageView
 from chat_core.visibility import may_see, visible_thread
 from events.search.records import SearchDoc, SearchQuery
@@ -82,8 +83,13 @@ async def search_messages(
     thread_id: str | None,
     limit: int,
     after: str | None,
+    directory: ThreadDirectory | None = None,
 ) -> SearchPage:
-    """Return a page of the messages the caller may read that hold every term."""
+    """Return a page of the messages the caller may read that hold every term.
+
+    A hit whose thread is not folded yet is first asked of the directory (when given):
+    one in a thread the caller may not see is left out without folding that thread.
+    """
     require_role(context, auth)
     if thread_id is not None:
         await visible_thread(threads, context, auth, thread_id)
@@ -91,6 +97,7 @@ async def search_messages(
     # Each hit's stream is this prefix and its thread's id (thread_stream, formatted once).
     streams = thread_stream(context, "")
     shown: list[tuple[int, MessageView]] = []
+    hidden: Callable[[str], bool] | None = None
     batch = limit + 1
     while len(shown) <= limit:
         query = SearchQuery(
@@ -103,6 +110,11 @@ async def search_messages(
         )
         found = await store.search(query)
         for doc in found:
+            if directory is not None and streams + doc.thread_id not in threads:
+                if hidden is None:
+                    hidden = await directory.hidden(context, auth)
+                if hidden(doc.thread_id):
+                    continue
             view = await _readable(threads, streams, context, auth, doc)
             if view is not None:
                 shown.append((doc.key, view))

@@ -8,7 +8,9 @@ listing filters on cheaply (archived, created_by) come from two event types alon
 thread.created and thread.updated. So the directory keeps those facts per tenant and env
 (a book), catches a book up to the log before each walk (one read of those two types
 after the book's position, on their index), and walks, by position, only the threads open
-to the tenant and the caller's own private ones (every thread for an agent).
+to the tenant and the caller's own private ones (every thread for an agent). A search
+asks it the same of each hit whose thread is not folded already (hidden), so a hit in a
+thread the caller may not see costs no fold either.
 
 It only narrows: the caller of walk() still loads each thread it yields and asks the one
 rule (visibility.may_see, through thread_listing.listed), so a thread it yields that the
@@ -23,7 +25,7 @@ from __future__ import annotations
 import asyncio
 from bisect import bisect_left, insort
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from attrs import define, field
 
@@ -146,6 +148,23 @@ class ThreadDirectory:
             for facts in _walk(book, lists, before, archived, created_by)
             if facts_visible(facts.visibility, facts.created_by, facts.participants, context, auth)
         )
+
+    async def hidden(self, context: RequestContext, auth: AuthContext) -> Callable[[str], bool]:
+        """Return what tells, by id, whether a thread is one the caller may not see.
+
+        As of now: the book is caught up first. A thread the book does not know (one the
+        log brought in since) is not called hidden: its fold decides, as for any other.
+        """
+        book = await self._caught_up(context.tenant, context.env)
+        by_thread = book.by_thread
+
+        def hidden(thread_id: str) -> bool:
+            facts = by_thread.get(thread_id)
+            return facts is not None and not facts_visible(
+                facts.visibility, facts.created_by, facts.participants, context, auth
+            )
+
+        return hidden
 
     async def _caught_up(self, tenant: str, env: Env) -> _Book:
         books = self._books

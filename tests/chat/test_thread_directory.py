@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from chat_core.bootstrap import ChatCore, bootstrap
-from chat_core.commands import CreateThread, UpdateThread
+from chat_core.commands import CreateThread, PostMessage, UpdateThread
 from chat_core.context import AuthContext, RequestContext, Role
 from chat_core.payloads import ThreadCreated
 from chat_core.settings import Settings
@@ -29,6 +29,7 @@ from chat_core.thread_directory import ThreadDirectory
 from chat_core.thread_listing import ThreadFilter, listed
 from chat_core.views import ThreadView
 from events.envelope import Env
+from events.search.terms import parse_query
 from events.store.base import EventFilter
 
 TENANT = "t_acme"
@@ -200,5 +201,57 @@ async def test_the_directory_lets_the_least_recently_walked_books_go() -> None:
             assert walked == ids[env][::-1]
             # Past four threads the book walked before goes; the one walked stays.
             assert directory.held == len(ids[env])
+    finally:
+        await core.close()
+
+
+async def test_a_search_folds_none_of_the_threads_it_hides(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/chat.db"
+    core = await bootstrap(settings=_settings(url))
+    hidden, own = [], []
+    try:
+        for number in range(32):
+            sub = "u_ada" if number % 10 else "u_bob"
+            view = await core.bus.send(
+                CreateThread(
+                    context=CONTEXT, auth=MEMBERS[sub], title=f"t{number}", visibility="private"
+                )
+            )
+            assert isinstance(view, ThreadView)
+            (own if sub == "u_bob" else hidden).append(view.id)
+            await core.bus.send(
+                PostMessage(
+                    context=CONTEXT,
+                    auth=MEMBERS[sub],
+                    thread_id=view.id,
+                    role="user",
+                    content=f"the quarterly numbers, take {number}",
+                )
+            )
+    finally:
+        await core.close()
+    core = await bootstrap(settings=_settings(url))
+    try:
+        page = await core.queries.search(
+            CONTEXT,
+            MEMBERS["u_bob"],
+            terms=parse_query("quarterly"),
+            thread_id=None,
+            limit=20,
+            after=None,
+        )
+        assert sorted(hit.message.thread_id for hit in page.data) == sorted(own)
+        folded = [t for t in hidden if thread_stream(CONTEXT, t) in core.threads]
+        assert folded == []
+        # Ada's search finds her own 28 (a page of 20, then the rest), folding them.
+        page = await core.queries.search(
+            CONTEXT,
+            MEMBERS["u_ada"],
+            terms=parse_query("quarterly"),
+            thread_id=None,
+            limit=20,
+            after=None,
+        )
+        assert len(page.data) == 20 and page.has_more
     finally:
         await core.close()
