@@ -22,6 +22,7 @@ BENCHMARKS = [
     "branches",
     "search",
     "thread_list",
+    "redaction_stall",
     "jwt_attacks",
     "streams",
     "generation",
