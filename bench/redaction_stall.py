@@ -1,12 +1,13 @@
 """What a redaction costs the appends behind it on SQLite: the search index copied afresh.
 
-Run: `python -m bench.redaction_stall [--threads N] [--rounds N]`. bench.search's log
-(N threads of its 100 messages, 1,000 by default: 100,000 messages) is appended straight
-to a SQLite file. Then, ROUNDS times: a message is posted in one thread and another in a
-second thread alone (the reference: an append with nothing ahead of it); the first
-message is redacted and, 1 ms later, a message is posted behind the redaction. A
-redaction deletes index rows, so the writer copies the index afresh before it answers
-(events.store.sqlite_search.compact_index): the append behind it waits for that copy.
+Run: `python -m bench.redaction_stall [--quick] [--threads N] [--rounds N]`.
+bench.search's log (N threads of its 100 messages, 1,000 by default: 100,000 messages;
+--quick 200) is appended straight to a SQLite file. Then, ROUNDS times: a message is
+posted in one thread and another in a second thread alone (the reference: an append with
+nothing ahead of it); the first message is redacted and, 1 ms later, a message is posted
+behind the redaction. A redaction deletes index rows, so the writer copies the index
+afresh before it answers (events.store.sqlite_search.compact_index): the append behind
+it waits for that copy.
 Printed: each round's three times and the append behind the redaction as a multiple of
 the append alone.
 """
@@ -137,8 +138,11 @@ async def _run(threads: int, rounds: int) -> tuple[list[tuple[float, float, floa
         return await _rounds(path, rounds), size
 
 
-def run(*, threads: int = THREADS, rounds: int = ROUNDS) -> list[tuple[float, float, float]]:
+def run(
+    *, quick: bool = False, threads: int | None = None, rounds: int = ROUNDS
+) -> list[tuple[float, float, float]]:
     """Measure and print each round: an append alone, a redaction, an append behind it."""
+    threads = threads or (THREADS // 5 if quick else THREADS)
     times, size = asyncio.run(_run(threads, rounds))
     print(f"\nredaction on SQLite, {threads * PER_THREAD:,} indexed messages ({size:,.0f} MB)")
     for number, (alone, redaction, behind) in enumerate(times):
@@ -155,4 +159,4 @@ if __name__ == "__main__":
     arguments = sys.argv[1:]
     chosen = int(arguments[arguments.index("--threads") + 1]) if "--threads" in arguments else None
     count = int(arguments[arguments.index("--rounds") + 1]) if "--rounds" in arguments else None
-    run(threads=chosen or THREADS, rounds=count or ROUNDS)
+    run(quick="--quick" in arguments, threads=chosen, rounds=count or ROUNDS)
