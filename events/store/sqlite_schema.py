@@ -142,7 +142,9 @@ DROP INDEX search_docs_by_author;
 """
 
 # What compacting the search index makes afresh (events.store.sqlite_search): the two
-# tables as the migrations leave them.
+# tables as the migrations leave them. A copy of _V6's on purpose: a migration is a record
+# of what ran and is never edited, while this follows the tables the day a migration
+# changes them (tests/search hold a compacted file's schema to a migrated one's).
 SEARCH_TABLES = """
 CREATE TABLE search_docs (
     key INTEGER PRIMARY KEY,
