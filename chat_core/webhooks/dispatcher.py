@@ -148,8 +148,7 @@ class WebhookDispatcher:
             except Exception:
                 log.exception("looking for webhooks to deliver failed; trying again")
             self._changed.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), self._poll)
+            await woken_within(self._changed, self._poll)
 
     async def _share(self) -> None:
         """Start a worker for each webhook this instance can lease; end those gone."""
@@ -354,5 +353,16 @@ class _Worker:
         return position
 
     async def _sleep(self, seconds: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._woken.wait(), seconds)
+        await woken_within(self._woken, seconds)
+
+
+async def woken_within(event: asyncio.Event, seconds: float) -> None:
+    """Wait until the event is set or the seconds are up, whichever comes first.
+
+    asyncio.timeout, not asyncio.wait_for: on Python 3.11, wait_for swallows a cancellation
+    that arrives as the event is set (it returns the event's result instead), and a worker
+    whose stop() was swallowed so runs on, and stop() waits for it forever.
+    """
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(seconds):
+            await event.wait()
