@@ -24,12 +24,11 @@ from collections.abc import Awaitable
 from datetime import UTC, datetime
 
 from bench.http_api import TENANT
-from bench.search import AUTHOR, PER_THREAD, _build, _index, thread_events
+from bench.search import AUTHOR, PER_THREAD, _build, _index, bench_event, thread_events
 from chat_core.payloads import MessagePosted, MessageRedacted
 from chat_core.state import new_message_id
 from events.codec import EventCodec
 from events.envelope import DatasetEvent, Env
-from events.ids import new_event_id
 from events.search.records import IndexDrop
 from events.store.sqlite import SQLiteEventStore
 
@@ -39,18 +38,7 @@ THREADS, ROUNDS = 1_000, 4
 
 
 def _event(stream: str, version: int, payload: MessagePosted | MessageRedacted) -> DatasetEvent:
-    return DatasetEvent(
-        event_id=new_event_id(),
-        stream=stream,
-        version=version,
-        tenant=TENANT,
-        env=Env.DEV,
-        request_id=f"stall-{version}",
-        trace_id=f"stall-{version}",
-        actor=AUTHOR,
-        occurred_at=datetime.now(UTC),
-        payload=payload,
-    )
+    return bench_event(stream, version, payload, actor=AUTHOR, now=datetime.now(UTC), label="stall")
 
 
 async def _timed(append: Awaitable[object]) -> float:

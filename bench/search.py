@@ -56,7 +56,7 @@ from chat_core.payloads import MessagePosted, ThreadCreated
 from chat_core.search_index import document
 from chat_core.state import new_message_id, new_thread_id
 from events.codec import EventCodec
-from events.envelope import DatasetEvent, Env
+from events.envelope import DatasetEvent, Env, EventPayload
 from events.ids import new_event_id
 from events.search.records import IndexPut
 from events.store.sqlite import SQLiteEventStore
@@ -95,6 +95,24 @@ def _thread(number: int, rng: random.Random, now: datetime) -> tuple[str, list[D
     return thread_events(number, texts, now)
 
 
+def bench_event(
+    stream: str, version: int, payload: EventPayload, *, actor: str, now: datetime, label: str
+) -> DatasetEvent:
+    """Return an event of TENANT's dev env, its request and trace ids made of label."""
+    return DatasetEvent(
+        event_id=new_event_id(),
+        stream=stream,
+        version=version,
+        tenant=TENANT,
+        env=Env.DEV,
+        request_id=f"bench-{label}-{version}",
+        trace_id=f"bench-{label}-{version}",
+        actor=actor,
+        occurred_at=now,
+        payload=payload,
+    )
+
+
 def thread_events(
     number: int,
     texts: list[str],
@@ -111,19 +129,8 @@ def thread_events(
     thread_id = new_thread_id()
     stream = f"chat/{TENANT}/dev/{thread_id}"
 
-    def event(version: int, payload: ThreadCreated | MessagePosted) -> DatasetEvent:
-        return DatasetEvent(
-            event_id=new_event_id(),
-            stream=stream,
-            version=version,
-            tenant=TENANT,
-            env=Env.DEV,
-            request_id=f"bench-{number}-{version}",
-            trace_id=f"bench-{number}-{version}",
-            actor=author,
-            occurred_at=now,
-            payload=payload,
-        )
+    def event(version: int, payload: EventPayload) -> DatasetEvent:
+        return bench_event(stream, version, payload, actor=author, now=now, label=f"{number}")
 
     events = [event(1, ThreadCreated(thread_id=thread_id, visibility=visibility))]
     for seq, text in enumerate(texts, 1):
@@ -195,6 +202,24 @@ async def _measured(
         return await _measure(name, url, method, headers, body, **options)
 
 
+async def measure_rounds(
+    urls: list[tuple[str, str]],
+    headers: dict[str, str],
+    folder: str,
+    *,
+    seconds: int,
+    rounds: int,
+) -> list[list[Measurement]]:
+    """GET each (name, url) in turn with wrk, rounds times; return each round's figures."""
+    return [
+        [
+            await _measured(name, url, "GET", headers, None, folder=folder, seconds=seconds)
+            for name, url in urls
+        ]
+        for _ in range(rounds)
+    ]
+
+
 async def _alone(url: str, headers: dict[str, str], times: int) -> tuple[float, float]:
     """Time one request after another; return the median and the slowest, in ms."""
     took = []
@@ -231,13 +256,7 @@ async def _searches(folder: str, threads: int, seconds: int, rounds: int) -> dic
             (ONE, f"{base}/chat/search?q=tenpercent&limit=20"),
         ]
         alone = await _alone(urls[2][1], headers, 50)
-        for _ in range(rounds):
-            measured.append(
-                [
-                    await _measured(name, url, "GET", headers, None, folder=folder, seconds=seconds)
-                    for name, url in urls
-                ]
-            )
+        measured = await measure_rounds(urls, headers, folder, seconds=seconds, rounds=rounds)
         alone_after = await _alone(urls[2][1], headers, 50)
     finally:
         server.terminate()

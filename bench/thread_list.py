@@ -36,7 +36,7 @@ from bench.http_api import (
     bench_token,
     page_ratio_table,
 )
-from bench.search import _measured, thread_events
+from bench.search import measure_rounds, thread_events
 from events.codec import EventCodec
 from events.envelope import DatasetEvent
 from events.store.sqlite import SQLiteEventStore
@@ -122,15 +122,7 @@ async def _run(quick: bool) -> tuple[list[float], list[list[Measurement]], int]:
                 (LIST_ALL, f"{base}/chat/threads?limit=20&archived=all"),
             ]
             alone = await _alone(urls[1][1], headers, ALONE)
-            for _ in range(rounds):
-                measured.append(
-                    [
-                        await _measured(
-                            name, url, "GET", headers, None, folder=folder, seconds=seconds
-                        )
-                        for name, url in urls
-                    ]
-                )
+            measured = await measure_rounds(urls, headers, folder, seconds=seconds, rounds=rounds)
         finally:
             server.terminate()
             server.wait(timeout=60)
