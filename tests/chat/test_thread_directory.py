@@ -143,15 +143,16 @@ async def test_a_listing_is_the_rule_on_every_folded_thread(
         await core.close()
 
 
-@pytest.fixture
-async def restarted(tmp_path: Path) -> AsyncIterator[tuple[ChatCore, list[str], list[str]]]:
-    """A core just started on a file holding 40 of Ada's private threads and 3 of Bob's."""
-    url = f"sqlite:///{tmp_path}/chat.db"
+async def _restarted(
+    url: str, threads: int, bobs_every: int
+) -> tuple[ChatCore, list[str], list[str]]:
+    """Write private threads (Bob's every bobs_every-th, Ada's the rest), each with a message
+    holding "quarterly"; return a core just started on the file, Ada's ids and Bob's."""
     core = await bootstrap(settings=_settings(url))
     hidden, own = [], []
     try:
-        for number in range(43):
-            sub = "u_ada" if number % 15 else "u_bob"
+        for number in range(threads):
+            sub = "u_bob" if number % bobs_every == 0 else "u_ada"
             view = await core.bus.send(
                 CreateThread(
                     context=CONTEXT, auth=MEMBERS[sub], title=f"t{number}", visibility="private"
@@ -159,9 +160,24 @@ async def restarted(tmp_path: Path) -> AsyncIterator[tuple[ChatCore, list[str], 
             )
             assert isinstance(view, ThreadView)
             (own if sub == "u_bob" else hidden).append(view.id)
+            await core.bus.send(
+                PostMessage(
+                    context=CONTEXT,
+                    auth=MEMBERS[sub],
+                    thread_id=view.id,
+                    role="user",
+                    content=f"the quarterly numbers, take {number}",
+                )
+            )
     finally:
         await core.close()
-    core = await bootstrap(settings=_settings(url))
+    return await bootstrap(settings=_settings(url)), hidden, own
+
+
+@pytest.fixture
+async def restarted(tmp_path: Path) -> AsyncIterator[tuple[ChatCore, list[str], list[str]]]:
+    """A core just started on a file holding 40 of Ada's private threads and 3 of Bob's."""
+    core, hidden, own = await _restarted(f"sqlite:///{tmp_path}/chat.db", 43, 15)
     yield core, hidden, own
     await core.close()
 
@@ -206,31 +222,7 @@ async def test_the_directory_lets_the_least_recently_walked_books_go() -> None:
 
 
 async def test_a_search_folds_none_of_the_threads_it_hides(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path}/chat.db"
-    core = await bootstrap(settings=_settings(url))
-    hidden, own = [], []
-    try:
-        for number in range(32):
-            sub = "u_ada" if number % 10 else "u_bob"
-            view = await core.bus.send(
-                CreateThread(
-                    context=CONTEXT, auth=MEMBERS[sub], title=f"t{number}", visibility="private"
-                )
-            )
-            assert isinstance(view, ThreadView)
-            (own if sub == "u_bob" else hidden).append(view.id)
-            await core.bus.send(
-                PostMessage(
-                    context=CONTEXT,
-                    auth=MEMBERS[sub],
-                    thread_id=view.id,
-                    role="user",
-                    content=f"the quarterly numbers, take {number}",
-                )
-            )
-    finally:
-        await core.close()
-    core = await bootstrap(settings=_settings(url))
+    core, hidden, own = await _restarted(f"sqlite:///{tmp_path}/chat.db", 32, 10)
     try:
         page = await core.queries.search(
             CONTEXT,
